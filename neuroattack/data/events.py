@@ -1,0 +1,133 @@
+"""Event streams as tonic-style structured arrays (``x, y, t, p``) and binary spike frames.
+
+Events use tonic's own dtype (``tonic.io.events_struct``: ``x``/``y`` int16 pixel coordinates,
+``t`` int64 microseconds, ``p`` bool polarity, 1 = ON). Frames are dense binary tensors
+``[T, P, H, W]`` made with tonic's ``ToFrame`` (fixed time bins, then binarised).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tonic
+
+EVENT_DTYPE = np.dtype(tonic.io.events_struct)
+
+
+def make_events(x: Sequence, y: Sequence, t: Sequence, p: Sequence) -> np.ndarray:
+    """Build a structured event array from coordinate arrays (``t`` in microseconds)."""
+    x, y, t, p = (np.asarray(a) for a in (x, y, t, p))
+    if not (x.shape == y.shape == t.shape == p.shape) or x.ndim != 1:
+        raise ValueError(
+            f"events: x, y, t, p must be 1-D arrays of one length, got shapes "
+            f"{x.shape}, {y.shape}, {t.shape}, {p.shape}"
+        )
+    for name, arr in (("x", x), ("y", y), ("t", t), ("p", p)):
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ValueError(f"events: field '{name}' contains NaN")
+    events = np.empty(len(x), dtype=EVENT_DTYPE)
+    events["x"], events["y"], events["t"], events["p"] = x, y, t, p
+    return events
+
+
+def validate_events(events: np.ndarray, sensor_size: tuple[int, int, int]) -> np.ndarray:
+    """Check an event array against a sensor ``(W, H, P)`` and return it unchanged.
+
+    Raises ``ValueError`` naming the field for: missing fields, NaN, coordinates outside the
+    sensor, negative or decreasing timestamps, polarity outside ``[0, P)``.
+    """
+    if not isinstance(events, np.ndarray) or events.dtype.names is None:
+        raise ValueError("events: expected a structured numpy array with fields x, y, t, p")
+    missing = [f for f in ("x", "y", "t", "p") if f not in events.dtype.names]
+    if missing:
+        raise ValueError(f"events: missing field(s) {missing}; have {list(events.dtype.names)}")
+    if events.ndim != 1:
+        raise ValueError(f"events: expected a 1-D array, got shape {events.shape}")
+    width, height, n_pol = sensor_size
+    for name in ("x", "y", "t", "p"):
+        col = events[name]
+        if col.dtype.kind == "f" and np.isnan(col).any():
+            raise ValueError(f"events: field '{name}' contains NaN")
+    if len(events) == 0:
+        return events
+    for name, upper in (("x", width), ("y", height)):
+        col = events[name].astype(np.int64)
+        bad = np.flatnonzero((col < 0) | (col >= upper))
+        if bad.size:
+            raise ValueError(
+                f"events: field '{name}' out of range [0, {upper}) at index {bad[0]} "
+                f"(value {events[name][bad[0]]}) for sensor size {sensor_size}"
+            )
+    t = events["t"]
+    if (t < 0).any():
+        i = int(np.flatnonzero(t < 0)[0])
+        raise ValueError(f"events: field 't' is negative at index {i} (value {t[i]})")
+    dec = np.flatnonzero(np.diff(t.astype(np.int64)) < 0)
+    if dec.size:
+        i = int(dec[0])
+        raise ValueError(
+            f"events: field 't' is not sorted: t[{i}]={t[i]} > t[{i + 1}]={t[i + 1]}"
+        )
+    p = events["p"].astype(np.int64)
+    bad = np.flatnonzero((p < 0) | (p >= n_pol))
+    if bad.size:
+        raise ValueError(
+            f"events: field 'p' out of range [0, {n_pol}) at index {bad[0]} (value {p[bad[0]]})"
+        )
+    return events
+
+
+def events_to_frames(
+    events: np.ndarray,
+    sensor_size: tuple[int, int, int],
+    n_time_bins: int,
+    duration_us: int,
+    start_us: int = 0,
+) -> np.ndarray:
+    """Bin events into ``n_time_bins`` binary frames ``[T, P, H, W]`` (bool) with tonic's ``ToFrame``.
+
+    Bins are fixed: ``[start_us + k*w, start_us + (k+1)*w)`` with ``w = duration_us / n_time_bins``,
+    so every sample of a dataset gets the same time grid; events outside are dropped.
+    """
+    if n_time_bins < 1:
+        raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
+    if duration_us <= 0:
+        raise ValueError(f"duration_us must be > 0, got {duration_us}")
+    validate_events(events, sensor_size)
+    width, height, n_pol = sensor_size
+    end_us = start_us + duration_us
+    inside = (events["t"] >= start_us) & (events["t"] < end_us)
+    events = events[inside]
+    if len(events) == 0:
+        return np.zeros((n_time_bins, n_pol, height, width), dtype=bool)
+    to_frame = tonic.transforms.ToFrame(
+        sensor_size=sensor_size,
+        time_window=duration_us / n_time_bins,
+        start_time=start_us,
+        end_time=end_us,
+        include_incomplete=True,
+    )
+    frames = to_frame(events)
+    if frames.shape[0] < n_time_bins:  # tonic stops at the last event's bin
+        pad = np.zeros((n_time_bins - frames.shape[0],) + frames.shape[1:], dtype=frames.dtype)
+        frames = np.concatenate([frames, pad])
+    return frames[:n_time_bins] > 0
+
+
+def frames_to_events(frames: np.ndarray, bin_us: int, start_us: int = 0) -> np.ndarray:
+    """Turn binary frames ``[T, P, H, W]`` into events, one per active bin, stamped at the bin centre.
+
+    ``events_to_frames(frames_to_events(f, w), sensor, T, T*w)`` gives ``f`` back.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4:
+        raise ValueError(f"frames: expected shape [T, P, H, W], got {frames.shape}")
+    if frames.dtype.kind == "f" and np.isnan(frames).any():
+        raise ValueError("frames: contain NaN")
+    if bin_us <= 0:
+        raise ValueError(f"bin_us must be > 0, got {bin_us}")
+    t_idx, p, y, x = np.nonzero(frames)
+    t = start_us + t_idx.astype(np.int64) * bin_us + bin_us // 2
+    order = np.argsort(t, kind="stable")
+    return make_events(x[order], y[order], t[order], p[order].astype(bool))

@@ -1,0 +1,100 @@
+"""Readers (and one writer) for real event-camera files, returning tonic-style event arrays.
+
+- N-MNIST binary format (``.bin``, 5 bytes an event): read with ``tonic.io.read_mnist_file``;
+  ``write_nmnist_file`` writes the same format so streams can travel to other N-MNIST tools.
+- AEDAT 4 (``.aedat4``, iniVation DV): read with ``tonic.io.read_aedat4`` (needs ``aedat``).
+- ``.npz`` with arrays ``x, y, t, p`` (as the bundled DAVIS346 sample is stored).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import tonic
+
+from neuroattack.data.events import EVENT_DTYPE, make_events
+from neuroattack.fileio import atomic_path
+
+NMNIST_SENSOR = (34, 34, 2)
+_NMNIST_MAX_T = 2**23 - 1  # 23-bit timestamp field, microseconds
+
+
+def read_nmnist_file(path: str | os.PathLike) -> np.ndarray:
+    """Read an N-MNIST ``.bin`` file (x, y, polarity, 23-bit µs timestamp per 5-byte record)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size % 5 != 0:
+        raise ValueError(
+            f"{path}: not an N-MNIST file (size {size} bytes is not a multiple of 5-byte events)"
+        )
+    events = tonic.io.read_mnist_file(str(path), dtype=EVENT_DTYPE)
+    if len(events) and np.any(np.diff(events["t"]) < 0):
+        raise ValueError(f"{path}: malformed N-MNIST file (timestamps go backwards)")
+    return events
+
+
+def write_nmnist_file(path: str | os.PathLike, events: np.ndarray) -> None:
+    """Write events in the N-MNIST binary format, atomically.
+
+    Coordinates must fit 8 bits and timestamps 23 bits (N-MNIST samples last about 0.3 s).
+    """
+    x, y, t, p = (events[f] for f in ("x", "y", "t", "p"))
+    for name, col, upper in (("x", x, 255), ("y", y, 239), ("t", t, _NMNIST_MAX_T)):
+        if len(col) and (col.min() < 0 or col.max() > upper):
+            raise ValueError(
+                f"events: field '{name}' outside the N-MNIST range [0, {upper}] "
+                f"(min {col.min()}, max {col.max()})"
+            )
+    t = t.astype(np.uint32)
+    raw = np.empty((len(events), 5), dtype=np.uint8)
+    raw[:, 0] = x.astype(np.uint8)
+    raw[:, 1] = y.astype(np.uint8)
+    raw[:, 2] = ((p.astype(np.uint32) & 1) << 7 | (t >> 16) & 0x7F).astype(np.uint8)
+    raw[:, 3] = ((t >> 8) & 0xFF).astype(np.uint8)
+    raw[:, 4] = (t & 0xFF).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        raw.tofile(tmp)
+
+
+def read_aedat4(path: str | os.PathLike, relative_time: bool = True) -> np.ndarray:
+    """Read the polarity events of an AEDAT 4 file (``tonic.io.read_aedat4``).
+
+    With ``relative_time`` the first event is at ``t = 0`` (AEDAT stores Unix-epoch µs).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        raw = tonic.io.read_aedat4(str(path))
+    except Exception as err:  # the aedat decoder raises bare RuntimeErrors
+        raise ValueError(f"{path}: not a readable AEDAT 4 file ({err})") from err
+    polarity = raw["on"] if "on" in raw.dtype.names else raw["p"]
+    t = raw["t"].astype(np.int64)
+    if relative_time and len(t):
+        t = t - t[0]
+    return make_events(raw["x"], raw["y"], t, polarity.astype(bool))
+
+
+def read_npz_events(path: str | os.PathLike) -> np.ndarray:
+    """Read events stored as arrays ``x, y, t, p`` in an ``.npz`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with np.load(path, allow_pickle=False) as data:
+        missing = [f for f in ("x", "y", "t", "p") if f not in data.files]
+        if missing:
+            raise ValueError(f"{path}: missing array(s) {missing}; have {data.files}")
+        return make_events(data["x"], data["y"], data["t"].astype(np.int64), data["p"].astype(bool))
+
+
+def read_event_file(path: str | os.PathLike) -> np.ndarray:
+    """Read an event file by its ending: ``.bin`` (N-MNIST), ``.aedat4``, ``.npz``."""
+    suffix = Path(path).suffix.lower()
+    readers = {".bin": read_nmnist_file, ".aedat4": read_aedat4, ".npz": read_npz_events}
+    if suffix not in readers:
+        raise ValueError(f"{path}: unknown event file type '{suffix}'; known: {sorted(readers)}")
+    return readers[suffix](path)

@@ -1,0 +1,86 @@
+"""Surrogate gradients that Norse lacks, registered into Norse's own threshold dispatch.
+
+Norse's neuron steps call ``threshold(v - v_th, p.method, p.alpha)``, which knows ``"super"``,
+``"triangle"`` (height ``alpha``, width fixed to 1), ``"tanh"``... This module adds, in one place:
+
+- ``"rect"``: the rectangular window of Liang et al. eq. (9): ``do/du = 1/a`` where
+  ``|u - u_th| <= a/2``, else 0 (``alpha = a``).
+- ``"triangle_w"``: a triangle of width ``w`` and unit area, ``(1/w^2) max(0, w - |u - u_th|)``
+  (``alpha = w``). With ``w = 1`` it is the STBP triangle of the HART reference code; HART's
+  gamma is this width.
+
+The forward pass is Norse's heaviside (spike iff ``v > v_th``, strictly, as Lava). Importing this
+module installs the extended dispatcher into ``norse.torch.functional.{lif_box, iaf, lif}``;
+every other method name falls through to Norse unchanged.
+"""
+
+from __future__ import annotations
+
+import norse.torch.functional.iaf as _iaf
+import norse.torch.functional.lif as _lif
+import norse.torch.functional.lif_box as _lif_box
+import norse.torch.functional.threshold as _threshold
+import torch
+from norse.torch.functional.heaviside import heaviside
+
+
+class RectSurrogate(torch.autograd.Function):
+    """Heaviside forward; rectangular window ``1/a`` on ``|x| <= a/2`` backward (Liang eq. 9)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.width = float(width)
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        a = ctx.width
+        return grad * (x.abs() <= a / 2).to(grad.dtype) / a, None
+
+
+class TriangleSurrogate(torch.autograd.Function):
+    """Heaviside forward; unit-area triangle ``(1/w^2) max(0, w - |x|)`` backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.width = float(width)
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        w = ctx.width
+        return grad * torch.relu(w - x.abs()) / (w * w), None
+
+
+def rect_derivative(x: torch.Tensor, width: float) -> torch.Tensor:
+    """The value of the ``rect`` surrogate derivative at ``x = v - v_th``."""
+    return (x.abs() <= width / 2).to(x.dtype) / width
+
+
+def triangle_derivative(x: torch.Tensor, width: float) -> torch.Tensor:
+    """The value of the ``triangle_w`` surrogate derivative at ``x = v - v_th``."""
+    return torch.relu(width - x.abs()) / (width * width)
+
+
+EXTRA_METHODS = {
+    "rect": RectSurrogate.apply,
+    "triangle_w": TriangleSurrogate.apply,
+}
+
+_norse_threshold = _threshold.threshold
+
+
+def threshold(x: torch.Tensor, method: str, alpha) -> torch.Tensor:
+    """Norse's ``threshold`` extended with :data:`EXTRA_METHODS`."""
+    fn = EXTRA_METHODS.get(method)
+    if fn is not None:
+        return fn(x, alpha)
+    return _norse_threshold(x, method, alpha)
+
+
+for _module in (_lif_box, _iaf, _lif):
+    _module.threshold = threshold
