@@ -17,3 +17,50 @@ def _cache_dir(tmp_path_factory):
         os.environ.pop("NEUROATTACK_CACHE", None)
     else:
         os.environ["NEUROATTACK_CACHE"] = old
+
+
+def _digit_frames(split: str, timesteps: int, seed: int):
+    """Real digits as fixed binary spike frames ``[N, T, 1, 8, 8]`` (one Bernoulli draw, seeded)."""
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.encoding import bernoulli_encode
+
+    ds = load_dataset("digits", split)
+    frames = bernoulli_encode(ds.x, timesteps, torch.Generator().manual_seed(seed)).transpose(0, 1)
+    return frames.to(torch.uint8), ds.y
+
+
+@pytest.fixture(scope="session")
+def digits_victim():
+    """A 128FC-10FC SNN trained on Bernoulli-coded digits (a few seconds)."""
+    from neuroattack.attacks.victim import Victim
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.models.snn import SNN
+    from neuroattack.train import fit
+
+    torch.manual_seed(0)
+    model = SNN("128FC-10FC", (1, 8, 8))
+    fit(model, load_dataset("digits", "train"), "bernoulli", 8, epochs=15, progress=False)
+    return Victim(model, "bernoulli", 8, "mse")
+
+
+@pytest.fixture(scope="session")
+def event_digits():
+    """``(train Dataset, test frames, test labels)`` of digits as fixed spike frames, T = 8."""
+    from neuroattack.data.datasets import Dataset
+
+    x, y = _digit_frames("train", 8, 0)
+    xt, yt = _digit_frames("test", 8, 1)
+    return Dataset("digits-frames", "train", x, y, "events", 8), xt, yt
+
+
+@pytest.fixture(scope="session")
+def event_victim(event_digits):
+    """A 2-layer SNN trained on the spike frames of ``event_digits`` (events input)."""
+    from neuroattack.attacks.victim import Victim
+    from neuroattack.models.snn import SNN
+    from neuroattack.train import fit
+
+    torch.manual_seed(0)
+    model = SNN("64FC-10FC", (1, 8, 8))
+    fit(model, event_digits[0], "events", 8, epochs=10, progress=False)
+    return Victim(model, "events", 8, "mse")

@@ -9,12 +9,19 @@ Norse's neuron steps call ``threshold(v - v_th, p.method, p.alpha)``, which know
   (``alpha = w``). With ``w = 1`` it is the STBP triangle of the HART reference code; HART's
   gamma is this width.
 
+:func:`probe_threshold_inputs` lets a caller see every ``v - v_th`` that a neuron step thresholds
+(HART pre-calculates ``sum_t ds/dm`` from them during the ordinary forward pass).
+
 The forward pass is Norse's heaviside (spike iff ``v > v_th``, strictly, as Lava). Importing this
 module installs the extended dispatcher into ``norse.torch.functional.{lif_box, iaf, lif}``;
 every other method name falls through to Norse unchanged.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 import norse.torch.functional.iaf as _iaf
 import norse.torch.functional.lif as _lif
@@ -72,10 +79,24 @@ EXTRA_METHODS = {
 }
 
 _norse_threshold = _threshold.threshold
+_PROBE: ContextVar[Callable[[torch.Tensor], None] | None] = ContextVar("threshold_probe", default=None)
+
+
+@contextmanager
+def probe_threshold_inputs(fn: Callable[[torch.Tensor], None]) -> Iterator[None]:
+    """Call ``fn(v - v_th)`` (detached) on every threshold evaluation inside the block."""
+    token = _PROBE.set(fn)
+    try:
+        yield
+    finally:
+        _PROBE.reset(token)
 
 
 def threshold(x: torch.Tensor, method: str, alpha) -> torch.Tensor:
     """Norse's ``threshold`` extended with :data:`EXTRA_METHODS`."""
+    probe = _PROBE.get()
+    if probe is not None:
+        probe(x.detach())
     fn = EXTRA_METHODS.get(method)
     if fn is not None:
         return fn(x, alpha)
