@@ -36,6 +36,62 @@ def _neuron_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--surrogate-width", type=float, default=3.0, help="rect/triangle width or SuperSpike alpha")
 
 
+def _fraction(text: str) -> float:
+    """Parse ``0.03`` or ``8/255``."""
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den)
+        return float(text)
+    except (ValueError, ZeroDivisionError) as err:
+        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from err
+
+
+ATTACK_OPTIONS = {
+    "fgsm": {"eps"},
+    "pgd": {"eps", "alpha", "steps"},
+    "bim": {"eps", "alpha", "steps"},
+    "g2s-rsf": {"eps", "iters", "gamma", "sampling", "rsf"},
+    "cwl2": {"eps", "iters", "gamma", "sampling", "rsf", "c"},
+}
+
+
+def attack_options(args: argparse.Namespace) -> dict:
+    """The keyword options of ``args.attack`` from the CLI flags; a flag that does not apply is an error."""
+    given = {
+        "eps": args.eps,
+        "alpha": args.alpha,
+        "steps": args.steps,
+        "iters": args.iters,
+        "gamma": args.gamma,
+        "c": args.c,
+        "sampling": False if args.no_sampling else None,
+        "rsf": False if args.no_rsf else None,
+    }
+    allowed = ATTACK_OPTIONS[args.attack]
+    wrong = sorted(k for k, v in given.items() if v is not None and k not in allowed)
+    if wrong:
+        flags = ", ".join("--" + {"sampling": "no-sampling", "rsf": "no-rsf"}.get(k, k) for k in wrong)
+        raise ValueError(f"{flags} do(es) not apply to --attack {args.attack}")
+    options = {k: v for k, v in given.items() if v is not None}
+    grad_options = {}
+    if args.hart_gamma is not None:
+        if args.grad != "hart":
+            raise ValueError("--hart-gamma applies to --grad hart only")
+        grad_options["gamma"] = args.hart_gamma
+    options.update(
+        targeted=args.targeted,
+        eot=args.eot,
+        eval_draws=args.eval_draws,
+        penultimate_threshold=args.penultimate_threshold,
+        seed=args.seed,
+        grad_options=grad_options,
+    )
+    if args.loss is not None:
+        options["loss"] = args.loss
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroattack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +117,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=None, help="first N test samples")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=None, help="JSON file (default CHECKPOINT/evaluation.json)")
+
+    p = sub.add_parser("attack", help="attack a checkpoint on its test data and save the adversarial streams")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--attack", choices=["g2s-rsf", "fgsm", "pgd", "bim", "cwl2"], required=True)
+    p.add_argument("--grad", choices=["stbp", "bptr", "rga", "hart", "cba"], default="stbp")
+    p.add_argument("--targeted", action="store_true", help="Liang's protocol: every class but the true one")
+    p.add_argument("--eps", type=_fraction, default=None,
+                   help="fgsm/pgd/bim: L-inf radius (default 8/255); g2s-rsf/cwl2: bound on L2/N (default none)")
+    p.add_argument("--alpha", type=_fraction, default=None, help="pgd/bim step (default 2/255)")
+    p.add_argument("--steps", type=int, default=None, help="pgd/bim iterations (default 7)")
+    p.add_argument("--iters", type=int, default=None, help="g2s-rsf/cwl2 iterations (default 25)")
+    p.add_argument("--gamma", type=float, default=None, help="g2s-rsf/cwl2: RSF sampling factor (default 0.05)")
+    p.add_argument("--hart-gamma", type=float, default=None, help="width of HART's triangle surrogate (default 1.0)")
+    p.add_argument("--c", type=float, default=None, help="cwl2 regularisation (default 0.1)")
+    p.add_argument("--no-sampling", action="store_true", help="g2s-rsf ablation: G2S without probabilistic sampling")
+    p.add_argument("--no-rsf", action="store_true", help="g2s-rsf ablation: RSF off")
+    p.add_argument("--penultimate-threshold", type=float, default=None, help="Liang V-B, while crafting only")
+    p.add_argument("--loss", choices=["mse", "ce"], default=None, help="default: the model's training loss")
+    p.add_argument("--eot", type=int, default=1, help="Bernoulli encodings averaged per gradient")
+    p.add_argument("--eval-draws", type=int, default=8, help="Bernoulli encodings judging success")
+    p.add_argument("--surrogate", type=Path, default=None, help="black-box: craft on this checkpoint")
+    p.add_argument("--n", type=int, default=None, help="first N test samples")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path)
+
+    p = sub.add_parser("bench", help="speed benchmarks written as JSON")
+    p.add_argument("target", choices=["attacks"])
+    p.add_argument("--checkpoint", type=Path, default=None, help="default: an untrained MNIST default model")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", required=True, type=Path)
 
     p = sub.add_parser("demo", help="end-to-end demo on the bundled data")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
@@ -115,6 +203,63 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = {"test_accuracy": acc, "n_test": len(data), "backend": "norse"}
     write_json(args.out or args.checkpoint / "evaluation.json", result)
     print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend norse)")
+    return 0
+
+
+@command("attack")
+def _attack(args: argparse.Namespace) -> int:
+    from neuroattack.attacks.runner import run_attack
+    from neuroattack.attacks.streams import save_streams
+    from neuroattack.attacks.victim import Victim
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.fileio import read_json, write_json
+
+    options = attack_options(args)
+    victim = Victim.from_checkpoint(args.checkpoint)
+    surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
+    config = read_json(args.checkpoint / "config.json")
+    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
+    run = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate)
+    summary = {
+        **run.summary,
+        "checkpoint": str(args.checkpoint),
+        "surrogate": str(args.surrogate) if args.surrogate else None,
+        "dataset": config["dataset"],
+    }
+    save_streams(args.out, run.streams)
+    write_json(args.out / "summary.json", summary)
+    asr = summary["asr"]
+    print(
+        f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
+        f"{'n/a' if asr is None else f'{asr:.4f}'} over {summary['n_attacked']} correctly classified inputs; "
+        f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
+    )
+    return 0
+
+
+@command("bench")
+def _bench(args: argparse.Namespace) -> int:
+    from neuroattack.bench import bench_attacks
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.fileio import write_json
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.models.snn import SNN
+
+    if args.checkpoint is not None:
+        model, config = load_checkpoint(args.checkpoint)
+        dataset = config["dataset"]
+    else:
+        torch.manual_seed(0)
+        model, dataset = SNN(DEFAULT_SPECS["mnist"], (1, 28, 28)), "mnist"
+    if not isinstance(model, SNN) or dataset == "nmnist-sim":
+        raise ValueError("bench attacks needs an image SNN checkpoint (the PGD iteration is on images)")
+    data = load_dataset(dataset, "test", args.batch)
+    report = bench_attacks(model, data.x, data.y, repeats=args.repeats)
+    write_json(args.out, report)
+    for row in report["results"]:
+        print(f"{row['estimator']:5s} T={row['timesteps']:2d}: {row['seconds_per_iteration'] * 1000:8.1f} ms/iteration")
+    for key, value in report["ratios"].items():
+        print(f"{key}: {value:.3f}")
     return 0
 
 

@@ -1,15 +1,14 @@
 """Attacks: gradient estimators (stbp, bptr, rga, hart, cba) x algorithms (fgsm, pgd, bim, cwl2,
 spike-domain g2s-rsf), torchattacks-style."""
 
-from neuroattack.attacks.base import Attack, expand_targets
+from neuroattack.attacks.base import Attack, expand_targets, judge
 from neuroattack.attacks.estimators import ESTIMATORS, make_estimator
 from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import BIM, PGD
 from neuroattack.attacks.spike_attack import CWL2, G2SRSF
+from neuroattack.attacks.runner import ATTACKS, build_attack, run_attack
 from neuroattack.attacks.victim import Victim
-
-ATTACKS = {"g2s-rsf": G2SRSF, "fgsm": FGSM, "pgd": PGD, "bim": BIM, "cwl2": CWL2}
 
 __all__ = [
     "ATTACKS",
@@ -22,6 +21,9 @@ __all__ = [
     "G2SRSF",
     "PGD",
     "Victim",
+    "build_attack",
+    "run_attack",
     "expand_targets",
+    "judge",
     "make_estimator",
 ]

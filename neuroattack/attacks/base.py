@@ -137,30 +137,8 @@ class Attack:
     def _evaluate(
         self, x: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, **extra
     ) -> AttackResult:
-        gen = torch.Generator().manual_seed(self.seed + 10_007)
-        clean = self.victim.predict(x, gen, self.eval_draws)
-        adv = self.victim.predict(x_adv, gen, self.eval_draws)
-        correct = clean.eq(labels).float().mean(0)
-        frac = hits(adv, labels, targets).float().mean(0)
-        n = len(labels)
-        zeros = torch.zeros(n, dtype=torch.long)
-        result = AttackResult(
-            labels=labels,
-            targets=targets,
-            clean_correct=correct > 0.5,
-            success=frac > 0.5,
-            success_fraction=frac,
-            iterations=extra.get("iterations", zeros),
-            l2_per_point=perturbation(x_adv, x, 2.0),
-            l0=l0(x_adv, x),
-            linf=linf(x_adv, x),
-            rsf_invocations=extra.get("rsf_invocations", zeros),
-            zero_grad_first=extra.get("zero_grad_first", torch.zeros(n, dtype=torch.bool)),
-            pred_clean=clean.mode(0).values,
-            pred_adv=adv.mode(0).values,
-        )
-        self.last_result = result
-        return result
+        self.last_result = judge(self.victim, x, x_adv, labels, targets, self.eval_draws, self.seed + 10_007, **extra)
+        return self.last_result
 
     # -- the call ----------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
@@ -192,6 +170,45 @@ class Attack:
 
     def _craft(self, x, labels, targets) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
+
+
+def judge(
+    victim: Victim,
+    x: torch.Tensor,
+    x_adv: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor | None,
+    eval_draws: int = 8,
+    seed: int = 0,
+    **extra,
+) -> AttackResult:
+    """Judge adversarial inputs on ``victim`` (the crafting model, or another one for transfer).
+
+    Clean correctness and success are majority votes over ``eval_draws`` fresh encodings (one for
+    deterministic inputs); ``extra`` carries the crafting record (iterations, RSF invocations...).
+    """
+    victim.check_batch(x_adv)
+    gen = torch.Generator().manual_seed(seed)
+    clean = victim.predict(x, gen, eval_draws)
+    adv = victim.predict(x_adv, gen, eval_draws)
+    frac = hits(adv, labels, targets).float().mean(0)
+    n = len(labels)
+    zeros = torch.zeros(n, dtype=torch.long)
+    return AttackResult(
+        labels=labels,
+        targets=targets,
+        clean_correct=clean.eq(labels).float().mean(0) > 0.5,
+        success=frac > 0.5,
+        success_fraction=frac,
+        iterations=extra.get("iterations", zeros),
+        l2_per_point=perturbation(x_adv, x, 2.0),
+        l0=l0(x_adv, x),
+        linf=linf(x_adv, x),
+        rsf_invocations=extra.get("rsf_invocations", zeros),
+        zero_grad_first=extra.get("zero_grad_first", torch.zeros(n, dtype=torch.bool)),
+        pred_clean=clean.mode(0).values,
+        pred_adv=adv.mode(0).values,
+    )
 
 
 def expand_targets(x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, ...]:

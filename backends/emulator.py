@@ -1,0 +1,265 @@
+"""Batched PyTorch emulator of lava-nc's fixed-point (and floating-point) Dense/Conv + LIF.
+
+It reproduces ``Loihi2SimCfg(select_tag="fixed_pt")`` spike for spike, at every layer and step,
+for a whole batch at once (the tests compare it with Lava itself). The rules, as lava-nc 0.10.0
+runs them (``shared/LAVA_FIXED_POINT.md``; ``lava/proc/{dense,conv,lif}/models.py``):
+
+- Dense: mantissas clipped to 8 bits and truncated to ``num_weight_bits`` by Lava's sign mode;
+  ``acc = W[:, s != 0].sum(1)``; ``a = acc << weight_exp`` (``acc >> -weight_exp``, a floor);
+  Conv: ``a = conv(s, W)`` wrapped to 24 bits. Activations travel as int32.
+- Each synapse sends at step ``t`` what it computed at ``t - 1``: input column ``t`` reaches layer
+  ``l`` (0-based) at step ``t + l + 1``; a sample needs ``T + L`` steps (the window).
+- LIF: ``u = trunc(u (4096 - du - 1) / 4096) + (a << 6)`` in int32, wrapped once into 24 bits;
+  ``v = clip(trunc(v (4096 - dv) / 4096) + u + (bias_mant << bias_exp), +-(2^23 - 1))``;
+  spike when ``v > vth << 6``; ``v -> 0`` where spiked.
+- Samples are independent windows. Lava's multi-sample runs (``backends.lava``) reset layer ``l``
+  with ``LIFReset`` at local step ``l + 2``, the step its first input arrives; the emulator applies
+  the same reset, so both agree sample for sample (it changes nothing unless biases or slow
+  currents moved the state earlier).
+
+Float profiles follow Lava's ``floating_pt`` models instead (no quantization, ``weight_exp``
+ignored, the same delays).
+
+Speed: layer-major. The synaptic input of a layer for all steps is one matrix product or
+convolution in float32 (exact: integer sums stay below 2**24, checked), then the LIF recurrence is
+a scan over the window on int64 tensors; steps after the last input are skipped in the products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from backends.graph import FloatLayer
+from backends.profile import HardwareProfile
+from backends.quantize import IntLayer, quantize
+
+_EXACT_F32 = 1 << 24
+
+
+def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
+    """What Lava's bit-accurate Dense does to given integer weights (clip, then truncate)."""
+    w = np.asarray(mantissas).astype(np.int64)
+    if w.min() >= 0:
+        mode = "excitatory"
+    elif w.max() <= 0:
+        mode = "inhibitory"
+    else:
+        mode = "mixed"
+    if mode == "inhibitory":
+        w = -w
+    lo = -256 if mode == "mixed" else 0
+    w = np.clip(w, lo, 255)
+    drop = 8 - num_weight_bits + (1 if mode == "mixed" else 0)
+    w = (w >> drop) << drop
+    return -w if mode == "inhibitory" else w
+
+
+def wrap32(x: torch.Tensor) -> torch.Tensor:
+    """Two's-complement int32 wrap of int64 values (numpy int32 arithmetic)."""
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """``(x + 2^(bits-1)) mod 2^bits - 2^(bits-1)``: Lava Conv's ``signed_clamp``."""
+    half = 1 << (bits - 1)
+    return torch.remainder(x + half, 1 << bits) - half
+
+
+@dataclass
+class RunResult:
+    """Output of a backend run.
+
+    ``window``: output spikes over each sample's hardware window ``[B, P, n_out]`` (``P = T + L``);
+    ``output``: the ``T`` steps aligned with the input ``[B, T, n_out]`` (window steps ``L+1..L+T``);
+    ``layers``: per-layer spikes ``[B, P, *shape]`` when recorded.
+    """
+
+    window: torch.Tensor
+    output: torch.Tensor
+    layers: list[torch.Tensor] | None = None
+
+    @property
+    def counts(self) -> torch.Tensor:
+        """Output spike counts ``[B, n_out]`` over the whole window."""
+        return self.window.sum(1)
+
+    @property
+    def prediction(self) -> torch.Tensor:
+        """Most spikes wins (ties: lowest index), as in simulation."""
+        return self.counts.argmax(-1)
+
+
+def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
+    """Validate hardware input ``[B, T, *in_shape]`` binary; return it as float32."""
+    x = torch.as_tensor(np.asarray(spikes) if not isinstance(spikes, torch.Tensor) else spikes)
+    if x.dim() != len(in_shape) + 2 or tuple(x.shape[2:]) != tuple(in_shape):
+        raise ValueError(
+            f"hardware input: expected spikes [B, T, {', '.join(map(str, in_shape))}], got {list(x.shape)}"
+        )
+    if x.is_floating_point() and torch.isnan(x).any():
+        raise ValueError("hardware input contains NaN")
+    if x.numel() and not bool(((x == 0) | (x == 1)).all()):
+        raise ValueError("hardware input must be binary spikes (0/1)")
+    return x.float()
+
+
+class EmulatorExecutor:
+    """The emulator for one lowered graph and profile: ``run(spikes [B, T, ...]) -> RunResult``."""
+
+    kind = "emulator"
+
+    def __init__(self, layers: list[FloatLayer], profile: HardwareProfile, pad_steps: int = 0, batch_size: int = 256):
+        if pad_steps < 0:
+            raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
+        self.profile = profile
+        self.float_layers = layers
+        self.pad_steps = pad_steps
+        self.batch_size = batch_size
+        self.int_layers: list[IntLayer] | None = quantize(layers, profile) if profile.fixed_point else None
+        self._params = [self._prepare(i) for i in range(len(layers))]
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.float_layers[0].in_shape
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.float_layers)
+
+    def window(self, timesteps: int) -> int:
+        return timesteps + self.n_layers + self.pad_steps
+
+    # -- parameters --------------------------------------------------------------------------
+    def _prepare(self, i: int) -> dict:
+        fl = self.float_layers[i]
+        if self.int_layers is None:
+            w = torch.as_tensor(fl.weight, dtype=torch.float64)
+            return {
+                "weight": w,
+                "dtype": torch.float64,
+                "bias": torch.as_tensor(fl.bias, dtype=torch.float64).reshape(fl.out_shape),
+                "du": fl.du,
+                "dv": fl.dv,
+                "vth": fl.vth,
+            }
+        q = self.int_layers[i]
+        w = lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
+        fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
+        dtype = torch.float32 if fan < _EXACT_F32 else torch.float64
+        bias = np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
+        return {
+            "weight": torch.as_tensor(w, dtype=dtype),
+            "dtype": dtype,
+            "bias": torch.as_tensor(bias, dtype=torch.int64).reshape(q.out_shape),
+            "du": q.du,
+            "dv": q.dv,
+            "vth": q.vth << self.profile.shift,
+            "exp": q.weight_exp,
+        }
+
+    # -- one layer -------------------------------------------------------------------------
+    def _synapse(self, i: int, s: torch.Tensor, active: int) -> torch.Tensor:
+        """Activations ``[P, B, *out]`` computed from spikes ``s`` ``[P, B, *in]`` (first ``active`` steps)."""
+        fl, p = self.float_layers[i], self._params[i]
+        steps, batch = s.shape[:2]
+        x = s[:active].reshape(active * batch, *fl.in_shape).to(p["dtype"])
+        if fl.synapse == "dense":
+            acc = x.reshape(active * batch, -1) @ p["weight"].T
+        else:
+            acc = F.conv2d(x, p["weight"], stride=fl.stride, padding=fl.padding)
+        acc = acc.reshape(active, batch, *fl.out_shape)
+        out = torch.zeros((steps, batch, *fl.out_shape), dtype=torch.int64 if self.int_layers else torch.float64)
+        if self.int_layers is None:
+            out[:active] = acc
+            return out
+        acc = torch.round(acc).to(torch.int64)
+        if fl.synapse == "dense":
+            e = p["exp"]
+            acc = acc << e if e >= 0 else acc >> -e
+        else:
+            acc = wrap_signed(acc, self.profile.state_bits)
+        out[:active] = wrap32(acc)
+        return out
+
+    def _lif(self, i: int, a: torch.Tensor, reset_step: int) -> torch.Tensor:
+        """Scan the LIF of layer ``i`` over delayed activations ``a`` ``[P, B, *out]``; spikes."""
+        p = self._params[i]
+        steps = a.shape[0]
+        out = torch.zeros(a.shape, dtype=torch.float32)
+        if self.int_layers is None:
+            u = torch.zeros(a.shape[1:], dtype=torch.float64)
+            v = torch.zeros_like(u)
+            for t in range(steps):
+                if t == reset_step:
+                    u.zero_()
+                    v.zero_()
+                u = u * (1 - p["du"]) + a[t]
+                v = v * (1 - p["dv"]) + u + p["bias"]
+                spike = v > p["vth"]
+                v = torch.where(spike, torch.zeros_like(v), v)
+                out[t] = spike
+            return out
+        unity = self.profile.decay_unity
+        m = self.profile.max_state
+        du_keep = unity - p["du"] - 1
+        dv_keep = unity - p["dv"]
+        shift = self.profile.shift
+        u = torch.zeros(a.shape[1:], dtype=torch.int64)
+        v = torch.zeros_like(u)
+        for t in range(steps):
+            if t == reset_step:
+                u.zero_()
+                v.zero_()
+            a6 = wrap32(a[t] << shift)
+            ud = torch.div(u * du_keep, unity, rounding_mode="trunc") if du_keep else torch.zeros_like(u)
+            u = wrap32(ud + a6)
+            u = torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u))
+            vd = torch.div(v * dv_keep, unity, rounding_mode="trunc") if dv_keep != unity else v
+            v = torch.clamp(vd + u + p["bias"], -(m - 1), m - 1)
+            spike = v > p["vth"]
+            v = torch.where(spike, torch.zeros_like(v), v)
+            out[t] = spike
+        return out
+
+    # -- a run -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def run(self, spikes, record: bool = False) -> RunResult:
+        """Run binary input ``[B, T, *in_shape]``; see :class:`RunResult`."""
+        x = check_spikes(spikes, self.in_shape)
+        results = [self._run_batch(x[i : i + self.batch_size], record) for i in range(0, len(x), self.batch_size)]
+        if not results:
+            raise ValueError("hardware input has no samples")
+        window = torch.cat([r.window for r in results])
+        output = torch.cat([r.output for r in results])
+        layers = [torch.cat(parts) for parts in zip(*(r.layers for r in results))] if record else None
+        return RunResult(window, output, layers)
+
+    def _run_batch(self, x: torch.Tensor, record: bool) -> RunResult:
+        batch, steps_in = x.shape[:2]
+        window = self.window(steps_in)
+        s = torch.zeros((window, batch, *self.in_shape), dtype=torch.float32)
+        s[:steps_in] = x.transpose(0, 1)
+        active = steps_in  # steps that can carry spikes into the next layer
+        traces = []
+        for i in range(self.n_layers):
+            a = self._synapse(i, s, min(active, window - 1))
+            delayed = torch.zeros_like(a)
+            delayed[1:] = a[:-1]
+            s = self._lif(i, delayed, reset_step=i + 1)
+            active = window if (self.pad_steps or self._keeps_state(i)) else min(active + 1, window)
+            if record:
+                traces.append(s.transpose(0, 1).clone())
+        out = s.transpose(0, 1).reshape(batch, window, -1)
+        n = self.n_layers
+        return RunResult(out, out[:, n : n + steps_in], traces if record else None)
+
+    def _keeps_state(self, i: int) -> bool:
+        """Whether layer ``i`` can spike after its input stops (bias, or a slow current)."""
+        p = self._params[i]
+        unity = self.profile.decay_unity
+        slow_current = p["du"] < (unity - 1 if self.int_layers is not None else 1.0)
+        return bool(slow_current or (p["bias"] != 0).any())

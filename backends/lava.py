@@ -1,0 +1,203 @@
+"""NIR -> lava-nc processes, run with ``Loihi2SimCfg`` (``fixed_pt`` or ``floating_pt``).
+
+Each lowered layer (:mod:`backends.graph`) becomes one synaptic process and one neuron process:
+
+- dense synapse -> ``lava.proc.dense.process.Dense`` (fixed point: weight mantissas,
+  ``weight_exp``, ``num_weight_bits``; Lava clips and truncates them itself);
+- conv synapse -> ``lava.proc.conv.process.Conv`` (Lava layout: input ``(W, H, C)``, weights
+  ``(C_out, kW, kH, C_in)``, a true convolution, so torch kernels are flipped; it ignores
+  ``weight_exp``/``num_weight_bits``, so weights arrive as full integers from
+  :mod:`backends.quantize`);
+- neurons -> ``lava.proc.lif.process.LIFReset`` (LIF with a periodic state reset, used to run many
+  samples in one long run: layer ``l`` resets at local step ``l + 2``, when its first input of the
+  next sample arrives);
+- input -> ``lava.proc.io.source.RingBuffer``; output -> ``lava.proc.io.sink.RingBuffer`` on the last
+  layer (and on every layer when traces are asked for).
+
+Conv populations live in Lava's ``(W, H, C)`` layout; a dense layer after one gets its weight
+columns permuted to that order and its input through ``s_out.flatten()``.
+
+Samples are laid end to end in windows of ``T + L (+ pad)`` steps, ``samples_per_run`` at a time
+(one build, one long run); ``samples_per_run=1`` with ``fresh=True`` builds a new network per sample
+(slow, for reference). The runtime is always stopped, also when building or running raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from backends.emulator import RunResult, check_spikes, lava_weights  # noqa: F401  (lava_weights: docs)
+from backends.graph import FloatLayer
+from backends.profile import HardwareProfile
+from backends.quantize import IntLayer, quantize
+
+
+def _whc(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Torch ``[C, H, W]``-ordered values of a population -> Lava ``(W, H, C)`` layout."""
+    if len(shape) == 3:
+        return np.asarray(arr).reshape(shape).transpose(2, 1, 0)
+    return np.asarray(arr).reshape(shape)
+
+
+def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[2], shape[1], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def _dense_columns(weight: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
+    """Permute dense weight columns from torch's (C, H, W) flattening to Lava's (W, H, C)."""
+    if len(in_shape) != 3:
+        return weight
+    c, h, w = in_shape
+    idx = np.arange(c * h * w).reshape(c, h, w).transpose(2, 1, 0).reshape(-1)
+    return weight[:, idx]
+
+
+def _conv_weight(weight: np.ndarray) -> np.ndarray:
+    """Torch cross-correlation kernel ``[Co, Ci, kH, kW]`` -> Lava convolution kernel ``[Co, kW, kH, Ci]``."""
+    return np.ascontiguousarray(weight.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :])
+
+
+class LavaExecutor:
+    """Runs a lowered graph on Lava; ``run(spikes [B, T, ...]) -> RunResult``."""
+
+    kind = "lava"
+
+    def __init__(
+        self,
+        layers: list[FloatLayer],
+        profile: HardwareProfile,
+        pad_steps: int = 0,
+        samples_per_run: int | None = None,
+        fresh: bool = False,
+    ):
+        if pad_steps < 0:
+            raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
+        if samples_per_run is not None and samples_per_run < 1:
+            raise ValueError(f"samples_per_run must be >= 1, got {samples_per_run}")
+        self.float_layers = layers
+        self.profile = profile
+        self.pad_steps = pad_steps
+        self.samples_per_run = 1 if fresh else samples_per_run
+        self.int_layers: list[IntLayer] | None = quantize(layers, profile) if profile.fixed_point else None
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.float_layers[0].in_shape
+
+    def window(self, timesteps: int) -> int:
+        return timesteps + len(self.float_layers) + self.pad_steps
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self, data: np.ndarray, total_steps: int, window: int, record: bool):
+        from lava.proc.conv.process import Conv
+        from lava.proc.dense.process import Dense
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.lif.process import LIFReset
+
+        fixed = self.int_layers is not None
+        source = Source(data=data)
+        port = source.s_out
+        sinks = []
+        prev_shape = self.in_shape
+        for i, fl in enumerate(self.float_layers):
+            q = self.int_layers[i] if fixed else None
+            if fl.synapse == "dense":
+                if len(prev_shape) == 3:
+                    port = port.flatten()
+                w = q.weight if fixed else fl.weight
+                w = _dense_columns(w, prev_shape)
+                if fixed:
+                    syn = Dense(weights=w.astype(np.int32), weight_exp=int(q.weight_exp), num_weight_bits=int(q.num_weight_bits))
+                else:
+                    syn = Dense(weights=w.astype(np.float64))
+            else:
+                w = _conv_weight(q.weight if fixed else fl.weight)
+                syn = Conv(
+                    weight=w.astype(np.int32 if fixed else np.float64),
+                    input_shape=_lava_shape(fl.in_shape),
+                    stride=(fl.stride[1], fl.stride[0]),
+                    padding=(fl.padding[1], fl.padding[0]),
+                )
+            port.connect(syn.s_in)
+            shape = _lava_shape(fl.out_shape)
+            reset = {"reset_interval": window, "reset_offset": (i + 2) % window}
+            if fixed:
+                lif = LIFReset(
+                    shape=shape,
+                    du=int(q.du),
+                    dv=int(q.dv),
+                    vth=int(q.vth),
+                    bias_mant=_whc(q.bias_mant, fl.out_shape).astype(np.int32),
+                    bias_exp=_whc(q.bias_exp, fl.out_shape).astype(np.int32),
+                    **reset,
+                )
+            else:
+                lif = LIFReset(
+                    shape=shape,
+                    du=float(fl.du),
+                    dv=float(fl.dv),
+                    vth=float(fl.vth),
+                    bias_mant=_whc(fl.bias, fl.out_shape).astype(np.float64),
+                    **reset,
+                )
+            syn.a_out.connect(lif.a_in)
+            if record or i == len(self.float_layers) - 1:
+                sink = Sink(shape=shape, buffer=total_steps)
+                lif.s_out.connect(sink.a_in)
+                sinks.append(sink)
+            port = lif.s_out
+            prev_shape = fl.out_shape
+        return source, sinks
+
+    # -- running ---------------------------------------------------------------------------
+    def _run_chunk(self, x: np.ndarray, window: int, record: bool) -> list[np.ndarray]:
+        """Run samples ``x`` ``[n, T, *in]`` end to end; per recorded layer ``[n, P, *out (torch)]``."""
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        n, steps_in = x.shape[:2]
+        total = n * window
+        frames = np.zeros((n, window) + self.in_shape, dtype=np.float64)
+        frames[:, :steps_in] = x
+        frames = frames.reshape((total,) + self.in_shape)
+        if len(self.in_shape) == 3:
+            data = frames.transpose(3, 2, 1, 0)  # (W, H, C, time)
+        else:
+            data = frames.transpose(1, 0)
+        data = np.ascontiguousarray(data if self.int_layers is None else data.astype(np.int32))
+        source = None
+        try:
+            source, sinks = self._build(data, total, window, record)
+            tag = "fixed_pt" if self.int_layers is not None else "floating_pt"
+            source.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag=tag))
+            raw = [np.asarray(s.data.get()) for s in sinks]
+        finally:
+            if source is not None and source.runtime is not None:
+                source.stop()
+        layers = self.float_layers if record else self.float_layers[-1:]
+        out = []
+        for fl, r in zip(layers, raw):
+            # r: (*lava_shape, time) -> [time, *torch shape]
+            if len(fl.out_shape) == 3:
+                r = r.transpose(3, 2, 1, 0)
+            else:
+                r = r.transpose(1, 0)
+            out.append((r != 0).reshape((n, window) + fl.out_shape))
+        return out
+
+    @torch.no_grad()
+    def run(self, spikes, record: bool = False) -> RunResult:
+        """Run binary input ``[B, T, *in_shape]`` on Lava; see :class:`backends.emulator.RunResult`."""
+        x = check_spikes(spikes, self.in_shape).numpy()
+        if len(x) == 0:
+            raise ValueError("hardware input has no samples")
+        steps_in = x.shape[1]
+        window = self.window(steps_in)
+        per = self.samples_per_run or len(x)
+        chunks = [self._run_chunk(x[i : i + per], window, record) for i in range(0, len(x), per)]
+        layers = [torch.from_numpy(np.concatenate(parts)).float() for parts in zip(*chunks)]
+        out = layers[-1].reshape(len(x), window, -1)
+        n = len(self.float_layers)
+        return RunResult(out, out[:, n : n + steps_in], layers if record else None)

@@ -1,0 +1,164 @@
+"""Float hardware layers -> Loihi-style integer parameters for a profile, with a per-layer scale.
+
+Integer domain (lava-nc's bit-accurate LIF): ``u += a << 6``, ``v += u + bias``, spike when
+``v > vth << 6``. With a per-layer scale ``s`` (float membrane unit -> integer weight unit):
+
+- weights: ``w * s = mantissa * 2**weight_exp``; the mantissa grid is Lava's (``mantissa_bits``,
+  mixed sign drops one more low bit: 8-bit mixed weights are even). ``s`` is chosen so that the
+  largest weight uses the whole mantissa, and ``weight_exp`` (>= 0 when possible, Lava shifts the
+  summed activation) so that the threshold sits ``headroom`` times below the 24-bit state limit;
+- threshold: ``vth_int = round(vth * s)`` (17 bits);
+- bias: ``bias * s * 64 = bias_mant * 2**bias_exp`` (13-bit mantissa, exponent 0..7 per neuron);
+- decays: ``du_reg = round(du * 4096) - 1`` (Lava adds 1 to du), ``dv_reg = round(dv * 4096)``,
+  both clipped to 12 bits.
+
+Dense layers keep mantissa and exponent apart (Lava's Dense applies ``weight_exp``); Lava's Conv
+ignores ``weight_exp`` and ``num_weight_bits``, so conv weights are handed over as
+``mantissa << weight_exp`` integers, already on the grid. Each layer reports its quantization error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backends.graph import FloatLayer
+from backends.profile import HardwareProfile
+
+
+@dataclass
+class IntLayer:
+    """A hardware layer in Lava's integer registers (torch layouts, like :class:`FloatLayer`)."""
+
+    name: str
+    synapse: str
+    weight: np.ndarray  # int64: dense mantissas [n_out, n_in]; conv full integers [Co, Ci, kH, kW]
+    weight_exp: int  # dense only (0 for conv: already applied)
+    num_weight_bits: int
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    du: int
+    dv: int
+    vth: int
+    bias_mant: np.ndarray  # int64 [n_out]
+    bias_exp: np.ndarray  # int64 [n_out]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    scale: float = 1.0
+    error: dict = field(default_factory=dict)
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+def mantissa_grid(mixed: bool, bits: int) -> tuple[int, int, int]:
+    """``(step, min, max)`` of Lava's weight mantissas (clip to 8 bits, then drop low bits)."""
+    drop = 8 - bits + (1 if mixed else 0)
+    step = 1 << drop
+    lo = -256 if mixed else 0
+    hi = (255 >> drop) << drop
+    return step, lo, hi
+
+
+def quantize_weights(w: np.ndarray, scale: float, exp: int, bits: int) -> np.ndarray:
+    """Round ``w * scale / 2**exp`` to the nearest representable mantissa (int64)."""
+    mixed = bool(w.min() < 0 < w.max())
+    step, lo, hi = mantissa_grid(mixed, bits)
+    if w.max() <= 0 < -w.min():  # inhibitory: Lava negates, clips to [0, 255], truncates, negates
+        step, lo, hi = mantissa_grid(False, bits)
+        lo, hi = -hi, 0
+    target = w * scale / 2.0**exp
+    return np.clip(np.round(target / step) * step, lo, hi).astype(np.int64)
+
+
+def _bias(bias: np.ndarray, scale: float, profile: HardwareProfile) -> tuple[np.ndarray, np.ndarray]:
+    target = bias * scale * (1 << profile.shift)
+    limit = (1 << (profile.bias_mant_bits - 1)) - 1
+    mag = np.abs(target)
+    exp = np.zeros(len(target), dtype=np.int64)
+    need = mag > limit
+    exp[need] = np.minimum(np.ceil(np.log2(mag[need] / limit)), profile.bias_exp_max).astype(np.int64)
+    mant = np.clip(np.round(target / 2.0**exp), -limit - 1, limit).astype(np.int64)
+    return mant, exp
+
+
+def choose_scale(layer: FloatLayer, profile: HardwareProfile) -> tuple[float, int]:
+    """``(scale, weight_exp)``: full mantissa for the largest weight, threshold below the state range."""
+    wmax = float(np.abs(layer.weight).max())
+    mixed = bool(layer.weight.min() < 0 < layer.weight.max())
+    _, lo, hi = mantissa_grid(mixed, profile.mantissa_bits)
+    mant_max = max(hi, -lo if mixed else hi)
+    vth_limit = (1 << profile.threshold_bits) - 1
+    s_target = min(profile.max_state / (1 << profile.shift) / profile.headroom / layer.vth, vth_limit / layer.vth)
+    if wmax == 0:
+        return s_target, 0
+    exp = math.floor(math.log2(s_target * wmax / mant_max))
+    # Lava's Conv takes full integers (no weight_exp): keep conv exponents >= 0
+    exp_min = 0 if layer.synapse == "conv" else profile.exp_min
+    exp = min(max(exp, exp_min), profile.exp_max)
+    return mant_max * 2.0**exp / wmax, exp
+
+
+def quantize_layer(layer: FloatLayer, profile: HardwareProfile) -> IntLayer:
+    """One :class:`FloatLayer` in integers (``profile.fixed_point`` must be true)."""
+    if not profile.fixed_point:
+        raise ValueError(f"profile {profile.name!r} is float: nothing to quantize")
+    scale, exp = choose_scale(layer, profile)
+    mant = quantize_weights(layer.weight, scale, exp, profile.mantissa_bits)
+    vth = int(round(layer.vth * scale))
+    if not 0 < vth < (1 << profile.threshold_bits):
+        raise ValueError(f"layer {layer.name!r}: threshold {vth} does not fit {profile.threshold_bits} bits")
+    bias_mant, bias_exp = _bias(layer.bias, scale, profile)
+    unity = profile.decay_unity
+    du = int(np.clip(round(layer.du * unity) - 1, 0, unity - 1))
+    dv = int(np.clip(round(layer.dv * unity), 0, unity - 1))
+    w_back = mant * 2.0**exp / scale
+    rms = float(np.sqrt(np.mean(layer.weight**2))) or 1.0
+    error = {
+        "scale": scale,
+        "weight_exp": exp,
+        "weight_rel_rms_error": float(np.sqrt(np.mean((w_back - layer.weight) ** 2)) / rms),
+        "weights_zeroed": float(np.mean((mant == 0) & (layer.weight != 0))),
+        "threshold_rel_error": abs(vth / scale - layer.vth) / layer.vth,
+        "dv_float": layer.dv,
+        "dv_quantized": dv / unity,
+        "du_float": layer.du,
+        "du_quantized": (du + 1) / unity,
+        "bias_abs_error": float(np.abs(bias_mant * 2.0**bias_exp / scale / (1 << profile.shift) - layer.bias).max())
+        if len(layer.bias) else 0.0,
+    }
+    if layer.synapse == "conv":
+        weight, weight_exp = mant << exp, 0
+    else:
+        weight, weight_exp = mant, exp
+    return IntLayer(
+        name=layer.name,
+        synapse=layer.synapse,
+        weight=weight,
+        weight_exp=weight_exp,
+        num_weight_bits=profile.mantissa_bits,
+        in_shape=layer.in_shape,
+        out_shape=layer.out_shape,
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=bias_mant,
+        bias_exp=bias_exp,
+        stride=layer.stride,
+        padding=layer.padding,
+        scale=scale,
+        error=error,
+    )
+
+
+def quantize(layers: list[FloatLayer], profile: HardwareProfile) -> list[IntLayer]:
+    """Quantize every layer; see :func:`quantize_layer`."""
+    return [quantize_layer(layer, profile) for layer in layers]
+
+
+def quantization_report(layers: list[IntLayer]) -> list[dict]:
+    """Per-layer quantization error (for printing or JSON)."""
+    return [{"layer": q.name, "synapse": q.synapse, **q.error} for q in layers]

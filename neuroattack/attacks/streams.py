@@ -1,0 +1,147 @@
+"""Saving adversarial inputs with their clean originals, so replay can run them on hardware.
+
+A streams directory holds
+
+- ``streams.h5`` (HDF5): ``clean`` and ``adversarial`` (binary frames ``[N, T, P, H, W]`` uint8 for
+  event inputs, images ``[N, C, H, W]`` float32 otherwise), ``labels``, ``targets`` (-1 when
+  untargeted), the simulation's ``success``/``pred_clean``/``pred_adv``, and attributes: ``kind``
+  (``events``/``images``), ``encoding``, ``timesteps``, ``input_shape``, ``bin_us`` and the attack
+  ``settings`` (JSON);
+- ``streams.nir.h5`` for event inputs: the same spike trains in NIR's data format
+  (``nir.NIRGraphData`` with node ``input`` and observables ``clean``/``adversarial`` as
+  ``nir.TimeGriddedData`` ``[N, T, P*H*W]`` bool, ``dt`` = one time bin in seconds), written with
+  ``nir.write_data`` so that any NIR tool can read them with ``nir.read_data``.
+
+Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import nir
+import numpy as np
+import torch
+
+from neuroattack.fileio import atomic_path
+
+STREAMS_FILE = "streams.h5"
+NIR_DATA_FILE = "streams.nir.h5"
+_ARRAYS = ("clean", "adversarial", "labels", "targets", "success", "pred_clean", "pred_adv")
+
+
+@dataclass
+class Streams:
+    """Clean and adversarial inputs of one attack run (sample-first tensors)."""
+
+    clean: torch.Tensor
+    adversarial: torch.Tensor
+    labels: torch.Tensor
+    targets: torch.Tensor | None
+    success: torch.Tensor
+    pred_clean: torch.Tensor
+    pred_adv: torch.Tensor
+    kind: str
+    encoding: str
+    timesteps: int
+    settings: dict[str, Any]
+    bin_us: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("events", "images"):
+            raise ValueError(f"streams kind must be 'events' or 'images', got {self.kind!r}")
+        n = len(self.labels)
+        for name in _ARRAYS:
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                raise ValueError(f"streams: {name} has {len(value)} samples, labels {n}")
+        if self.clean.shape != self.adversarial.shape:
+            raise ValueError(
+                f"streams: clean {list(self.clean.shape)} and adversarial {list(self.adversarial.shape)} differ"
+            )
+        if self.kind == "events":
+            if self.clean.dim() != 5 or self.clean.shape[1] != self.timesteps:
+                raise ValueError(f"event streams: expected [N, T={self.timesteps}, P, H, W], got {list(self.clean.shape)}")
+            for name in ("clean", "adversarial"):
+                if not set(getattr(self, name).unique().tolist()) <= {0, 1}:
+                    raise ValueError(f"event streams: {name} is not binary")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def save_streams(directory: str | os.PathLike, streams: Streams) -> Path:
+    """Write ``streams.h5`` (and ``streams.nir.h5`` for events) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = streams.targets if streams.targets is not None else torch.full_like(streams.labels, -1)
+    with atomic_path(directory / STREAMS_FILE) as tmp:
+        with h5py.File(tmp, "w") as f:
+            dtype = np.uint8 if streams.kind == "events" else np.float32
+            f.create_dataset("clean", data=streams.clean.numpy().astype(dtype), compression="gzip")
+            f.create_dataset("adversarial", data=streams.adversarial.numpy().astype(dtype), compression="gzip")
+            f.create_dataset("labels", data=streams.labels.numpy().astype(np.int64))
+            f.create_dataset("targets", data=targets.numpy().astype(np.int64))
+            f.create_dataset("success", data=streams.success.numpy().astype(bool))
+            f.create_dataset("pred_clean", data=streams.pred_clean.numpy().astype(np.int64))
+            f.create_dataset("pred_adv", data=streams.pred_adv.numpy().astype(np.int64))
+            f.attrs["kind"] = streams.kind
+            f.attrs["encoding"] = streams.encoding
+            f.attrs["timesteps"] = streams.timesteps
+            f.attrs["input_shape"] = list(streams.clean.shape[2:] if streams.kind == "events" else streams.clean.shape[1:])
+            f.attrs["bin_us"] = -1 if streams.bin_us is None else int(streams.bin_us)
+            f.attrs["settings"] = json.dumps(streams.settings, sort_keys=True, default=str)
+    if streams.kind == "events":
+        dt = (streams.bin_us or 1000) * 1e-6
+        flat = lambda t: t.numpy().astype(bool).reshape(len(streams), streams.timesteps, -1)  # noqa: E731
+        data = nir.NIRGraphData(
+            {
+                "input": nir.NIRNodeData(
+                    {
+                        "clean": nir.TimeGriddedData(flat(streams.clean), dt),
+                        "adversarial": nir.TimeGriddedData(flat(streams.adversarial), dt),
+                    }
+                )
+            }
+        )
+        with atomic_path(directory / NIR_DATA_FILE) as tmp:
+            nir.write_data(tmp, data)
+    return directory
+
+
+def load_streams(directory: str | os.PathLike) -> Streams:
+    """Read a streams directory written by :func:`save_streams`."""
+    path = Path(directory) / STREAMS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (not a streams directory written by 'neuroattack attack')")
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [k for k in _ARRAYS if k not in f]
+            if missing:
+                raise ValueError(f"{path}: missing dataset(s) {missing}")
+            arrays = {k: torch.from_numpy(f[k][()]) for k in _ARRAYS}
+            attrs = dict(f.attrs)
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 streams file ({err})") from err
+    kind = str(attrs.get("kind", ""))
+    targets = arrays["targets"]
+    bin_us = int(attrs.get("bin_us", -1))
+    return Streams(
+        clean=arrays["clean"],
+        adversarial=arrays["adversarial"],
+        labels=arrays["labels"],
+        targets=None if bool((targets < 0).all()) else targets,
+        success=arrays["success"],
+        pred_clean=arrays["pred_clean"],
+        pred_adv=arrays["pred_adv"],
+        kind=kind,
+        encoding=str(attrs["encoding"]),
+        timesteps=int(attrs["timesteps"]),
+        settings=json.loads(attrs.get("settings", "{}")),
+        bin_us=None if bin_us < 0 else bin_us,
+    )
