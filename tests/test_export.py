@@ -1,0 +1,72 @@
+import nir
+import numpy as np
+import pytest
+import torch
+
+import backends
+from neuroattack.export import export_checkpoint, to_nir, validate_export
+from neuroattack.models.neurons import NeuronConfig
+from neuroattack.models.snn import SNN
+
+
+def _model(spec="4C3-AP2-10FC", shape=(2, 8, 8), **neuron):
+    torch.manual_seed(0)
+    return SNN(spec, shape, NeuronConfig(**neuron), init_scale=4.0).eval()
+
+
+def test_round_trip_is_exact(tmp_path):
+    model = _model()
+    graph = export_checkpoint(model, tmp_path / "m.nir")
+    assert (tmp_path / "m.nir").is_file() and graph.metadata["dt"] == 1e-3
+    kinds = {type(n).__name__ for n in graph.nodes.values()}
+    assert {"Conv2d", "LIF", "AvgPool2d", "Flatten", "Input", "Output"} <= kinds
+    assert kinds & {"Affine", "Linear"}  # nir.read turns a zero-bias Affine into Linear
+    validate_export(nir.read(tmp_path / "m.nir"), model, timesteps=10, seed=3)
+
+
+def test_fixed_cases_of_norse_export():
+    model = _model(leak=0.8)
+    graph = to_nir(model)
+    lif = graph.nodes["layers_1"]
+    # 1/tau_inv seconds (Norse writes dt/tau_inv), per neuron (Norse writes scalars)
+    assert lif.tau.shape == (4, 8, 8)
+    assert np.allclose(lif.tau, 1e-3 / 0.2)
+    assert np.all(lif.v_reset == 0)
+    assert isinstance(graph.nodes["layers_2"], nir.AvgPool2d)
+    flat = graph.nodes["layers_3"]
+    assert isinstance(flat, nir.Flatten) and tuple(flat.output_type["output"]) == (4 * 4 * 4,)
+    assert isinstance(graph.nodes["layers_0"], nir.Conv2d)
+    assert tuple(graph.nodes["x"].input_type["input"]) == (2, 8, 8)
+
+
+def test_if_neurons_export_as_nir_if(tmp_path):
+    graph = export_checkpoint(_model("12FC-10FC", (6,), leak=1.0), tmp_path / "if.nir")
+    assert sum(isinstance(n, nir.IF) for n in graph.nodes.values()) == 2
+
+
+def test_undeployable_options_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="soft.*cannot be deployed"):
+        export_checkpoint(_model(reset="soft"), tmp_path / "s.nir")
+    with pytest.raises(ValueError, match="synapse='current' cannot be exported"):
+        export_checkpoint(_model(leak=0.8, synapse="current"), tmp_path / "c.nir")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validation_catches_a_wrong_graph():
+    model = _model()
+    graph = to_nir(model)
+    graph.nodes["layers_1"].v_threshold = graph.nodes["layers_1"].v_threshold * 3
+    with pytest.raises(ValueError, match="does not reproduce the model"):
+        validate_export(graph, model)
+
+
+def test_backends_read_the_written_file(tmp_path):
+    model = _model()
+    export_checkpoint(model, tmp_path / "m.nir")
+    x = (torch.rand(3, 5, 2, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    out = backends.load(tmp_path / "m.nir", None, "reference").run(x)
+    with torch.no_grad():
+        assert torch.equal(out.output, model(x.transpose(0, 1)).transpose(0, 1))
+    with pytest.raises(ValueError, match="not a readable NIR file"):
+        (tmp_path / "bad.nir").write_text("nope")
+        backends.load(tmp_path / "bad.nir")
