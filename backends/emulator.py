@@ -20,9 +20,10 @@ runs them (``shared/LAVA_FIXED_POINT.md``; ``lava/proc/{dense,conv,lif}/models.p
 Float profiles follow Lava's ``floating_pt`` models instead (no quantization, ``weight_exp``
 ignored, the same delays).
 
-Speed: layer-major. The synaptic input of a layer for all steps is one matrix product or
-convolution in float32 (exact: integer sums stay below 2**24, checked), then the LIF recurrence is
-a scan over the window on int64 tensors; steps after the last input are skipped in the products.
+Speed: layer-major. The synaptic input of a layer for all steps is one matrix product: dense
+layers use an exact int8 x int8 -> int32 product (``torch._int_mm``; :class:`Int8Product`), convs a
+float32 convolution (exact: integer sums stay below 2**24, checked); then the LIF recurrence is a
+scan over the window on int64 tensors. Steps after the last input are skipped in the products.
 """
 
 from __future__ import annotations
@@ -94,17 +95,66 @@ class RunResult:
 
 
 def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
-    """Validate hardware input ``[B, T, *in_shape]`` binary; return it as float32."""
+    """Validate hardware input ``[B, T, *in_shape]`` binary; return it as int8 (0/1)."""
     x = torch.as_tensor(np.asarray(spikes) if not isinstance(spikes, torch.Tensor) else spikes)
     if x.dim() != len(in_shape) + 2 or tuple(x.shape[2:]) != tuple(in_shape):
         raise ValueError(
             f"hardware input: expected spikes [B, T, {', '.join(map(str, in_shape))}], got {list(x.shape)}"
         )
-    if x.is_floating_point() and torch.isnan(x).any():
-        raise ValueError("hardware input contains NaN")
-    if x.numel() and not bool(((x == 0) | (x == 1)).all()):
+    if x.numel() == 0 or x.dtype == torch.bool:
+        return x.to(torch.int8)
+    if x.is_floating_point():
+        if torch.isnan(x).any():
+            raise ValueError("hardware input contains NaN")
+        if not torch.equal(x, x.round()):
+            raise ValueError("hardware input must be binary spikes (0/1)")
+    lo, hi = torch.aminmax(x)
+    if lo < 0 or hi > 1:
         raise ValueError("hardware input must be binary spikes (0/1)")
-    return x.float()
+    return x.to(torch.int8)
+
+
+class Int8Product:
+    """Exact ``spikes @ W.T`` for binary int8 spikes and integer weights, with ``torch._int_mm``.
+
+    Weights are divided by their common grid step (Lava's truncation makes mixed 8-bit mantissas
+    even, so they fit int8 once halved); wider ones are split into ``hi * 128 + lo`` int8 parts.
+    Shapes are padded to multiples of 8 as the CPU kernel needs. Accumulation is int32.
+    """
+
+    def __init__(self, weight: np.ndarray):
+        w = np.asarray(weight, dtype=np.int64)
+        nz = np.abs(w[w != 0])
+        self.step = int(np.gcd.reduce(nz)) if nz.size else 1
+        w = w // self.step
+        self.n_out, self.n_in = w.shape
+        self.k = -(-self.n_in // 8) * 8
+        self.n = -(-self.n_out // 8) * 8
+        if w.min() >= -128 and w.max() <= 127:
+            parts = [(1, w)]
+        else:
+            hi = np.floor_divide(w, 128)
+            parts = [(128, hi), (1, w - hi * 128)]
+        self.parts = []
+        for factor, part in parts:
+            padded = np.zeros((self.k, self.n), dtype=np.int8)
+            padded[: self.n_in, : self.n_out] = part.T
+            self.parts.append((factor * self.step, torch.from_numpy(padded)))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` int8 ``[m, n_in]`` -> int64 ``[m, n_out]``."""
+        m = x.shape[0]
+        rows = max(m, 17)
+        if rows != m or self.k != self.n_in:
+            xp = torch.zeros((rows, self.k), dtype=torch.int8)
+            xp[:m, : self.n_in] = x
+            x = xp
+        acc = None
+        for factor, w in self.parts:
+            term = torch._int_mm(x, w)[:m, : self.n_out].to(torch.int64)
+            term = term * factor if factor != 1 else term
+            acc = term if acc is None else acc + term
+        return acc
 
 
 class EmulatorExecutor:
@@ -153,6 +203,7 @@ class EmulatorExecutor:
         bias = np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
         return {
             "weight": torch.as_tensor(w, dtype=dtype),
+            "product": Int8Product(w) if q.synapse == "dense" else None,
             "dtype": dtype,
             "bias": torch.as_tensor(bias, dtype=torch.int64).reshape(q.out_shape),
             "du": q.du,
@@ -166,17 +217,19 @@ class EmulatorExecutor:
         """Activations ``[P, B, *out]`` computed from spikes ``s`` ``[P, B, *in]`` (first ``active`` steps)."""
         fl, p = self.float_layers[i], self._params[i]
         steps, batch = s.shape[:2]
-        x = s[:active].reshape(active * batch, *fl.in_shape).to(p["dtype"])
-        if fl.synapse == "dense":
-            acc = x.reshape(active * batch, -1) @ p["weight"].T
+        x = s[:active].reshape(active * batch, *fl.in_shape)
+        if p.get("product") is not None:
+            acc = p["product"](x.reshape(active * batch, -1))
+        elif fl.synapse == "dense":
+            acc = x.reshape(active * batch, -1).to(p["dtype"]) @ p["weight"].T
         else:
-            acc = F.conv2d(x, p["weight"], stride=fl.stride, padding=fl.padding)
+            acc = F.conv2d(x.to(p["dtype"]), p["weight"], stride=fl.stride, padding=fl.padding)
         acc = acc.reshape(active, batch, *fl.out_shape)
         out = torch.zeros((steps, batch, *fl.out_shape), dtype=torch.int64 if self.int_layers else torch.float64)
         if self.int_layers is None:
             out[:active] = acc
             return out
-        acc = torch.round(acc).to(torch.int64)
+        acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
         if fl.synapse == "dense":
             e = p["exp"]
             acc = acc << e if e >= 0 else acc >> -e
@@ -189,7 +242,7 @@ class EmulatorExecutor:
         """Scan the LIF of layer ``i`` over delayed activations ``a`` ``[P, B, *out]``; spikes."""
         p = self._params[i]
         steps = a.shape[0]
-        out = torch.zeros(a.shape, dtype=torch.float32)
+        out = torch.zeros(a.shape, dtype=torch.int8)
         if self.int_layers is None:
             u = torch.zeros(a.shape[1:], dtype=torch.float64)
             v = torch.zeros_like(u)
@@ -207,21 +260,29 @@ class EmulatorExecutor:
         m = self.profile.max_state
         du_keep = unity - p["du"] - 1
         dv_keep = unity - p["dv"]
-        shift = self.profile.shift
+        a6 = wrap32(a << self.profile.shift)
+        if du_keep == 0:
+            # du = 4095: the current forgets everything each step, u[t] = wrap(a[t] << 6) for all t
+            u_all = torch.where(a6 > m, a6 - 2 * m, torch.where(a6 <= -m, a6 + 2 * m, a6))
+            drive = u_all + p["bias"]
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
         v = torch.zeros_like(u)
+        zero = torch.zeros((), dtype=torch.int64)
         for t in range(steps):
             if t == reset_step:
                 u.zero_()
                 v.zero_()
-            a6 = wrap32(a[t] << shift)
-            ud = torch.div(u * du_keep, unity, rounding_mode="trunc") if du_keep else torch.zeros_like(u)
-            u = wrap32(ud + a6)
-            u = torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u))
+            if du_keep == 0:
+                step_drive = drive[t]
+            else:
+                ud = torch.div(u * du_keep, unity, rounding_mode="trunc")
+                u = wrap32(ud + a6[t])
+                u = torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u))
+                step_drive = u + p["bias"]
             vd = torch.div(v * dv_keep, unity, rounding_mode="trunc") if dv_keep != unity else v
-            v = torch.clamp(vd + u + p["bias"], -(m - 1), m - 1)
+            v = torch.clamp(vd + step_drive, -(m - 1), m - 1)
             spike = v > p["vth"]
-            v = torch.where(spike, torch.zeros_like(v), v)
+            v = torch.where(spike, zero, v)
             out[t] = spike
         return out
 
@@ -241,7 +302,7 @@ class EmulatorExecutor:
     def _run_batch(self, x: torch.Tensor, record: bool) -> RunResult:
         batch, steps_in = x.shape[:2]
         window = self.window(steps_in)
-        s = torch.zeros((window, batch, *self.in_shape), dtype=torch.float32)
+        s = torch.zeros((window, batch, *self.in_shape), dtype=torch.int8)
         s[:steps_in] = x.transpose(0, 1)
         active = steps_in  # steps that can carry spikes into the next layer
         traces = []
@@ -252,8 +313,8 @@ class EmulatorExecutor:
             s = self._lif(i, delayed, reset_step=i + 1)
             active = window if (self.pad_steps or self._keeps_state(i)) else min(active + 1, window)
             if record:
-                traces.append(s.transpose(0, 1).clone())
-        out = s.transpose(0, 1).reshape(batch, window, -1)
+                traces.append(s.transpose(0, 1).float())
+        out = s.transpose(0, 1).reshape(batch, window, -1).float()
         n = self.n_layers
         return RunResult(out, out[:, n : n + steps_in], traces if record else None)
 

@@ -24,6 +24,9 @@ Samples are laid end to end in windows of ``T + L (+ pad)`` steps, ``samples_per
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
+
 import numpy as np
 import torch
 
@@ -31,6 +34,35 @@ from backends.emulator import RunResult, check_spikes, lava_weights  # noqa: F40
 from backends.graph import FloatLayer
 from backends.profile import HardwareProfile
 from backends.quantize import IntLayer, quantize
+
+
+_LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def _import_lava_runtime() -> None:
+    """Import Lava's runtime even if the start method is already fixed.
+
+    Lava calls ``multiprocessing.set_start_method('fork')`` unconditionally at import, which raises
+    once anything (a tqdm progress bar's lock, for one) has fixed the start method. ``fork`` is
+    what Lava needs and Linux's default; when it is already the method, Lava's call is a no-op.
+    """
+    if _LAVA_MP in sys.modules:
+        return
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None:
+        __import__(_LAVA_MP)
+        return
+    if current != "fork":
+        raise RuntimeError(f"Lava needs the 'fork' start method; this process already uses {current!r}")
+    original = multiprocessing.set_start_method
+    multiprocessing.set_start_method = lambda method, force=False: None if method == "fork" else original(method, force)
+    try:
+        __import__(_LAVA_MP)
+    finally:
+        multiprocessing.set_start_method = original
+
+
+_import_lava_runtime()
 
 
 def _whc(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -190,7 +222,7 @@ class LavaExecutor:
     @torch.no_grad()
     def run(self, spikes, record: bool = False) -> RunResult:
         """Run binary input ``[B, T, *in_shape]`` on Lava; see :class:`backends.emulator.RunResult`."""
-        x = check_spikes(spikes, self.in_shape).numpy()
+        x = check_spikes(spikes, self.in_shape).numpy().astype(np.float64)
         if len(x) == 0:
             raise ValueError("hardware input has no samples")
         steps_in = x.shape[1]

@@ -74,7 +74,7 @@ class ReferenceExecutor:
 
         if record:
             raise ValueError("the reference backend does not record per-layer traces")
-        x = check_spikes(spikes, self.in_shape)
+        x = check_spikes(spikes, self.in_shape).float()
         if len(x) == 0:
             raise ValueError("hardware input has no samples")
         out = run_reference(self.module, x.transpose(0, 1)).transpose(0, 1)

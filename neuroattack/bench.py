@@ -64,3 +64,118 @@ def bench_attacks(
         "ratios": ratios,
         "machine": _machine(),
     }
+
+
+def synaptic_macs(layers, timesteps: int) -> int:
+    """Multiply-accumulates of the synaptic products of one sample (the emulator's dense work)."""
+    total = 0
+    active = timesteps
+    for layer in layers:
+        if layer.synapse == "dense":
+            total += active * layer.n_in * layer.n_out
+        else:
+            k = layer.weight.shape[1] * layer.weight.shape[2] * layer.weight.shape[3]
+            total += active * layer.n_out * k
+        active += 1
+    return total
+
+
+def _median_seconds(fn, min_seconds: float) -> float:
+    fn()
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < min_seconds or len(times) < 5:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def product_seconds(emulator, batch: torch.Tensor, min_seconds: float = 1.0) -> float:
+    """Median time of the synaptic products alone (the emulator's arithmetic) for one batch."""
+    from backends.emulator import check_spikes
+
+    x = check_spikes(batch, emulator.in_shape)
+    steps = x.shape[1]
+    window = emulator.window(steps)
+    inputs, s = [], torch.zeros((window, len(x), *emulator.in_shape), dtype=torch.int8)
+    s[:steps] = x.transpose(0, 1)
+    active = steps
+    for i in range(emulator.n_layers):  # one real pass to get every layer's input spikes
+        inputs.append((s, min(active, window - 1)))
+        a = emulator._synapse(i, s, min(active, window - 1))
+        delayed = torch.zeros_like(a)
+        delayed[1:] = a[:-1]
+        s = emulator._lif(i, delayed, i + 1)
+        active += 1
+
+    def products():
+        for i, (spk, act) in enumerate(inputs):
+            emulator._synapse(i, spk, act)
+
+    return _median_seconds(products, min_seconds)
+
+
+def bench_backends(
+    model: SNN,
+    spikes: torch.Tensor,
+    profile,
+    lava_samples: int = 100,
+    fresh_samples: int = 4,
+    batch_size: int = 256,
+    min_seconds: float = 2.0,
+) -> dict[str, Any]:
+    """Samples per second of the emulator and of Lava fixed_pt, and their spike-for-spike match.
+
+    ``spikes`` ``[N, T, ...]`` binary. Lava's fastest mode is one long run over ``lava_samples``
+    samples (build, compile, run, read, stop all included); fresh-per-sample builds a network per
+    sample. The emulator's rate is the median over repeated batches of ``batch_size``; its arithmetic
+    limit is the same batch with the synaptic products alone.
+    """
+    import backends
+    from neuroattack.replay import graph_of
+
+    graph = graph_of(model, spikes.shape[1])
+    emu = backends.load(graph, profile, "emulator", batch_size=batch_size)
+    batch = spikes[:batch_size]
+    if len(batch) < batch_size:
+        batch = batch.repeat((batch_size + len(batch) - 1) // len(batch), *([1] * (batch.dim() - 1)))[:batch_size]
+    emu_sps = len(batch) / _median_seconds(lambda: emu.run(batch), min_seconds)
+    limit = len(batch) / product_seconds(emu, batch)
+
+    lava = backends.load(graph, profile, "lava")
+    sub = spikes[:lava_samples]
+    t0 = time.perf_counter()
+    lava_out = lava.run(sub)
+    lava_sps = len(sub) / (time.perf_counter() - t0)
+    emu_out = emu.run(sub)
+    match = float((emu_out.window == lava_out.window).float().mean())
+
+    fresh = backends.load(graph, profile, "lava", fresh=True)
+    t0 = time.perf_counter()
+    fresh.run(spikes[:fresh_samples])
+    fresh_sps = fresh_samples / (time.perf_counter() - t0)
+
+    macs = synaptic_macs(emu.float_layers, spikes.shape[1])
+    return {
+        "benchmark": "backends",
+        "model": model.spec.text,
+        "profile": emu.profile.name,
+        "timesteps": int(spikes.shape[1]),
+        "window_steps": emu.window(spikes.shape[1]),
+        "emulator_samples_per_s": emu_sps,
+        "emulator_batch": batch_size,
+        "lava_long_run_samples_per_s": lava_sps,
+        "lava_long_run_samples": len(sub),
+        "lava_fresh_per_sample_samples_per_s": fresh_sps,
+        "emulator_over_lava_ratio": emu_sps / lava_sps,
+        "output_spike_match_fraction": match,
+        "synaptic_macs_per_sample": macs,
+        "arithmetic_limit_samples_per_s": limit,
+        "arithmetic_limit_note": "samples/s if the synaptic products (exact int8 x int8 -> int32 "
+        "for dense, float32 for conv) were the only work: the LIF scans excluded",
+        "synaptic_ops_per_s": macs * limit,
+        "emulator_fraction_of_arithmetic_limit": emu_sps / limit,
+        "ratio_at_arithmetic_limit": limit / lava_sps,
+        "machine": _machine(),
+    }

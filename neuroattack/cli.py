@@ -116,7 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--n", type=int, default=None, help="first N test samples")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--backend", choices=["norse", "lava", "emulator", "reference"], default="norse",
+                   help="norse: the trained model itself; others run its exported NIR graph")
+    p.add_argument("--profile", type=Path, default=None, help="hardware profile TOML (default float)")
+    p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--out", type=Path, default=None, help="JSON file (default CHECKPOINT/evaluation.json)")
+
+    p = sub.add_parser("export", help="export a checkpoint to NIR (validated against Norse)")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the .nir file")
 
     p = sub.add_parser("attack", help="attack a checkpoint on its test data and save the adversarial streams")
     p.add_argument("--checkpoint", required=True, type=Path)
@@ -144,9 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
 
     p = sub.add_parser("bench", help="speed benchmarks written as JSON")
-    p.add_argument("target", choices=["attacks"])
-    p.add_argument("--checkpoint", type=Path, default=None, help="default: an untrained MNIST default model")
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("target", choices=["attacks", "backends"])
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="attacks: default an untrained MNIST default model; backends: required")
+    p.add_argument("--profile", type=Path, default=Path("hw_configs/loihi2.toml"), help="backends: hardware profile")
+    p.add_argument("--lava-samples", type=int, default=100, help="backends: samples in Lava's long run")
+    p.add_argument("--batch", type=int, default=None, help="attacks: 64; backends: emulator batch 256")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", required=True, type=Path)
 
@@ -199,10 +210,36 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model, config = load_checkpoint(args.checkpoint)
     data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
-    acc = evaluate(model, data, config["encoding"], config["timesteps"], seed=args.seed, progress=True)
-    result = {"test_accuracy": acc, "n_test": len(data), "backend": "norse"}
+    result = {"n_test": len(data), "backend": args.backend, "profile": None}
+    if args.backend == "norse":
+        if args.profile is not None:
+            raise ValueError("--profile needs a hardware backend (lava, emulator, reference)")
+        acc = evaluate(model, data, config["encoding"], config["timesteps"], seed=args.seed, progress=True)
+    else:
+        from neuroattack.replay import deploy, hardware_spikes, run_on
+
+        executor = deploy(model, args.backend, args.profile, config["timesteps"])
+        spikes = hardware_spikes(data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(args.seed))
+        preds, _, _ = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend)
+        acc = float((preds == data.y).float().mean())
+        result["profile"] = getattr(getattr(executor, "profile", None), "name", "float")
+    result["test_accuracy"] = acc
     write_json(args.out or args.checkpoint / "evaluation.json", result)
-    print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend norse)")
+    on = args.backend if args.backend == "norse" else f"{args.backend}, profile {result['profile']}"
+    print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend {on})")
+    return 0
+
+
+@command("export")
+def _export(args: argparse.Namespace) -> int:
+    from neuroattack.export import export_checkpoint
+    from neuroattack.models.checkpoint import load_checkpoint
+
+    model, config = load_checkpoint(args.checkpoint)
+    extra = {k: config[k] for k in ("dataset", "encoding", "timesteps")}
+    graph = export_checkpoint(model, args.out, config["timesteps"], extra=extra)
+    nodes = ", ".join(f"{k}:{type(v).__name__}" for k, v in graph.nodes.items())
+    print(f"wrote {args.out} ({nodes}); Norse re-import reproduces the model's spikes exactly")
     return 0
 
 
@@ -239,12 +276,29 @@ def _attack(args: argparse.Namespace) -> int:
 
 @command("bench")
 def _bench(args: argparse.Namespace) -> int:
-    from neuroattack.bench import bench_attacks
+    from neuroattack.bench import bench_attacks, bench_backends
     from neuroattack.data.datasets import load_dataset
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.models.snn import SNN
 
+    if args.target == "backends":
+        from neuroattack.replay import hardware_spikes
+
+        if args.checkpoint is None:
+            raise ValueError("bench backends needs --checkpoint")
+        model, config = load_checkpoint(args.checkpoint)
+        batch = args.batch or 256
+        data = load_dataset(config["dataset"], "test", max(batch, args.lava_samples), config["timesteps"])
+        spikes = hardware_spikes(data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(0))
+        report = bench_backends(model, spikes, args.profile, lava_samples=args.lava_samples, batch_size=batch)
+        report["checkpoint"] = str(args.checkpoint)
+        write_json(args.out, report)
+        for key in ("emulator_samples_per_s", "lava_long_run_samples_per_s", "lava_fresh_per_sample_samples_per_s",
+                    "emulator_over_lava_ratio", "output_spike_match_fraction", "arithmetic_limit_samples_per_s",
+                    "emulator_fraction_of_arithmetic_limit"):
+            print(f"{key}: {report[key]:.4g}")
+        return 0
     if args.checkpoint is not None:
         model, config = load_checkpoint(args.checkpoint)
         dataset = config["dataset"]
@@ -253,7 +307,7 @@ def _bench(args: argparse.Namespace) -> int:
         model, dataset = SNN(DEFAULT_SPECS["mnist"], (1, 28, 28)), "mnist"
     if not isinstance(model, SNN) or dataset == "nmnist-sim":
         raise ValueError("bench attacks needs an image SNN checkpoint (the PGD iteration is on images)")
-    data = load_dataset(dataset, "test", args.batch)
+    data = load_dataset(dataset, "test", args.batch or 64)
     report = bench_attacks(model, data.x, data.y, repeats=args.repeats)
     write_json(args.out, report)
     for row in report["results"]:

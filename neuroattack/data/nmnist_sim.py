@@ -242,7 +242,7 @@ def load_nmnist_sim(
         raise ValueError(f"n must be in [1, {total}] for split {split!r}, got {n}")
     n_chunks = (n + CHUNK - 1) // CHUNK
     missing = [c for c in range(n_chunks) if not _chunk_path(params, split, c).is_file()]
-    for c in tqdm(missing, desc=f"simulating nmnist-sim {split}", unit="chunk", disable=not progress):
+    for c in tqdm(missing, desc=f"simulating nmnist-sim {split}", unit="chunk", disable=not (progress and missing)):
         _build_chunk(split, c, params)
     streams: list[np.ndarray] = []
     labels: list[np.ndarray] = []
