@@ -64,3 +64,106 @@ def run_on(executor, spikes: torch.Tensor, batch_size: int = 256, progress: bool
         counts.append(result.counts)
         windows.append(result.window)
     return torch.cat(preds), torch.cat(counts), torch.cat(windows)
+
+
+def replay_metrics(
+    labels: torch.Tensor,
+    targets: torch.Tensor | None,
+    sim_clean: torch.Tensor,
+    sim_adv: torch.Tensor,
+    hw_clean: torch.Tensor,
+    hw_adv: torch.Tensor,
+    sim_counts: tuple[torch.Tensor, torch.Tensor] | None = None,
+    hw_counts: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, float | None]:
+    """Sim-vs-hardware metrics of one replay of clean and adversarial inputs (predictions ``[N]``).
+
+    - ``hw_clean_accuracy`` (``sim_clean_accuracy``): clean accuracy;
+    - ``hw_asr`` (``sim_asr``): over inputs classified correctly when clean, the share whose
+      adversarial version is misclassified (untargeted) or classified as the target (targeted);
+    - ``transfer_rate``: of the inputs on which the attack succeeds in simulation (correct clean,
+      fooled adversarial), the share on which it also succeeds on hardware (same conditions);
+    - ``agreement_clean`` / ``agreement_adv``: share of identical sim and hardware predictions;
+    - ``count_l1_clean`` / ``count_l1_adv``: mean over inputs of the L1 distance between output
+      spike-count vectors (hardware counts over its window, simulation over ``T``).
+    """
+
+    def rate(num: torch.Tensor, den: torch.Tensor) -> float | None:
+        n = int(den.sum())
+        return float((num & den).sum()) / n if n else None
+
+    def hit(pred: torch.Tensor) -> torch.Tensor:
+        return pred.eq(targets) if targets is not None else pred.ne(labels)
+
+    sim_ok, hw_ok = sim_clean.eq(labels), hw_clean.eq(labels)
+    sim_success = sim_ok & hit(sim_adv)
+    hw_success = hw_ok & hit(hw_adv)
+    out = {
+        "n": len(labels),
+        "sim_clean_accuracy": float(sim_ok.float().mean()),
+        "hw_clean_accuracy": float(hw_ok.float().mean()),
+        "sim_asr": rate(hit(sim_adv), sim_ok),
+        "hw_asr": rate(hit(hw_adv), hw_ok),
+        "transfer_rate": rate(hw_success, sim_success),
+        "agreement_clean": float(sim_clean.eq(hw_clean).float().mean()),
+        "agreement_adv": float(sim_adv.eq(hw_adv).float().mean()),
+    }
+    if sim_counts is not None and hw_counts is not None:
+        out["count_l1_clean"] = float((sim_counts[0] - hw_counts[0]).abs().sum(-1).mean())
+        out["count_l1_adv"] = float((sim_counts[1] - hw_counts[1]).abs().sum(-1).mean())
+    return out
+
+
+def summarize_draws(draws: list[dict]) -> dict:
+    """Mean and spread (std over draws) of every metric of several replays."""
+    keys = [k for k in draws[0] if k != "n"]
+    summary: dict = {"n": draws[0]["n"], "draws": len(draws)}
+    for key in keys:
+        values = [d[key] for d in draws if d[key] is not None]
+        if not values:
+            summary[key], summary[f"{key}_std"] = None, None
+            continue
+        t = torch.tensor(values, dtype=torch.float64)
+        summary[key] = float(t.mean())
+        summary[f"{key}_std"] = float(t.std(unbiased=False)) if len(values) > 1 else 0.0
+    return summary
+
+
+@torch.no_grad()
+def _sim_counts(model: SNN, spikes: torch.Tensor, batch_size: int) -> torch.Tensor:
+    out = [model(spikes[i : i + batch_size].transpose(0, 1).float()).sum(0) for i in range(0, len(spikes), batch_size)]
+    return torch.cat(out)
+
+
+def replay_streams(
+    model: SNN,
+    streams,
+    executor,
+    draws: int = 5,
+    seed: int = 0,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> dict:
+    """Run the clean and adversarial inputs of ``streams`` in simulation and on ``executor``.
+
+    Event streams replay as they are (one pass). Images are turned into spike trains by the same
+    Bernoulli encoder, ``draws`` times (seeds ``seed, seed+1, ...``); simulation and hardware see
+    the very same spikes in each draw. Returns :func:`summarize_draws` of :func:`replay_metrics`.
+    """
+    n_draws = draws if streams.kind == "images" else 1
+    if n_draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    results = []
+    for d in range(n_draws):
+        gen = torch.Generator().manual_seed(seed + d)
+        spikes = [hardware_spikes(x, streams.encoding, streams.timesteps, gen) for x in (streams.clean, streams.adversarial)]
+        sim = [_sim_counts(model, s, batch_size) for s in spikes]
+        hw = [run_on(executor, s, batch_size, progress, desc=f"replay draw {d + 1}/{n_draws}")[1] for s in spikes]
+        results.append(
+            replay_metrics(
+                streams.labels, streams.targets,
+                sim[0].argmax(-1), sim[1].argmax(-1), hw[0].argmax(-1), hw[1].argmax(-1),
+                (sim[0], sim[1]), (hw[0], hw[1]),
+            )
+        )
+    return summarize_draws(results)

@@ -50,13 +50,20 @@ class Attack:
         seed: int = 0,
         grad_options: dict[str, Any] | None = None,
     ):
-        if isinstance(model, SNN):
+        from neuroattack.hil import HardwareSNN
+
+        if isinstance(model, (SNN, HardwareSNN)):
             model = Victim(model, encoding or "bernoulli", timesteps or 8, "mse")
         elif encoding is not None or timesteps is not None:
             raise ValueError("encoding/timesteps come from the Victim; pass an SNN to set them")
         self.victim = model
         self.model = model.model
         self.estimator = make_estimator(grad, **(grad_options or {}))
+        if isinstance(self.model, HardwareSNN) and (self.estimator.name != "stbp" or self.estimator.surrogate):
+            raise ValueError(
+                "hardware-in-the-loop crafting supports grad='stbp' (BPTT through the fixed-point "
+                f"dynamics with straight-through rounding), got {self.estimator!r}"
+            )
         self.loss_fn = resolve_loss(loss if loss is not None else model.loss)
         self.targeted = targeted
         if eot < 1:

@@ -54,8 +54,10 @@ class Victim:
     loss: str = "mse"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.model, SNN):
-            raise ValueError(f"victim model must be an SNN, got {type(self.model).__name__}")
+        from neuroattack.hil import HardwareSNN
+
+        if not isinstance(self.model, (SNN, HardwareSNN)):
+            raise ValueError(f"victim model must be an SNN or a HardwareSNN, got {type(self.model).__name__}")
         self.model.eval()
 
     @classmethod

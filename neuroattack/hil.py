@@ -1,0 +1,147 @@
+"""Hardware-in-the-loop: attacks crafted directly against the quantized (Loihi-style) execution.
+
+:class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`: its
+forward pass is the emulator's integer arithmetic (Lava's weight truncation, ``weight_exp`` shifts,
+one-step synaptic delays, 12-bit decays with truncation toward zero, 24-bit wrap and saturation,
+``v > vth << 6``, reset to 0), computed on integer-valued float64 tensors, so its output spikes over
+the hardware window equal the emulator's (and Lava's) exactly. Its backward pass uses the model's
+surrogate derivative at the threshold (in float units) and a straight-through estimator over every
+rounding, truncation and wrap. Crafting against it answers whether the hardware is more robust or
+only differently vulnerable: compare with adversarial inputs crafted in float simulation and
+transferred.
+
+Only BPTT through these dynamics (``grad="stbp"``) is defined for it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import backends
+from backends.emulator import lava_weights
+from neuroattack.models.snn import SNN
+from neuroattack.models.surrogates import EXTRA_METHODS
+from neuroattack.models.neurons import SURROGATES
+from norse.torch.functional.threshold import threshold as norse_threshold
+
+
+def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Forward ``y``, backward identity (straight-through)."""
+    return x + (y - x).detach()
+
+
+def _wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
+    half = float(1 << (bits - 1))
+    return torch.remainder(x + half, 2 * half) - half
+
+
+class HardwareSNN(nn.Module):
+    """The fixed-point twin of a trained SNN on a hardware profile (see the module docstring).
+
+    ``forward(x [T, B, ...]) -> spikes [P, B, K]`` over the hardware window ``P = T + L``.
+    """
+
+    def __init__(self, model: SNN, profile, timesteps: int = 8):
+        super().__init__()
+        from neuroattack.replay import graph_of
+
+        self.profile = backends.load_profile(profile)
+        if not self.profile.fixed_point:
+            raise ValueError("hardware-in-the-loop crafting needs a fixed-point profile")
+        self.source = model
+        self.input_shape = model.input_shape
+        self.spec = model.spec
+        self.neuron = model.neuron
+        self.float_layers = backends.lower(graph_of(model, timesteps))
+        self.int_layers = backends.quantize(self.float_layers, self.profile)
+        self.weights = [
+            torch.as_tensor(lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight, dtype=torch.float64)
+            for q in self.int_layers
+        ]
+        self.biases = [
+            torch.as_tensor(
+                np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0)),
+                dtype=torch.float64,
+            ).reshape(q.out_shape)
+            for q in self.int_layers
+        ]
+        self.vth = [float(q.vth << self.profile.shift) for q in self.int_layers]
+        method = SURROGATES[model.neuron.surrogate]
+        self._method = method
+        self._width = float(model.neuron.surrogate_width)
+
+    @property
+    def num_classes(self) -> int:
+        return self.int_layers[-1].n_out
+
+    def spiking_layers(self) -> list[int]:
+        return list(range(len(self.int_layers)))
+
+    def check_input(self, x: torch.Tensor) -> None:
+        SNN.check_input(self, x)  # same shape rules as the float model
+
+    @contextmanager
+    def thresholds(self, overrides: dict[int, float]) -> Iterator[None]:
+        """Temporarily set layer thresholds (float units, as :meth:`SNN.thresholds`)."""
+        saved = list(self.vth)
+        try:
+            for idx, value in overrides.items():
+                if not value > 0:
+                    raise ValueError(f"threshold override must be > 0, got {value}")
+                q = self.int_layers[idx]
+                self.vth[idx] = float(int(round(value * q.scale)) << self.profile.shift)
+            yield
+        finally:
+            self.vth = saved
+
+    def _spike(self, v: torch.Tensor, i: int) -> torch.Tensor:
+        """Heaviside(v > vth) with the model's surrogate, in float membrane units."""
+        x = (v - self.vth[i]) / (self.int_layers[i].scale * (1 << self.profile.shift))
+        fn = EXTRA_METHODS.get(self._method)
+        alpha = torch.as_tensor(self._width)
+        return fn(x, alpha) if fn is not None else norse_threshold(x, self._method, alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        steps, batch = x.shape[:2]
+        window = steps + len(self.int_layers)
+        s = torch.cat([x.double(), x.new_zeros((window - steps, batch, *x.shape[2:]), dtype=torch.float64)])
+        unity = float(self.profile.decay_unity)
+        m = float(self.profile.max_state)
+        shift = float(1 << self.profile.shift)
+        for i, (q, w) in enumerate(zip(self.int_layers, self.weights)):
+            flat = s.reshape(window * batch, *q.in_shape)
+            if q.synapse == "dense":
+                acc = flat.reshape(window * batch, -1) @ w.T
+                scaled = acc * 2.0**q.weight_exp
+                a = scaled if q.weight_exp >= 0 else _ste(scaled, torch.floor(scaled))
+            else:
+                acc = F.conv2d(flat, w, stride=q.stride, padding=q.padding)
+                a = _ste(acc, _wrap(acc, self.profile.state_bits))
+            a = _ste(a, _wrap(a, 32)).reshape(window, batch, *q.out_shape)
+            a = torch.cat([torch.zeros_like(a[:1]), a[:-1]])  # one step of synaptic delay
+            u = torch.zeros_like(a[0])
+            v = torch.zeros_like(a[0])
+            out = []
+            for t in range(window):
+                if t == i + 1:  # LIFReset at the step the layer's first input arrives
+                    u, v = torch.zeros_like(u), torch.zeros_like(v)
+                ud = u * (unity - q.du - 1) / unity
+                a6 = _ste(a[t] * shift, _wrap(a[t] * shift, 32))
+                u = _ste(ud, torch.trunc(ud)) + a6
+                u = _ste(u, _wrap(u, 32))
+                u = _ste(u, torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u)))
+                vd = v * (unity - q.dv) / unity
+                v = _ste(vd, torch.trunc(vd)) + u + self.biases[i]
+                v = _ste(v, v.clamp(-(m - 1), m - 1))
+                z = self._spike(v, i)
+                v = v * (1 - z)
+                out.append(z)
+            s = torch.stack(out)
+        return s.reshape(window, batch, -1).float()

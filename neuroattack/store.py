@@ -1,0 +1,164 @@
+"""The results store: one SQLite file, schema versioned, one row set per run.
+
+A run is keyed by ``(model, attack, settings, backend, profile)``; its key is the SHA-256 of their
+canonical JSON. ``put`` writes the run row and its numeric metrics in one transaction, so a run
+interrupted before it finishes leaves nothing and a finished one is never lost; a sweep that is
+restarted skips every key already ``done`` (``has``). WAL journaling and a busy timeout let several
+worker processes (Ray tasks) write to the same file on one machine or a shared file system.
+
+Tables: ``meta(key, value)`` with ``schema_version``; ``runs(run_key, model, attack, settings,
+backend, profile, status, started, finished, result, artifacts)``; ``metrics(run_key, name, value)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    attack TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started REAL,
+    finished REAL,
+    result TEXT NOT NULL,
+    artifacts TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_key TEXT NOT NULL REFERENCES runs(run_key) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_key, name)
+);
+"""
+_TABLES = {"meta", "runs", "metrics"}
+
+
+def run_key(model: str, attack: str, settings: dict[str, Any], backend: str, profile: str) -> str:
+    """The key of a run: SHA-256 of the canonical JSON of its defining fields."""
+    blob = json.dumps(
+        {"model": model, "attack": attack, "settings": settings, "backend": backend, "profile": profile},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class ResultStore:
+    """SQLite results store (see the module docstring). Use as a context manager or ``close()``."""
+
+    def __init__(self, path: str | os.PathLike, create: bool = True):
+        self.path = Path(path)
+        if not self.path.exists() and not create:
+            raise FileNotFoundError(f"results store {self.path}: no such file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=60)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"results store {self.path}: not a SQLite database ({err})") from err
+        if not tables:
+            if not create:
+                raise ValueError(f"results store {self.path}: empty database, not a results store")
+            with self.conn:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.executescript(_SCHEMA)
+                self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.conn.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
+            return
+        missing = _TABLES - tables
+        if missing:
+            raise ValueError(f"results store {self.path}: wrong schema, missing table(s) {sorted(missing)}")
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            found = None if row is None else row[0]
+            raise ValueError(
+                f"results store {self.path}: schema version {found}, this neuroattack reads version {SCHEMA_VERSION}"
+            )
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def has(self, key: str) -> bool:
+        """Whether run ``key`` finished."""
+        row = self.conn.execute("SELECT status FROM runs WHERE run_key = ?", (key,)).fetchone()
+        return row is not None and row[0] == "done"
+
+    def put(
+        self,
+        model: str,
+        attack: str,
+        settings: dict[str, Any],
+        backend: str,
+        profile: str,
+        result: dict[str, Any],
+        artifacts: dict[str, Any] | None = None,
+        started: float | None = None,
+    ) -> str:
+        """Record a finished run (replacing an earlier record of the same key); returns its key."""
+        key = run_key(model, attack, settings, backend, profile)
+        numeric = {k: float(v) for k, v in _flatten(result).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        with self.conn:
+            self.conn.execute("DELETE FROM metrics WHERE run_key = ?", (key,))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?)",
+                (
+                    key, model, attack, json.dumps(settings, sort_keys=True, default=str), backend, profile,
+                    started, time.time(), json.dumps(result, sort_keys=True, default=str),
+                    json.dumps(artifacts or {}, sort_keys=True, default=str),
+                ),
+            )
+            self.conn.executemany("INSERT INTO metrics VALUES (?, ?, ?)", [(key, k, v) for k, v in numeric.items()])
+        return key
+
+    def runs(self, **where: str) -> list[dict[str, Any]]:
+        """Finished runs as dicts (``settings``, ``result``, ``artifacts`` decoded), filtered by columns."""
+        allowed = {"model", "attack", "backend", "profile"}
+        bad = set(where) - allowed
+        if bad:
+            raise ValueError(f"filter on {sorted(allowed)} only, got {sorted(bad)}")
+        clause = " AND ".join(f"{k} = ?" for k in where)
+        sql = "SELECT * FROM runs WHERE status = 'done'" + (f" AND {clause}" if clause else "") + " ORDER BY finished"
+        cur = self.conn.execute(sql, tuple(where.values()))
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            rec = dict(zip(names, row))
+            for k in ("settings", "result", "artifacts"):
+                rec[k] = json.loads(rec[k])
+            out.append(rec)
+        return out
+
+    def __len__(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+

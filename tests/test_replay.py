@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+import backends
+from neuroattack.attacks import G2SRSF, PGD
+from neuroattack.attacks.streams import Streams
+from neuroattack.replay import graph_of, replay_metrics, replay_streams, summarize_draws
+
+T = torch.tensor
+
+
+def test_metrics_on_a_hand_made_case():
+    labels = T([0, 1, 2, 3, 4])
+    sim_clean = T([0, 1, 2, 3, 9])  # 4 correct in simulation
+    sim_adv = T([5, 5, 2, 5, 4])  # fooled on inputs 0, 1, 3 (and 4, which was wrong already)
+    hw_clean = T([0, 1, 7, 3, 4])  # 4 correct on hardware (not input 2)
+    hw_adv = T([5, 1, 5, 6, 4])  # fooled on 0, 3 (and 2, which was wrong already)
+    m = replay_metrics(labels, None, sim_clean, sim_adv, hw_clean, hw_adv)
+    assert m["sim_clean_accuracy"] == pytest.approx(0.8) and m["hw_clean_accuracy"] == pytest.approx(0.8)
+    assert m["sim_asr"] == pytest.approx(3 / 4)
+    assert m["hw_asr"] == pytest.approx(2 / 4)
+    assert m["transfer_rate"] == pytest.approx(2 / 3)  # sim successes 0, 1, 3; hardware keeps 0 and 3
+    assert m["agreement_clean"] == pytest.approx(3 / 5) and m["agreement_adv"] == pytest.approx(2 / 5)
+
+
+def test_targeted_metrics_and_count_divergence():
+    labels, targets = T([0, 0, 1]), T([1, 2, 0])
+    m = replay_metrics(
+        labels, targets, T([0, 0, 1]), T([1, 1, 0]), T([0, 0, 1]), T([1, 2, 2]),
+        (torch.zeros(3, 3), torch.zeros(3, 3)), (torch.ones(3, 3), torch.zeros(3, 3)),
+    )
+    assert m["sim_asr"] == pytest.approx(2 / 3)  # input 1 went to class 1, not its target 2
+    assert m["hw_asr"] == pytest.approx(2 / 3)
+    assert m["transfer_rate"] == pytest.approx(1 / 2)
+    assert m["count_l1_clean"] == pytest.approx(3.0) and m["count_l1_adv"] == 0.0
+
+
+def test_nothing_to_rate_gives_none_and_spread_is_reported():
+    labels = T([0, 1])
+    m = replay_metrics(labels, None, T([1, 0]), T([1, 0]), T([1, 0]), T([1, 0]))
+    assert m["sim_asr"] is None and m["transfer_rate"] is None
+    s = summarize_draws([{"n": 2, "x": 0.5, "y": None}, {"n": 2, "x": 0.7, "y": None}])
+    assert s["x"] == pytest.approx(0.6) and s["x_std"] == pytest.approx(0.1) and s["y"] is None
+
+
+def test_event_replay_on_the_float_emulator_equals_simulation(event_victim, event_digits):
+    _, xt, yt = event_digits
+    x, y = xt[:30], yt[:30]
+    x_adv, res = G2SRSF(event_victim, iters=15, seed=0).run(x, y)
+    streams = Streams(x, x_adv, y, None, res.success, res.pred_clean, res.pred_adv, "events", "events", 8, {})
+    ex = backends.load(graph_of(event_victim.model), "hw_configs/float.toml", "emulator")
+    m = replay_streams(event_victim.model, streams, ex, progress=False)
+    assert m["draws"] == 1
+    assert m["agreement_clean"] == 1.0 and m["agreement_adv"] == 1.0 and m["count_l1_adv"] == 0.0
+    assert m["transfer_rate"] == 1.0 and m["hw_asr"] == pytest.approx(m["sim_asr"])
+    fixed = backends.load(graph_of(event_victim.model), "hw_configs/loihi2_w4.toml", "emulator")
+    q = replay_streams(event_victim.model, streams, fixed, progress=False)
+    assert q["agreement_clean"] < 1.0 or q["count_l1_clean"] > 0  # 4-bit weights change the spikes
+
+
+def test_image_replay_reports_spread_over_draws(digits_victim):
+    from neuroattack.data.datasets import load_dataset
+
+    ds = load_dataset("digits", "test", n=40)
+    x_adv, res = PGD(digits_victim, eps=0.2, steps=3, eval_draws=3, seed=0).run(ds.x, ds.y)
+    streams = Streams(ds.x, x_adv, ds.y, None, res.success, res.pred_clean, res.pred_adv, "images", "bernoulli", 8, {})
+    ex = backends.load(graph_of(digits_victim.model), "hw_configs/loihi2.toml", "emulator")
+    m = replay_streams(digits_victim.model, streams, ex, draws=3, progress=False)
+    assert m["draws"] == 3 and m["hw_asr_std"] is not None and m["hw_clean_accuracy"] > 0.7
