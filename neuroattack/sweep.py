@@ -1,0 +1,202 @@
+"""Sweeps: lists of independent runs (model x attack x settings x backend x profile).
+
+A run (:class:`RunSpec`) crafts adversarial inputs (in float simulation, on a surrogate model for
+black-box transfer, or against the quantized hardware twin for hardware-in-the-loop), replays
+them on a backend with a hardware profile, and writes one row set into the results store.
+
+- Crafted streams are cached in ``work_dir/streams/<hash of the crafting settings>``, so runs that
+  differ only in backend or profile attack once.
+- ``run_sweep`` skips every run the store already holds, so a sweep interrupted by Ctrl-C or a
+  crash resumes where it stopped; a run is stored only once complete.
+- ``executor="local"`` runs in this process; ``executor="ray"`` submits the same runs as Ray tasks
+  to whatever cluster ``ray.init(address=...)`` reaches (``pip install neuroattack[distributed]``),
+  each task writing its result through the one store (a file all workers reach).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from neuroattack.store import ResultStore, run_key
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep.
+
+    ``craft_on``: ``"sim"`` (the Norse model, or ``surrogate`` for black-box transfer) or
+    ``"hardware"`` (hardware-in-the-loop against the fixed-point twin on ``profile``).
+    ``hw_n``: replay only the first ``hw_n`` inputs (Lava is slow); ``None`` replays all ``n``.
+    """
+
+    checkpoint: str
+    attack: str
+    grad: str = "stbp"
+    options: dict[str, Any] = field(default_factory=dict)
+    backend: str = "emulator"
+    profile: str = "hw_configs/loihi2.toml"
+    n: int = 100
+    hw_n: int | None = None
+    draws: int = 3
+    surrogate: str | None = None
+    craft_on: str = "sim"
+    seed: int = 0
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.craft_on not in ("sim", "hardware"):
+            raise ValueError(f"craft_on must be 'sim' or 'hardware', got {self.craft_on!r}")
+        if self.craft_on == "hardware" and self.surrogate is not None:
+            raise ValueError("a run crafts on the hardware twin or on a surrogate, not both")
+
+    @property
+    def model(self) -> str:
+        return self.label or Path(self.checkpoint).name
+
+    @property
+    def profile_name(self) -> str:
+        return Path(self.profile).stem
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "options": self.options, "n": self.n, "hw_n": self.hw_n, "draws": self.draws, "seed": self.seed,
+            "surrogate": None if self.surrogate is None else Path(self.surrogate).name,
+            "craft_on": self.craft_on, "checkpoint": str(self.checkpoint),
+        }
+
+    def key(self) -> str:
+        return run_key(self.model, f"{self.attack}/{self.grad}", self.settings(), self.backend, self.profile_name)
+
+    def craft_key(self) -> str:
+        """What determines the crafted streams (not the replay backend, nor the profile unless HIL)."""
+        blob = {
+            "checkpoint": str(Path(self.checkpoint).resolve()), "attack": self.attack, "grad": self.grad,
+            "options": self.options, "n": self.n, "seed": self.seed,
+            "surrogate": None if self.surrogate is None else str(Path(self.surrogate).resolve()),
+            "craft_on": self.craft_on, "profile": str(Path(self.profile).resolve()) if self.craft_on == "hardware" else None,
+        }
+        return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) -> tuple[Path, dict]:
+    """The adversarial streams of ``spec`` (crafted once, then read from the cache)."""
+    from neuroattack.attacks.runner import run_attack
+    from neuroattack.attacks.streams import save_streams
+    from neuroattack.attacks.victim import Victim
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.fileio import read_json, write_json
+    from neuroattack.hil import HardwareSNN
+
+    out = Path(work_dir) / "streams" / spec.craft_key()
+    if (out / "summary.json").is_file():
+        return out, read_json(out / "summary.json")
+    victim = Victim.from_checkpoint(spec.checkpoint)
+    crafter = None
+    if spec.surrogate is not None:
+        crafter = Victim.from_checkpoint(spec.surrogate)
+    elif spec.craft_on == "hardware":
+        crafter = Victim(HardwareSNN(victim.model, spec.profile, victim.timesteps), victim.encoding, victim.timesteps, victim.loss)
+    config = read_json(Path(spec.checkpoint) / "config.json")
+    data = load_dataset(config["dataset"], "test", spec.n, config["timesteps"], progress=progress)
+    options = {"seed": spec.seed, **spec.options}
+    run = run_attack(victim, data, spec.attack, spec.grad, options, surrogate=crafter, progress=progress)
+    save_streams(out, run.streams)
+    write_json(out / "summary.json", run.summary)  # written last: marks the cache entry complete
+    return out, run.summary
+
+
+def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) -> tuple[dict, dict]:
+    """Craft (or reuse), replay on the backend, and return ``(result, artifacts)``."""
+    import backends
+    from neuroattack.attacks.streams import load_streams
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.replay import graph_of, replay_streams
+
+    start = time.perf_counter()
+    streams_dir, summary = craft(spec, work_dir, progress)
+    streams = load_streams(streams_dir)
+    if spec.hw_n is not None:
+        streams = _head(streams, spec.hw_n)
+    model, config = load_checkpoint(spec.checkpoint)
+    executor = backends.load(graph_of(model, config["timesteps"]), spec.profile, spec.backend)
+    hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
+    sim = {k: summary.get(k) for k in (
+        "asr", "asr_expected", "mean_perturbation", "mean_l0", "mean_linf", "mean_iterations", "n_attacked",
+        "clean_accuracy", "zero_grad_first", "mean_rsf_invocations", "source_asr", "seconds",
+    ) if k in summary}
+    result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
+    return result, {"streams": str(streams_dir)}
+
+
+def _head(streams, n: int):
+    from neuroattack.attacks.streams import Streams
+
+    cut = lambda t: None if t is None else t[:n]  # noqa: E731
+    return Streams(
+        cut(streams.clean), cut(streams.adversarial), cut(streams.labels), cut(streams.targets),
+        cut(streams.success), cut(streams.pred_clean), cut(streams.pred_adv), streams.kind, streams.encoding,
+        streams.timesteps, streams.settings, streams.bin_us,
+    )
+
+
+def _store_run(store_path: str, spec: RunSpec, result: dict, artifacts: dict, started: float) -> None:
+    with ResultStore(store_path) as store:
+        store.put(spec.model, f"{spec.attack}/{spec.grad}", spec.settings(), spec.backend, spec.profile_name,
+                  result, artifacts, started)
+
+
+def _run_and_store(spec: RunSpec, store_path: str, work_dir: str) -> str:
+    """One run, end to end, its row written to the store (what a Ray task executes)."""
+    torch.set_num_threads(1)
+    started = time.time()
+    result, artifacts = execute_run(spec, work_dir)
+    _store_run(store_path, spec, result, artifacts, started)
+    return spec.key()
+
+
+def run_sweep(
+    specs: list[RunSpec],
+    store_path: str | os.PathLike,
+    work_dir: str | os.PathLike,
+    executor: str = "local",
+    address: str | None = None,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Run every spec the store does not hold yet; returns ``{"done": ..., "skipped": ...}``."""
+    store_path, work_dir = str(Path(store_path).resolve()), str(Path(work_dir).resolve())
+    with ResultStore(store_path) as store:
+        pending = [s for s in specs if not store.has(s.key())]
+    skipped = len(specs) - len(pending)
+    if executor == "local":
+        for spec in tqdm(pending, desc="sweep", disable=not progress):
+            started = time.time()
+            result, artifacts = execute_run(spec, work_dir)
+            _store_run(store_path, spec, result, artifacts, started)
+        return {"done": len(pending), "skipped": skipped}
+    if executor != "ray":
+        raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError("executor 'ray' needs Ray: pip install 'neuroattack[distributed]'") from err
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, ignore_reinit_error=True)
+    task = ray.remote(num_cpus=1)(_run_and_store)
+    futures = [task.remote(spec, store_path, work_dir) for spec in pending]
+    bar = tqdm(total=len(futures), desc="sweep (ray)", disable=not progress)
+    while futures:
+        ready, futures = ray.wait(futures, num_returns=1)
+        ray.get(ready)
+        bar.update(len(ready))
+    bar.close()
+    return {"done": len(pending), "skipped": skipped}
+

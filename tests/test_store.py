@@ -1,0 +1,41 @@
+import sqlite3
+
+import pytest
+
+from neuroattack.store import SCHEMA_VERSION, ResultStore, run_key
+
+
+def test_put_and_read_back(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        key = store.put("m", "pgd/hart", {"eps": 0.03}, "emulator", "loihi2", {"sim": {"asr": 0.9}, "note": "x"})
+        assert store.has(key) and len(store) == 1
+        assert key == run_key("m", "pgd/hart", {"eps": 0.03}, "emulator", "loihi2")
+        (row,) = store.runs(backend="emulator")
+        assert row["result"]["sim"]["asr"] == 0.9 and row["settings"] == {"eps": 0.03}
+        metrics = dict(store.conn.execute("SELECT name, value FROM metrics WHERE run_key = ?", (key,)).fetchall())
+        assert metrics == {"sim.asr": 0.9}
+        store.put("m", "pgd/hart", {"eps": 0.03}, "emulator", "loihi2", {"sim": {"asr": 0.5}})
+        assert len(store) == 1 and store.runs()[0]["result"]["sim"]["asr"] == 0.5
+        assert not store.has(run_key("m", "pgd/hart", {"eps": 0.06}, "emulator", "loihi2"))
+        with pytest.raises(ValueError, match="filter on"):
+            store.runs(colour="red")
+
+
+def test_corrupt_or_wrong_schema_store_is_refused(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ValueError, match="not a SQLite database"):
+        ResultStore(junk)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE stuff (x)")
+    with pytest.raises(ValueError, match="wrong schema, missing table"):
+        ResultStore(other)
+    old = tmp_path / "old.sqlite"
+    ResultStore(old).close()
+    with sqlite3.connect(old) as conn:
+        conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    with pytest.raises(ValueError, match=f"schema version 0, this neuroattack reads version {SCHEMA_VERSION}"):
+        ResultStore(old)
+    with pytest.raises(FileNotFoundError):
+        ResultStore(tmp_path / "missing.sqlite", create=False)

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from neuroattack import sweep as sweep_module
+from neuroattack.models.checkpoint import save_checkpoint
+from neuroattack.store import ResultStore
+from neuroattack.sweep import RunSpec, run_sweep
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, digits_victim):
+    path = tmp_path_factory.mktemp("sweep_ckpt")
+    model = digits_victim.model
+    save_checkpoint(path, model, {
+        "model_type": "snn", "spec": model.spec.text, "input_shape": list(model.input_shape), "bias": False,
+        "dataset": "digits", "timesteps": 8, "encoding": "bernoulli", "loss": "mse", "neuron": model.neuron.to_dict(),
+    })
+    return str(path)
+
+
+def _specs(checkpoint):
+    profiles = [ROOT / "hw_configs" / f for f in ("float.toml", "loihi2.toml", "loihi2_w6.toml", "loihi2_w4.toml")]
+    return [
+        RunSpec(checkpoint, "fgsm", "stbp", {"eps": 0.1, "eval_draws": 2}, "emulator", str(p), n=20, draws=2)
+        for p in profiles
+    ]
+
+
+def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpoint, monkeypatch):
+    specs = _specs(checkpoint)
+    calls = []
+    real = sweep_module.execute_run
+
+    def interrupted(spec, work_dir, progress=False):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C during the third run
+        calls.append(spec.profile_name)
+        return real(spec, work_dir, progress)
+
+    monkeypatch.setattr(sweep_module, "execute_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False)
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        first = {r["profile"]: r["finished"] for r in store.runs()}
+    assert sorted(first) == sorted(calls) == ["float", "loihi2"]
+
+    calls.clear()
+    monkeypatch.setattr(sweep_module, "execute_run", lambda s, w, p=False: (calls.append(s.profile_name), real(s, w, p))[1])
+    counts = run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False)
+    assert counts == {"done": 2, "skipped": 2} and calls == ["loihi2_w6", "loihi2_w4"]
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        rows = store.runs()
+    assert len(rows) == 4
+    assert {r["profile"]: r["finished"] for r in rows if r["profile"] in first} == first  # untouched
+    # every run crafted once: the streams are shared by runs that differ only in profile
+    assert len(list((tmp_path / "work" / "streams").iterdir())) == 1
+    float_run = next(r for r in rows if r["profile"] == "float")["result"]
+    assert float_run["hardware"]["agreement_clean"] == 1.0
+    assert run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False) == {"done": 0, "skipped": 4}
+
+
+def test_ray_executor_writes_through_the_store(tmp_path, checkpoint):
+    import ray  # installed by `make setup` (the distributed extra)
+    specs = _specs(checkpoint)[:2]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        counts = run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", executor="ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert counts == {"done": 2, "skipped": 0}
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        assert {r["profile"] for r in store.runs()} == {"float", "loihi2"}
