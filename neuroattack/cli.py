@@ -151,6 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path)
 
+    p = sub.add_parser("replay", help="run saved clean and adversarial streams on a backend")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--streams", required=True, type=Path, help="directory written by 'neuroattack attack'")
+    p.add_argument("--backend", choices=["lava", "emulator", "reference"], default="emulator")
+    p.add_argument("--profile", type=Path, default=Path("hw_configs/loihi2.toml"))
+    p.add_argument("--n", type=int, default=None, help="first N streams (Lava is slow)")
+    p.add_argument("--draws", type=int, default=5, help="Bernoulli draws for image streams")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--store", type=Path, default=None, help="also record the run in this results store")
+    p.add_argument("--out", required=True, type=Path)
+
+    p = sub.add_parser("report", help="Markdown + HTML report with plots from a results store")
+    p.add_argument("--store", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+
     p = sub.add_parser("bench", help="speed benchmarks written as JSON")
     p.add_argument("target", choices=["attacks", "backends"])
     p.add_argument("--checkpoint", type=Path, default=None,
@@ -271,6 +286,58 @@ def _attack(args: argparse.Namespace) -> int:
         f"{'n/a' if asr is None else f'{asr:.4f}'} over {summary['n_attacked']} correctly classified inputs; "
         f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
     )
+    return 0
+
+
+@command("replay")
+def _replay(args: argparse.Namespace) -> int:
+    import time
+
+    import backends
+    from neuroattack.attacks.streams import load_streams
+    from neuroattack.fileio import write_json
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.replay import graph_of, replay_streams
+    from neuroattack.store import ResultStore
+    from neuroattack.sweep import _head
+
+    started = time.time()
+    model, config = load_checkpoint(args.checkpoint)
+    streams = load_streams(args.streams)
+    if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:
+        raise ValueError(
+            f"streams were made for a {streams.encoding} model with T={streams.timesteps}; the checkpoint "
+            f"takes {config['encoding']} input with T={config['timesteps']}"
+        )
+    if args.n is not None:
+        streams = _head(streams, args.n)
+    executor = backends.load(graph_of(model, config["timesteps"]), args.profile, args.backend)
+    metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
+    profile = args.profile.stem
+    result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
+    write_json(args.out / "replay.json", result)
+    if args.store is not None:
+        settings = {**streams.settings, "n": len(streams), "draws": args.draws, "seed": args.seed}
+        attack = f"{streams.settings.get('attack', '?')}/{streams.settings.get('grad', '?')}"
+        with ResultStore(args.store) as store:
+            store.put(args.checkpoint.name, attack, settings, args.backend, profile,
+                      {"hardware": metrics}, {"streams": str(args.streams)}, started)
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    print(
+        f"{args.backend}/{profile} on {len(streams)} inputs: hardware clean accuracy {fmt(metrics['hw_clean_accuracy'])}, "
+        f"hardware ASR {fmt(metrics['hw_asr'])} (sim {fmt(metrics['sim_asr'])}), transfer {fmt(metrics['transfer_rate'])}, "
+        f"agreement clean/adv {fmt(metrics['agreement_clean'])}/{fmt(metrics['agreement_adv'])} -> {args.out}"
+    )
+    return 0
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> int:
+    from neuroattack.report import build_report, summary_table
+
+    path = build_report(args.store, args.out)
+    print(summary_table(args.store))
+    print(f"report: {path}")
     return 0
 
 

@@ -1,0 +1,67 @@
+import matplotlib.image as mpimg
+import pytest
+import torch
+
+from neuroattack.attacks.streams import Streams, save_streams
+from neuroattack.cli import main
+from neuroattack.report import build_report, summary_table
+from neuroattack.store import ResultStore
+
+
+def _result(sim_asr, hw_asr, transfer):
+    return {
+        "sim": {"asr": sim_asr, "mean_perturbation": 0.01},
+        "hardware": {"sim_asr": sim_asr, "hw_asr": hw_asr, "hw_asr_std": 0.02, "transfer_rate": transfer,
+                     "sim_clean_accuracy": 0.95, "hw_clean_accuracy": 0.94, "agreement_clean": 0.99,
+                     "agreement_adv": 0.9},
+    }
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    clean = (torch.rand(3, 8, 2, 6, 6, generator=gen) < 0.1).to(torch.uint8)
+    adv = clean.clone()
+    adv[0, 2, 1, 3, 3] = 1 - adv[0, 2, 1, 3, 3]
+    adv[0, 5, 0, 1, 4] = 1 - adv[0, 5, 0, 1, 4]
+    streams_dir = tmp_path / "streams"
+    save_streams(streams_dir, Streams(clean, adv, torch.tensor([1, 2, 3]), None, torch.tensor([True, False, False]),
+                                      torch.tensor([1, 2, 3]), torch.tensor([4, 2, 3]), "events", "events", 8, {}))
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        for eps, asr in ((2 / 255, 0.3), (4 / 255, 0.6), (8 / 255, 0.9)):
+            store.put("mnist", "pgd/hart", {"options": {"eps": eps}}, "emulator", "loihi2", _result(asr, asr - 0.1, 0.8))
+        for gamma, asr in ((0.01, 0.9), (0.05, 0.97)):
+            store.put("nmnist", "g2s-rsf/stbp", {"options": {"gamma": gamma}}, "lava", "loihi2", _result(asr, asr - 0.2, 0.7),
+                      {"streams": str(streams_dir)})
+        store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "craft_on": "hardware"}, "emulator", "loihi2_w4",
+                  _result(0.99, 0.98, 0.95))
+        store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "surrogate": "nmnist-seed1"}, "emulator", "loihi2",
+                  _result(0.9, 0.5, 0.55))
+    return tmp_path / "r.sqlite"
+
+
+def test_report_renders(small_store, tmp_path):
+    html_path = build_report(small_store, tmp_path / "report")
+    text = html_path.read_text()
+    assert "<table>" in text and text.count("<tr>") == 8  # header + 7 runs
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| g2s-rsf/stbp |" in md and "0.980 ± 0.020" in md
+    plots = {p.name for p in (tmp_path / "report" / "plots").iterdir()}
+    assert plots == {"asr_sim_vs_hw.png", "asr_vs_eps.png", "asr_vs_gamma.png", "transfer_heatmap.png", "raster.png"}
+    for name in plots:
+        path = tmp_path / "report" / "plots" / name
+        assert path.stat().st_size > 10_000, name
+        img = mpimg.imread(path)
+        assert img.std() > 0.01, name  # not a blank canvas
+        assert f"plots/{name}" in text
+    assert "nmnist-seed1 (black-box)" in summary_table(small_store)
+
+
+def test_report_cli_and_errors(small_store, tmp_path, capsys):
+    assert main(["report", "--store", str(small_store), "--out", str(tmp_path / "r2")]) == 0
+    assert (tmp_path / "r2" / "report.html").is_file()
+    empty = tmp_path / "empty.sqlite"
+    ResultStore(empty).close()
+    assert main(["report", "--store", str(empty), "--out", str(tmp_path / "r3")]) == 2
+    assert "no finished runs" in capsys.readouterr().err
+    assert main(["report", "--store", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "r4")]) == 2
