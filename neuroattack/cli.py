@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="end-to-end demo on the bundled data")
     p.add_argument("--out", type=Path, default=Path("runs/demo"))
+    p.add_argument("--n", type=int, default=100, help="test inputs attacked per model")
+    p.add_argument("--lava-n", type=int, default=20, help="of those, replayed on Lava")
     return parser
 
 
@@ -386,13 +388,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 @command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from neuroattack.train import TrainConfig, train
+    from neuroattack.demo import run_demo
 
-    cfg = TrainConfig(
-        dataset="nmnist-sim", spec=DEFAULT_SPECS["nmnist-sim"], epochs=3, n_train=5000, n_test=1000
-    )
-    _, metrics = train(cfg, args.out / "nmnist-sim")
-    print(f"demo: nmnist-sim {cfg.spec} test accuracy {metrics['test_accuracy']:.4f}")
+    run_demo(args.out, n=args.n, lava_n=args.lava_n)
     return 0
 
 
