@@ -59,6 +59,11 @@ class Attack:
         self.victim = model
         self.model = model.model
         self.estimator = make_estimator(grad, **(grad_options or {}))
+        if (self.estimator.name == "ann") != self.victim.is_ann:
+            raise ValueError(
+                "an ANN victim is attacked with grad='ann' (plain backpropagation), and grad='ann' needs an ANN victim; "
+                f"got grad={self.estimator.name!r} for a {type(self.model).__name__}"
+            )
         if isinstance(self.model, HardwareSNN) and (self.estimator.name != "stbp" or self.estimator.surrogate):
             raise ValueError(
                 "hardware-in-the-loop crafting supports grad='stbp' (BPTT through the fixed-point "

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from neuroattack.encoding import encode
+from neuroattack.models.ann import ANN
 from neuroattack.models.checkpoint import load_checkpoint
 from neuroattack.models.snn import SNN, predict
 
@@ -42,10 +43,11 @@ def resolve_loss(loss: str | LossFn) -> LossFn:
 
 @dataclass
 class Victim:
-    """An SNN and how a dataset sample becomes its input.
+    """An SNN (or, for ANN-vs-SNN studies, an ANN) and how a dataset sample becomes its input.
 
     ``encoding``: ``bernoulli``/``direct`` (samples are images ``[B, C, H, W]``) or ``events``
-    (samples are frames ``[B, T, P, H, W]``). ``loss``: the loss it was trained with.
+    (samples are frames ``[B, T, P, H, W]``). ``loss``: the loss it was trained with. An ANN takes
+    the images themselves (event frames averaged over time) and is deterministic.
     """
 
     model: SNN
@@ -56,20 +58,22 @@ class Victim:
     def __post_init__(self) -> None:
         from neuroattack.hil import HardwareSNN
 
-        if not isinstance(self.model, (SNN, HardwareSNN)):
-            raise ValueError(f"victim model must be an SNN or a HardwareSNN, got {type(self.model).__name__}")
+        if not isinstance(self.model, (SNN, HardwareSNN, ANN)):
+            raise ValueError(f"victim model must be an SNN, HardwareSNN or ANN, got {type(self.model).__name__}")
         self.model.eval()
 
     @classmethod
     def from_checkpoint(cls, directory: str | os.PathLike) -> "Victim":
         model, config = load_checkpoint(directory)
-        if not isinstance(model, SNN):
-            raise ValueError(f"checkpoint {directory}: attacks need an SNN, found an ANN")
         return cls(model, config["encoding"], config["timesteps"], config.get("loss", "mse"))
 
     @property
+    def is_ann(self) -> bool:
+        return isinstance(self.model, ANN)
+
+    @property
     def stochastic(self) -> bool:
-        return self.encoding == "bernoulli"
+        return self.encoding == "bernoulli" and not self.is_ann
 
     @property
     def image_input(self) -> bool:
@@ -90,7 +94,9 @@ class Victim:
             raise ValueError("input contains NaN")
 
     def inputs(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Time-first model input ``[T, B, ...]`` (differentiable in ``x``)."""
+        """Model input: time-first ``[T, B, ...]`` for an SNN, ``[B, ...]`` for an ANN (differentiable)."""
+        if self.is_ann:
+            return x.float().mean(1) if self.encoding == "events" else x
         return encode(x, self.encoding, self.timesteps, generator)
 
     @torch.no_grad()
@@ -98,6 +104,7 @@ class Victim:
         """Predictions ``[draws, B]`` (one row per Bernoulli draw; deterministic inputs repeat)."""
         rows = []
         for _ in range(draws if self.stochastic else 1):
-            rows.append(predict(self.model(self.inputs(x, generator))))
+            out = self.model(self.inputs(x, generator))
+            rows.append(out.argmax(-1) if self.is_ann else predict(out))
         out = torch.stack(rows)
         return out.expand(draws, -1) if not self.stochastic else out

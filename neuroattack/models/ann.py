@@ -42,6 +42,14 @@ class ANN(nn.Module):
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
 
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_outputs
+
+    def spiking_layers(self) -> list:
+        """An ANN has none (kept so that attack checks read the same on every victim)."""
+        return []
+
     @classmethod
     def from_snn(cls, snn: SNN) -> "ANN":
         """An ANN carrying ``snn``'s weights (for conversion-based gradients)."""

@@ -158,3 +158,25 @@ def test_asr_counts_only_correctly_classified_inputs():
     assert s["mean_perturbation"] == pytest.approx(0.15)  # successes among attacked only
     assert s["zero_grad_first"] == 1
     assert s["mean_iterations"] == pytest.approx(10.0)
+
+
+def test_ann_victims_and_cross_attack(digits_victim, digits_test):
+    from neuroattack.attacks import Victim, judge
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.models.ann import ANN
+    from neuroattack.train import fit
+
+    torch.manual_seed(0)
+    ann = ANN("128FC-10FC", (1, 8, 8))
+    fit(ann, load_dataset("digits", "train"), "bernoulli", 8, epochs=10, progress=False)
+    ann_victim = Victim(ann, "bernoulli", 8, "ce")
+    x, y = digits_test
+    x_adv, res = PGD(ann_victim, grad="ann", eps=0.25, alpha=0.05, steps=10, seed=0).run(x, y)
+    assert res.summary()["clean_accuracy"] > 0.85 and res.summary()["asr"] > 0.5
+    # cross attack: ANN-crafted inputs judged on the SNN
+    cross = judge(digits_victim, x, x_adv, y, None, eval_draws=3)
+    assert cross.summary()["n_attacked"] > 40 and cross.summary()["asr"] is not None
+    with pytest.raises(ValueError, match="grad='ann'"):
+        PGD(ann_victim, grad="stbp")
+    with pytest.raises(ValueError, match="grad='ann'"):
+        PGD(digits_victim, grad="ann")
