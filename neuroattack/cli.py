@@ -12,9 +12,9 @@ import torch
 DEFAULT_SPECS = {
     "digits": "256FC-10FC",
     "mnist": "16C5-AP2-32C5-AP2-10FC",
-    "nmnist-sim": "256FC-10FC",
+    "nmnist-sim": "512FC-10FC",
 }
-DEFAULT_EPOCHS = {"digits": 30, "mnist": 4, "nmnist-sim": 8}
+DEFAULT_EPOCHS = {"digits": 30, "mnist": 4, "nmnist-sim": 15}
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 

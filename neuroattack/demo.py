@@ -16,28 +16,18 @@ import time
 from pathlib import Path
 
 from neuroattack.export import export_checkpoint
-from neuroattack.fileio import read_json
 from neuroattack.models.checkpoint import load_checkpoint
 from neuroattack.report import build_report, summary_table
+from neuroattack.studies import accuracy, ensure_model, profile
 from neuroattack.sweep import RunSpec, run_sweep
-from neuroattack.train import TrainConfig, train
+from neuroattack.train import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-LOIHI = str(ROOT / "hw_configs" / "loihi2.toml")
+LOIHI = profile("loihi2")
 
 MODELS = {
     "nmnist-sim": TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", epochs=6, n_train=4000, n_test=500, timesteps=8),
     "mnist": TrainConfig(dataset="mnist", spec="128FC-10FC", epochs=4, n_train=10000, n_test=500, timesteps=8),
 }
-
-
-def _model(name: str, cfg: TrainConfig, out: Path) -> Path:
-    path = out / "models" / name
-    if (path / "metrics.json").is_file():
-        return path
-    _, metrics = train(cfg, path)
-    print(f"trained {name} {cfg.spec}: test accuracy {metrics['test_accuracy']:.3f} ({metrics['train_seconds']:.0f} s)")
-    return path
 
 
 def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> list[RunSpec]:
@@ -55,7 +45,7 @@ def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> lis
 def run_demo(out: str | Path = "runs/demo", n: int = 100, lava_n: int = 20) -> dict:
     out = Path(out)
     start = time.perf_counter()
-    paths = {name: _model(name, cfg, out) for name, cfg in MODELS.items()}
+    paths = {name: ensure_model(name, cfg, out / "models") for name, cfg in MODELS.items()}
     for name, path in paths.items():
         model, config = load_checkpoint(path)
         export_checkpoint(model, out / "nir" / f"{name}.nir", config["timesteps"],
@@ -64,7 +54,7 @@ def run_demo(out: str | Path = "runs/demo", n: int = 100, lava_n: int = 20) -> d
     run_sweep(demo_specs(paths["nmnist-sim"], paths["mnist"], n, lava_n), store, out / "work")
     html = build_report(store, out / "report", title="neuroattack demo")
     seconds = time.perf_counter() - start
-    accuracies = {name: read_json(path / "metrics.json")["test_accuracy"] for name, path in paths.items()}
+    accuracies = {name: accuracy(path) for name, path in paths.items()}
     print()
     print(summary_table(store))
     print()

@@ -71,9 +71,9 @@ def rows(runs: list[dict]) -> list[dict]:
             "crafted": crafted_on(run),
             "backend": run["backend"],
             "profile": run["profile"],
-            "sim_clean": hw.get("sim_clean_accuracy"),
+            "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
             "hw_clean": hw.get("hw_clean_accuracy"),
-            "sim_asr": hw.get("sim_asr"),
+            "sim_asr": hw.get("sim_asr", sim.get("asr")),  # without a replay: the attack's own ASR
             "hw_asr": hw.get("hw_asr"),
             "hw_asr_std": hw.get("hw_asr_std"),
             "transfer": hw.get("transfer_rate"),

@@ -36,6 +36,7 @@ class RunSpec:
     ``craft_on``: ``"sim"`` (the Norse model, or ``surrogate`` for black-box transfer) or
     ``"hardware"`` (hardware-in-the-loop against the fixed-point twin on ``profile``).
     ``hw_n``: replay only the first ``hw_n`` inputs (Lava is slow); ``None`` replays all ``n``.
+    ``backend="none"``: simulation only, no replay (e.g. an ANN victim, which no backend runs).
     """
 
     checkpoint: str
@@ -123,16 +124,18 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
 
     start = time.perf_counter()
     streams_dir, summary = craft(spec, work_dir, progress)
+    sim = {k: summary.get(k) for k in (
+        "asr", "asr_expected", "mean_perturbation", "mean_l0", "mean_linf", "mean_iterations", "n_attacked",
+        "clean_accuracy", "zero_grad_first", "mean_rsf_invocations", "source_asr", "seconds",
+    ) if k in summary}
+    if spec.backend == "none":
+        return {"sim": sim, "seconds": round(time.perf_counter() - start, 2)}, {"streams": str(streams_dir)}
     streams = load_streams(streams_dir)
     if spec.hw_n is not None:
         streams = _head(streams, spec.hw_n)
     model, config = load_checkpoint(spec.checkpoint)
     executor = backends.load(graph_of(model, config["timesteps"]), spec.profile, spec.backend)
     hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
-    sim = {k: summary.get(k) for k in (
-        "asr", "asr_expected", "mean_perturbation", "mean_l0", "mean_linf", "mean_iterations", "n_attacked",
-        "clean_accuracy", "zero_grad_first", "mean_rsf_invocations", "source_asr", "seconds",
-    ) if k in summary}
     result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
     return result, {"streams": str(streams_dir)}
 

@@ -1,0 +1,59 @@
+"""What the study scripts (``scripts/``) share: models trained once, a sweep, a report.
+
+Every study is one command (``python scripts/<study>.py``) that trains the models it needs into
+``--models`` (reused when present), runs its sweep into the results store ``--store`` (resuming
+where an interrupted run stopped; ``--executor ray`` for a Ray cluster) and writes a report.
+``--quick`` shrinks data and models so that a study finishes in minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+from neuroattack.fileio import read_json
+from neuroattack.report import build_report, summary_table
+from neuroattack.sweep import RunSpec, run_sweep
+from neuroattack.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def profile(name: str) -> str:
+    """Path of a bundled hardware profile (``loihi2``, ``loihi2_w6``, ``loihi2_w4``, ``float``)."""
+    return str(ROOT / "hw_configs" / f"{name}.toml")
+
+
+def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path) -> Path:
+    """Train ``cfg`` into ``models_dir/name`` unless a finished checkpoint is already there."""
+    path = Path(models_dir) / name
+    if (path / "metrics.json").is_file():
+        return path
+    _, metrics = train(cfg, path)
+    print(f"trained {name} ({cfg.model_type} {cfg.spec}, {cfg.dataset}): test accuracy "
+          f"{metrics['test_accuracy']:.4f} in {metrics['train_seconds']:.0f} s")
+    return path
+
+
+def accuracy(path: str | Path) -> float:
+    return read_json(Path(path) / "metrics.json")["test_accuracy"]
+
+
+def study_main(description: str, build: Callable[[argparse.Namespace], list[RunSpec]], name: str) -> None:
+    """Parse the common options, build the runs, sweep them into the store, report."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--store", type=Path, default=Path(f"runs/{name}/results.sqlite"))
+    parser.add_argument("--models", type=Path, default=Path("runs/models"))
+    parser.add_argument("--work", type=Path, default=None, help="crafted streams cache (default next to the store)")
+    parser.add_argument("--report", type=Path, default=None, help="report directory (default next to the store)")
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument("--address", default=None, help="Ray cluster address (ray.init(address=...))")
+    parser.add_argument("--quick", action="store_true", help="small data and models: minutes, not hours")
+    parser.add_argument("--n", type=int, default=None, help="test inputs attacked per run")
+    args = parser.parse_args()
+    specs = build(args)
+    counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)
+    html = build_report(args.store, args.report or args.store.parent / "report", title=description)
+    print(summary_table(args.store))
+    print(f"{counts['done']} runs done, {counts['skipped']} already in {args.store}; report: {html}")
