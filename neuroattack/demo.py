@@ -1,6 +1,7 @@
 """The end-to-end demo (``make demo`` / ``neuroattack demo``), sized for 2 CPU cores and minutes.
 
-1. Train a small nmnist-sim SNN (events) and a small Bernoulli-coded MNIST SNN, on subsets.
+1. Train a small nmnist-sim SNN (events) and a small Bernoulli-coded MNIST SNN, on subsets (the
+   quick models of the study scripts).
 2. Export both to NIR (validated against Norse) and write the ``.nir`` files.
 3. Attack: G2S/RSF (Liang) on nmnist-sim, PGD with HART gradients on MNIST; and G2S/RSF crafted
    hardware-in-the-loop, against the Loihi-2 fixed-point twin.
@@ -18,16 +19,10 @@ from pathlib import Path
 from neuroattack.export import export_checkpoint
 from neuroattack.models.checkpoint import load_checkpoint
 from neuroattack.report import build_report, summary_table
-from neuroattack.studies import accuracy, ensure_model, profile
+from neuroattack.studies import accuracy, mnist_model, nmnist_snn, profile
 from neuroattack.sweep import RunSpec, run_sweep
-from neuroattack.train import TrainConfig
 
 LOIHI = profile("loihi2")
-
-MODELS = {
-    "nmnist-sim": TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", epochs=6, n_train=4000, n_test=500, timesteps=8),
-    "mnist": TrainConfig(dataset="mnist", spec="128FC-10FC", epochs=4, n_train=10000, n_test=500, timesteps=8),
-}
 
 
 def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> list[RunSpec]:
@@ -45,7 +40,8 @@ def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> lis
 def run_demo(out: str | Path = "runs/demo", n: int = 100, lava_n: int = 20) -> dict:
     out = Path(out)
     start = time.perf_counter()
-    paths = {name: ensure_model(name, cfg, out / "models") for name, cfg in MODELS.items()}
+    # the studies' quick models: nmnist-sim 256FC-10FC on 4k samples, MNIST 128FC-10FC on 10k
+    paths = {"nmnist-sim": Path(nmnist_snn(out / "models", quick=True)), "mnist": Path(mnist_model(out / "models", quick=True))}
     for name, path in paths.items():
         model, config = load_checkpoint(path)
         export_checkpoint(model, out / "nir" / f"{name}.nir", config["timesteps"],

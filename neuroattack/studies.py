@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from neuroattack.fileio import read_json
+from neuroattack.models.neurons import NeuronConfig
 from neuroattack.report import build_report, summary_table
 from neuroattack.sweep import RunSpec, run_sweep
 from neuroattack.train import TrainConfig, train
@@ -34,6 +35,37 @@ def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path) -> Path:
     print(f"trained {name} ({cfg.model_type} {cfg.spec}, {cfg.dataset}): test accuracy "
           f"{metrics['test_accuracy']:.4f} in {metrics['train_seconds']:.0f} s")
     return path
+
+
+def nmnist_snn(models: str | Path, quick: bool, loss: str = "mse") -> str:
+    """The default nmnist-sim SNN (512FC-10FC, all 50k samples; quick: 256FC on 4k)."""
+    if quick:
+        cfg = TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", loss=loss, epochs=6, n_train=4000, n_test=500)
+        return str(ensure_model(f"nmnist-sim-quick-{loss}", cfg, models))
+    cfg = TrainConfig(dataset="nmnist-sim", spec="512FC-10FC", loss=loss, epochs=15, n_test=2000)
+    return str(ensure_model("nmnist-sim" if loss == "mse" else f"nmnist-sim-{loss}", cfg, models))
+
+
+def mnist_model(
+    models: str | Path, quick: bool, leak: float = 0.5, timesteps: int = 8, seed: int = 0, loss: str = "mse",
+    model_type: str = "snn",
+) -> str:
+    """An MNIST model: the default conv SNN (16C5-AP2-32C5-AP2-10FC, all 50k; quick: 128FC on 10k)
+    with the given leak, time-steps, seed and loss, or its ANN twin (``model_type='ann'``)."""
+    spec = "128FC-10FC" if quick else "16C5-AP2-32C5-AP2-10FC"
+    cfg = TrainConfig(
+        dataset="mnist", spec=spec, model_type=model_type, loss="ce" if model_type == "ann" else loss,
+        timesteps=timesteps, seed=seed, epochs=3 if quick else 4, n_train=10000 if quick else None,
+        n_test=500 if quick else 2000, neuron=NeuronConfig(leak=leak),
+    )
+    if model_type == "ann":
+        name = "mnist-ann"
+    else:
+        name = "mnist" + "".join(
+            f"-{k}{v}" for k, v, default in (("l", leak, 0.5), ("T", timesteps, 8), ("s", seed, 0), ("", loss, "mse"))
+            if v != default
+        )
+    return str(ensure_model(name + ("-quick" if quick else ""), cfg, models))
 
 
 def accuracy(path: str | Path) -> float:

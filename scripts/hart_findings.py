@@ -9,23 +9,17 @@ validation split (``neuroattack.attacks.tuning``), not on the test set.
 from neuroattack.attacks.tuning import tune_hart_gamma
 from neuroattack.attacks.victim import Victim
 from neuroattack.data.datasets import load_dataset
-from neuroattack.models.neurons import NeuronConfig
-from neuroattack.studies import ensure_model, profile, study_main
+from neuroattack.studies import mnist_model, profile, study_main
 from neuroattack.sweep import RunSpec
-from neuroattack.train import TrainConfig
 
 ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")
 
 
 def build(args):
     q = args.quick
-    spec = "128FC-10FC" if q else "16C5-AP2-32C5-AP2-10FC"
 
     def model(leak, timesteps=8, seed=0):
-        name = f"mnist-{'128FC' if q else 'conv'}-l{leak}-T{timesteps}-s{seed}{'-quick' if q else ''}"
-        cfg = TrainConfig(dataset="mnist", spec=spec, timesteps=timesteps, seed=seed, epochs=4 if not q else 3,
-                          n_train=10000 if q else None, n_test=500 if q else 2000, neuron=NeuronConfig(leak=leak))
-        return str(ensure_model(name, cfg, args.models))
+        return mnist_model(args.models, q, leak=leak, timesteps=timesteps, seed=seed)
 
     n = args.n or (100 if q else 500)
     hw = profile("loihi2")

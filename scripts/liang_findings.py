@@ -7,28 +7,16 @@ without probabilistic sampling), Fig. 12 (ASR and perturbation vs RSF gamma) and
     python scripts/liang_findings.py [--quick] [--executor ray]
 """
 
-from neuroattack.studies import ensure_model, profile, study_main
+from neuroattack.studies import mnist_model, nmnist_snn, profile, study_main
 from neuroattack.sweep import RunSpec
-from neuroattack.train import TrainConfig
 
 
 def build(args):
     q = args.quick
-    suffix = "-quick" if q else ""
     models = {}
     for loss in ("mse", "ce"):
-        models[("nmnist-sim", loss)] = ensure_model(
-            f"nmnist-sim-256FC-{loss}{suffix}",
-            TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", loss=loss, epochs=6 if q else 15,
-                        n_train=4000 if q else None, n_test=500 if q else 2000),
-            args.models,
-        )
-        models[("mnist", loss)] = ensure_model(
-            f"mnist-128FC-{loss}{suffix}",
-            TrainConfig(dataset="mnist", spec="128FC-10FC", loss=loss, epochs=4, n_train=10000 if q else None,
-                        n_test=500 if q else 2000),
-            args.models,
-        )
+        models[("nmnist-sim", loss)] = nmnist_snn(args.models, q, loss)
+        models[("mnist", loss)] = mnist_model(args.models, q, loss=loss)
     n = args.n or (100 if q else 500)  # Liang: 500 untargeted inputs
     n_t = max(10, n // 10)  # targeted: each input against the 9 other classes
     hw = profile("loihi2")
@@ -37,7 +25,7 @@ def build(args):
 
     def add(data, loss, options, targeted=False, tag=""):
         count = n_t if targeted else n
-        specs.append(RunSpec(str(models[(data, loss)]), "g2s-rsf", "stbp", {**options, "targeted": targeted},
+        specs.append(RunSpec(models[(data, loss)], "g2s-rsf", "stbp", {**options, "targeted": targeted},
                              "emulator", hw, n=count, draws=2, label=f"{data}-{loss}{tag}"))
 
     for data in ("nmnist-sim", "mnist"):

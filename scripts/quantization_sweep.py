@@ -5,37 +5,24 @@ in float simulation (transfer) and crafted hardware-in-the-loop against each fix
     python scripts/quantization_sweep.py [--quick] [--executor ray]
 """
 
-from neuroattack.studies import ensure_model, profile, study_main
+from neuroattack.studies import mnist_model, nmnist_snn, profile, study_main
 from neuroattack.sweep import RunSpec
-from neuroattack.train import TrainConfig
 
 PROFILES = ("float", "loihi2", "loihi2_w6", "loihi2_w4")
 
 
 def build(args):
-    q = args.quick
-    nm = ensure_model(
-        "nmnist-sim-256FC" + ("-quick" if q else ""),
-        TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", epochs=6 if q else 15, n_train=4000 if q else None,
-                    n_test=500 if q else 2000),
-        args.models,
-    )
-    mn = ensure_model(
-        "mnist-128FC-quick" if q else "mnist-conv",
-        TrainConfig(dataset="mnist", spec="128FC-10FC" if q else "16C5-AP2-32C5-AP2-10FC", epochs=4,
-                    n_train=10000 if q else None, n_test=500 if q else 2000),
-        args.models,
-    )
-    n = args.n or (100 if q else 300)
+    nm, mn = nmnist_snn(args.models, args.quick), mnist_model(args.models, args.quick)
+    n = args.n or (100 if args.quick else 300)
     g2s = {"iters": 25, "gamma": 0.05}
     pgd = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 7, "eot": 2, "eval_draws": 4}
     specs = []
     for name in PROFILES:
         for craft in ("sim", "hardware") if name != "float" else ("sim",):
-            specs.append(RunSpec(str(nm), "g2s-rsf", "stbp", g2s, "emulator", profile(name), n=n, craft_on=craft,
+            specs.append(RunSpec(nm, "g2s-rsf", "stbp", g2s, "emulator", profile(name), n=n, craft_on=craft,
                                  label="nmnist-sim"))
             grad = "hart" if craft == "sim" else "stbp"  # HIL crafting is BPTT through the integer dynamics
-            specs.append(RunSpec(str(mn), "pgd", grad, pgd, "emulator", profile(name), n=n, draws=3, craft_on=craft,
+            specs.append(RunSpec(mn, "pgd", grad, pgd, "emulator", profile(name), n=n, draws=3, craft_on=craft,
                                  label="mnist"))
     return specs
 

@@ -5,24 +5,17 @@ time-steps as robustness knobs of Bernoulli-coded SNNs.
     python scripts/sharmin_findings.py [--quick] [--executor ray]
 """
 
-from neuroattack.models.neurons import NeuronConfig
-from neuroattack.studies import ensure_model, profile, study_main
+from neuroattack.studies import mnist_model, profile, study_main
 from neuroattack.sweep import RunSpec
-from neuroattack.train import TrainConfig
 
 
 def build(args):
     q = args.quick
-    spec = "128FC-10FC" if q else "16C5-AP2-32C5-AP2-10FC"
-    common = {"dataset": "mnist", "spec": spec, "epochs": 3 if q else 4, "n_train": 10000 if q else None,
-              "n_test": 500 if q else 2000}
-    tag = ("128FC" if q else "conv") + ("-quick" if q else "")
 
     def snn(leak=0.5, timesteps=8):
-        cfg = TrainConfig(**common, timesteps=timesteps, neuron=NeuronConfig(leak=leak))
-        return str(ensure_model(f"mnist-{tag}-l{leak}-T{timesteps}-s0", cfg, args.models))
+        return mnist_model(args.models, q, leak=leak, timesteps=timesteps)
 
-    ann = str(ensure_model(f"mnist-{tag}-ann", TrainConfig(**common, model_type="ann", loss="ce"), args.models))
+    ann = mnist_model(args.models, q, model_type="ann")
     n = args.n or (100 if q else 500)
     hw = profile("loihi2")
     specs = []

@@ -14,7 +14,7 @@ from neuroattack.data.readers import (
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 DAVIS = FIXTURES / "davis346_sample_events.npz"
-SHARED_AEDAT = Path(__file__).parents[3] / "shared" / "data" / "davis346_sample.aedat4"
+DAVIS_AEDAT = FIXTURES / "davis346_sample.aedat4"
 
 
 def test_nmnist_round_trip(tmp_path):
@@ -65,9 +65,8 @@ def test_aedat4_reader_rejects_garbage(tmp_path):
         read_aedat4(path)
 
 
-@pytest.mark.skipif(not SHARED_AEDAT.is_file(), reason="the shared AEDAT 4 original is not on this machine")
 def test_aedat4_matches_the_decoded_sample():
-    ev = read_aedat4(SHARED_AEDAT)
+    ev = read_aedat4(DAVIS_AEDAT)
     ref = read_npz_events(DAVIS)
     for f in ("x", "y", "t", "p"):
         assert np.array_equal(ev[f], ref[f]), f
