@@ -155,25 +155,14 @@ class LavaExecutor:
             port.connect(syn.s_in)
             shape = _lava_shape(fl.out_shape)
             reset = {"reset_interval": window, "reset_offset": (i + 2) % window}
-            if fixed:
-                lif = LIFReset(
-                    shape=shape,
-                    du=int(q.du),
-                    dv=int(q.dv),
-                    vth=int(q.vth),
-                    bias_mant=_whc(q.bias_mant, fl.out_shape).astype(np.int32),
-                    bias_exp=_whc(q.bias_exp, fl.out_shape).astype(np.int32),
-                    **reset,
-                )
+            if fixed:  # integer registers; a float scalar would fail Lava's fixed_pt models
+                params = {"du": int(q.du), "dv": int(q.dv), "vth": int(q.vth),
+                          "bias_mant": _whc(q.bias_mant, fl.out_shape).astype(np.int32),
+                          "bias_exp": _whc(q.bias_exp, fl.out_shape).astype(np.int32)}
             else:
-                lif = LIFReset(
-                    shape=shape,
-                    du=float(fl.du),
-                    dv=float(fl.dv),
-                    vth=float(fl.vth),
-                    bias_mant=_whc(fl.bias, fl.out_shape).astype(np.float64),
-                    **reset,
-                )
+                params = {"du": float(fl.du), "dv": float(fl.dv), "vth": float(fl.vth),
+                          "bias_mant": _whc(fl.bias, fl.out_shape).astype(np.float64)}
+            lif = LIFReset(shape=shape, **params, **reset)
             syn.a_out.connect(lif.a_in)
             if record or i == len(self.float_layers) - 1:
                 sink = Sink(shape=shape, buffer=total_steps)

@@ -112,33 +112,22 @@ class NeuronConfig:
 
     def build(self) -> torch.nn.Module:
         """A fresh Norse cell for one spiking layer (see the module table)."""
-        method = SURROGATES[self.surrogate]
-        alpha = torch.as_tensor(float(self.surrogate_width))
-        v_th = torch.as_tensor(float(self.threshold))
-        zero = torch.as_tensor(0.0)
-        if self.synapse == "current":
-            p = LIFParameters(
-                tau_syn_inv=torch.as_tensor((1.0 - self.syn_decay) / DT),
-                tau_mem_inv=torch.as_tensor((1.0 - self.leak) / DT),
-                v_leak=zero,
-                v_th=v_th,
-                v_reset=zero,
-                method=method,
-                alpha=alpha,
-            )
-            return LIFCell(p, dt=DT)
+        common = {
+            "v_th": torch.as_tensor(float(self.threshold)),
+            "v_reset": torch.as_tensor(0.0),
+            "method": SURROGATES[self.surrogate],
+            "alpha": torch.as_tensor(float(self.surrogate_width)),
+        }
         if self.leak >= 1.0:
-            p = IAFParameters(v_th=v_th, v_reset=zero, method=method, alpha=alpha)
+            p = IAFParameters(**common)
             return IAFCell(p, dt=DT) if self.reset == "hard" else IAFSoftResetCell(p, dt=DT)
-        p = LIFBoxParameters(
-            tau_mem_inv=torch.as_tensor((1.0 - self.leak) / DT),
-            v_leak=zero,
-            v_th=v_th,
-            v_reset=zero,
-            method=method,
-            alpha=alpha,
-            reset_method=reset_value if self.reset == "hard" else reset_subtract,
-        )
+        tau_mem_inv = torch.as_tensor((1.0 - self.leak) / DT)
+        if self.synapse == "current":
+            tau_syn_inv = torch.as_tensor((1.0 - self.syn_decay) / DT)
+            p = LIFParameters(tau_syn_inv=tau_syn_inv, tau_mem_inv=tau_mem_inv, v_leak=torch.as_tensor(0.0), **common)
+            return LIFCell(p, dt=DT)
+        reset = reset_value if self.reset == "hard" else reset_subtract
+        p = LIFBoxParameters(tau_mem_inv=tau_mem_inv, v_leak=torch.as_tensor(0.0), reset_method=reset, **common)
         return LIFBoxCell(p, dt=DT)
 
 

@@ -31,46 +31,37 @@ import torch
 from norse.torch.functional.heaviside import heaviside
 
 
-class RectSurrogate(torch.autograd.Function):
-    """Heaviside forward; rectangular window ``1/a`` on ``|x| <= a/2`` backward (Liang eq. 9)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.width = float(width)
-        return heaviside(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        a = ctx.width
-        return grad * (x.abs() <= a / 2).to(grad.dtype) / a, None
-
-
-class TriangleSurrogate(torch.autograd.Function):
-    """Heaviside forward; unit-area triangle ``(1/w^2) max(0, w - |x|)`` backward."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.width = float(width)
-        return heaviside(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        w = ctx.width
-        return grad * torch.relu(w - x.abs()) / (w * w), None
-
-
 def rect_derivative(x: torch.Tensor, width: float) -> torch.Tensor:
-    """The value of the ``rect`` surrogate derivative at ``x = v - v_th``."""
+    """The ``rect`` surrogate derivative at ``x = v - v_th``: ``1/a`` on ``|x| <= a/2``."""
     return (x.abs() <= width / 2).to(x.dtype) / width
 
 
 def triangle_derivative(x: torch.Tensor, width: float) -> torch.Tensor:
-    """The value of the ``triangle_w`` surrogate derivative at ``x = v - v_th``."""
+    """The ``triangle_w`` surrogate derivative at ``x = v - v_th``: ``(1/w^2) max(0, w - |x|)``."""
     return torch.relu(width - x.abs()) / (width * width)
+
+
+def _surrogate(name: str, derivative) -> type[torch.autograd.Function]:
+    """A heaviside whose backward is ``derivative(x, width)``."""
+
+    class Surrogate(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+            ctx.save_for_backward(x)
+            ctx.width = float(width)
+            return heaviside(x)
+
+        @staticmethod
+        def backward(ctx, grad: torch.Tensor):
+            (x,) = ctx.saved_tensors
+            return grad * derivative(x, ctx.width), None
+
+    Surrogate.__name__ = Surrogate.__qualname__ = name
+    return Surrogate
+
+
+RectSurrogate = _surrogate("RectSurrogate", rect_derivative)
+TriangleSurrogate = _surrogate("TriangleSurrogate", triangle_derivative)
 
 
 EXTRA_METHODS = {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Every figure quoted in README.md and the issue notes, in order. Logs go to runs/logs/.
+# Trained models land in runs/models/ (the study scripts reuse them). Hours on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NA=.venv/bin/neuroattack
+PY=.venv/bin/python
+mkdir -p runs/logs runs/bench
+log() { echo "== $*" >&2; }
+
+# -- issue 2: models (default specs: digits 256FC-10FC, MNIST 16C5-AP2-32C5-AP2-10FC, nmnist-sim 512FC-10FC)
+train() { local out=$1; shift; [ -f "runs/models/$out/metrics.json" ] || $NA train "$@" --out "runs/models/$out" 2>&1 | tail -1 | tee -a runs/logs/train.log; }
+train digits         --dataset digits
+train digits-ann     --dataset digits --model-type ann --loss ce
+train mnist          --dataset mnist
+train mnist-ann      --dataset mnist --model-type ann --loss ce
+train nmnist-sim     --dataset nmnist-sim
+train nmnist-sim-ann --dataset nmnist-sim --model-type ann --loss ce
+train mnist-l1.0     --dataset mnist --lambda 1.0
+
+# -- benchmarks (nothing else running)
+$NA bench attacks  --checkpoint runs/models/mnist      --out runs/bench/attacks.json  | tee runs/logs/bench_attacks.log
+$NA bench backends --checkpoint runs/models/nmnist-sim --out runs/bench/backends.json | tee runs/logs/bench_backends.log
+$NA bench backends --checkpoint runs/models/mnist      --out runs/bench/backends_mnist.json --lava-samples 50 | tee runs/logs/bench_backends_mnist.log
+
+# -- issue 4: float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
+for m in mnist nmnist-sim; do
+  for b in "norse" "reference --profile hw_configs/float.toml" "emulator --profile hw_configs/float.toml" \
+           "emulator --profile hw_configs/loihi2.toml" "emulator --profile hw_configs/loihi2_w6.toml" \
+           "emulator --profile hw_configs/loihi2_w4.toml"; do
+    $NA evaluate --checkpoint runs/models/$m --backend $b --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
+  done
+  $NA evaluate --checkpoint runs/models/$m --n 300 --backend lava --profile hw_configs/loihi2.toml --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
+  $NA evaluate --checkpoint runs/models/$m --n 300 --backend emulator --profile hw_configs/loihi2.toml --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m (first 300): /" | tee -a runs/logs/evaluate.log
+  $NA export --checkpoint runs/models/$m --out runs/nir/$m.nir | tee -a runs/logs/export.log
+done
+
+# -- issue 3: G2S/RSF on nmnist-sim (untargeted, ablation without sampling, targeted)
+$NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --n 1000 --out runs/attacks/nmnist-g2s 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --no-sampling --n 1000 --out runs/attacks/nmnist-g2s-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --n 100 --out runs/attacks/nmnist-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --no-sampling --n 100 --out runs/attacks/nmnist-g2s-targeted-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+
+# -- issue 5: studies (HART's Table 2 is issue 3's estimator table), then the demo from scratch
+$PY scripts/hart_findings.py --n 500        2>/dev/null | tail -80 > runs/logs/hart.log
+$PY scripts/quantization_sweep.py --n 300   2>/dev/null | tail -20 > runs/logs/quantization.log
+$PY scripts/liang_findings.py --n 300       2>/dev/null | tail -35 > runs/logs/liang.log
+$PY scripts/sharmin_findings.py --n 300     2>/dev/null | tail -30 > runs/logs/sharmin.log
+rm -rf runs/demo-fresh
+( time NEUROATTACK_CACHE=$(mktemp -d) $NA demo --out runs/demo-fresh ) 2>&1 | grep -v "it/s\]\|s/it\]\|chunk/s\]" | tail -16 > runs/logs/demo.log
