@@ -22,7 +22,7 @@ import nir
 
 from backends.emulator import EmulatorExecutor, RunResult
 from backends.graph import FloatLayer, lower
-from backends.lava import LavaExecutor
+from backends.lava import LavaExecutor, describe_lowering
 from backends.profile import FLOAT, HardwareProfile, load_profile
 from backends.quantize import IntLayer, quantization_report, quantize
 from backends.reference import ReferenceExecutor
@@ -77,6 +77,7 @@ __all__ = [
     "HardwareProfile",
     "IntLayer",
     "LavaExecutor",
+    "describe_lowering",
     "ReferenceExecutor",
     "RunResult",
     "load",

@@ -90,6 +90,21 @@ def _conv_weight(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :])
 
 
+def describe_lowering(layers: list[FloatLayer]) -> list[str]:
+    """Which Lava processes the NIR nodes of each lowered layer become (one line a layer)."""
+    lines = []
+    for i, fl in enumerate(layers):
+        if fl.synapse == "dense":
+            syn = f"Dense({fl.n_out}x{fl.n_in})"
+        else:
+            k = fl.weight.shape[2:]
+            syn = (f"Conv({_lava_shape(fl.in_shape)} -> {_lava_shape(fl.out_shape)}, kernel {k[1]}x{k[0]}, "
+                   f"stride {fl.stride[1]}x{fl.stride[0]})")
+        lines.append(f"{' + '.join(fl.nodes)} -> {syn} + LIFReset{_lava_shape(fl.out_shape)} "
+                     f"[{fl.neuron}: du={fl.du:g}, dv={fl.dv:g}, vth={fl.vth:g}, reset at step {i + 2} of each window]")
+    return ["input -> RingBuffer (source)"] + lines + ["output -> RingBuffer (sink)"]
+
+
 class LavaExecutor:
     """Runs a lowered graph on Lava; ``run(spikes [B, T, ...]) -> RunResult``."""
 

@@ -254,9 +254,12 @@ def _export(args: argparse.Namespace) -> int:
 
     model, config = load_checkpoint(args.checkpoint)
     extra = {k: config[k] for k in ("dataset", "encoding", "timesteps")}
+    import backends
+
     graph = export_checkpoint(model, args.out, config["timesteps"], extra=extra)
     nodes = ", ".join(f"{k}:{type(v).__name__}" for k, v in graph.nodes.items())
     print(f"wrote {args.out} ({nodes}); Norse re-import reproduces the model's spikes exactly")
+    print("on Lava:\n  " + "\n  ".join(backends.describe_lowering(backends.lower(graph))))
     return 0
 
 

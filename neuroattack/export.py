@@ -147,14 +147,19 @@ def to_nir(model: SNN) -> nir.NIRGraph:
     mapping = _module_map(model)
     stateful = {LIFBoxCell, IAFCell, IAFSoftResetCell, LIFCell}
     graph = nirtorch.torch_to_nir(_StepView(model.layers), mapping, stateful_modules=stateful, type_check=False)
-    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
-    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
-    nodes = dict(graph.nodes)
-    for k in inputs:
-        nodes[k] = nir.Input(input_type={"input": np.array(model.input_shape)})
-    for k in outputs:
-        nodes[k] = nir.Output(output_type={"output": np.array([model.num_classes])})
-    out = nir.NIRGraph(nodes=nodes, edges=graph.edges, type_check=False)
+    kinds = {nir.Conv2d: "conv", nir.AvgPool2d: "avgpool", nir.Flatten: "flatten", nir.Affine: "affine",
+             nir.LIF: "lif", nir.IF: "if", nir.CubaLIF: "cubalif"}
+    names, nodes = {}, {}
+    for key, node in graph.nodes.items():
+        if isinstance(node, nir.Input):
+            names[key], node = "input", nir.Input(input_type={"input": np.array(model.input_shape)})
+        elif isinstance(node, nir.Output):
+            names[key], node = "output", nir.Output(output_type={"output": np.array([model.num_classes])})
+        else:  # nirtorch names nodes by module path (layers_3): say what they are (l3_flatten)
+            names[key] = f"l{key.rsplit('_', 1)[-1]}_{kinds.get(type(node), type(node).__name__.lower())}"
+        nodes[names[key]] = node
+    edges = [(names[a], names[b]) for a, b in graph.edges]
+    out = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     out.metadata = {"dt": DT, "source": "neuroattack", "spec": model.spec.text}
     return out
 

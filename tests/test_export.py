@@ -27,16 +27,16 @@ def test_round_trip_is_exact(tmp_path):
 def test_fixed_cases_of_norse_export():
     model = _model(leak=0.8)
     graph = to_nir(model)
-    lif = graph.nodes["layers_1"]
+    lif = graph.nodes["l1_lif"]
     # 1/tau_inv seconds (Norse writes dt/tau_inv), per neuron (Norse writes scalars)
     assert lif.tau.shape == (4, 8, 8)
     assert np.allclose(lif.tau, 1e-3 / 0.2)
     assert np.all(lif.v_reset == 0)
-    assert isinstance(graph.nodes["layers_2"], nir.AvgPool2d)
-    flat = graph.nodes["layers_3"]
+    assert isinstance(graph.nodes["l2_avgpool"], nir.AvgPool2d)
+    flat = graph.nodes["l3_flatten"]
     assert isinstance(flat, nir.Flatten) and tuple(flat.output_type["output"]) == (4 * 4 * 4,)
-    assert isinstance(graph.nodes["layers_0"], nir.Conv2d)
-    assert tuple(graph.nodes["x"].input_type["input"]) == (2, 8, 8)
+    assert isinstance(graph.nodes["l0_conv"], nir.Conv2d)
+    assert tuple(graph.nodes["input"].input_type["input"]) == (2, 8, 8)
 
 
 def test_if_neurons_export_as_nir_if(tmp_path):
@@ -55,7 +55,7 @@ def test_undeployable_options_are_refused(tmp_path):
 def test_validation_catches_a_wrong_graph():
     model = _model()
     graph = to_nir(model)
-    graph.nodes["layers_1"].v_threshold = graph.nodes["layers_1"].v_threshold * 3
+    graph.nodes["l1_lif"].v_threshold = graph.nodes["l1_lif"].v_threshold * 3
     with pytest.raises(ValueError, match="does not reproduce the model"):
         validate_export(graph, model)
 

@@ -47,7 +47,7 @@ def test_pool_flatten_affine_folds_into_a_dense_matrix():
     fc = model.layers[4].weight.double()
     expected = F.avg_pool2d(s, 2).flatten(1) @ fc.T
     assert torch.allclose(s.flatten(1) @ torch.as_tensor(layers[1].weight).T, expected)
-    assert layers[0].nodes == ["layers_0", "layers_1"] and layers[1].neuron == "IF"
+    assert layers[0].nodes == ["l0_conv", "l1_if"] and layers[1].neuron == "IF"
 
 
 def test_lif_parameters_become_lava_decays():
