@@ -240,6 +240,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         preds, _, _ = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend)
         acc = float((preds == data.y).float().mean())
         result["profile"] = getattr(getattr(executor, "profile", None), "name", "float")
+        if getattr(executor, "int_layers", None):
+            import backends
+
+            result["quantization"] = backends.quantization_report(executor.int_layers)
+            for row in result["quantization"]:
+                print(f"  {row['layer']}: scale {row['scale']:.4g}, weight_exp {row['weight_exp']}, weight rel. RMS error "
+                      f"{row['weight_rel_rms_error']:.4f}, threshold rel. error {row['threshold_rel_error']:.2e}, "
+                      f"dv {row['dv_float']:.4g} -> {row['dv_quantized']:.4g}")
     result["test_accuracy"] = acc
     write_json(args.out or args.checkpoint / "evaluation.json", result)
     on = args.backend if args.backend == "norse" else f"{args.backend}, profile {result['profile']}"
