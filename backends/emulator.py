@@ -64,6 +64,16 @@ def wrap32(x: torch.Tensor) -> torch.Tensor:
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
+def decay(x: torch.Tensor, keep: int, bits: int) -> torch.Tensor:
+    """Lava's ``sign(x * keep) * (|x * keep| >> bits)`` (truncation toward zero), on int64.
+
+    Written with shifts as Lava writes it: ``torch.div(..., rounding_mode="trunc")`` on int64 is a
+    scalar division per element, about 150 times slower here.
+    """
+    y = x * keep
+    return torch.sign(y) * (y.abs() >> bits)
+
+
 def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
     """``(x + 2^(bits-1)) mod 2^bits - 2^(bits-1)``: Lava Conv's ``signed_clamp``."""
     half = 1 << (bits - 1)
@@ -275,11 +285,11 @@ class EmulatorExecutor:
             if du_keep == 0:
                 step_drive = drive[t]
             else:
-                ud = torch.div(u * du_keep, unity, rounding_mode="trunc")
+                ud = decay(u, du_keep, self.profile.decay_bits)
                 u = wrap32(ud + a6[t])
                 u = torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u))
                 step_drive = u + p["bias"]
-            vd = torch.div(v * dv_keep, unity, rounding_mode="trunc") if dv_keep != unity else v
+            vd = decay(v, dv_keep, self.profile.decay_bits) if dv_keep != unity else v
             v = torch.clamp(vd + step_drive, -(m - 1), m - 1)
             spike = v > p["vth"]
             v = torch.where(spike, zero, v)
