@@ -299,9 +299,12 @@ class EmulatorExecutor:
             # du = 4095: the current forgets everything each step, u[t] = wrap(a[t] << 6) for all t
             u_all = torch.where(a6 > m, a6 - 2 * m, torch.where(a6 <= -m, a6 + 2 * m, a6))
             drive = u_all + p["bias"]
+        bits = self.profile.decay_bits
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
         v = torch.zeros_like(u)
-        zero = torch.zeros((), dtype=torch.int64)
+        y = torch.empty_like(u)  # work buffers: the scan runs in place (allocation dominated it)
+        sign = torch.empty_like(u)
+        spike = torch.empty(a.shape[1:], dtype=torch.bool)
         for t in range(steps):
             if t == reset_step:
                 u.zero_()
@@ -309,15 +312,20 @@ class EmulatorExecutor:
             if du_keep == 0:
                 step_drive = drive[t]
             else:
-                ud = decay(u, du_keep, self.profile.decay_bits)
-                u = wrap32(ud + a6[t])
+                u = wrap32(decay(u, du_keep, bits) + a6[t])
                 u = torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u))
                 step_drive = u + p["bias"]
-            vd = decay(v, dv_keep, self.profile.decay_bits) if dv_keep != unity else v
-            v = torch.clamp(vd + step_drive, -(m - 1), m - 1)
-            spike = v > p["vth"]
-            v = torch.where(spike, zero, v)
-            out[t] = spike
+            if dv_keep != unity:  # v = sign(v k) (|v k| >> 12) + drive, as decay() in place
+                torch.mul(v, dv_keep, out=y)
+                torch.sign(y, out=sign)
+                y.abs_().bitwise_right_shift_(bits).mul_(sign)
+                torch.add(y, step_drive, out=v)
+            else:
+                v.add_(step_drive)
+            v.clamp_(-(m - 1), m - 1)
+            torch.gt(v, p["vth"], out=spike)
+            v.masked_fill_(spike, 0)
+            out[t].copy_(spike)
         return out
 
     # -- a run -----------------------------------------------------------------------------
