@@ -312,7 +312,6 @@ def _replay(args: argparse.Namespace) -> int:
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.replay import graph_of, replay_streams
     from neuroattack.store import ResultStore
-    from neuroattack.sweep import _head
 
     started = time.time()
     model, config = load_checkpoint(args.checkpoint)
@@ -323,7 +322,7 @@ def _replay(args: argparse.Namespace) -> int:
             f"takes {config['encoding']} input with T={config['timesteps']}"
         )
     if args.n is not None:
-        streams = _head(streams, args.n)
+        streams = streams.head(args.n)
     executor = backends.load(graph_of(model, config["timesteps"]), args.profile, args.backend)
     metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
     profile = args.profile.stem
@@ -406,7 +405,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

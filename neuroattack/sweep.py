@@ -132,23 +132,12 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
         return {"sim": sim, "seconds": round(time.perf_counter() - start, 2)}, {"streams": str(streams_dir)}
     streams = load_streams(streams_dir)
     if spec.hw_n is not None:
-        streams = _head(streams, spec.hw_n)
+        streams = streams.head(spec.hw_n)
     model, config = load_checkpoint(spec.checkpoint)
     executor = backends.load(graph_of(model, config["timesteps"]), spec.profile, spec.backend)
     hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
     result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
     return result, {"streams": str(streams_dir)}
-
-
-def _head(streams, n: int):
-    from neuroattack.attacks.streams import Streams
-
-    cut = lambda t: None if t is None else t[:n]  # noqa: E731
-    return Streams(
-        cut(streams.clean), cut(streams.adversarial), cut(streams.labels), cut(streams.targets),
-        cut(streams.success), cut(streams.pred_clean), cut(streams.pred_adv), streams.kind, streams.encoding,
-        streams.timesteps, streams.settings, streams.bin_us,
-    )
 
 
 def _store_run(store_path: str, spec: RunSpec, result: dict, artifacts: dict, started: float) -> None:

@@ -67,3 +67,32 @@ def test_image_replay_reports_spread_over_draws(digits_victim):
     ex = backends.load(graph_of(digits_victim.model), "hw_configs/loihi2.toml", "emulator")
     m = replay_streams(digits_victim.model, streams, ex, draws=3, progress=False)
     assert m["draws"] == 3 and m["hw_asr_std"] is not None and m["hw_clean_accuracy"] > 0.7
+
+
+def test_cli_replay_writes_json_and_store(event_victim, event_digits, tmp_path, capsys):
+    import json
+
+    from neuroattack.attacks.streams import save_streams
+    from neuroattack.cli import main
+    from neuroattack.models.checkpoint import save_checkpoint
+    from neuroattack.store import ResultStore
+
+    _, xt, yt = event_digits
+    model = event_victim.model
+    save_checkpoint(tmp_path / "ckpt", model, {
+        "model_type": "snn", "spec": model.spec.text, "input_shape": list(model.input_shape), "bias": False,
+        "dataset": "digits-frames", "timesteps": 8, "encoding": "events", "neuron": model.neuron.to_dict(),
+    })
+    atk = G2SRSF(event_victim, iters=10, seed=0)
+    x_adv, res = atk.run(xt[:20], yt[:20])
+    save_streams(tmp_path / "streams", Streams(xt[:20], x_adv, yt[:20], None, res.success, res.pred_clean,
+                                               res.pred_adv, "events", "events", 8, atk.settings()))
+    rc = main(["replay", "--checkpoint", str(tmp_path / "ckpt"), "--streams", str(tmp_path / "streams"),
+               "--backend", "emulator", "--profile", "hw_configs/loihi2.toml", "--n", "12",
+               "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "run")])
+    assert rc == 0 and "hardware ASR" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "run" / "replay.json").read_text())["hardware"]
+    assert metrics["n"] == 12 and 0 <= metrics["hw_asr"] <= 1
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        (row,) = store.runs()
+    assert row["attack"] == "g2s-rsf/stbp" and row["profile"] == "loihi2" and row["settings"]["n"] == 12

@@ -74,6 +74,17 @@ class Streams:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def head(self, n: int) -> "Streams":
+        """The first ``n`` samples (replaying a subset on slow hardware)."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        cut = lambda t: None if t is None else t[:n]  # noqa: E731
+        return Streams(
+            cut(self.clean), cut(self.adversarial), cut(self.labels), cut(self.targets), cut(self.success),
+            cut(self.pred_clean), cut(self.pred_adv), self.kind, self.encoding, self.timesteps, self.settings,
+            self.bin_us,
+        )
+
 
 def save_streams(directory: str | os.PathLike, streams: Streams) -> Path:
     """Write ``streams.h5`` (and ``streams.nir.h5`` for events) into ``directory``."""

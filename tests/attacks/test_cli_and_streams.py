@@ -63,6 +63,10 @@ def test_event_streams_round_trip_and_nir_data(event_victim, event_digits, tmp_p
     back = load_streams(tmp_path)
     assert torch.equal(back.adversarial, x_adv) and torch.equal(back.labels, yt[:12])
     assert back.targets is None and back.settings["attack"] == "g2s-rsf" and back.bin_us == 1000
+    first = back.head(5)
+    assert len(first) == 5 and torch.equal(first.adversarial, x_adv[:5]) and first.kind == "events"
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        back.head(0)
     data = nir.read_data(tmp_path / "streams.nir.h5")
     adv = data.nodes["input"].observables["adversarial"]
     assert adv.data.shape == (12, 8, 64) and adv.dt == pytest.approx(1e-3)

@@ -49,8 +49,14 @@ def test_lif_box_dynamics_are_the_papers():
         s = v > 1.0
         out.append(float(s))
         v = 0.0 if s else v
+        expected_v.append(v)
     model_out = SNN("1FC", (1,), cfg).run_cell(cell, current.unsqueeze(-1))
     assert model_out.flatten().tolist() == out == [0.0, 1.0, 0.0, 0.0]
+    state, voltages = None, []
+    for t in range(4):
+        _, state = cell(current[t], state)
+        voltages.append(float(state.v))
+    assert voltages == pytest.approx(expected_v) and expected_v == pytest.approx([0.75, 0.0, 0.75, 0.375])
 
 
 def test_soft_reset_subtracts_threshold():
