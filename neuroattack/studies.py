@@ -48,22 +48,23 @@ def nmnist_snn(models: str | Path, quick: bool, loss: str = "mse") -> str:
 
 def mnist_model(
     models: str | Path, quick: bool, leak: float = 0.5, timesteps: int = 8, seed: int = 0, loss: str = "mse",
-    model_type: str = "snn",
+    model_type: str = "snn", encoding: str = "bernoulli",
 ) -> str:
     """An MNIST model: the default conv SNN (16C5-AP2-32C5-AP2-10FC, all 50k; quick: 128FC on 10k)
-    with the given leak, time-steps, seed and loss, or its ANN twin (``model_type='ann'``)."""
+    with the given leak, time-steps, seed, loss and input coding, or its ANN twin (``model_type='ann'``)."""
     spec = "128FC-10FC" if quick else "16C5-AP2-32C5-AP2-10FC"
     cfg = TrainConfig(
         dataset="mnist", spec=spec, model_type=model_type, loss="ce" if model_type == "ann" else loss,
         timesteps=timesteps, seed=seed, epochs=3 if quick else 4, n_train=10000 if quick else None,
-        n_test=500 if quick else 2000, neuron=NeuronConfig(leak=leak),
+        n_test=500 if quick else 2000, neuron=NeuronConfig(leak=leak), encoding=encoding,
     )
     if model_type == "ann":
         name = "mnist-ann"
     else:
         name = "mnist" + "".join(
-            f"-{k}{v}" for k, v, default in (("l", leak, 0.5), ("T", timesteps, 8), ("s", seed, 0), ("", loss, "mse"))
-            if v != default
+            f"-{k}{v}" for k, v, default in (
+                ("l", leak, 0.5), ("T", timesteps, 8), ("s", seed, 0), ("", loss, "mse"), ("", encoding, "bernoulli")
+            ) if v != default
         )
     return str(ensure_model(name + ("-quick" if quick else ""), cfg, models))
 

@@ -42,7 +42,7 @@ $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --n 1
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --no-sampling --n 100 --out runs/attacks/nmnist-g2s-targeted-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 
 # -- issue 5: studies (HART's Table 2 is issue 3's estimator table), then the demo from scratch
-$PY scripts/hart_findings.py --n 500        2>/dev/null | tail -80 > runs/logs/hart.log
+$PY scripts/hart_findings.py --n 300        2>/dev/null | tail -120 > runs/logs/hart.log
 $PY scripts/quantization_sweep.py --n 300   2>/dev/null | tail -20 > runs/logs/quantization.log
 $PY scripts/liang_findings.py --n 300       2>/dev/null | tail -35 > runs/logs/liang.log
 $PY scripts/sharmin_findings.py --n 300     2>/dev/null | tail -30 > runs/logs/sharmin.log
