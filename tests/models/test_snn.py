@@ -55,7 +55,7 @@ def test_lif_box_dynamics_are_the_papers():
     state, voltages = None, []
     for t in range(4):
         _, state = cell(current[t], state)
-        voltages.append(float(state.v))
+        voltages.append(float(state.v.detach()))
     assert voltages == pytest.approx(expected_v) and expected_v == pytest.approx([0.75, 0.0, 0.75, 0.375])
 
 
