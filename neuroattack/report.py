@@ -250,11 +250,17 @@ def summary_table(store_path: str | os.PathLike) -> str:
     """A short plain-text table (sim ASR, hardware ASR, transfer) of every run, for terminals."""
     with ResultStore(store_path, create=False) as store:
         records = rows(store.runs())
-    head = f"{'model':18s} {'attack':14s} {'crafted on':28s} {'hardware':22s} {'sim ASR':>8s} {'hw ASR':>8s} {'transfer':>9s}"
-    lines = [head, "-" * len(head)]
-    for r in records:
-        lines.append(
-            f"{r['model'][:18]:18s} {r['attack'][:14]:14s} {r['crafted'][:28]:28s} "
-            f"{(r['backend'] + '/' + r['profile'])[:22]:22s} {_fmt(r['sim_asr']):>8s} {_fmt(r['hw_asr']):>8s} {_fmt(r['transfer']):>9s}"
-        )
-    return "\n".join(lines)
+    header = ("model", "attack", "crafted on", "hardware", "sim ASR", "hw ASR", "transfer")
+    table = [
+        (r["model"], r["attack"], r["crafted"], f"{r['backend']}/{r['profile']}",
+         _fmt(r["sim_asr"]), _fmt(r["hw_asr"]), _fmt(r["transfer"]))
+        for r in records
+    ]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        text = [cell.ljust(w) if i < 4 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        return "  ".join(text)
+
+    head = line(header)
+    return "\n".join([head, "-" * len(head), *(line(row) for row in table)])
