@@ -28,6 +28,7 @@ from neuroattack.store import ResultStore  # noqa: E402
 COLUMNS = [
     ("model", "model"),
     ("attack", "attack"),
+    ("settings", "settings"),
     ("crafted on", "crafted"),
     ("backend", "backend"),
     ("profile", "profile"),
@@ -51,6 +52,24 @@ def _fmt(value: Any, std: Any = None) -> str:
     return str(value)
 
 
+_ROUTINE = {"alpha", "eot", "eval_draws", "steps", "iters", "grad_options"}
+
+
+def settings_text(options: dict) -> str:
+    """The options that tell runs of one attack apart, compact: ``eps 8/255, targeted``."""
+    parts = []
+    for key, value in sorted(options.items()):
+        if key in _ROUTINE or value is None or (key == "targeted" and value is False):
+            continue
+        if key == "eps" and isinstance(value, (int, float)):
+            parts.append(f"eps {value * 255:.3g}/255")
+        elif isinstance(value, bool):
+            parts.append(key if value else f"no {key}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
 def crafted_on(run: dict) -> str:
     s = run["settings"]
     if s.get("surrogate"):
@@ -69,6 +88,7 @@ def rows(runs: list[dict]) -> list[dict]:
             "model": run["model"],
             "attack": run["attack"],
             "crafted": crafted_on(run),
+            "settings": settings_text(run["settings"].get("options", {})),
             "backend": run["backend"],
             "profile": run["profile"],
             "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
@@ -86,44 +106,82 @@ def rows(runs: list[dict]) -> list[dict]:
     return out
 
 
-def _bar_plot(records: list[dict], path: Path) -> None:
-    labels = [f"{r['attack']}\n{r['crafted']}\n{r['backend']}/{r['profile']}" for r in records]
-    sim = [r["sim_asr"] or 0.0 for r in records]
-    hw = [r["hw_asr"] or 0.0 for r in records]
-    err = [r["hw_asr_std"] or 0.0 for r in records]
-    x = np.arange(len(records))
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(records) + 2), 4))
-    ax.bar(x - 0.2, sim, 0.4, label="simulation (Norse, float)", color="#4c72b0")
-    ax.bar(x + 0.2, hw, 0.4, yerr=err, label="hardware (replayed)", color="#dd8452", capsize=3)
-    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
-    ax.set_ylabel("attack success rate")
-    ax.set_ylim(0, 1.05)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("ASR in simulation vs on hardware")
+_BARS_PER_ROW = 20
+
+
+def _bar_plot(records: list[dict], path: Path) -> bool:
+    """Sim vs hardware ASR bars for every replayed run, 20 runs per panel row."""
+    records = [r for r in records if r["hw_asr"] is not None]
+    if not records:
+        return False
+    chunks = [records[i : i + _BARS_PER_ROW] for i in range(0, len(records), _BARS_PER_ROW)]
+    width = max(6.0, 0.65 * min(len(records), _BARS_PER_ROW) + 2)
+    fig, axes = plt.subplots(len(chunks), 1, figsize=(width, 4.2 * len(chunks)), squeeze=False)
+    for ax, chunk in zip(axes[:, 0], chunks):
+        eps = [r["options"].get("eps") for r in chunk]
+        labels = [
+            f"{r['model']}\n{r['attack']}" + (f" eps {e * 255:.0f}/255" if isinstance(e, float) else "")
+            + f"\n{r['crafted']}\n{r['profile']}"
+            for r, e in zip(chunk, eps)
+        ]
+        x = np.arange(len(chunk))
+        ax.bar(x - 0.2, [r["sim_asr"] or 0.0 for r in chunk], 0.4, label="simulation (Norse, float)", color="#4c72b0")
+        ax.bar(x + 0.2, [r["hw_asr"] for r in chunk], 0.4, yerr=[r["hw_asr_std"] or 0.0 for r in chunk],
+               label="hardware (replayed)", color="#dd8452", capsize=3)
+        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
+        ax.set_xlim(-0.6, max(len(chunk), 4) - 0.4)
+        ax.set_ylabel("attack success rate")
+        ax.set_ylim(0, 1.05)
+        ax.legend(loc="upper right", fontsize=7)
+    axes[0, 0].set_title("ASR in simulation vs on hardware")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
+
+
+_COVARYING = {"alpha"}  # step sizes scale with eps in the studies; they do not split a curve
 
 
 def _sweep_plot(records: list[dict], option: str, path: Path) -> bool:
-    groups: dict[str, list[tuple[float, float | None, float | None]]] = defaultdict(list)
+    """One panel per model, one curve per (attack, crafted-on, profile, other options): hardware ASR
+    (solid; simulation ASR dashed where there is no hardware) against ``option``."""
+    panels: dict[str, dict[str, list[tuple[float, float | None, float | None]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        if option in r["options"]:
-            groups[f"{r['model']} {r['attack']} {r['profile']}"].append((r["options"][option], r["sim_asr"], r["hw_asr"]))
-    groups = {k: sorted(v) for k, v in groups.items() if len({p[0] for p in v}) > 1}
-    if not groups:
+        if option not in r["options"]:
+            continue
+        others = {k: v for k, v in r["options"].items() if k != option and k not in _COVARYING}
+        curve = (r["attack"], r["crafted"], r["profile"], repr(sorted(others.items(), key=lambda kv: kv[0])))
+        panels[r["model"]][curve].append((r["options"][option], r["sim_asr"], r["hw_asr"]))
+    panels = {
+        model: {c: sorted(pts, key=lambda p: p[0]) for c, pts in curves.items() if len({p[0] for p in pts}) > 1}
+        for model, curves in panels.items()
+    }
+    panels = {m: c for m, c in panels.items() if c}
+    if not panels:
         return False
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for name, pts in groups.items():
-        xs = [p[0] for p in pts]
-        line = ax.plot(xs, [p[2] if p[2] is not None else np.nan for p in pts], "o-", label=f"{name} (hw)")[0]
-        ax.plot(xs, [p[1] if p[1] is not None else np.nan for p in pts], "s--", color=line.get_color(), alpha=0.6,
-                label=f"{name} (sim)")
-    ax.set_xlabel(option)
-    ax.set_ylabel("attack success rate")
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=7)
-    ax.set_title(f"ASR vs {option}")
+    ncols = min(2, len(panels))
+    nrows = (len(panels) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 3.6 * nrows), squeeze=False)
+    for ax, (model, curves) in zip(axes.flat, sorted(panels.items())):
+        crafted = {c[1] for c in curves}
+        profiles = {c[2] for c in curves}
+        for (attack, origin, prof, _), pts in curves.items():
+            label = attack + (f", {origin}" if len(crafted) > 1 else "") + (f", {prof}" if len(profiles) > 1 else "")
+            xs = [p[0] for p in pts]
+            hw = [p[2] for p in pts]
+            if all(v is None for v in hw):
+                ax.plot(xs, [np.nan if p[1] is None else p[1] for p in pts], "s--", label=f"{label} (sim)")
+            else:
+                ax.plot(xs, [np.nan if v is None else v for v in hw], "o-", label=label)
+        ax.set_title(model, fontsize=9)
+        ax.set_xlabel(option)
+        ax.set_ylabel("ASR (hardware; sim where none)", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=6, loc="upper left", ncol=2)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(f"ASR vs {option}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -212,8 +270,8 @@ def build_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, titl
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     figures: list[tuple[str, str]] = []
-    _bar_plot(records, plots / "asr_sim_vs_hw.png")
-    figures.append(("Simulation vs hardware ASR", "plots/asr_sim_vs_hw.png"))
+    if _bar_plot(records, plots / "asr_sim_vs_hw.png"):
+        figures.append(("Simulation vs hardware ASR", "plots/asr_sim_vs_hw.png"))
     for option in ("eps", "gamma"):
         if _sweep_plot(records, option, plots / f"asr_vs_{option}.png"):
             figures.append((f"ASR vs {option}", f"plots/asr_vs_{option}.png"))
@@ -250,16 +308,16 @@ def summary_table(store_path: str | os.PathLike) -> str:
     """A short plain-text table (sim ASR, hardware ASR, transfer) of every run, for terminals."""
     with ResultStore(store_path, create=False) as store:
         records = rows(store.runs())
-    header = ("model", "attack", "crafted on", "hardware", "sim ASR", "hw ASR", "transfer")
+    header = ("model", "attack", "settings", "crafted on", "hardware", "sim ASR", "hw ASR", "transfer")
     table = [
-        (r["model"], r["attack"], r["crafted"], f"{r['backend']}/{r['profile']}",
+        (r["model"], r["attack"], r["settings"], r["crafted"], f"{r['backend']}/{r['profile']}",
          _fmt(r["sim_asr"]), _fmt(r["hw_asr"]), _fmt(r["transfer"]))
         for r in records
     ]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:
-        text = [cell.ljust(w) if i < 4 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        text = [cell.ljust(w) if i < 5 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
         return "  ".join(text)
 
     head = line(header)
