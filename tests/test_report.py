@@ -4,7 +4,7 @@ import torch
 
 from neuroattack.attacks.streams import Streams, save_streams
 from neuroattack.cli import main
-from neuroattack.report import build_report, summary_table
+from neuroattack.report import build_report, settings_text, summary_table
 from neuroattack.store import ResultStore
 
 
@@ -65,3 +65,8 @@ def test_report_cli_and_errors(small_store, tmp_path, capsys):
     assert main(["report", "--store", str(empty), "--out", str(tmp_path / "r3")]) == 2
     assert "no finished runs" in capsys.readouterr().err
     assert main(["report", "--store", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "r4")]) == 2
+
+
+def test_settings_text_names_what_tells_runs_apart():
+    assert settings_text({"eps": 8 / 255, "alpha": 2 / 255, "steps": 7, "targeted": False}) == "eps 8/255"
+    assert settings_text({"gamma": 0.05, "sampling": False, "targeted": True}) == "gamma 0.05, no sampling, targeted"
