@@ -19,7 +19,7 @@ def build(args):
     n = args.n or (100 if q else 500)
     hw = profile("loihi2")
     specs = []
-    for eps in (4 / 255, 8 / 255, 16 / 255):
+    for eps in (4 / 255, 8 / 255, 16 / 255, 32 / 255):  # 32/255: where rate-coded MNIST SNNs start to move
         opts = {"eps": eps, "alpha": eps / 4, "steps": 7, "eot": 2, "eval_draws": 4}
         base = snn()
         specs += [
