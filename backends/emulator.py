@@ -59,9 +59,27 @@ def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
     return -w if mode == "inhibitory" else w
 
 
+def _within(x: torch.Tensor, lo: int, hi: int) -> bool:
+    """Whether every element lies in ``[lo, hi]`` (one reduction; lets a wrap that changes
+    nothing be skipped, which saves several full-tensor passes per layer)."""
+    if x.numel() == 0:
+        return True
+    low, high = torch.aminmax(x)
+    return lo <= int(low) and int(high) <= hi
+
+
 def wrap32(x: torch.Tensor) -> torch.Tensor:
     """Two's-complement int32 wrap of int64 values (numpy int32 arithmetic)."""
+    if _within(x, -(1 << 31), (1 << 31) - 1):
+        return x
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def wrap_state(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Lava LIF's wrap of the current into ``(-m, m]`` (``m = 2^23``): ``x - 2m`` above, ``x + 2m`` at or below ``-m``."""
+    if _within(x, -m + 1, m):
+        return x
+    return torch.where(x > m, x - 2 * m, torch.where(x <= -m, x + 2 * m, x))
 
 
 def decay(x: torch.Tensor, keep: int, bits: int) -> torch.Tensor:
@@ -77,6 +95,8 @@ def decay(x: torch.Tensor, keep: int, bits: int) -> torch.Tensor:
 def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
     """``(x + 2^(bits-1)) mod 2^bits - 2^(bits-1)``: Lava Conv's ``signed_clamp``."""
     half = 1 << (bits - 1)
+    if _within(x, -half, half - 1):
+        return x
     return torch.remainder(x + half, 1 << bits) - half
 
 
@@ -297,7 +317,7 @@ class EmulatorExecutor:
         a6 = wrap32(a << self.profile.shift)
         if du_keep == 0:
             # du = 4095: the current forgets everything each step, u[t] = wrap(a[t] << 6) for all t
-            u_all = torch.where(a6 > m, a6 - 2 * m, torch.where(a6 <= -m, a6 + 2 * m, a6))
+            u_all = wrap_state(a6, m)
             drive = u_all + p["bias"]
         bits = self.profile.decay_bits
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
@@ -313,7 +333,7 @@ class EmulatorExecutor:
                 step_drive = drive[t]
             else:
                 u = wrap32(decay(u, du_keep, bits) + a6[t])
-                u = torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u))
+                u = wrap_state(u, m)
                 step_drive = u + p["bias"]
             if dv_keep != unity:  # v = sign(v k) (|v k| >> 12) + drive, as decay() in place
                 torch.mul(v, dv_keep, out=y)

@@ -37,6 +37,23 @@ def test_random_conv_graphs(seed):
     assert all(layer.sum() > 0 for layer in emu.layers)
 
 
+def test_current_overflow_wraps_as_on_lava(monkeypatch):
+    """Strong weights and dense input push the 24-bit current past 2^23: both wrap it alike."""
+    import backends.emulator as emulator
+
+    wrapped = []
+    original = emulator.wrap_state
+
+    def spy(x, m):
+        wrapped.append(not emulator._within(x, -m + 1, m))
+        return original(x, m)
+
+    monkeypatch.setattr(emulator, "wrap_state", spy)
+    _, g = random_graph("200FC-10FC", (400,), init_scale=10.0, seed=0)
+    _compare(g, random_spikes((400,), batch=3, steps=5, density=0.9))
+    assert any(wrapped)
+
+
 @pytest.mark.parametrize("profile", ["hw_configs/loihi2_w6.toml", "hw_configs/loihi2_w4.toml"])
 def test_reduced_precision(profile):
     _, g = random_graph("20FC-10FC", (12,), init_scale=3.0, seed=4)
