@@ -133,13 +133,9 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
         )
     if x.numel() == 0 or x.dtype == torch.bool:
         return x.to(torch.int8)
-    if x.is_floating_point():
-        if torch.isnan(x).any():
+    if x.ne(0).logical_and_(x.ne(1)).any():  # one test for NaN, fractions and out-of-range values
+        if x.is_floating_point() and torch.isnan(x).any():
             raise ValueError("hardware input contains NaN")
-        if not torch.equal(x, x.round()):
-            raise ValueError("hardware input must be binary spikes (0/1)")
-    lo, hi = torch.aminmax(x)
-    if lo < 0 or hi > 1:
         raise ValueError("hardware input must be binary spikes (0/1)")
     return x.to(torch.int8)
 
@@ -264,7 +260,10 @@ class EmulatorExecutor:
 
     # -- one layer -------------------------------------------------------------------------
     def _synapse(self, i: int, s: torch.Tensor, active: int) -> torch.Tensor:
-        """Activations ``[P, B, *out]`` computed from spikes ``s`` ``[P, B, *in]`` (first ``active`` steps)."""
+        """Activations ``[P, B, *out]`` as they reach the LIF, from spikes ``s`` ``[P, B, *in]``.
+
+        Only the first ``active`` (< P) input steps can carry spikes; each synapse delays by one
+        step, so what step ``t`` computes arrives at ``t + 1`` (written there directly)."""
         fl, p = self.float_layers[i], self._params[i]
         steps, batch = s.shape[:2]
         x = s[:active].reshape(active * batch, *fl.in_shape)
@@ -281,7 +280,7 @@ class EmulatorExecutor:
         acc = acc.reshape(active, batch, *fl.out_shape)
         out = torch.zeros((steps, batch, *fl.out_shape), dtype=torch.int64 if self.int_layers else torch.float64)
         if self.int_layers is None:
-            out[:active] = acc
+            out[1 : active + 1] = acc
             return out
         acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
         if fl.synapse == "dense":
@@ -289,7 +288,7 @@ class EmulatorExecutor:
             acc = acc << e if e >= 0 else acc >> -e
         else:
             acc = wrap_signed(acc, self.profile.state_bits)
-        out[:active] = wrap32(acc)
+        out[1 : active + 1] = wrap32(acc)
         return out
 
     def _lif(self, i: int, a: torch.Tensor, reset_step: int) -> torch.Tensor:
@@ -314,39 +313,41 @@ class EmulatorExecutor:
         m = self.profile.max_state
         du_keep = unity - p["du"] - 1
         dv_keep = unity - p["dv"]
-        a6 = wrap32(a << self.profile.shift)
-        if du_keep == 0:
-            # du = 4095: the current forgets everything each step, u[t] = wrap(a[t] << 6) for all t
-            u_all = wrap_state(a6, m)
-            drive = u_all + p["bias"]
+        shift = self.profile.shift
+        bias = p["bias"]
+        has_bias = bool(torch.as_tensor(bias).ne(0).any())
         bits = self.profile.decay_bits
+        low_bits = (1 << bits) - 1
+        fired = torch.zeros(a.shape, dtype=torch.bool)  # viewed as int8 at the end, no copy
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
         v = torch.zeros_like(u)
         y = torch.empty_like(u)  # work buffers: the scan runs in place (allocation dominated it)
-        sign = torch.empty_like(u)
-        spike = torch.empty(a.shape[1:], dtype=torch.bool)
-        for t in range(steps):
+        r = torch.empty_like(u)
+        for t in range(steps):  # step by step, so each step's tensors stay in cache
             if t == reset_step:
                 u.zero_()
                 v.zero_()
-            if du_keep == 0:
-                step_drive = drive[t]
+            a6 = wrap32(a[t] << shift)
+            if du_keep == 0:  # du = 4095: the current forgets everything each step
+                u = wrap_state(a6, m)
             else:
-                u = wrap32(decay(u, du_keep, bits) + a6[t])
-                u = wrap_state(u, m)
-                step_drive = u + p["bias"]
-            if dv_keep != unity:  # v = sign(v k) (|v k| >> 12) + drive, as decay() in place
+                u = wrap_state(wrap32(decay(u, du_keep, bits) + a6), m)
+            step_drive = u + bias if has_bias else u
+            if dv_keep != unity:
+                # v = trunc(v k / 2^12) + drive: an arithmetic shift after adding 2^12 - 1 to
+                # negative products rounds toward zero, as Lava's sign(y) (|y| >> 12) does
                 torch.mul(v, dv_keep, out=y)
-                torch.sign(y, out=sign)
-                y.abs_().bitwise_right_shift_(bits).mul_(sign)
+                torch.bitwise_right_shift(y, 63, out=r)
+                r.bitwise_and_(low_bits)
+                y.add_(r).bitwise_right_shift_(bits)
                 torch.add(y, step_drive, out=v)
             else:
                 v.add_(step_drive)
             v.clamp_(-(m - 1), m - 1)
+            spike = fired[t]
             torch.gt(v, p["vth"], out=spike)
             v.masked_fill_(spike, 0)
-            out[t].copy_(spike)
-        return out
+        return fired.view(torch.int8)
 
     # -- a run -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -369,10 +370,7 @@ class EmulatorExecutor:
         active = steps_in  # steps that can carry spikes into the next layer
         traces = []
         for i in range(self.n_layers):
-            a = self._synapse(i, s, min(active, window - 1))
-            delayed = torch.zeros_like(a)
-            delayed[1:] = a[:-1]
-            s = self._lif(i, delayed, reset_step=i + 1)
+            s = self._lif(i, self._synapse(i, s, min(active, window - 1)), reset_step=i + 1)
             active = window if (self.pad_steps or self._keeps_state(i)) else min(active + 1, window)
             if record:
                 traces.append(s.transpose(0, 1).float())

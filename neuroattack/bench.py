@@ -103,10 +103,7 @@ def product_seconds(emulator, batch: torch.Tensor, min_seconds: float = 1.0) -> 
     active = steps
     for i in range(emulator.n_layers):  # one real pass to get every layer's input spikes
         inputs.append((s, min(active, window - 1)))
-        a = emulator._synapse(i, s, min(active, window - 1))
-        delayed = torch.zeros_like(a)
-        delayed[1:] = a[:-1]
-        s = emulator._lif(i, delayed, i + 1)
+        s = emulator._lif(i, emulator._synapse(i, s, min(active, window - 1)), i + 1)
         active += 1
 
     def products():
