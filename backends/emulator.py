@@ -59,6 +59,17 @@ def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
     return -w if mode == "inhibitory" else w
 
 
+def applied_weights(q: IntLayer) -> np.ndarray:
+    """The integer weights Lava applies for layer ``q``: dense mantissas after its clip and
+    truncation (:func:`lava_weights`), conv weights as quantized (Lava's Conv takes them as they are)."""
+    return lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
+
+
+def applied_bias(q: IntLayer) -> np.ndarray:
+    """The per-step integer bias ``bias_mant << bias_exp`` (a right shift for negative exponents)."""
+    return np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
+
+
 def _within(x: torch.Tensor, lo: int, hi: int) -> bool:
     """Whether every element lies in ``[lo, hi]`` (one reduction; lets a wrap that changes
     nothing be skipped, which saves several full-tensor passes per layer)."""
@@ -82,14 +93,20 @@ def wrap_state(x: torch.Tensor, m: int) -> torch.Tensor:
     return torch.where(x > m, x - 2 * m, torch.where(x <= -m, x + 2 * m, x))
 
 
-def decay(x: torch.Tensor, keep: int, bits: int) -> torch.Tensor:
+def decay(
+    x: torch.Tensor, keep: int, bits: int, out: torch.Tensor | None = None, scratch: torch.Tensor | None = None
+) -> torch.Tensor:
     """Lava's ``sign(x * keep) * (|x * keep| >> bits)`` (truncation toward zero), on int64.
 
-    Written with shifts as Lava writes it: ``torch.div(..., rounding_mode="trunc")`` on int64 is a
-    scalar division per element, about 150 times slower here.
+    Computed as an arithmetic shift after adding ``2^bits - 1`` to negative products, which
+    rounds toward zero as Lava's form does in fewer passes (``torch.div(..., rounding_mode="trunc")``
+    on int64 is a scalar division per element, about 150 times slower here). ``out`` and
+    ``scratch`` (int64, shaped like ``x``) let a scan run without allocating.
     """
-    y = x * keep
-    return torch.sign(y) * (y.abs() >> bits)
+    y = torch.mul(x, keep, out=out) if out is not None else x * keep
+    r = torch.bitwise_right_shift(y, 63, out=scratch) if scratch is not None else y >> 63
+    r.bitwise_and_((1 << bits) - 1)
+    return y.add_(r).bitwise_right_shift_(bits)
 
 
 def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
@@ -236,15 +253,16 @@ class EmulatorExecutor:
                 "unfolded": unfold_pooling(w, fl.stride, fl.padding) if fl.synapse == "conv" else None,
                 "dtype": torch.float64,
                 "bias": torch.as_tensor(fl.bias, dtype=torch.float64).reshape(fl.out_shape),
+                "has_bias": bool(np.any(np.asarray(fl.bias) != 0)),
                 "du": fl.du,
                 "dv": fl.dv,
                 "vth": fl.vth,
             }
         q = self.int_layers[i]
-        w = lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
+        w = applied_weights(q)
         fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
         dtype = torch.float32 if fan < _EXACT_F32 else torch.float64
-        bias = np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
+        bias = applied_bias(q)
         weight = torch.as_tensor(w, dtype=dtype)
         return {
             "weight": weight,
@@ -252,6 +270,7 @@ class EmulatorExecutor:
             "product": Int8Product(w) if q.synapse == "dense" else None,
             "dtype": dtype,
             "bias": torch.as_tensor(bias, dtype=torch.int64).reshape(q.out_shape),
+            "has_bias": bool(np.any(bias != 0)),
             "du": q.du,
             "dv": q.dv,
             "vth": q.vth << self.profile.shift,
@@ -295,8 +314,8 @@ class EmulatorExecutor:
         """Scan the LIF of layer ``i`` over delayed activations ``a`` ``[P, B, *out]``; spikes."""
         p = self._params[i]
         steps = a.shape[0]
-        out = torch.zeros(a.shape, dtype=torch.int8)
         if self.int_layers is None:
+            out = torch.zeros(a.shape, dtype=torch.int8)
             u = torch.zeros(a.shape[1:], dtype=torch.float64)
             v = torch.zeros_like(u)
             for t in range(steps):
@@ -314,10 +333,7 @@ class EmulatorExecutor:
         du_keep = unity - p["du"] - 1
         dv_keep = unity - p["dv"]
         shift = self.profile.shift
-        bias = p["bias"]
-        has_bias = bool(torch.as_tensor(bias).ne(0).any())
         bits = self.profile.decay_bits
-        low_bits = (1 << bits) - 1
         fired = torch.zeros(a.shape, dtype=torch.bool)  # viewed as int8 at the end, no copy
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
         v = torch.zeros_like(u)
@@ -332,15 +348,9 @@ class EmulatorExecutor:
                 u = wrap_state(a6, m)
             else:
                 u = wrap_state(wrap32(decay(u, du_keep, bits) + a6), m)
-            step_drive = u + bias if has_bias else u
+            step_drive = u + p["bias"] if p["has_bias"] else u
             if dv_keep != unity:
-                # v = trunc(v k / 2^12) + drive: an arithmetic shift after adding 2^12 - 1 to
-                # negative products rounds toward zero, as Lava's sign(y) (|y| >> 12) does
-                torch.mul(v, dv_keep, out=y)
-                torch.bitwise_right_shift(y, 63, out=r)
-                r.bitwise_and_(low_bits)
-                y.add_(r).bitwise_right_shift_(bits)
-                torch.add(y, step_drive, out=v)
+                torch.add(decay(v, dv_keep, bits, out=y, scratch=r), step_drive, out=v)
             else:
                 v.add_(step_drive)
             v.clamp_(-(m - 1), m - 1)
@@ -383,4 +393,4 @@ class EmulatorExecutor:
         p = self._params[i]
         unity = self.profile.decay_unity
         slow_current = p["du"] < (unity - 1 if self.int_layers is not None else 1.0)
-        return bool(slow_current or (p["bias"] != 0).any())
+        return bool(slow_current or p["has_bias"])

@@ -18,13 +18,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import backends
-from backends.emulator import lava_weights
+from backends.emulator import applied_bias, applied_weights, wrap_signed, wrap_state
 from neuroattack.models.snn import SNN
 from neuroattack.models.surrogates import EXTRA_METHODS
 from neuroattack.models.neurons import SURROGATES
@@ -34,11 +33,6 @@ from norse.torch.functional.threshold import threshold as norse_threshold
 def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Forward ``y``, backward identity (straight-through)."""
     return x + (y - x).detach()
-
-
-def _wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
-    half = float(1 << (bits - 1))
-    return torch.remainder(x + half, 2 * half) - half
 
 
 class HardwareSNN(nn.Module):
@@ -60,16 +54,9 @@ class HardwareSNN(nn.Module):
         self.neuron = model.neuron
         self.float_layers = backends.lower(graph_of(model, timesteps))
         self.int_layers = backends.quantize(self.float_layers, self.profile)
-        self.weights = [
-            torch.as_tensor(lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight, dtype=torch.float64)
-            for q in self.int_layers
-        ]
+        self.weights = [torch.as_tensor(applied_weights(q), dtype=torch.float64) for q in self.int_layers]
         self.biases = [
-            torch.as_tensor(
-                np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0)),
-                dtype=torch.float64,
-            ).reshape(q.out_shape)
-            for q in self.int_layers
+            torch.as_tensor(applied_bias(q), dtype=torch.float64).reshape(q.out_shape) for q in self.int_layers
         ]
         self.vth = [float(q.vth << self.profile.shift) for q in self.int_layers]
         method = SURROGATES[model.neuron.surrogate]
@@ -123,8 +110,8 @@ class HardwareSNN(nn.Module):
                 a = scaled if q.weight_exp >= 0 else _ste(scaled, torch.floor(scaled))
             else:
                 acc = F.conv2d(flat, w, stride=q.stride, padding=q.padding)
-                a = _ste(acc, _wrap(acc, self.profile.state_bits))
-            a = _ste(a, _wrap(a, 32)).reshape(window, batch, *q.out_shape)
+                a = _ste(acc, wrap_signed(acc, self.profile.state_bits))
+            a = _ste(a, wrap_signed(a, 32)).reshape(window, batch, *q.out_shape)
             a = torch.cat([torch.zeros_like(a[:1]), a[:-1]])  # one step of synaptic delay
             u = torch.zeros_like(a[0])
             v = torch.zeros_like(a[0])
@@ -133,10 +120,10 @@ class HardwareSNN(nn.Module):
                 if t == i + 1:  # LIFReset at the step the layer's first input arrives
                     u, v = torch.zeros_like(u), torch.zeros_like(v)
                 ud = u * (unity - q.du - 1) / unity
-                a6 = _ste(a[t] * shift, _wrap(a[t] * shift, 32))
+                a6 = _ste(a[t] * shift, wrap_signed(a[t] * shift, 32))
                 u = _ste(ud, torch.trunc(ud)) + a6
-                u = _ste(u, _wrap(u, 32))
-                u = _ste(u, torch.where(u > m, u - 2 * m, torch.where(u <= -m, u + 2 * m, u)))
+                u = _ste(u, wrap_signed(u, 32))
+                u = _ste(u, wrap_state(u, self.profile.max_state))
                 vd = v * (unity - q.dv) / unity
                 v = _ste(vd, torch.trunc(vd)) + u + self.biases[i]
                 v = _ste(v, v.clamp(-(m - 1), m - 1))
