@@ -84,11 +84,12 @@ def rows(runs: list[dict]) -> list[dict]:
     out = []
     for run in runs:
         sim, hw = run["result"].get("sim", {}), run["result"].get("hardware", {})
+        options = run["settings"].get("options", {})
         out.append({
             "model": run["model"],
             "attack": run["attack"],
             "crafted": crafted_on(run),
-            "settings": settings_text(run["settings"].get("options", {})),
+            "settings": settings_text(options),
             "backend": run["backend"],
             "profile": run["profile"],
             "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
@@ -100,7 +101,7 @@ def rows(runs: list[dict]) -> list[dict]:
             "agree_clean": hw.get("agreement_clean"),
             "agree_adv": hw.get("agreement_adv"),
             "perturbation": sim.get("mean_perturbation"),
-            "options": run["settings"].get("options", {}),
+            "options": options,
             "streams": run["artifacts"].get("streams"),
         })
     return out
@@ -118,12 +119,7 @@ def _bar_plot(records: list[dict], path: Path) -> bool:
     width = max(6.0, 0.65 * min(len(records), _BARS_PER_ROW) + 2)
     fig, axes = plt.subplots(len(chunks), 1, figsize=(width, 4.2 * len(chunks)), squeeze=False)
     for ax, chunk in zip(axes[:, 0], chunks):
-        eps = [r["options"].get("eps") for r in chunk]
-        labels = [
-            f"{r['model']}\n{r['attack']}" + (f" eps {e * 255:.0f}/255" if isinstance(e, float) else "")
-            + f"\n{r['crafted']}\n{r['profile']}"
-            for r, e in zip(chunk, eps)
-        ]
+        labels = [f"{r['model']}\n{r['attack']} {r['settings']}\n{r['crafted']}\n{r['profile']}" for r in chunk]
         x = np.arange(len(chunk))
         ax.bar(x - 0.2, [r["sim_asr"] or 0.0 for r in chunk], 0.4, label="simulation (Norse, float)", color="#4c72b0")
         ax.bar(x + 0.2, [r["hw_asr"] for r in chunk], 0.4, yerr=[r["hw_asr_std"] or 0.0 for r in chunk],
@@ -131,8 +127,8 @@ def _bar_plot(records: list[dict], path: Path) -> bool:
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
         ax.set_xlim(-0.6, max(len(chunk), 4) - 0.4)
         ax.set_ylabel("attack success rate")
-        ax.set_ylim(0, 1.05)
-        ax.legend(loc="upper right", fontsize=7)
+        ax.set_ylim(0, 1.2)  # headroom for the legend above bars near 1
+        ax.legend(loc="upper right", fontsize=7, ncol=2)
     axes[0, 0].set_title("ASR in simulation vs on hardware")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
