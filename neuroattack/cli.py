@@ -36,6 +36,11 @@ def _neuron_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--surrogate-width", type=float, default=3.0, help="rect/triangle width or SuperSpike alpha")
 
 
+def _rate(value: float | None) -> str:
+    """A rate for the one-line summaries: 4 decimals, ``n/a`` where it is undefined."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def _fraction(text: str) -> float:
     """Parse ``0.03`` or ``8/255``."""
     try:
@@ -293,10 +298,9 @@ def _attack(args: argparse.Namespace) -> int:
     }
     save_streams(args.out, run.streams)
     write_json(args.out / "summary.json", summary)
-    asr = summary["asr"]
     print(
         f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
-        f"{'n/a' if asr is None else f'{asr:.4f}'} over {summary['n_attacked']} correctly classified inputs; "
+        f"{_rate(summary['asr'])} over {summary['n_attacked']} correctly classified inputs; "
         f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
     )
     return 0
@@ -306,11 +310,10 @@ def _attack(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     import time
 
-    import backends
     from neuroattack.attacks.streams import load_streams
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import graph_of, replay_streams
+    from neuroattack.replay import deploy, replay_streams
     from neuroattack.store import ResultStore
 
     started = time.time()
@@ -323,7 +326,7 @@ def _replay(args: argparse.Namespace) -> int:
         )
     if args.n is not None:
         streams = streams.head(args.n)
-    executor = backends.load(graph_of(model, config["timesteps"]), args.profile, args.backend)
+    executor = deploy(model, args.backend, args.profile, config["timesteps"])
     metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
     profile = args.profile.stem
     result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
@@ -334,11 +337,10 @@ def _replay(args: argparse.Namespace) -> int:
         with ResultStore(args.store) as store:
             store.put(args.checkpoint.name, attack, settings, args.backend, profile,
                       {"hardware": metrics}, {"streams": str(args.streams)}, started)
-    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
     print(
-        f"{args.backend}/{profile} on {len(streams)} inputs: hardware clean accuracy {fmt(metrics['hw_clean_accuracy'])}, "
-        f"hardware ASR {fmt(metrics['hw_asr'])} (sim {fmt(metrics['sim_asr'])}), transfer {fmt(metrics['transfer_rate'])}, "
-        f"agreement clean/adv {fmt(metrics['agreement_clean'])}/{fmt(metrics['agreement_adv'])} -> {args.out}"
+        f"{args.backend}/{profile} on {len(streams)} inputs: hardware clean accuracy {_rate(metrics['hw_clean_accuracy'])}, "
+        f"hardware ASR {_rate(metrics['hw_asr'])} (sim {_rate(metrics['sim_asr'])}), transfer {_rate(metrics['transfer_rate'])}, "
+        f"agreement clean/adv {_rate(metrics['agreement_clean'])}/{_rate(metrics['agreement_adv'])} -> {args.out}"
     )
     return 0
 

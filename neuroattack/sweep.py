@@ -117,10 +117,9 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
 
 def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) -> tuple[dict, dict]:
     """Craft (or reuse), replay on the backend, and return ``(result, artifacts)``."""
-    import backends
     from neuroattack.attacks.streams import load_streams
     from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import graph_of, replay_streams
+    from neuroattack.replay import deploy, replay_streams
 
     start = time.perf_counter()
     streams_dir, summary = craft(spec, work_dir, progress)
@@ -134,7 +133,7 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
     if spec.hw_n is not None:
         streams = streams.head(spec.hw_n)
     model, config = load_checkpoint(spec.checkpoint)
-    executor = backends.load(graph_of(model, config["timesteps"]), spec.profile, spec.backend)
+    executor = deploy(model, spec.backend, spec.profile, config["timesteps"])
     hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
     result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
     return result, {"streams": str(streams_dir)}
