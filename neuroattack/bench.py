@@ -42,14 +42,8 @@ def bench_attacks(
         for name in estimators:
             options = {"gamma": hart_gamma} if name == "hart" else {}
             atk = Attack(victim, grad=name, grad_options=options, seed=0)
-            atk.image_gradient(images, labels)
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                atk.image_gradient(images, labels)
-                times.append(time.perf_counter() - t0)
-            times.sort()
-            rows.append({"estimator": name, "timesteps": steps, "seconds_per_iteration": times[len(times) // 2]})
+            seconds = _median_seconds(lambda: atk.image_gradient(images, labels), 0.0, repeats)
+            rows.append({"estimator": name, "timesteps": steps, "seconds_per_iteration": seconds})
     by = {(r["estimator"], r["timesteps"]): r["seconds_per_iteration"] for r in rows}
     ratios = {
         f"hart_over_stbp_T{t}": by[("hart", t)] / by[("stbp", t)]
@@ -80,10 +74,12 @@ def synaptic_macs(layers, timesteps: int) -> int:
     return total
 
 
-def _median_seconds(fn, min_seconds: float) -> float:
+def _median_seconds(fn, min_seconds: float, min_repeats: int = 5) -> float:
+    """Median wall time of ``fn`` after one warm-up call: at least ``min_repeats`` calls and
+    ``min_seconds`` in all."""
     fn()
     times, start = [], time.perf_counter()
-    while time.perf_counter() - start < min_seconds or len(times) < 5:
+    while time.perf_counter() - start < min_seconds or len(times) < min_repeats:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -92,23 +88,24 @@ def _median_seconds(fn, min_seconds: float) -> float:
 
 
 def product_seconds(emulator, batch: torch.Tensor, min_seconds: float = 1.0) -> float:
-    """Median time of the synaptic products alone (the emulator's arithmetic) for one batch."""
-    from backends.emulator import check_spikes
+    """Median time of the synaptic products alone (the emulator's arithmetic) for one batch: the
+    ``_synapse`` calls of one real run, recorded, then replayed without the LIF scans."""
+    calls = []
+    synapse = emulator._synapse
 
-    x = check_spikes(batch, emulator.in_shape)
-    steps = x.shape[1]
-    window = emulator.window(steps)
-    inputs, s = [], torch.zeros((window, len(x), *emulator.in_shape), dtype=torch.int8)
-    s[:steps] = x.transpose(0, 1)
-    active = steps
-    for i in range(emulator.n_layers):  # one real pass to get every layer's input spikes
-        inputs.append((s, min(active, window - 1)))
-        s = emulator._lif(i, emulator._synapse(i, s, min(active, window - 1)), i + 1)
-        active += 1
+    def recording(i, s, active):
+        calls.append((i, s, active))
+        return synapse(i, s, active)
+
+    emulator._synapse = recording  # instance attribute: shadows the method for this run only
+    try:
+        emulator.run(batch)
+    finally:
+        del emulator._synapse
 
     def products():
-        for i, (spk, act) in enumerate(inputs):
-            emulator._synapse(i, spk, act)
+        for i, s, active in calls:
+            synapse(i, s, active)
 
     return _median_seconds(products, min_seconds)
 
