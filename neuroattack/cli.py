@@ -242,7 +242,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         executor = deploy(model, args.backend, args.profile, config["timesteps"])
         spikes = hardware_spikes(data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(args.seed))
-        preds, _, _ = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend)
+        preds = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend).argmax(-1)
         acc = float((preds == data.y).float().mean())
         result["profile"] = getattr(getattr(executor, "profile", None), "name", "float")
         if getattr(executor, "int_layers", None):

@@ -55,15 +55,13 @@ def hardware_spikes(
 
 
 def run_on(executor, spikes: torch.Tensor, batch_size: int = 256, progress: bool = False, desc: str = "replay"):
-    """Run ``spikes`` ``[N, T, ...]`` in batches; ``(predictions [N], counts [N, K], window [N, P, K])``."""
-    preds, counts, windows = [], [], []
+    """Run ``spikes`` ``[N, T, ...]`` in batches; output spike counts ``[N, K]`` over each window
+    (prediction: ``argmax(-1)``, most spikes, ties to the lowest index)."""
     starts = range(0, len(spikes), batch_size)
-    for start in tqdm(starts, disable=not progress, desc=desc, leave=False):
-        result = executor.run(spikes[start : start + batch_size])
-        preds.append(result.prediction)
-        counts.append(result.counts)
-        windows.append(result.window)
-    return torch.cat(preds), torch.cat(counts), torch.cat(windows)
+    return torch.cat([
+        executor.run(spikes[start : start + batch_size]).counts
+        for start in tqdm(starts, disable=not progress, desc=desc, leave=False)
+    ])
 
 
 def replay_metrics(
@@ -158,7 +156,7 @@ def replay_streams(
         gen = torch.Generator().manual_seed(seed + d)
         spikes = [hardware_spikes(x, streams.encoding, streams.timesteps, gen) for x in (streams.clean, streams.adversarial)]
         sim = [_sim_counts(model, s, batch_size) for s in spikes]
-        hw = [run_on(executor, s, batch_size, progress, desc=f"replay draw {d + 1}/{n_draws}")[1] for s in spikes]
+        hw = [run_on(executor, s, batch_size, progress, desc=f"replay draw {d + 1}/{n_draws}") for s in spikes]
         results.append(
             replay_metrics(
                 streams.labels, streams.targets,
