@@ -262,14 +262,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 @command("export")
 def _export(args: argparse.Namespace) -> int:
-    from neuroattack.export import export_checkpoint
-    from neuroattack.models.checkpoint import load_checkpoint
-
-    model, config = load_checkpoint(args.checkpoint)
-    extra = {k: config[k] for k in ("dataset", "encoding", "timesteps")}
     import backends
+    from neuroattack.export import export_trained
 
-    graph = export_checkpoint(model, args.out, config["timesteps"], extra=extra)
+    graph = export_trained(args.checkpoint, args.out)
     nodes = ", ".join(f"{k}:{type(v).__name__}" for k, v in graph.nodes.items())
     print(f"wrote {args.out} ({nodes}); Norse re-import reproduces the model's spikes exactly")
     print("on Lava:\n  " + "\n  ".join(backends.describe_lowering(backends.lower(graph))))

@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from neuroattack.export import export_checkpoint
-from neuroattack.models.checkpoint import load_checkpoint
+from neuroattack.export import export_trained
 from neuroattack.report import build_report, summary_table
 from neuroattack.studies import accuracy, mnist_model, nmnist_snn, profile
 from neuroattack.sweep import RunSpec, run_sweep
@@ -43,9 +42,7 @@ def run_demo(out: str | Path = "runs/demo", n: int = 100, lava_n: int = 20) -> d
     # the studies' quick models: nmnist-sim 256FC-10FC on 4k samples, MNIST 128FC-10FC on 10k
     paths = {"nmnist-sim": Path(nmnist_snn(out / "models", quick=True)), "mnist": Path(mnist_model(out / "models", quick=True))}
     for name, path in paths.items():
-        model, config = load_checkpoint(path)
-        export_checkpoint(model, out / "nir" / f"{name}.nir", config["timesteps"],
-                          extra={k: config[k] for k in ("dataset", "encoding", "timesteps")})
+        export_trained(path, out / "nir" / f"{name}.nir")
     store = out / "results.sqlite"
     run_sweep(demo_specs(paths["nmnist-sim"], paths["mnist"], n, lava_n), store, out / "work")
     html = build_report(store, out / "report", title="neuroattack demo")

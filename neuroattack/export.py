@@ -192,3 +192,13 @@ def export_checkpoint(model: SNN, path: str | os.PathLike, timesteps: int = 8, e
         written = nir.read(tmp)
         validate_export(written, model, timesteps)
     return written
+
+
+def export_trained(checkpoint: str | os.PathLike, path: str | os.PathLike) -> nir.NIRGraph:
+    """:func:`export_checkpoint` of a training checkpoint directory, validated over its ``T``, with
+    its dataset, input encoding and time-steps in the graph's metadata."""
+    from neuroattack.models.checkpoint import load_checkpoint
+
+    model, config = load_checkpoint(checkpoint)
+    extra = {k: config[k] for k in ("dataset", "encoding", "timesteps")}
+    return export_checkpoint(model, path, config["timesteps"], extra=extra)
