@@ -146,10 +146,18 @@ class Attack:
         pred = self.victim.predict(x, self.generator)[0]
         return hits(pred, labels, targets)
 
+    def judge_on(
+        self, victim: Victim, x: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor,
+        targets: torch.Tensor | None, **extra,
+    ) -> AttackResult:
+        """:func:`judge` on ``victim`` (this attack's own, or a transfer target) with this attack's
+        evaluation draws and seed (offset from the crafting seed, so judging never reuses its draws)."""
+        return judge(victim, x, x_adv, labels, targets, self.eval_draws, self.seed + 10_007, **extra)
+
     def _evaluate(
         self, x: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, **extra
     ) -> AttackResult:
-        self.last_result = judge(self.victim, x, x_adv, labels, targets, self.eval_draws, self.seed + 10_007, **extra)
+        self.last_result = self.judge_on(self.victim, x, x_adv, labels, targets, **extra)
         return self.last_result
 
     # -- the call ----------------------------------------------------------------------------

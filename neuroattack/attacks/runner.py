@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from neuroattack.attacks.base import Attack, expand_targets, judge
+from neuroattack.attacks.base import Attack, expand_targets
 from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import BIM, PGD
@@ -76,7 +76,7 @@ def run_attack(
         if surrogate is not None:
             sources.append(res)
             extra = {k: getattr(res, k) for k in ("iterations", "rsf_invocations", "zero_grad_first")}
-            res = judge(victim, x, x_adv, y, tgt, atk.eval_draws, atk.seed + 10_007, **extra)
+            res = atk.judge_on(victim, x, x_adv, y, tgt, **extra)
         results.append(res)
         clean.append(x)
         adv.append(x_adv)
