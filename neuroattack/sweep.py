@@ -139,18 +139,16 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
     return result, {"streams": str(streams_dir)}
 
 
-def _store_run(store_path: str, spec: RunSpec, result: dict, artifacts: dict, started: float) -> None:
+def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread: bool = True) -> str:
+    """One run, end to end, its row written to the store. A Ray task runs it single-threaded
+    (one CPU per task); the local loop keeps torch's threads."""
+    if single_thread:
+        torch.set_num_threads(1)
+    started = time.time()
+    result, artifacts = execute_run(spec, work_dir)
     with ResultStore(store_path) as store:
         store.put(spec.model, f"{spec.attack}/{spec.grad}", spec.settings(), spec.backend, spec.profile_name,
                   result, artifacts, started)
-
-
-def _run_and_store(spec: RunSpec, store_path: str, work_dir: str) -> str:
-    """One run, end to end, its row written to the store (what a Ray task executes)."""
-    torch.set_num_threads(1)
-    started = time.time()
-    result, artifacts = execute_run(spec, work_dir)
-    _store_run(store_path, spec, result, artifacts, started)
     return spec.key()
 
 
@@ -169,9 +167,7 @@ def run_sweep(
     skipped = len(specs) - len(pending)
     if executor == "local":
         for spec in tqdm(pending, desc="sweep", disable=not progress):
-            started = time.time()
-            result, artifacts = execute_run(spec, work_dir)
-            _store_run(store_path, spec, result, artifacts, started)
+            _run_and_store(spec, store_path, work_dir, single_thread=False)
         return {"done": len(pending), "skipped": skipped}
     if executor != "ray":
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
