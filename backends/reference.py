@@ -61,7 +61,10 @@ class ReferenceExecutor:
     kind = "reference"
 
     def __init__(self, graph: nir.NIRGraph, dt: float | None = None):
+        from backends.profile import FLOAT
+
         self.graph = graph
+        self.profile = FLOAT
         self.dt = float(dt if dt is not None else (graph.metadata or {}).get("dt", 1e-3))
         self.module = load_norse(graph, self.dt)
         inputs = [n for n in graph.nodes.values() if isinstance(n, nir.Input)]

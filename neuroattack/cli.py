@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--backend", choices=["norse", "lava", "emulator", "reference"], default="norse",
                    help="norse: the trained model itself; others run its exported NIR graph")
-    p.add_argument("--profile", type=Path, default=None, help="hardware profile TOML (default float)")
+    p.add_argument("--profile", default=None, help="hardware profile: a bundled name (loihi2, loihi2-w6, ...) or a TOML path (default float)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--out", type=Path, default=None, help="JSON file (default CHECKPOINT/evaluation.json)")
 
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--streams", required=True, type=Path, help="directory written by 'neuroattack attack'")
     p.add_argument("--backend", choices=["lava", "emulator", "reference"], default="emulator")
-    p.add_argument("--profile", type=Path, default=Path("hw_configs/loihi2.toml"))
+    p.add_argument("--profile", default="loihi2", help="hardware profile: a bundled name or a TOML path")
     p.add_argument("--n", type=int, default=None, help="first N streams (Lava is slow)")
     p.add_argument("--draws", type=int, default=5, help="Bernoulli draws for image streams")
     p.add_argument("--seed", type=int, default=0)
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", choices=["attacks", "backends"])
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="attacks: default an untrained MNIST default model; backends: required")
-    p.add_argument("--profile", type=Path, default=Path("hw_configs/loihi2.toml"), help="backends: hardware profile")
+    p.add_argument("--profile", default="loihi2", help="backends: hardware profile (a bundled name or a TOML path)")
     p.add_argument("--lava-samples", type=int, default=100, help="backends: samples in Lava's long run")
     p.add_argument("--batch", type=int, default=None, help="attacks: 64; backends: emulator batch 256")
     p.add_argument("--repeats", type=int, default=5)
@@ -324,7 +324,7 @@ def _replay(args: argparse.Namespace) -> int:
         streams = streams.head(args.n)
     executor = deploy(model, args.backend, args.profile, config["timesteps"])
     metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
-    profile = args.profile.stem
+    profile = executor.profile.name
     result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
     write_json(args.out / "replay.json", result)
     if args.store is not None:

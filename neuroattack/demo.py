@@ -18,10 +18,10 @@ from pathlib import Path
 
 from neuroattack.export import export_trained
 from neuroattack.report import build_report, summary_table
-from neuroattack.studies import accuracy, mnist_model, nmnist_snn, profile
+from neuroattack.studies import accuracy, mnist_model, nmnist_snn
 from neuroattack.sweep import RunSpec, run_sweep
 
-LOIHI = profile("loihi2")
+LOIHI = "loihi2"
 
 
 def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> list[RunSpec]:

@@ -18,14 +18,6 @@ from neuroattack.report import build_report, summary_table
 from neuroattack.sweep import RunSpec, run_sweep
 from neuroattack.train import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def profile(name: str) -> str:
-    """Path of a bundled hardware profile (``loihi2``, ``loihi2_w6``, ``loihi2_w4``, ``float``)."""
-    return str(ROOT / "hw_configs" / f"{name}.toml")
-
-
 def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path) -> Path:
     """Train ``cfg`` into ``models_dir/name`` unless a finished checkpoint is already there."""
     path = Path(models_dir) / name

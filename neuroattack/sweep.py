@@ -44,7 +44,7 @@ class RunSpec:
     grad: str = "stbp"
     options: dict[str, Any] = field(default_factory=dict)
     backend: str = "emulator"
-    profile: str = "hw_configs/loihi2.toml"
+    profile: str = "loihi2"
     n: int = 100
     hw_n: int | None = None
     draws: int = 3
@@ -65,7 +65,10 @@ class RunSpec:
 
     @property
     def profile_name(self) -> str:
-        return Path(self.profile).stem
+        """The profile's one name (a bundled profile's name, or the ``name`` of a TOML file)."""
+        import backends
+
+        return backends.load_profile(self.profile).name
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -77,13 +80,18 @@ class RunSpec:
     def key(self) -> str:
         return run_key(self.model, f"{self.attack}/{self.grad}", self.settings(), self.backend, self.profile_name)
 
+    def _profile_digest(self) -> str:
+        import backends
+
+        return backends.load_profile(self.profile).digest()
+
     def craft_key(self) -> str:
         """What determines the crafted streams (not the replay backend, nor the profile unless HIL)."""
         blob = {
             "checkpoint": str(Path(self.checkpoint).resolve()), "attack": self.attack, "grad": self.grad,
             "options": self.options, "n": self.n, "seed": self.seed,
             "surrogate": None if self.surrogate is None else str(Path(self.surrogate).resolve()),
-            "craft_on": self.craft_on, "profile": str(Path(self.profile).resolve()) if self.craft_on == "hardware" else None,
+            "craft_on": self.craft_on, "profile": self._profile_digest() if self.craft_on == "hardware" else None,
         }
         return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:20]
 

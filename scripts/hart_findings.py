@@ -15,7 +15,7 @@ HART's gamma is tuned per model on the validation split (``neuroattack.attacks.t
 from neuroattack.attacks.tuning import tune_hart_gamma
 from neuroattack.attacks.victim import Victim
 from neuroattack.data.datasets import load_dataset
-from neuroattack.studies import mnist_model, profile, study_main
+from neuroattack.studies import mnist_model, study_main
 from neuroattack.sweep import RunSpec
 
 ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")
@@ -26,7 +26,7 @@ ATTACKS = (("fgsm", {}), ("pgd", {"steps": 7}))
 def build(args):
     q = args.quick
     n = args.n or (100 if q else 500)
-    hw = profile("loihi2")
+    hw = "loihi2"
     specs = []
 
     def model(**kw):

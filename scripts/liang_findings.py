@@ -7,7 +7,7 @@ without probabilistic sampling), Fig. 12 (ASR and perturbation vs RSF gamma) and
     python scripts/liang_findings.py [--quick] [--executor ray]
 """
 
-from neuroattack.studies import mnist_model, nmnist_snn, profile, study_main
+from neuroattack.studies import mnist_model, nmnist_snn, study_main
 from neuroattack.sweep import RunSpec
 
 
@@ -19,7 +19,7 @@ def build(args):
         models[("mnist", loss)] = mnist_model(args.models, q, loss=loss)
     n = args.n or (100 if q else 500)  # Liang: 500 untargeted inputs
     n_t = max(10, n // 10)  # targeted: each input against the 9 other classes
-    hw = profile("loihi2")
+    hw = "loihi2"
     base = {"iters": 25, "gamma": 0.05}
     specs = []
 

@@ -5,10 +5,10 @@ in float simulation (transfer) and crafted hardware-in-the-loop against each fix
     python scripts/quantization_sweep.py [--quick] [--executor ray]
 """
 
-from neuroattack.studies import mnist_model, nmnist_snn, profile, study_main
+from neuroattack.studies import mnist_model, nmnist_snn, study_main
 from neuroattack.sweep import RunSpec
 
-PROFILES = ("float", "loihi2", "loihi2_w6", "loihi2_w4")
+PROFILES = ("float", "loihi2", "loihi2-w6", "loihi2-w4")
 
 
 def build(args):
@@ -21,10 +21,10 @@ def build(args):
     specs = []
     for name in PROFILES:
         for craft in ("sim", "hardware") if name != "float" else ("sim",):
-            specs.append(RunSpec(nm, "g2s-rsf", "stbp", g2s, "emulator", profile(name), n=n, craft_on=craft,
+            specs.append(RunSpec(nm, "g2s-rsf", "stbp", g2s, "emulator", name, n=n, craft_on=craft,
                                  label="nmnist-sim"))
             grad = "hart" if craft == "sim" else "stbp"  # HIL crafting is BPTT through the integer dynamics
-            specs.append(RunSpec(mn, "pgd", grad, pgd, "emulator", profile(name), n=n, draws=3, craft_on=craft,
+            specs.append(RunSpec(mn, "pgd", grad, pgd, "emulator", name, n=n, draws=3, craft_on=craft,
                                  label="mnist"))
     return specs
 

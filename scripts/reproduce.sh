@@ -25,13 +25,13 @@ $NA bench backends --checkpoint runs/models/mnist      --out runs/bench/backends
 
 # -- issue 4: float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
 for m in mnist nmnist-sim; do
-  for b in "norse" "reference --profile hw_configs/float.toml" "emulator --profile hw_configs/float.toml" \
-           "emulator --profile hw_configs/loihi2.toml" "emulator --profile hw_configs/loihi2_w6.toml" \
-           "emulator --profile hw_configs/loihi2_w4.toml"; do
+  for b in "norse" "reference --profile float" "emulator --profile float" \
+           "emulator --profile loihi2" "emulator --profile loihi2-w6" \
+           "emulator --profile loihi2-w4"; do
     $NA evaluate --checkpoint runs/models/$m --backend $b --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
   done
-  $NA evaluate --checkpoint runs/models/$m --n 300 --backend lava --profile hw_configs/loihi2.toml --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
-  $NA evaluate --checkpoint runs/models/$m --n 300 --backend emulator --profile hw_configs/loihi2.toml --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m (first 300): /" | tee -a runs/logs/evaluate.log
+  $NA evaluate --checkpoint runs/models/$m --n 300 --backend lava --profile loihi2 --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
+  $NA evaluate --checkpoint runs/models/$m --n 300 --backend emulator --profile loihi2 --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m (first 300): /" | tee -a runs/logs/evaluate.log
   $NA export --checkpoint runs/models/$m --out runs/nir/$m.nir | tee -a runs/logs/export.log
 done
 

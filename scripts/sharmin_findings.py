@@ -5,7 +5,7 @@ time-steps as robustness knobs of Bernoulli-coded SNNs.
     python scripts/sharmin_findings.py [--quick] [--executor ray]
 """
 
-from neuroattack.studies import mnist_model, profile, study_main
+from neuroattack.studies import mnist_model, study_main
 from neuroattack.sweep import RunSpec
 
 
@@ -17,7 +17,7 @@ def build(args):
 
     ann = mnist_model(args.models, q, model_type="ann")
     n = args.n or (100 if q else 500)
-    hw = profile("loihi2")
+    hw = "loihi2"
     specs = []
     for eps in (4 / 255, 8 / 255, 16 / 255, 32 / 255):  # 32/255: where rate-coded MNIST SNNs start to move
         opts = {"eps": eps, "alpha": eps / 4, "steps": 7, "eot": 2, "eval_draws": 4}

@@ -48,12 +48,12 @@ def test_event_replay_on_the_float_emulator_equals_simulation(event_victim, even
     x, y = xt[:30], yt[:30]
     x_adv, res = G2SRSF(event_victim, iters=15, seed=0).run(x, y)
     streams = Streams(x, x_adv, y, None, res.success, res.pred_clean, res.pred_adv, "events", "events", 8, {})
-    ex = backends.load(graph_of(event_victim.model), "hw_configs/float.toml", "emulator")
+    ex = backends.load(graph_of(event_victim.model), "float", "emulator")
     m = replay_streams(event_victim.model, streams, ex, progress=False)
     assert m["draws"] == 1
     assert m["agreement_clean"] == 1.0 and m["agreement_adv"] == 1.0 and m["count_l1_adv"] == 0.0
     assert m["transfer_rate"] == 1.0 and m["hw_asr"] == pytest.approx(m["sim_asr"])
-    fixed = backends.load(graph_of(event_victim.model), "hw_configs/loihi2_w4.toml", "emulator")
+    fixed = backends.load(graph_of(event_victim.model), "loihi2-w4", "emulator")
     q = replay_streams(event_victim.model, streams, fixed, progress=False)
     assert q["agreement_clean"] < 1.0 or q["count_l1_clean"] > 0  # 4-bit weights change the spikes
 
@@ -64,7 +64,7 @@ def test_image_replay_reports_spread_over_draws(digits_victim):
     ds = load_dataset("digits", "test", n=40)
     x_adv, res = PGD(digits_victim, eps=0.2, steps=3, eval_draws=3, seed=0).run(ds.x, ds.y)
     streams = Streams(ds.x, x_adv, ds.y, None, res.success, res.pred_clean, res.pred_adv, "images", "bernoulli", 8, {})
-    ex = backends.load(graph_of(digits_victim.model), "hw_configs/loihi2.toml", "emulator")
+    ex = backends.load(graph_of(digits_victim.model), "loihi2", "emulator")
     m = replay_streams(digits_victim.model, streams, ex, draws=3, progress=False)
     assert m["draws"] == 3 and m["hw_asr_std"] is not None and m["hw_clean_accuracy"] > 0.7
 
@@ -88,7 +88,7 @@ def test_cli_replay_writes_json_and_store(event_victim, event_digits, tmp_path, 
     save_streams(tmp_path / "streams", Streams(xt[:20], x_adv, yt[:20], None, res.success, res.pred_clean,
                                                res.pred_adv, "events", "events", 8, atk.settings()))
     rc = main(["replay", "--checkpoint", str(tmp_path / "ckpt"), "--streams", str(tmp_path / "streams"),
-               "--backend", "emulator", "--profile", "hw_configs/loihi2.toml", "--n", "12",
+               "--backend", "emulator", "--profile", "loihi2", "--n", "12",
                "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "run")])
     assert rc == 0 and "hardware ASR" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "run" / "replay.json").read_text())["hardware"]

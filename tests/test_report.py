@@ -33,7 +33,7 @@ def small_store(tmp_path):
         for gamma, asr in ((0.01, 0.9), (0.05, 0.97)):
             store.put("nmnist", "g2s-rsf/stbp", {"options": {"gamma": gamma}}, "lava", "loihi2", _result(asr, asr - 0.2, 0.7),
                       {"streams": str(streams_dir)})
-        store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "craft_on": "hardware"}, "emulator", "loihi2_w4",
+        store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "craft_on": "hardware"}, "emulator", "loihi2-w4",
                   _result(0.99, 0.98, 0.95))
         store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "surrogate": "nmnist-seed1"}, "emulator", "loihi2",
                   _result(0.9, 0.5, 0.55))

@@ -22,7 +22,7 @@ def checkpoint(tmp_path_factory, digits_victim):
 
 
 def _specs(checkpoint):
-    profiles = [ROOT / "hw_configs" / f for f in ("float.toml", "loihi2.toml", "loihi2_w6.toml", "loihi2_w4.toml")]
+    profiles = ["float", "loihi2", "loihi2-w6", "loihi2-w4"]
     return [
         RunSpec(checkpoint, "fgsm", "stbp", {"eps": 0.1, "eval_draws": 2}, "emulator", str(p), n=20, draws=2)
         for p in profiles
@@ -50,7 +50,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpo
     calls.clear()
     monkeypatch.setattr(sweep_module, "execute_run", lambda s, w, p=False: (calls.append(s.profile_name), real(s, w, p))[1])
     counts = run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False)
-    assert counts == {"done": 2, "skipped": 2} and calls == ["loihi2_w6", "loihi2_w4"]
+    assert counts == {"done": 2, "skipped": 2} and calls == ["loihi2-w6", "loihi2-w4"]
     with ResultStore(tmp_path / "r.sqlite") as store:
         rows = store.runs()
     assert len(rows) == 4

@@ -9,7 +9,7 @@ import backends
 from neuroattack.export import to_nir
 from tests.backends.helpers import random_graph, random_spikes
 
-LOIHI = "hw_configs/loihi2.toml"
+LOIHI = "loihi2"
 
 
 def _compare(graph, x, profile=LOIHI, **options):
@@ -54,7 +54,7 @@ def test_current_overflow_wraps_as_on_lava(monkeypatch):
     assert any(wrapped)
 
 
-@pytest.mark.parametrize("profile", ["hw_configs/loihi2_w6.toml", "hw_configs/loihi2_w4.toml"])
+@pytest.mark.parametrize("profile", ["loihi2-w6", "loihi2-w4"])
 def test_reduced_precision(profile):
     _, g = random_graph("20FC-10FC", (12,), init_scale=3.0, seed=4)
     _compare(g, random_spikes((12,), batch=4, steps=6, density=0.4), profile)
@@ -81,7 +81,7 @@ def test_float_lava_agrees_with_the_reference():
     model, g = random_graph("4C3-AP2-20FC-10FC", (2, 8, 8), init_scale=4.0, seed=3)
     x = random_spikes((2, 8, 8), batch=6, steps=6, density=0.3)
     ref = backends.load(g, None, "reference").run(x)
-    lava = backends.load(g, "hw_configs/float.toml", "lava").run(x)
+    lava = backends.load(g, "float", "lava").run(x)
     assert (ref.prediction == lava.prediction).float().mean() >= 0.95
     total = ref.counts.sum()
     assert total > 0 and (ref.counts - lava.counts).abs().sum() <= 0.02 * total

@@ -1,19 +1,45 @@
-from pathlib import Path
+import os
 
 import pytest
 
-from backends.profile import FLOAT, load_profile
-
-CONFIGS = Path(__file__).parents[2] / "hw_configs"
+from backends.profile import FLOAT, bundled_profiles, load_profile
 
 
-def test_bundled_profiles_load():
-    loihi = load_profile(CONFIGS / "loihi2.toml")
-    assert loihi.fixed_point and loihi.mantissa_bits == 8 and loihi.state_bits == 24
-    assert load_profile(CONFIGS / "loihi2_w6.toml").mantissa_bits == 6
-    assert load_profile(CONFIGS / "loihi2_w4.toml").mantissa_bits == 4
-    assert not load_profile(CONFIGS / "float.toml").fixed_point
+def test_bundled_profiles_load_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # package data: no path relative to the repository
+    assert bundled_profiles() == ["float", "loihi2", "loihi2-w4", "loihi2-w6"]
+    loihi = load_profile("loihi2")
+    assert loihi.name == "loihi2" and loihi.fixed_point and loihi.mantissa_bits == 8 and loihi.state_bits == 24
+    for bits in (6, 4):
+        variant = load_profile(f"loihi2-w{bits}")
+        assert variant.name == f"loihi2-w{bits}" and variant.mantissa_bits == bits
+        # a variant states only what differs: everything else is its base's
+        assert variant.headroom == loihi.headroom and variant.exp_min == loihi.exp_min and variant.fixed_point
+    assert not load_profile("float").fixed_point
     assert load_profile(FLOAT) is FLOAT
+
+
+def test_extends_a_user_file_and_digest_by_content(tmp_path):
+    (tmp_path / "base.toml").write_text('fixed_point = true\n[quantize]\nheadroom = 4.0\n')
+    (tmp_path / "mine.toml").write_text('extends = "base.toml"\n[weights]\nmantissa_bits = 5\n')
+    mine = load_profile(tmp_path / "mine.toml")
+    assert (mine.name, mine.mantissa_bits, mine.headroom) == ("mine", 5, 4.0)
+    # the same settings under another name: the same digest; other settings: another digest
+    (tmp_path / "loihi2.toml").write_text('fixed_point = true\n')
+    assert load_profile(tmp_path / "loihi2.toml").digest() == load_profile("loihi2").digest()
+    assert mine.digest() != load_profile("loihi2").digest()
+
+
+def test_extends_cycle_is_refused(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\nfixed_point = true\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nfixed_point = true\n')
+    with pytest.raises(ValueError, match="cycle"):
+        load_profile(tmp_path / "a.toml")
+
+
+def test_unknown_name_lists_the_bundled_ones():
+    with pytest.raises(FileNotFoundError, match="bundled: float, loihi2, loihi2-w4, loihi2-w6"):
+        load_profile("loihi3")
 
 
 @pytest.mark.parametrize(
@@ -25,9 +51,11 @@ def test_bundled_profiles_load():
         ('name = "x"\nfixed_point = true\n[neuron]\nstate_bits = 16\n', r"neuron.state_bits = 16 is out of range \(must be 24"),
         ('name = "x"\nfixed_point = true\n[quantize]\nheadroom = 0.5\n', "quantize.headroom"),
         ('name = "x"\nfixed_point = "yes"\n', "'fixed_point' must be true or false"),
-        ('fixed_point = true\n', "'name'"),
         ('name = "x"\nfixed_point = false\n[weights]\nmantissa_bits = 8\n', "fixed_point = false"),
         ('name = "x\nfixed_point = true\n', "malformed TOML"),
+        ('fixed_point = true\n[weights]\nmantissa_bits = true\n', r"weights.mantissa_bits = True must be an integer"),
+        ('fixed_point = true\n[neuron]\ndecay_bits = 12.0\n', r"neuron.decay_bits = 12.0 must be an integer"),
+        ('fixed_point = true\nextends = 3\n', "extends = 3 must name a profile"),
     ],
 )
 def test_bad_profiles(tmp_path, text, message):
@@ -40,3 +68,4 @@ def test_bad_profiles(tmp_path, text, message):
 def test_missing_profile(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_profile(tmp_path / "none.toml")
+    assert not os.path.exists(tmp_path / "none.toml")

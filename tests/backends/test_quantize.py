@@ -7,7 +7,7 @@ from backends.profile import load_profile
 from backends.quantize import mantissa_grid, quantize_layer
 from tests.backends.helpers import random_graph
 
-LOIHI = load_profile("hw_configs/loihi2.toml")
+LOIHI = load_profile("loihi2")
 
 
 def test_mantissa_grid_is_lavas():
@@ -19,7 +19,7 @@ def test_mantissa_grid_is_lavas():
 @pytest.mark.parametrize("bits", [8, 6, 4])
 def test_quantized_weights_survive_lavas_truncation(bits):
     _, g = random_graph("30FC-10FC", (20,))
-    profile = load_profile(f"hw_configs/loihi2{'' if bits == 8 else f'_w{bits}'}.toml")
+    profile = load_profile("loihi2" if bits == 8 else f"loihi2-w{bits}")
     for layer in lower(g):
         q = quantize_layer(layer, profile)
         assert np.array_equal(lava_weights(q.weight, bits), q.weight)
@@ -41,4 +41,4 @@ def test_threshold_and_decays():
 def test_float_profile_has_nothing_to_quantize():
     _, g = random_graph("8FC", (5,))
     with pytest.raises(ValueError, match="float"):
-        quantize_layer(lower(g)[0], load_profile("hw_configs/float.toml"))
+        quantize_layer(lower(g)[0], load_profile("float"))
