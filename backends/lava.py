@@ -40,7 +40,8 @@ _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
 
 def _import_lava_runtime() -> None:
-    """Import Lava's runtime even if the start method is already fixed.
+    """Import Lava's runtime (at the first Lava run, never at import) even if the start method is
+    already fixed.
 
     Lava calls ``multiprocessing.set_start_method('fork')`` unconditionally at import, which raises
     once anything (a tqdm progress bar's lock, for one) has fixed the start method. ``fork`` is
@@ -61,8 +62,6 @@ def _import_lava_runtime() -> None:
     finally:
         multiprocessing.set_start_method = original
 
-
-_import_lava_runtime()
 
 
 def _whc(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -190,6 +189,7 @@ class LavaExecutor:
     # -- running ---------------------------------------------------------------------------
     def _run_chunk(self, x: np.ndarray, window: int, record: bool) -> list[np.ndarray]:
         """Run samples ``x`` ``[n, T, *in]`` end to end; per recorded layer ``[n, P, *out (torch)]``."""
+        _import_lava_runtime()
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
 

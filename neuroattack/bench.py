@@ -10,7 +10,7 @@ import torch
 
 from neuroattack.attacks.base import Attack
 from neuroattack.attacks.estimators import ESTIMATORS
-from neuroattack.attacks.victim import Victim
+from neuroattack.victims import Victim
 from neuroattack.models.snn import SNN
 
 

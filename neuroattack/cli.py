@@ -276,7 +276,7 @@ def _export(args: argparse.Namespace) -> int:
 def _attack(args: argparse.Namespace) -> int:
     from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_streams
-    from neuroattack.attacks.victim import Victim
+    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.fileio import read_json, write_json
 

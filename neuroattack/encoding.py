@@ -67,3 +67,29 @@ def encode(
             raise ValueError(f"event frames: expected [B, T={timesteps}, ...], got {list(x.shape)}")
         return x.transpose(0, 1).float()
     raise ValueError(f"encoding must be one of {SCHEMES}, got {scheme!r}")
+
+
+def model_input(
+    x: torch.Tensor,
+    scheme: str,
+    timesteps: int,
+    generator: torch.Generator | None = None,
+    time_first: bool = True,
+) -> torch.Tensor:
+    """What a model consumes for dataset samples ``x`` (training, attacks and evaluation alike).
+
+    Args:
+        x: images ``[B, C, H, W]`` in [0, 1], or event frames ``[B, T, P, H, W]``.
+        scheme: the model's encoding (``bernoulli``, ``direct``, ``events``).
+        timesteps: ``T``.
+        generator: source of the Bernoulli draws.
+        time_first: ``True`` for an SNN (``[T, B, ...]``, :func:`encode`); ``False`` for an ANN,
+            which takes ``[B, ...]``: images as they are, event frames averaged over time.
+
+    Example:
+        >>> model_input(torch.full((2, 1, 8, 8), 0.5), "bernoulli", 4).shape
+        torch.Size([4, 2, 1, 8, 8])
+    """
+    if not time_first:
+        return x.float().mean(1) if scheme == "events" else x
+    return encode(x, scheme, timesteps, generator)

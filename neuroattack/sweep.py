@@ -100,10 +100,10 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
     """The adversarial streams of ``spec`` (crafted once, then read from the cache)."""
     from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_streams
-    from neuroattack.attacks.victim import Victim
+    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.fileio import read_json, write_json
-    from neuroattack.hil import HardwareSNN
+    from neuroattack.victims import HardwareSNN
 
     out = Path(work_dir) / "streams" / spec.craft_key()
     if (out / "summary.json").is_file():

@@ -1,9 +1,10 @@
 """BPTT training and evaluation of the spec-built SNNs (and their ANN twins).
 
-Loss on the output spike rate ``r = 1/T sum_t o_t`` (Liang eq. 7): ``mse`` against the one-hot
-label (Liang's default) or ``ce``: cross-entropy with the spike counts ``T r`` as logits (Liang's CE
-puts a softmax on the rate vector; counts rather than rates keep the logits' range independent of
-``T``). ANN twins use the same losses on their logits.
+The losses are :mod:`neuroattack.losses` (the attacks' own): ``mse`` between the output rate
+``r = 1/T sum_t o_t`` (Liang eq. 7) and the one-hot label (Liang's default), or ``ce``:
+cross-entropy with the spike counts ``T r`` as logits (Liang's CE puts a softmax on the rate
+vector; counts keep the logits' range independent of ``T``). ANN twins use the same losses on
+their logits.
 """
 
 from __future__ import annotations
@@ -15,20 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from neuroattack.data.datasets import Dataset, load_dataset
-from neuroattack.encoding import encode
+from neuroattack.encoding import model_input
 from neuroattack.fileio import write_json
+from neuroattack.losses import LOSSES, resolve_loss
 from neuroattack.models.ann import ANN
 from neuroattack.models.checkpoint import build_model, save_checkpoint
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
-
-LOSSES = ("mse", "ce")
-
 
 @dataclass
 class TrainConfig:
@@ -51,7 +49,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
         if self.model_type not in ("snn", "ann"):
             raise ValueError(f"model_type must be 'snn' or 'ann', got {self.model_type!r}")
         for name in ("timesteps", "epochs", "batch_size"):
@@ -71,31 +69,11 @@ class TrainConfig:
         return cfg
 
 
-def model_input(
-    model: nn.Module, x: torch.Tensor, encoding: str, timesteps: int, generator: torch.Generator | None
-) -> torch.Tensor:
-    """What ``model`` consumes for a dataset batch ``x``: ``[T, B, ...]`` for an SNN, ``[B, ...]``
-    for an ANN (images as they are, event frames averaged over time)."""
-    if isinstance(model, ANN):
-        return x.float().mean(1) if encoding == "events" else x
-    return encode(x, encoding, timesteps, generator)
-
-
-def output_scores(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """``[B, K]``: output spike counts of an SNN, logits of an ANN."""
+def output_spikes(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Output ``[T, B, K]``: the spikes of an SNN, an ANN's logits as one step ``[1, B, K]``
+    (what every loss of :mod:`neuroattack.losses` takes)."""
     out = model(inputs)
-    return out.sum(0) if isinstance(model, SNN) else out
-
-
-def loss_fn(model: nn.Module, scores: torch.Tensor, y: torch.Tensor, loss: str, timesteps: int) -> torch.Tensor:
-    """Training loss from :func:`output_scores`."""
-    if isinstance(model, SNN):
-        if loss == "mse":
-            return F.mse_loss(scores / timesteps, F.one_hot(y, scores.shape[-1]).float())
-        return F.cross_entropy(scores, y)
-    if loss == "mse":
-        return F.mse_loss(scores, F.one_hot(y, scores.shape[-1]).float())
-    return F.cross_entropy(scores, y)
+    return out.unsqueeze(0) if isinstance(model, ANN) else out
 
 
 @torch.no_grad()
@@ -113,8 +91,8 @@ def evaluate(
     gen = torch.Generator().manual_seed(seed)
     correct = 0
     for x, y in tqdm(dataset.batches(batch_size), disable=not progress, desc="evaluate", leave=False):
-        scores = output_scores(model, model_input(model, x, encoding, timesteps, gen))
-        correct += int((scores.argmax(-1) == y).sum())
+        out = output_spikes(model, model_input(x, encoding, timesteps, gen, time_first=not isinstance(model, ANN)))
+        correct += int((out.sum(0).argmax(-1) == y).sum())
     return correct / len(dataset)
 
 
@@ -135,8 +113,7 @@ def fit(
     Norse's LIF weights are the papers' weights / (1 - lambda) and Adam's step is scale-free, so
     for an SNN the learning rate is divided alike: the papers' parametrisation trains at ``lr``.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    loss_fn = resolve_loss(loss)
     if isinstance(model, SNN):
         lr = lr / model.neuron.input_gain
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -154,8 +131,8 @@ def fit(
             disable=not progress,
         )
         for x, y in bar:
-            scores = output_scores(model, model_input(model, x, encoding, timesteps, gen))
-            batch_loss = loss_fn(model, scores, y, loss, timesteps)
+            out = output_spikes(model, model_input(x, encoding, timesteps, gen, time_first=not isinstance(model, ANN)))
+            batch_loss = loss_fn(out, y).mean()
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()

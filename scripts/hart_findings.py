@@ -13,7 +13,7 @@ HART's gamma is tuned per model on the validation split (``neuroattack.attacks.t
 """
 
 from neuroattack.attacks.tuning import tune_hart_gamma
-from neuroattack.attacks.victim import Victim
+from neuroattack.victims import Victim
 from neuroattack.data.datasets import load_dataset
 from neuroattack.studies import mnist_model, study_main
 from neuroattack.sweep import RunSpec

@@ -32,7 +32,7 @@ def _digit_frames(split: str, timesteps: int, seed: int):
 @pytest.fixture(scope="session")
 def digits_victim():
     """A 128FC-10FC SNN trained on Bernoulli-coded digits (a few seconds)."""
-    from neuroattack.attacks.victim import Victim
+    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.models.snn import SNN
     from neuroattack.train import fit
@@ -56,7 +56,7 @@ def event_digits():
 @pytest.fixture(scope="session")
 def event_victim(event_digits):
     """A 2-layer SNN trained on the spike frames of ``event_digits`` (events input)."""
-    from neuroattack.attacks.victim import Victim
+    from neuroattack.victims import Victim
     from neuroattack.models.snn import SNN
     from neuroattack.train import fit
 

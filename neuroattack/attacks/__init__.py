@@ -8,7 +8,7 @@ from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import BIM, PGD
 from neuroattack.attacks.spike_attack import CWL2, G2SRSF
 from neuroattack.attacks.runner import ATTACKS, build_attack, run_attack
-from neuroattack.attacks.victim import Victim
+from neuroattack.victims import Victim
 
 __all__ = [
     "ATTACKS",
@@ -20,7 +20,6 @@ __all__ = [
     "FGSM",
     "G2SRSF",
     "PGD",
-    "Victim",
     "build_attack",
     "run_attack",
     "expand_targets",

@@ -26,8 +26,8 @@ import torch
 
 from neuroattack.attacks.estimators import GradientEstimator, make_estimator
 from neuroattack.attacks.metrics import AttackResult, hits, l0, linf, perturbation
-from neuroattack.attacks.victim import LossFn, Victim, resolve_loss
-from neuroattack.models.snn import SNN
+from neuroattack.losses import LossFn, resolve_loss
+from neuroattack.victims.victim import Victim
 
 
 class Attack:
@@ -37,7 +37,7 @@ class Attack:
 
     def __init__(
         self,
-        model: Victim | SNN,
+        model: Victim | torch.nn.Module,
         grad: str | GradientEstimator = "stbp",
         *,
         encoding: str | None = None,
@@ -50,12 +50,10 @@ class Attack:
         seed: int = 0,
         grad_options: dict[str, Any] | None = None,
     ):
-        from neuroattack.hil import HardwareSNN
-
-        if isinstance(model, (SNN, HardwareSNN)):
+        if not isinstance(model, Victim):
             model = Victim(model, encoding or "bernoulli", timesteps or 8, "mse")
         elif encoding is not None or timesteps is not None:
-            raise ValueError("encoding/timesteps come from the Victim; pass an SNN to set them")
+            raise ValueError("encoding/timesteps come from the Victim; pass a model to set them")
         self.victim = model
         self.model = model.model
         self.estimator = make_estimator(grad, **(grad_options or {}))
@@ -64,10 +62,15 @@ class Attack:
                 "an ANN victim is attacked with grad='ann' (plain backpropagation), and grad='ann' needs an ANN victim; "
                 f"got grad={self.estimator.name!r} for a {type(self.model).__name__}"
             )
-        if isinstance(self.model, HardwareSNN) and (self.estimator.name != "stbp" or self.estimator.surrogate):
+        supported = getattr(self.model, "supported_estimators", None)
+        if supported is not None and self.estimator.name not in supported:
             raise ValueError(
-                "hardware-in-the-loop crafting supports grad='stbp' (BPTT through the fixed-point "
-                f"dynamics with straight-through rounding), got {self.estimator!r}"
+                f"{type(self.model).__name__} supports grad in {list(supported)}, got {self.estimator!r}"
+            )
+        if getattr(self.estimator, "surrogate", None) and not hasattr(self.model, "surrogate"):
+            raise ValueError(
+                f"{self.estimator!r} swaps the surrogate, which {type(self.model).__name__} cannot; "
+                "use grad='stbp' with the model's own surrogate"
             )
         self.loss_fn = resolve_loss(loss if loss is not None else model.loss)
         self.targeted = targeted

@@ -20,7 +20,7 @@ from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import BIM, PGD
 from neuroattack.attacks.spike_attack import CWL2, G2SRSF
 from neuroattack.attacks.streams import Streams
-from neuroattack.attacks.victim import Victim
+from neuroattack.victims import Victim
 from neuroattack.data.datasets import Dataset
 
 ATTACKS: dict[str, type[Attack]] = {"g2s-rsf": G2SRSF, "fgsm": FGSM, "pgd": PGD, "bim": BIM, "cwl2": CWL2}

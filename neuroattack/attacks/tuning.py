@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroattack.attacks.runner import run_attack
-from neuroattack.attacks.victim import Victim
+from neuroattack.victims import Victim
 from neuroattack.data.datasets import Dataset
 
 DEFAULT_GRID = tuple(float(g) for g in np.round(np.arange(0.25, 2.51, 0.25), 2))

@@ -36,6 +36,7 @@ from norse.torch.module.iaf import IAFCell
 from norse.torch.module.lif import LIFCell
 from norse.torch.module.lif_box import LIFBoxCell
 
+from neuroattack.models.surrogates import install as install_surrogates
 from neuroattack.models.surrogates import threshold
 
 DT = 1e-3  # seconds per time step (NIR time constants are in seconds)
@@ -111,7 +112,9 @@ class NeuronConfig:
         return cls(**data)
 
     def build(self) -> torch.nn.Module:
-        """A fresh Norse cell for one spiking layer (see the module table)."""
+        """A fresh Norse cell for one spiking layer (see the module table); installs this
+        project's surrogates into Norse's threshold dispatch first."""
+        install_surrogates()
         common = {
             "v_th": torch.as_tensor(float(self.threshold)),
             "v_reset": torch.as_tensor(0.0),

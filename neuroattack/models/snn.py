@@ -31,7 +31,15 @@ class SNN(nn.Module):
             line up with Lava's per-layer synaptic delay).
         init_scale: weights are Kaiming-normal times ``init_scale * threshold / input_gain``,
             so that fresh networks already spike for every leak.
+
+    Example:
+        >>> net = SNN("16C5-AP2-10FC", (1, 28, 28))
+        >>> net(torch.zeros(8, 2, 1, 28, 28)).shape
+        torch.Size([8, 2, 10])
     """
+
+    #: every gradient estimator applies (see :class:`~neuroattack.victims.protocol.SpikingModel`)
+    supported_estimators = None
 
     def __init__(
         self,

@@ -13,8 +13,11 @@ Norse's neuron steps call ``threshold(v - v_th, p.method, p.alpha)``, which know
 (HART pre-calculates ``sum_t ds/dm`` from them during the ordinary forward pass).
 
 The forward pass is Norse's heaviside (spike iff ``v > v_th``, strictly, as Lava). Importing this
-module installs the extended dispatcher into ``norse.torch.functional.{lif_box, iaf, lif}``;
-every other method name falls through to Norse unchanged.
+module changes nothing in Norse: :func:`install` puts the extended dispatcher into
+``norse.torch.functional.{lif_box, iaf, lif}`` (idempotent; every other method name falls
+through to Norse unchanged). It is called where it is needed: when a cell with one of these
+surrogates is built (:meth:`~neuroattack.models.neurons.NeuronConfig.build`) and when thresholds
+are probed.
 """
 
 from __future__ import annotations
@@ -75,7 +78,14 @@ _PROBE: ContextVar[Callable[[torch.Tensor], None] | None] = ContextVar("threshol
 
 @contextmanager
 def probe_threshold_inputs(fn: Callable[[torch.Tensor], None]) -> Iterator[None]:
-    """Call ``fn(v - v_th)`` (detached) on every threshold evaluation inside the block."""
+    """Call ``fn(v - v_th)`` (detached) on every threshold evaluation inside the block.
+
+    Example:
+        >>> seen = []
+        >>> with probe_threshold_inputs(seen.append):  # doctest: +SKIP
+        ...     model(x)
+    """
+    install()
     token = _PROBE.set(fn)
     try:
         yield
@@ -94,5 +104,20 @@ def threshold(x: torch.Tensor, method: str, alpha) -> torch.Tensor:
     return _norse_threshold(x, method, alpha)
 
 
-for _module in (_lif_box, _iaf, _lif):
-    _module.threshold = threshold
+_PATCHED = (_lif_box, _iaf, _lif)
+
+
+def install() -> None:
+    """Put :func:`threshold` into Norse's LIF, LIF-box and IAF steps (idempotent).
+
+    Norse's steps look ``threshold`` up in their own module at call time, so after this every
+    cell, including cells built before, understands ``"rect"`` and ``"triangle_w"``.
+    """
+    for module in _PATCHED:
+        if module.threshold is not threshold:
+            module.threshold = threshold
+
+
+def installed() -> bool:
+    """Whether :func:`install` has run in this process."""
+    return all(module.threshold is threshold for module in _PATCHED)

@@ -161,7 +161,8 @@ def test_asr_counts_only_correctly_classified_inputs():
 
 
 def test_ann_victims_and_cross_attack(digits_victim, digits_test):
-    from neuroattack.attacks import Victim, judge
+    from neuroattack.attacks import judge
+    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.models.ann import ANN
     from neuroattack.train import fit

@@ -5,7 +5,7 @@ import torch
 
 from neuroattack.attacks.estimators import ESTIMATORS, make_estimator
 from neuroattack.attacks.estimators.rga import rga_slope
-from neuroattack.attacks.victim import mse_loss
+from neuroattack.losses import mse_loss
 from neuroattack.models.ann import ANN
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN

@@ -38,8 +38,21 @@ def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class HardwareSNN(nn.Module):
     """The fixed-point twin of a trained SNN on a hardware profile (see the module docstring).
 
-    ``forward(x [T, B, ...]) -> spikes [P, B, K]`` over the hardware window ``P = T + L``.
+    Args:
+        model: the trained float :class:`~neuroattack.models.snn.SNN`.
+        profile: a fixed-point hardware profile (a bundled name such as ``"loihi2"``, a TOML path,
+            or a :class:`backends.HardwareProfile`).
+        timesteps: ``T``, used to validate the NIR export the twin is lowered from.
+
+    ``forward(x [T, B, *input_shape]) -> spikes [P, B, K]`` over the hardware window ``P = T + L``
+    (``L`` spiking layers, one synaptic delay each). Only ``grad="stbp"`` applies.
+
+    Example:
+        >>> twin = HardwareSNN(victim.model, "loihi2")  # doctest: +SKIP
+        >>> Victim(twin, "events", 8, "mse")  # attack the deployment itself  # doctest: +SKIP
     """
+
+    supported_estimators = ("stbp",)
 
     def __init__(self, model: SNN, profile, timesteps: int = 8):
         super().__init__()

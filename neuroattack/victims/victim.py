@@ -1,0 +1,99 @@
+"""The attacked model with the way a dataset sample becomes its input."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from neuroattack.encoding import model_input
+from neuroattack.models.ann import ANN
+from neuroattack.models.checkpoint import load_checkpoint
+from neuroattack.models.snn import predict
+from neuroattack.victims.protocol import SpikingModel
+
+
+@dataclass
+class Victim:
+    """A spiking model (or, for ANN-vs-SNN studies, an ANN) and how a dataset sample becomes its input.
+
+    Args:
+        model: any :class:`~neuroattack.victims.protocol.SpikingModel` (the spec-built ``SNN``,
+            the fixed-point twin ``HardwareSNN``, ...) or an ``ANN``.
+        encoding: ``"bernoulli"`` or ``"direct"`` (samples are images ``[B, C, H, W]`` in [0, 1])
+            or ``"events"`` (samples are binary frames ``[B, T, P, H, W]``).
+        timesteps: ``T``, steps per sample.
+        loss: the loss it was trained with (``"mse"`` or ``"ce"``); attacks use it by default.
+
+    An ANN takes the images themselves (event frames averaged over time) and is deterministic.
+
+    Example:
+        >>> victim = Victim.from_checkpoint("runs/models/mnist")  # doctest: +SKIP
+        >>> victim.predict(images, torch.Generator().manual_seed(0), draws=8)  # [8, B]  # doctest: +SKIP
+    """
+
+    model: nn.Module
+    encoding: str
+    timesteps: int
+    loss: str = "mse"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, (SpikingModel, ANN)):
+            raise ValueError(
+                f"victim model must be a spiking model (input_shape, num_classes, spiking_layers(), "
+                f"thresholds(), check_input()) or an ANN, got {type(self.model).__name__}"
+            )
+        self.model.eval()
+
+    @classmethod
+    def from_checkpoint(cls, directory: str | os.PathLike) -> "Victim":
+        """The victim a checkpoint directory describes (model, encoding, ``T`` and loss from ``config.json``)."""
+        model, config = load_checkpoint(directory)
+        return cls(model, config["encoding"], config["timesteps"], config.get("loss", "mse"))
+
+    @property
+    def is_ann(self) -> bool:
+        """Whether the model is an ANN (attacked with ``grad="ann"``)."""
+        return isinstance(self.model, ANN)
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether its input is a random draw (Bernoulli-coded SNN input)."""
+        return self.encoding == "bernoulli" and not self.is_ann
+
+    @property
+    def image_input(self) -> bool:
+        """Whether dataset samples are images (``bernoulli``/``direct``) rather than event frames."""
+        return self.encoding in ("bernoulli", "direct")
+
+    def check_batch(self, x: torch.Tensor) -> None:
+        """Raise a clear error when a dataset batch ``x`` does not fit this model."""
+        want = self.model.input_shape
+        got = tuple(x.shape[2:]) if self.encoding == "events" else tuple(x.shape[1:])
+        if got != want or (self.encoding == "events" and x.shape[1] != self.timesteps):
+            layout = f"[B, T={self.timesteps}, {', '.join(map(str, want))}]" if self.encoding == "events" \
+                else f"[B, {', '.join(map(str, want))}]"
+            raise ValueError(
+                f"input shape {list(x.shape)} does not match the model: expected {layout} "
+                f"({self.encoding} input)"
+            )
+        if torch.isnan(x).any():
+            raise ValueError("input contains NaN")
+
+    def inputs(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Model input for dataset samples ``x``: time-first ``[T, B, ...]`` for an SNN, ``[B, ...]``
+        for an ANN (differentiable; see :func:`neuroattack.encoding.model_input`)."""
+        return model_input(x, self.encoding, self.timesteps, generator, time_first=not self.is_ann)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, generator: torch.Generator | None = None, draws: int = 1) -> torch.Tensor:
+        """Predictions ``[draws, B]`` for samples ``x`` (one row per Bernoulli draw; deterministic
+        inputs repeat): most output spikes wins, ties to the lowest index."""
+        rows = []
+        for _ in range(draws if self.stochastic else 1):
+            out = self.model(self.inputs(x, generator))
+            rows.append(out.argmax(-1) if self.is_ann else predict(out))
+        out = torch.stack(rows)
+        return out.expand(draws, -1) if not self.stochastic else out
