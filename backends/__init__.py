@@ -8,8 +8,15 @@ interface::
     result.output                          # [B, T, n_out] output spikes (hardware: delay removed)
     result.window, result.counts, result.prediction, result.layers (with record=True)
 
-``graph`` is a ``nir.NIRGraph`` or a path to a ``.nir`` file; ``profile`` a
-:class:`~backends.profile.HardwareProfile` or a path to a TOML profile (``hw_configs/``).
+``graph`` is a ``nir.NIRGraph`` or a path to a ``.nir`` file; ``profile`` a bundled profile's name
+(``"loihi2"``, ``"loihi2-w6"``, ``"loihi2-w4"``, ``"float"``; :func:`bundled_profiles`), a path to a
+TOML profile, or a :class:`~backends.profile.HardwareProfile`. Every executor follows
+:class:`~backends.executor.Executor` and returns a :class:`~backends.executor.RunResult`.
+
+Modules: ``graph`` (NIR -> hardware layers), ``quantize`` (float -> Loihi registers), ``loihi``
+(the functional core of Loihi's integer arithmetic), ``emulator``, ``lava``, ``reference`` (the
+three executors), ``executor`` (their protocol and result), ``profile`` (hardware profiles).
+Importing this package starts nothing: Lava is imported at the first Lava run.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ from typing import Any
 
 import nir
 
-from backends.emulator import EmulatorExecutor, RunResult
+from backends.emulator import EmulatorExecutor
+from backends.executor import Executor, RunResult, check_spikes
 from backends.graph import FloatLayer, lower
 from backends.lava import LavaExecutor, describe_lowering
-from backends.profile import FLOAT, HardwareProfile, load_profile
+from backends.profile import FLOAT, HardwareProfile, bundled_profiles, load_profile
 from backends.quantize import IntLayer, quantization_report, quantize
 from backends.reference import ReferenceExecutor
 
@@ -31,7 +39,11 @@ KINDS = ("lava", "emulator", "reference")
 
 
 def read_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
-    """A NIR graph, read from a file if a path is given (a clear error if it cannot be)."""
+    """A NIR graph, read with ``nir.read`` if a path is given (a clear error if it cannot be).
+
+    Example:
+        >>> read_graph("net.nir").nodes.keys()  # doctest: +SKIP
+    """
     if isinstance(graph, nir.NIRGraph):
         return graph
     path = Path(graph)
@@ -52,8 +64,21 @@ def load(
 ):
     """An executor for ``graph`` on backend ``kind`` with hardware ``profile`` (default: float).
 
-    ``options``: ``pad_steps`` (lava, emulator), ``batch_size`` (emulator), ``samples_per_run`` and
-    ``fresh`` (lava).
+    Args:
+        graph: a ``nir.NIRGraph`` or the path of a ``.nir`` file.
+        profile: a bundled profile's name, a TOML path or a :class:`HardwareProfile` (``None``: float).
+        kind: ``"emulator"`` (batched, bit-exact with Lava), ``"lava"`` (lava-nc's ``Loihi2SimCfg``)
+            or ``"reference"`` (float execution with Norse; float profiles only).
+        dt: seconds per step for the NIR time constants (default ``graph.metadata["dt"]``, else 1 ms).
+        **options: ``pad_steps`` (lava, emulator), ``batch_size`` (emulator), ``samples_per_run`` and
+            ``fresh`` (lava).
+
+    Returns:
+        an :class:`~backends.executor.Executor`: ``run(spikes [B, T, *in_shape]) -> RunResult``.
+
+    Example:
+        >>> executor = backends.load("net.nir", "loihi2", kind="emulator")  # doctest: +SKIP
+        >>> executor.run(spikes).counts  # [B, n_out]  # doctest: +SKIP
     """
     if kind not in KINDS:
         raise ValueError(f"backend kind must be one of {KINDS}, got {kind!r}")
@@ -73,12 +98,15 @@ __all__ = [
     "FLOAT",
     "KINDS",
     "EmulatorExecutor",
+    "Executor",
     "FloatLayer",
     "HardwareProfile",
     "IntLayer",
     "LavaExecutor",
     "describe_lowering",
     "ReferenceExecutor",
+    "bundled_profiles",
+    "check_spikes",
     "RunResult",
     "load",
     "load_profile",

@@ -2,7 +2,7 @@
 
 It reproduces ``Loihi2SimCfg(select_tag="fixed_pt")`` spike for spike, at every layer and step,
 for a whole batch at once (the tests compare it with Lava itself). The rules, as lava-nc 0.10.0
-runs them (``shared/LAVA_FIXED_POINT.md``; ``lava/proc/{dense,conv,lif}/models.py``):
+runs them (``lava/proc/{dense,conv,lif}/models.py``; the rules are functions of :mod:`backends.loihi`):
 
 - Dense: mantissas clipped to 8 bits and truncated to ``num_weight_bits`` by Lava's sign mode;
   ``acc = W[:, s != 0].sum(1)``; ``a = acc << weight_exp`` (``acc >> -weight_exp``, a floor);
@@ -34,127 +34,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backends.executor import RunResult, check_spikes
 from backends.graph import FloatLayer
+from backends.loihi import applied_bias, applied_weights, decay, wrap32, wrap_signed, wrap_state
 from backends.profile import HardwareProfile
 from backends.quantize import IntLayer, quantize
 
 _EXACT_F32 = 1 << 24
-
-
-def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
-    """What Lava's bit-accurate Dense does to given integer weights (clip, then truncate)."""
-    w = np.asarray(mantissas).astype(np.int64)
-    if w.min() >= 0:
-        mode = "excitatory"
-    elif w.max() <= 0:
-        mode = "inhibitory"
-    else:
-        mode = "mixed"
-    if mode == "inhibitory":
-        w = -w
-    lo = -256 if mode == "mixed" else 0
-    w = np.clip(w, lo, 255)
-    drop = 8 - num_weight_bits + (1 if mode == "mixed" else 0)
-    w = (w >> drop) << drop
-    return -w if mode == "inhibitory" else w
-
-
-def applied_weights(q: IntLayer) -> np.ndarray:
-    """The integer weights Lava applies for layer ``q``: dense mantissas after its clip and
-    truncation (:func:`lava_weights`), conv weights as quantized (Lava's Conv takes them as they are)."""
-    return lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
-
-
-def applied_bias(q: IntLayer) -> np.ndarray:
-    """The per-step integer bias ``bias_mant << bias_exp`` (a right shift for negative exponents)."""
-    return np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
-
-
-def _within(x: torch.Tensor, lo: int, hi: int) -> bool:
-    """Whether every element lies in ``[lo, hi]`` (one reduction; lets a wrap that changes
-    nothing be skipped, which saves several full-tensor passes per layer)."""
-    if x.numel() == 0:
-        return True
-    low, high = torch.aminmax(x)
-    return lo <= int(low) and int(high) <= hi
-
-
-def wrap32(x: torch.Tensor) -> torch.Tensor:
-    """Two's-complement int32 wrap of int64 values (numpy int32 arithmetic)."""
-    if _within(x, -(1 << 31), (1 << 31) - 1):
-        return x
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def wrap_state(x: torch.Tensor, m: int) -> torch.Tensor:
-    """Lava LIF's wrap of the current into ``(-m, m]`` (``m = 2^23``): ``x - 2m`` above, ``x + 2m`` at or below ``-m``."""
-    if _within(x, -m + 1, m):
-        return x
-    return torch.where(x > m, x - 2 * m, torch.where(x <= -m, x + 2 * m, x))
-
-
-def decay(
-    x: torch.Tensor, keep: int, bits: int, out: torch.Tensor | None = None, scratch: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Lava's ``sign(x * keep) * (|x * keep| >> bits)`` (truncation toward zero), on int64.
-
-    Computed as an arithmetic shift after adding ``2^bits - 1`` to negative products, which
-    rounds toward zero as Lava's form does in fewer passes (``torch.div(..., rounding_mode="trunc")``
-    on int64 is a scalar division per element, about 150 times slower here). ``out`` and
-    ``scratch`` (int64, shaped like ``x``) let a scan run without allocating.
-    """
-    y = torch.mul(x, keep, out=out) if out is not None else x * keep
-    r = torch.bitwise_right_shift(y, 63, out=scratch) if scratch is not None else y >> 63
-    r.bitwise_and_((1 << bits) - 1)
-    return y.add_(r).bitwise_right_shift_(bits)
-
-
-def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """``(x + 2^(bits-1)) mod 2^bits - 2^(bits-1)``: Lava Conv's ``signed_clamp``."""
-    half = 1 << (bits - 1)
-    if _within(x, -half, half - 1):
-        return x
-    return torch.remainder(x + half, 1 << bits) - half
-
-
-@dataclass
-class RunResult:
-    """Output of a backend run.
-
-    ``window``: output spikes over each sample's hardware window ``[B, P, n_out]`` (``P = T + L``);
-    ``output``: the ``T`` steps aligned with the input ``[B, T, n_out]`` (window steps ``L+1..L+T``);
-    ``layers``: per-layer spikes ``[B, P, *shape]`` when recorded.
-    """
-
-    window: torch.Tensor
-    output: torch.Tensor
-    layers: list[torch.Tensor] | None = None
-
-    @property
-    def counts(self) -> torch.Tensor:
-        """Output spike counts ``[B, n_out]`` over the whole window."""
-        return self.window.sum(1)
-
-    @property
-    def prediction(self) -> torch.Tensor:
-        """Most spikes wins (ties: lowest index), as in simulation."""
-        return self.counts.argmax(-1)
-
-
-def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
-    """Validate hardware input ``[B, T, *in_shape]`` binary; return it as int8 (0/1)."""
-    x = torch.as_tensor(np.asarray(spikes) if not isinstance(spikes, torch.Tensor) else spikes)
-    if x.dim() != len(in_shape) + 2 or tuple(x.shape[2:]) != tuple(in_shape):
-        raise ValueError(
-            f"hardware input: expected spikes [B, T, {', '.join(map(str, in_shape))}], got {list(x.shape)}"
-        )
-    if x.numel() == 0 or x.dtype == torch.bool:
-        return x.to(torch.int8)
-    if x.ne(0).logical_and_(x.ne(1)).any():  # one test for NaN, fractions and out-of-range values
-        if x.is_floating_point() and torch.isnan(x).any():
-            raise ValueError("hardware input contains NaN")
-        raise ValueError("hardware input must be binary spikes (0/1)")
-    return x.to(torch.int8)
 
 
 class Int8Product:
@@ -217,6 +103,34 @@ def unfold_pooling(weight: torch.Tensor, stride: tuple[int, int], padding: tuple
     return b, weight[:, :, ::b, ::b].contiguous(), (1, 1), (padding[0] // b, padding[1] // b)
 
 
+@dataclass
+class LayerParams:
+    """One layer as the emulator computes with it (float or integer, per the profile).
+
+    Attributes:
+        weight: synapse weights (dense ``[n_out, n_in]``, conv ``[Co, Ci, kH, kW]``): the weights Lava
+            applies (:func:`~backends.loihi.applied_weights`) for fixed point, float64 otherwise.
+        unfolded: a folded sum-pool undone (:func:`unfold_pooling`), or ``None``.
+        dtype: the dtype of the synaptic product (float32 while integer sums stay exact, else float64).
+        bias: per-neuron bias added to ``v`` each step, shaped like the population.
+        has_bias: whether any bias is non-zero.
+        du, dv, vth: Lava's registers (integers; ``vth`` already shifted by 6) or float values.
+        product: the exact int8 product of a fixed-point dense layer (:class:`Int8Product`).
+        exp: the dense layer's ``weight_exp``.
+    """
+
+    weight: torch.Tensor
+    unfolded: tuple | None
+    dtype: torch.dtype
+    bias: torch.Tensor
+    has_bias: bool
+    du: float | int
+    dv: float | int
+    vth: float | int
+    product: Int8Product | None = None
+    exp: int = 0
+
+
 class EmulatorExecutor:
     """The emulator for one lowered graph and profile: ``run(spikes [B, T, ...]) -> RunResult``."""
 
@@ -244,38 +158,38 @@ class EmulatorExecutor:
         return timesteps + self.n_layers + self.pad_steps
 
     # -- parameters --------------------------------------------------------------------------
-    def _prepare(self, i: int) -> dict:
+    def _prepare(self, i: int) -> LayerParams:
         fl = self.float_layers[i]
         if self.int_layers is None:
             w = torch.as_tensor(fl.weight, dtype=torch.float64)
-            return {
-                "weight": w,
-                "unfolded": unfold_pooling(w, fl.stride, fl.padding) if fl.synapse == "conv" else None,
-                "dtype": torch.float64,
-                "bias": torch.as_tensor(fl.bias, dtype=torch.float64).reshape(fl.out_shape),
-                "has_bias": bool(np.any(np.asarray(fl.bias) != 0)),
-                "du": fl.du,
-                "dv": fl.dv,
-                "vth": fl.vth,
-            }
+            return LayerParams(
+                weight=w,
+                unfolded=unfold_pooling(w, fl.stride, fl.padding) if fl.synapse == "conv" else None,
+                dtype=torch.float64,
+                bias=torch.as_tensor(fl.bias, dtype=torch.float64).reshape(fl.out_shape),
+                has_bias=bool(np.any(np.asarray(fl.bias) != 0)),
+                du=fl.du,
+                dv=fl.dv,
+                vth=fl.vth,
+            )
         q = self.int_layers[i]
         w = applied_weights(q)
         fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
         dtype = torch.float32 if fan < _EXACT_F32 else torch.float64
         bias = applied_bias(q)
         weight = torch.as_tensor(w, dtype=dtype)
-        return {
-            "weight": weight,
-            "unfolded": unfold_pooling(weight, q.stride, q.padding) if q.synapse == "conv" else None,
-            "product": Int8Product(w) if q.synapse == "dense" else None,
-            "dtype": dtype,
-            "bias": torch.as_tensor(bias, dtype=torch.int64).reshape(q.out_shape),
-            "has_bias": bool(np.any(bias != 0)),
-            "du": q.du,
-            "dv": q.dv,
-            "vth": q.vth << self.profile.shift,
-            "exp": q.weight_exp,
-        }
+        return LayerParams(
+            weight=weight,
+            unfolded=unfold_pooling(weight, q.stride, q.padding) if q.synapse == "conv" else None,
+            product=Int8Product(w) if q.synapse == "dense" else None,
+            dtype=dtype,
+            bias=torch.as_tensor(bias, dtype=torch.int64).reshape(q.out_shape),
+            has_bias=bool(np.any(bias != 0)),
+            du=q.du,
+            dv=q.dv,
+            vth=q.vth << self.profile.shift,
+            exp=q.weight_exp,
+        )
 
     # -- one layer -------------------------------------------------------------------------
     def _synapse(self, i: int, s: torch.Tensor, active: int) -> torch.Tensor:
@@ -286,16 +200,16 @@ class EmulatorExecutor:
         fl, p = self.float_layers[i], self._params[i]
         steps, batch = s.shape[:2]
         x = s[:active].reshape(active * batch, *fl.in_shape)
-        if p.get("product") is not None:
-            acc = p["product"](x.reshape(active * batch, -1))
+        if p.product is not None:
+            acc = p.product(x.reshape(active * batch, -1))
         elif fl.synapse == "dense":
-            acc = x.reshape(active * batch, -1).to(p["dtype"]) @ p["weight"].T
-        elif p["unfolded"] is not None:  # the folded pooling, undone: sum-pool, then the small kernel
-            b, w, stride, padding = p["unfolded"]
-            pooled = F.avg_pool2d(x.to(p["dtype"]), b) * (b * b)
+            acc = x.reshape(active * batch, -1).to(p.dtype) @ p.weight.T
+        elif p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
+            b, w, stride, padding = p.unfolded
+            pooled = F.avg_pool2d(x.to(p.dtype), b) * (b * b)
             acc = F.conv2d(pooled, w, stride=stride, padding=padding)
         else:
-            acc = F.conv2d(x.to(p["dtype"]), p["weight"], stride=fl.stride, padding=fl.padding)
+            acc = F.conv2d(x.to(p.dtype), p.weight, stride=fl.stride, padding=fl.padding)
         acc = acc.reshape(active, batch, *fl.out_shape)
         out = torch.zeros((steps, batch, *fl.out_shape), dtype=torch.int64 if self.int_layers else torch.float64)
         if self.int_layers is None:
@@ -303,7 +217,7 @@ class EmulatorExecutor:
             return out
         acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
         if fl.synapse == "dense":
-            e = p["exp"]
+            e = p.exp
             acc = acc << e if e >= 0 else acc >> -e
         else:
             acc = wrap_signed(acc, self.profile.state_bits)
@@ -322,16 +236,16 @@ class EmulatorExecutor:
                 if t == reset_step:
                     u.zero_()
                     v.zero_()
-                u = u * (1 - p["du"]) + a[t]
-                v = v * (1 - p["dv"]) + u + p["bias"]
-                spike = v > p["vth"]
+                u = u * (1 - p.du) + a[t]
+                v = v * (1 - p.dv) + u + p.bias
+                spike = v > p.vth
                 v = torch.where(spike, torch.zeros_like(v), v)
                 out[t] = spike
             return out
         unity = self.profile.decay_unity
         m = self.profile.max_state
-        du_keep = unity - p["du"] - 1
-        dv_keep = unity - p["dv"]
+        du_keep = unity - p.du - 1
+        dv_keep = unity - p.dv
         shift = self.profile.shift
         bits = self.profile.decay_bits
         fired = torch.zeros(a.shape, dtype=torch.bool)  # viewed as int8 at the end, no copy
@@ -348,14 +262,14 @@ class EmulatorExecutor:
                 u = wrap_state(a6, m)
             else:
                 u = wrap_state(wrap32(decay(u, du_keep, bits) + a6), m)
-            step_drive = u + p["bias"] if p["has_bias"] else u
+            step_drive = u + p.bias if p.has_bias else u
             if dv_keep != unity:
                 torch.add(decay(v, dv_keep, bits, out=y, scratch=r), step_drive, out=v)
             else:
                 v.add_(step_drive)
             v.clamp_(-(m - 1), m - 1)
             spike = fired[t]
-            torch.gt(v, p["vth"], out=spike)
+            torch.gt(v, p.vth, out=spike)
             v.masked_fill_(spike, 0)
         return fired.view(torch.int8)
 
@@ -392,5 +306,5 @@ class EmulatorExecutor:
         """Whether layer ``i`` can spike after its input stops (bias, or a slow current)."""
         p = self._params[i]
         unity = self.profile.decay_unity
-        slow_current = p["du"] < (unity - 1 if self.int_layers is not None else 1.0)
-        return bool(slow_current or p["has_bias"])
+        slow_current = p.du < (unity - 1 if self.int_layers is not None else 1.0)
+        return bool(slow_current or p.has_bias)

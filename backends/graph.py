@@ -136,7 +136,27 @@ def _apply(node: nir.NIRNode, x: torch.Tensor) -> torch.Tensor:
     raise TypeError(type(node).__name__)
 
 
-def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict:
+@dataclass(frozen=True)
+class NeuronParams:
+    """A neuron node in Lava's float LIF convention (see the module table).
+
+    Attributes:
+        du, dv: current and voltage decays per step, in [0, 1] (one per population).
+        vth: the population's common threshold.
+        scale: per-neuron input scale ``[n]`` folded into the incoming weights (thresholds normalised).
+        bias: per-neuron bias ``[n]`` added to ``v`` each step.
+        kind: the NIR node type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
+    """
+
+    du: float
+    dv: float
+    vth: float
+    scale: np.ndarray
+    bias: np.ndarray
+    kind: str
+
+
+def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> NeuronParams:
     """du, dv, vth, per-neuron input scale and bias of a neuron node (see the module table)."""
     n = int(np.prod(shape))
 
@@ -178,7 +198,7 @@ def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> 
     # one threshold per population: scale each neuron so that its threshold becomes the common one
     common = float(vth[0]) if np.allclose(vth, vth[0]) else 1.0
     norm = common / vth
-    return {"du": du, "dv": dv, "vth": common, "scale": scale * norm, "bias": bias * norm, "kind": type(node).__name__}
+    return NeuronParams(du=du, dv=dv, vth=common, scale=scale * norm, bias=bias * norm, kind=type(node).__name__)
 
 
 def lower(graph: nir.NIRGraph, dt: float | None = None) -> list[FloatLayer]:
@@ -229,7 +249,7 @@ def _fuse(pending, in_shape, name, neuron_node, dt) -> FloatLayer:
     params = _neuron(name, neuron_node, out_shape, dt)
     if conv_like and len(in_shape) == 3 and _conv_foldable(pending, in_shape):
         weight, stride, padding = _fused_conv(pending)
-        scale = params["scale"].reshape(out_shape)
+        scale = params.scale.reshape(out_shape)
         if not np.allclose(scale, scale[:, :1, :1]):
             raise ValueError(f"NIR node {name!r}: per-pixel input scale cannot fold into a convolution")
         weight = weight * scale[:, 0, 0][:, None, None, None]
@@ -245,7 +265,7 @@ def _fuse(pending, in_shape, name, neuron_node, dt) -> FloatLayer:
             for _, node in pending:
                 cols = _apply(node, cols)
             matrix = (cols.reshape(n_in, -1).numpy() - offset).T
-        weight = matrix * params["scale"][:, None]
+        weight = matrix * params.scale[:, None]
         stride, padding, synapse = (1, 1), (0, 0), "dense"
     return FloatLayer(
         name=name,
@@ -253,11 +273,11 @@ def _fuse(pending, in_shape, name, neuron_node, dt) -> FloatLayer:
         weight=weight.astype(np.float64),
         in_shape=tuple(in_shape),
         out_shape=out_shape,
-        bias=params["bias"] + offset * params["scale"],
-        du=params["du"],
-        dv=params["dv"],
-        vth=params["vth"],
-        neuron=params["kind"],
+        bias=params.bias + offset * params.scale,
+        du=params.du,
+        dv=params.dv,
+        vth=params.vth,
+        neuron=params.kind,
         stride=stride,
         padding=padding,
         nodes=nodes,

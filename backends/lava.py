@@ -30,7 +30,7 @@ import sys
 import numpy as np
 import torch
 
-from backends.emulator import RunResult, check_spikes, lava_weights  # noqa: F401  (lava_weights: docs)
+from backends.executor import RunResult, check_spikes
 from backends.graph import FloatLayer
 from backends.profile import HardwareProfile
 from backends.quantize import IntLayer, quantize
@@ -225,7 +225,7 @@ class LavaExecutor:
 
     @torch.no_grad()
     def run(self, spikes, record: bool = False) -> RunResult:
-        """Run binary input ``[B, T, *in_shape]`` on Lava; see :class:`backends.emulator.RunResult`."""
+        """Run binary input ``[B, T, *in_shape]`` on Lava; see :class:`backends.executor.RunResult`."""
         x = check_spikes(spikes, self.in_shape).numpy().astype(np.float64)
         if len(x) == 0:
             raise ValueError("hardware input has no samples")

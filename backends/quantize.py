@@ -20,12 +20,38 @@ ignores ``weight_exp`` and ``num_weight_bits``, so conv weights are handed over 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from backends.graph import FloatLayer
 from backends.profile import HardwareProfile
+
+
+@dataclass(frozen=True)
+class QuantizationError:
+    """How far one layer's integer registers are from its float parameters.
+
+    Attributes:
+        scale: float membrane unit -> integer weight unit.
+        weight_exp: the layer's weight exponent.
+        weight_rel_rms_error: RMS of (dequantized - float) weights over RMS of the float weights.
+        weights_zeroed: share of non-zero float weights whose mantissa is 0.
+        threshold_rel_error: relative error of the dequantized threshold.
+        dv_float, dv_quantized, du_float, du_quantized: decays before and after quantization.
+        bias_abs_error: largest absolute bias error (float units).
+    """
+
+    scale: float
+    weight_exp: int
+    weight_rel_rms_error: float
+    weights_zeroed: float
+    threshold_rel_error: float
+    dv_float: float
+    dv_quantized: float
+    du_float: float
+    du_quantized: float
+    bias_abs_error: float
 
 
 @dataclass
@@ -47,7 +73,7 @@ class IntLayer:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     scale: float = 1.0
-    error: dict = field(default_factory=dict)
+    error: QuantizationError | None = None
 
     @property
     def n_out(self) -> int:
@@ -117,19 +143,19 @@ def quantize_layer(layer: FloatLayer, profile: HardwareProfile) -> IntLayer:
     dv = int(np.clip(round(layer.dv * unity), 0, unity - 1))
     w_back = mant * 2.0**exp / scale
     rms = float(np.sqrt(np.mean(layer.weight**2))) or 1.0
-    error = {
-        "scale": scale,
-        "weight_exp": exp,
-        "weight_rel_rms_error": float(np.sqrt(np.mean((w_back - layer.weight) ** 2)) / rms),
-        "weights_zeroed": float(np.mean((mant == 0) & (layer.weight != 0))),
-        "threshold_rel_error": abs(vth / scale - layer.vth) / layer.vth,
-        "dv_float": layer.dv,
-        "dv_quantized": dv / unity,
-        "du_float": layer.du,
-        "du_quantized": (du + 1) / unity,
-        "bias_abs_error": float(np.abs(bias_mant * 2.0**bias_exp / scale / (1 << profile.shift) - layer.bias).max())
+    error = QuantizationError(
+        scale=scale,
+        weight_exp=exp,
+        weight_rel_rms_error=float(np.sqrt(np.mean((w_back - layer.weight) ** 2)) / rms),
+        weights_zeroed=float(np.mean((mant == 0) & (layer.weight != 0))),
+        threshold_rel_error=abs(vth / scale - layer.vth) / layer.vth,
+        dv_float=layer.dv,
+        dv_quantized=dv / unity,
+        du_float=layer.du,
+        du_quantized=(du + 1) / unity,
+        bias_abs_error=float(np.abs(bias_mant * 2.0**bias_exp / scale / (1 << profile.shift) - layer.bias).max())
         if len(layer.bias) else 0.0,
-    }
+    )
     if layer.synapse == "conv":
         weight, weight_exp = mant << exp, 0
     else:
@@ -161,4 +187,4 @@ def quantize(layers: list[FloatLayer], profile: HardwareProfile) -> list[IntLaye
 
 def quantization_report(layers: list[IntLayer]) -> list[dict]:
     """Per-layer quantization error (for printing or JSON)."""
-    return [{"layer": q.name, "synapse": q.synapse, **q.error} for q in layers]
+    return [{"layer": q.name, "synapse": q.synapse, **asdict(q.error)} for q in layers if q.error is not None]

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from norse.torch.utils.import_nir import _import_norse_module
 
+from backends.executor import RunResult, check_spikes
+
 
 def _import_node(node: nir.NIRNode, dt: float) -> torch.nn.Module | None:
     if isinstance(node, nir.AvgPool2d):
@@ -73,8 +75,6 @@ class ReferenceExecutor:
         self.in_shape = tuple(int(s) for s in np.atleast_1d(inputs[0].input_type["input"]))
 
     def run(self, spikes, record: bool = False):
-        from backends.emulator import RunResult, check_spikes
-
         if record:
             raise ValueError("the reference backend does not record per-layer traces")
         x = check_spikes(spikes, self.in_shape).float()

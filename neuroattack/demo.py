@@ -26,7 +26,7 @@ LOIHI = "loihi2"
 
 def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> list[RunSpec]:
     """The demo's runs: each attack replayed on the emulator (all inputs) and on Lava (a subset)."""
-    g2s = {"iters": 25, "gamma": 0.05}
+    g2s = {"steps": 25, "gamma": 0.05}
     pgd = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 7, "eot": 2, "eval_draws": 4}
     specs = []
     for backend, hw_n in (("emulator", None), ("lava", lava_n)):

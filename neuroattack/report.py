@@ -52,7 +52,7 @@ def _fmt(value: Any, std: Any = None) -> str:
     return str(value)
 
 
-_ROUTINE = {"alpha", "eot", "eval_draws", "steps", "iters", "grad_options"}
+_ROUTINE = {"alpha", "eot", "eval_draws", "steps", "grad_options"}
 
 
 def settings_text(options: dict) -> str:

@@ -153,6 +153,23 @@ class ResultStore:
         return self.conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
 
 
+def record_run(
+    path: str | os.PathLike,
+    model: str,
+    attack: str,
+    settings: dict[str, Any],
+    backend: str,
+    profile: str,
+    result: dict[str, Any],
+    artifacts: dict[str, Any] | None = None,
+    started: float | None = None,
+) -> str:
+    """Open the store at ``path`` (created if new), record one finished run (:meth:`ResultStore.put`),
+    close it; returns the run key. What ``neuroattack replay --store`` and every sweep run call."""
+    with ResultStore(path) as store:
+        return store.put(model, attack, settings, backend, profile, result, artifacts, started)
+
+
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in data.items():

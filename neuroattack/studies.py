@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Callable
 
+from neuroattack.data.datasets import DATASETS
 from neuroattack.fileio import read_json
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.report import build_report, summary_table
@@ -34,7 +35,8 @@ def nmnist_snn(models: str | Path, quick: bool, loss: str = "mse") -> str:
     if quick:
         cfg = TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", loss=loss, epochs=6, n_train=4000, n_test=500)
         return str(ensure_model(f"nmnist-sim-quick-{loss}", cfg, models))
-    cfg = TrainConfig(dataset="nmnist-sim", spec="512FC-10FC", loss=loss, epochs=15, n_test=2000)
+    info = DATASETS["nmnist-sim"]
+    cfg = TrainConfig(dataset="nmnist-sim", spec=info.default_spec, loss=loss, epochs=info.default_epochs, n_test=2000)
     return str(ensure_model("nmnist-sim" if loss == "mse" else f"nmnist-sim-{loss}", cfg, models))
 
 
@@ -44,10 +46,10 @@ def mnist_model(
 ) -> str:
     """An MNIST model: the default conv SNN (16C5-AP2-32C5-AP2-10FC, all 50k; quick: 128FC on 10k)
     with the given leak, time-steps, seed, loss and input coding, or its ANN twin (``model_type='ann'``)."""
-    spec = "128FC-10FC" if quick else "16C5-AP2-32C5-AP2-10FC"
+    spec = "128FC-10FC" if quick else DATASETS["mnist"].default_spec
     cfg = TrainConfig(
         dataset="mnist", spec=spec, model_type=model_type, loss="ce" if model_type == "ann" else loss,
-        timesteps=timesteps, seed=seed, epochs=3 if quick else 4, n_train=10000 if quick else None,
+        timesteps=timesteps, seed=seed, epochs=3 if quick else DATASETS["mnist"].default_epochs, n_train=10000 if quick else None,
         n_test=500 if quick else 2000, neuron=NeuronConfig(leak=leak), encoding=encoding,
     )
     if model_type == "ann":

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from neuroattack.store import ResultStore, run_key
+from neuroattack.store import ResultStore, record_run, run_key
 
 
 @dataclass(frozen=True)
@@ -154,9 +154,8 @@ def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread:
         torch.set_num_threads(1)
     started = time.time()
     result, artifacts = execute_run(spec, work_dir)
-    with ResultStore(store_path) as store:
-        store.put(spec.model, f"{spec.attack}/{spec.grad}", spec.settings(), spec.backend, spec.profile_name,
-                  result, artifacts, started)
+    record_run(store_path, spec.model, f"{spec.attack}/{spec.grad}", spec.settings(), spec.backend,
+               spec.profile_name, result, artifacts, started)
     return spec.key()
 
 

@@ -20,7 +20,7 @@ def build(args):
     n = args.n or (100 if q else 500)  # Liang: 500 untargeted inputs
     n_t = max(10, n // 10)  # targeted: each input against the 9 other classes
     hw = "loihi2"
-    base = {"iters": 25, "gamma": 0.05}
+    base = {"steps": 25, "gamma": 0.05}
     specs = []
 
     def add(data, loss, options, targeted=False, tag=""):

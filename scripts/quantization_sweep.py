@@ -14,7 +14,7 @@ PROFILES = ("float", "loihi2", "loihi2-w6", "loihi2-w4")
 def build(args):
     nm, mn = nmnist_snn(args.models, args.quick), mnist_model(args.models, args.quick)
     n = args.n or (100 if args.quick else 300)
-    g2s = {"iters": 25, "gamma": 0.05}
+    g2s = {"steps": 25, "gamma": 0.05}
     # eps 32/255: at 8/255 the rate-coded MNIST model is barely moved (HART study, Table 2), which
     # leaves too few successes to compare transfer across profiles
     pgd = {"eps": 32 / 255, "alpha": 8 / 255, "steps": 7, "eot": 2, "eval_draws": 4}

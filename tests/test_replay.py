@@ -46,7 +46,7 @@ def test_nothing_to_rate_gives_none_and_spread_is_reported():
 def test_event_replay_on_the_float_emulator_equals_simulation(event_victim, event_digits):
     _, xt, yt = event_digits
     x, y = xt[:30], yt[:30]
-    x_adv, res = G2SRSF(event_victim, iters=15, seed=0).run(x, y)
+    x_adv, res = G2SRSF(event_victim, steps=15, seed=0).run(x, y)
     streams = Streams(x, x_adv, y, None, res.success, res.pred_clean, res.pred_adv, "events", "events", 8, {})
     ex = backends.load(graph_of(event_victim.model), "float", "emulator")
     m = replay_streams(event_victim.model, streams, ex, progress=False)
@@ -83,7 +83,7 @@ def test_cli_replay_writes_json_and_store(event_victim, event_digits, tmp_path, 
         "model_type": "snn", "spec": model.spec.text, "input_shape": list(model.input_shape), "bias": False,
         "dataset": "digits-frames", "timesteps": 8, "encoding": "events", "neuron": model.neuron.to_dict(),
     })
-    atk = G2SRSF(event_victim, iters=10, seed=0)
+    atk = G2SRSF(event_victim, steps=10, seed=0)
     x_adv, res = atk.run(xt[:20], yt[:20])
     save_streams(tmp_path / "streams", Streams(xt[:20], x_adv, yt[:20], None, res.success, res.pred_clean,
                                                res.pred_adv, "events", "events", 8, atk.settings()))

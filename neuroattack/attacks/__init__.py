@@ -1,14 +1,23 @@
 """Attacks: gradient estimators (stbp, bptr, rga, hart, cba) x algorithms (fgsm, pgd, bim, cwl2,
-spike-domain g2s-rsf), torchattacks-style."""
+spike-domain g2s-rsf), torchattacks-style, one attack a module.
+
+Example:
+    >>> from neuroattack.attacks import PGD
+    >>> from neuroattack.victims import Victim
+    >>> victim = Victim.from_checkpoint("runs/models/mnist")  # doctest: +SKIP
+    >>> x_adv = PGD(victim, grad="hart", eps=8 / 255)(images, labels)  # doctest: +SKIP
+"""
 
 from neuroattack.attacks.base import Attack, expand_targets, judge
+from neuroattack.attacks.bim import BIM
+from neuroattack.attacks.cwl2 import CWL2
 from neuroattack.attacks.estimators import ESTIMATORS, make_estimator
 from neuroattack.attacks.fgsm import FGSM
+from neuroattack.attacks.g2s_rsf import G2SRSF
 from neuroattack.attacks.metrics import AttackResult
-from neuroattack.attacks.pgd import BIM, PGD
-from neuroattack.attacks.spike_attack import CWL2, G2SRSF
-from neuroattack.attacks.runner import ATTACKS, build_attack, run_attack
-from neuroattack.victims import Victim
+from neuroattack.attacks.pgd import PGD
+from neuroattack.attacks.registry import ATTACKS, build_attack, option_specs
+from neuroattack.attacks.runner import run_attack
 
 __all__ = [
     "ATTACKS",
@@ -21,8 +30,9 @@ __all__ = [
     "G2SRSF",
     "PGD",
     "build_attack",
-    "run_attack",
     "expand_targets",
     "judge",
     "make_estimator",
+    "option_specs",
+    "run_attack",
 ]

@@ -30,7 +30,34 @@ from neuroattack.losses import LossFn, resolve_loss
 from neuroattack.victims.victim import Victim
 
 
+def check_eps(name: str, value: float) -> float:
+    """``value`` as a float if it lies in (0, 1] (pixel units); else ``ValueError`` naming ``name``."""
+    if not 0 < value <= 1:
+        raise ValueError(f"{name} must be in (0, 1] (pixel units), got {value}")
+    return float(value)
+
+
 class Attack:
+    """The base of every attack (see the module docstring for the options).
+
+    Args:
+        model: a :class:`~neuroattack.victims.Victim`, or a spiking model (then ``encoding`` and
+            ``timesteps`` say how its inputs are made; defaults Bernoulli, ``T = 8``).
+        grad: gradient estimator by name (``stbp``, ``bptr``, ``rga``, ``hart``, ``cba``; ``ann``
+            for an ANN victim) or a :class:`~neuroattack.attacks.estimators.GradientEstimator`.
+        encoding, timesteps: only with a bare model.
+        loss: ``"mse"``, ``"ce"`` or a callable ``(spikes [T, B, K], labels [B]) -> [B]``.
+        targeted: success means the target class (then ``atk(x, y, targets)``).
+        eot: Bernoulli encodings averaged per gradient.
+        eval_draws: fresh encodings deciding clean correctness and success (majority vote).
+        penultimate_threshold: Liang V-B, while crafting only.
+        seed: every random choice of the attack.
+        grad_options: keyword arguments of the estimator built from ``grad`` (e.g. HART's ``gamma``).
+
+    Subclasses implement ``_craft``; ``atk(x, y)`` returns adversarial ``x`` and
+    ``atk.last_result`` holds the :class:`~neuroattack.attacks.metrics.AttackResult`.
+    """
+
     name = "attack"
     #: the attack perturbs images (pixel values), so it needs image inputs
     image_only = False

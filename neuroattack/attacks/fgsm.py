@@ -8,26 +8,36 @@ from __future__ import annotations
 
 import torch
 
-from neuroattack.attacks.base import Attack
-
-
-def check_eps(name: str, value: float) -> float:
-    if not 0 < value <= 1:
-        raise ValueError(f"{name} must be in (0, 1] (pixel units), got {value}")
-    return float(value)
+from neuroattack.attacks.base import Attack, check_eps
 
 
 class FGSM(Attack):
+    """Fast gradient sign method on images.
+
+    Args:
+        model: a :class:`~neuroattack.victims.Victim` with image input (``bernoulli`` or
+            ``direct`` coding), or a spiking model (read as Bernoulli-coded, ``T = 8``).
+        grad: gradient estimator (``stbp``, ``bptr``, ``rga``, ``hart``, ``cba``; ``ann`` for an
+            ANN victim), by name or as an object (e.g. ``HART(gamma=0.5)``).
+        eps: L-inf radius in pixel units, in (0, 1] (HART: 8/255).
+        **kwargs: the options every attack takes (:class:`~neuroattack.attacks.base.Attack`).
+
+    Input images ``[B, C, H, W]`` in [0, 1]; output the same shape, ``|x' - x| <= eps``.
+
+    Example:
+        >>> atk = FGSM(victim, grad="hart", eps=8 / 255, seed=0)  # doctest: +SKIP
+        >>> images_adv = atk(images, labels)  # doctest: +SKIP
+    """
+
     name = "fgsm"
     image_only = True
 
-    def __init__(self, model, grad="stbp", eps: float = 8 / 255, gamma: float | None = None, **kwargs):
-        if gamma is not None:
-            kwargs.setdefault("grad_options", {})["gamma"] = gamma
+    def __init__(self, model, grad="stbp", eps: float = 8 / 255, **kwargs):
         super().__init__(model, grad, **kwargs)
         self.eps = check_eps("eps", eps)
 
     def settings(self):
+        """The base settings plus ``eps``."""
         return {**super().settings(), "eps": self.eps}
 
     def _craft(self, x, labels, targets):

@@ -14,23 +14,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from neuroattack.attacks.base import Attack, expand_targets
-from neuroattack.attacks.fgsm import FGSM
+from neuroattack.attacks.base import expand_targets
 from neuroattack.attacks.metrics import AttackResult
-from neuroattack.attacks.pgd import BIM, PGD
-from neuroattack.attacks.spike_attack import CWL2, G2SRSF
+from neuroattack.attacks.registry import build_attack
 from neuroattack.attacks.streams import Streams
-from neuroattack.victims import Victim
 from neuroattack.data.datasets import Dataset
-
-ATTACKS: dict[str, type[Attack]] = {"g2s-rsf": G2SRSF, "fgsm": FGSM, "pgd": PGD, "bim": BIM, "cwl2": CWL2}
-
-
-def build_attack(name: str, victim: Victim, grad: str = "stbp", **options: Any) -> Attack:
-    """An attack by name (``g2s-rsf``, ``fgsm``, ``pgd``, ``bim``, ``cwl2``) with its options."""
-    if name not in ATTACKS:
-        raise ValueError(f"attack must be one of {sorted(ATTACKS)}, got {name!r}")
-    return ATTACKS[name](victim, grad=grad, **options)
+from neuroattack.victims import Victim
 
 
 @dataclass

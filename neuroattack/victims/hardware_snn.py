@@ -1,6 +1,6 @@
 """Hardware-in-the-loop: attacks crafted directly against the quantized (Loihi-style) execution.
 
-:class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`: its
+:class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`, built on the same functional core (:mod:`backends.loihi`): its
 forward pass is the emulator's integer arithmetic (Lava's weight truncation, ``weight_exp`` shifts,
 one-step synaptic delays, 12-bit decays with truncation toward zero, 24-bit wrap and saturation,
 ``v > vth << 6``, reset to 0), computed on integer-valued float64 tensors, so its output spikes over
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import backends
-from backends.emulator import applied_bias, applied_weights, wrap_signed, wrap_state
+from backends.loihi import applied_bias, applied_weights, wrap_signed, wrap_state
 from neuroattack.models.snn import SNN
 from neuroattack.models.surrogates import EXTRA_METHODS
 from neuroattack.models.neurons import SURROGATES

@@ -42,7 +42,7 @@ def test_pgd_is_stronger_than_nothing(digits_victim, digits_test):
 def test_event_attack_keeps_spikes_binary_and_changes_only_flips(event_victim, event_digits):
     _, xt, yt = event_digits
     x, y = xt[:40], yt[:40]
-    atk = G2SRSF(event_victim, grad="stbp", iters=25, gamma=0.05, seed=0)
+    atk = G2SRSF(event_victim, grad="stbp", steps=25, gamma=0.05, seed=0)
     x_adv = atk(x, y)
     assert x_adv.dtype == x.dtype and x_adv.shape == x.shape
     assert set(x_adv.unique().tolist()) <= {0, 1}
@@ -55,7 +55,7 @@ def test_event_attack_keeps_spikes_binary_and_changes_only_flips(event_victim, e
 def test_untargeted_success_is_a_real_misclassification(event_victim, event_digits):
     _, xt, yt = event_digits
     x, y = xt[:30], yt[:30]
-    atk = G2SRSF(event_victim, iters=25, seed=3)
+    atk = G2SRSF(event_victim, steps=25, seed=3)
     x_adv, res = atk.run(x, y)
     with torch.no_grad():
         pred = predict(event_victim.model(x_adv.transpose(0, 1).float()))
@@ -68,7 +68,7 @@ def test_targeted_success_means_the_target_wins(event_victim, event_digits):
     _, xt, yt = event_digits
     x, y, targets = expand_targets(xt[:6], yt[:6], 10)
     assert len(x) == 54 and (targets != y).all()
-    atk = G2SRSF(event_victim, iters=25, targeted=True, seed=0)
+    atk = G2SRSF(event_victim, steps=25, targeted=True, seed=0)
     x_adv, res = atk.run(x, y, targets)
     with torch.no_grad():
         counts = event_victim.model(x_adv.transpose(0, 1).float()).sum(0)
@@ -81,18 +81,18 @@ def test_perturbation_bound_is_respected(event_victim, event_digits):
     _, xt, yt = event_digits
     x, y = xt[:40], yt[:40]
     eps = 0.004  # L2 / N: about 5 flips of N = 512 points
-    x_adv, res = G2SRSF(event_victim, iters=25, eps=eps, seed=0).run(x, y)
+    x_adv, res = G2SRSF(event_victim, steps=25, eps=eps, seed=0).run(x, y)
     pert = perturbation(x_adv, x)
     assert (pert[res.success] < eps).all()
-    unbounded = G2SRSF(event_victim, iters=25, seed=0).run(x, y)[1]
+    unbounded = G2SRSF(event_victim, steps=25, seed=0).run(x, y)[1]
     assert res.summary()["asr"] <= unbounded.summary()["asr"]
 
 
 def test_without_sampling_needs_more_perturbation(event_victim, event_digits):
     _, xt, yt = event_digits
     x, y = xt[:60], yt[:60]
-    with_s = G2SRSF(event_victim, iters=25, seed=0).run(x, y)[1].summary()
-    without = G2SRSF(event_victim, iters=25, sampling=False, seed=0).run(x, y)[1].summary()
+    with_s = G2SRSF(event_victim, steps=25, seed=0).run(x, y)[1].summary()
+    without = G2SRSF(event_victim, steps=25, sampling=False, seed=0).run(x, y)[1].summary()
     assert without["mean_l0"] > with_s["mean_l0"]
 
 
@@ -101,15 +101,15 @@ def test_penultimate_threshold_is_used_only_while_crafting(event_victim, event_d
     x, y = xt[:20], yt[:20]
     model = event_victim.model
     before = [c.p.v_th.item() for c in model.spiking_layers()]
-    G2SRSF(event_victim, iters=5, penultimate_threshold=3.0, seed=0).run(x, y)
+    G2SRSF(event_victim, steps=5, penultimate_threshold=3.0, seed=0).run(x, y)
     assert [c.p.v_th.item() for c in model.spiking_layers()] == before
 
 
 def test_image_path_g2s_and_cwl2(digits_victim, digits_test):
     x, y = digits_test
-    g2s_res = G2SRSF(digits_victim, iters=10, eval_draws=3, seed=0).run(x, y)
+    g2s_res = G2SRSF(digits_victim, steps=10, eval_draws=3, seed=0).run(x, y)
     assert g2s_res[0].min() >= 0 and g2s_res[0].max() <= 1
-    cw = CWL2(digits_victim, c=0.5, iters=10, eval_draws=3, seed=0).run(x, y)
+    cw = CWL2(digits_victim, c=0.5, steps=10, eval_draws=3, seed=0).run(x, y)
     assert cw[1].summary()["mean_perturbation"] is None or cw[1].summary()["mean_perturbation"] <= \
         g2s_res[1].summary()["mean_perturbation"] * 1.5
 

@@ -52,7 +52,7 @@ def test_event_streams_round_trip_and_nir_data(event_victim, event_digits, tmp_p
     from neuroattack.attacks import G2SRSF
 
     _, xt, yt = event_digits
-    atk = G2SRSF(event_victim, iters=10, seed=0)
+    atk = G2SRSF(event_victim, steps=10, seed=0)
     x_adv, res = atk.run(xt[:12], yt[:12])
     streams = Streams(
         clean=xt[:12], adversarial=x_adv, labels=yt[:12], targets=None, success=res.success,

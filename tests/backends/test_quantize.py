@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from backends.emulator import lava_weights
+from backends.loihi import lava_weights
 from backends.graph import lower
 from backends.profile import load_profile
 from backends.quantize import mantissa_grid, quantize_layer
@@ -25,7 +25,7 @@ def test_quantized_weights_survive_lavas_truncation(bits):
         assert np.array_equal(lava_weights(q.weight, bits), q.weight)
         assert np.abs(q.weight).max() >= mantissa_grid(True, bits)[2] - mantissa_grid(True, bits)[0]  # full range
         assert 0 < q.vth < 2**17 and 0 <= q.du <= 4095 and 0 <= q.dv <= 4095
-        assert q.error["weight_rel_rms_error"] < {8: 0.02, 6: 0.06, 4: 0.3}[bits]
+        assert q.error.weight_rel_rms_error < {8: 0.02, 6: 0.06, 4: 0.3}[bits]
 
 
 def test_threshold_and_decays():

@@ -1,7 +1,6 @@
-"""Liang et al. Algorithm 1: BIM with the G2S converter and RSF, for spike and image inputs;
-and the SNN-tailored CW-L2 of eq. (14).
+"""G2S/RSF: Liang et al.'s Algorithm 1, BIM with the G2S converter and RSF, for spike and image inputs.
 
-Per iteration ``k`` (at most ``iters``, default 25):
+Per iteration ``k`` (at most ``steps``, default 25):
 
 1. spike input ``xs_k`` (event inputs: the current adversarial spikes; Bernoulli-coded images:
    a fresh encoding of the current image ``xi_k``);
@@ -23,19 +22,42 @@ from __future__ import annotations
 import torch
 
 from neuroattack.attacks.base import Attack
-from neuroattack.attacks.g2s import g2s, rsf, vanished
+from neuroattack.attacks.functional import g2s, rsf, vanished
 from neuroattack.attacks.metrics import perturbation
 from neuroattack.encoding import bernoulli_encode
 
 
 class G2SRSF(Attack):
+    """Spike-compatible BIM with the gradient-to-spike converter and the restricted spike flipper.
+
+    Args:
+        model: a :class:`~neuroattack.victims.Victim` (or a spiking model, read as Bernoulli-coded).
+        grad: gradient estimator: ``stbp``, ``bptr``, ``rga`` or ``hart`` (by name or object).
+        steps: at most this many iterations per sample (Liang: 25).
+        gamma: RSF's flip probability per element when the gradient vanishes (Liang: 0.05).
+        eps: bound on the average perturbation per point ``||x' - x||_p / N`` (``None``: unbounded).
+        p: the norm of ``eps`` and of the reported perturbation (Liang: 2).
+        sampling: G2S's probabilistic sampling (``False``: the ablation without it).
+        rsf: RSF on vanished gradients (``False``: the ablation without it).
+        eta: image step size of the temporal aggregation (images only).
+        **kwargs: the options every attack takes (:class:`~neuroattack.attacks.base.Attack`).
+
+    Input: event frames ``[B, T, P, H, W]`` (binary) or images ``[B, C, H, W]`` in [0, 1] of a
+    Bernoulli-coded model; output: adversarial inputs of the same shape (event frames stay binary).
+
+    Example:
+        >>> atk = G2SRSF(victim, grad="stbp", steps=25, gamma=0.05, seed=0)  # doctest: +SKIP
+        >>> frames_adv = atk(frames, labels)  # [B, T, 2, 34, 34]  # doctest: +SKIP
+        >>> atk.last_result.summary()["asr"]  # doctest: +SKIP
+    """
+
     name = "g2s-rsf"
 
     def __init__(
         self,
         model,
         grad="stbp",
-        iters: int = 25,
+        steps: int = 25,
         gamma: float = 0.05,
         eps: float | None = None,
         p: float = 2.0,
@@ -45,8 +67,8 @@ class G2SRSF(Attack):
         **kwargs,
     ):
         super().__init__(model, grad, **kwargs)
-        if iters < 1:
-            raise ValueError(f"iters must be >= 1, got {iters}")
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma (RSF sampling factor) must be in [0, 1], got {gamma}")
         if eps is not None and not 0 < eps <= 1:
@@ -55,7 +77,7 @@ class G2SRSF(Attack):
             raise ValueError(f"p must be > 0, got {p}")
         if not eta > 0:
             raise ValueError(f"eta must be > 0, got {eta}")
-        self.iters, self.gamma, self.eps, self.p = iters, float(gamma), eps, float(p)
+        self.steps, self.gamma, self.eps, self.p = steps, float(gamma), eps, float(p)
         self.sampling, self.rsf, self.eta = sampling, rsf, float(eta)
 
     def _check_applicable(self) -> None:
@@ -69,9 +91,10 @@ class G2SRSF(Attack):
             )
 
     def settings(self):
+        """The attack's settings (the base ones plus G2S/RSF's), for saved streams and the store."""
         return {
             **super().settings(),
-            "iters": self.iters,
+            "steps": self.steps,
             "gamma": self.gamma,
             "eps": self.eps,
             "p": self.p,
@@ -103,7 +126,7 @@ class G2SRSF(Attack):
         iterations = torch.zeros(n, dtype=torch.long)
         rsf_count = torch.zeros(n, dtype=torch.long)
         zero_first = torch.zeros(n, dtype=torch.bool)
-        for k in range(1, self.iters + 1):
+        for k in range(1, self.steps + 1):
             idx = active.nonzero().flatten()
             if len(idx) == 0:
                 break
@@ -133,26 +156,3 @@ class G2SRSF(Attack):
             active[idx[done]] = False
         out = cur if not events else cur.to(x.dtype)
         return out, {"iterations": iterations, "rsf_invocations": rsf_count, "zero_grad_first": zero_first}
-
-
-class CWL2(G2SRSF):
-    """Liang eq. (14): ``xi_{k+1} = xi_k + delta i_k - c * d/dxi ||xi_k - xi_0||_2^2``.
-
-    Algorithm 1's image path with an L2 regulariser pulling the image back to the original;
-    ``c = 0`` is BIM with G2S/RSF. Images only.
-    """
-
-    name = "cwl2"
-    image_only = True
-
-    def __init__(self, model, grad="stbp", c: float = 0.1, **kwargs):
-        super().__init__(model, grad, **kwargs)
-        if c < 0:
-            raise ValueError(f"c must be >= 0, got {c}")
-        self.c = float(c)
-
-    def settings(self):
-        return {**super().settings(), "c": self.c}
-
-    def _image_update(self, xi, delta_i, xi0):
-        return (xi + self.eta * delta_i - self.c * 2 * (xi - xi0)).clamp(0, 1)

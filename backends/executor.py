@@ -1,0 +1,92 @@
+"""What every backend executor is: one protocol, one result type, one input check.
+
+``backends.load(graph, profile, kind=...)`` returns an :class:`Executor`; ``executor.run(spikes)``
+takes binary spikes ``[B, T, *in_shape]`` (sample-first, as files store them) and returns a
+:class:`RunResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from backends.profile import HardwareProfile
+
+
+@dataclass
+class RunResult:
+    """Output of a backend run.
+
+    ``window``: output spikes over each sample's hardware window ``[B, P, n_out]`` (``P = T + L``);
+    ``output``: the ``T`` steps aligned with the input ``[B, T, n_out]`` (window steps ``L+1..L+T``);
+    ``layers``: per-layer spikes ``[B, P, *shape]`` when recorded.
+    """
+
+    window: torch.Tensor
+    output: torch.Tensor
+    layers: list[torch.Tensor] | None = None
+
+    @property
+    def counts(self) -> torch.Tensor:
+        """Output spike counts ``[B, n_out]`` over the whole window."""
+        return self.window.sum(1)
+
+    @property
+    def prediction(self) -> torch.Tensor:
+        """Most spikes wins (ties: lowest index), as in simulation."""
+        return self.counts.argmax(-1)
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """A lowered graph on one backend and profile.
+
+    Attributes:
+        kind: ``"lava"``, ``"emulator"`` or ``"reference"``.
+        profile: the :class:`~backends.profile.HardwareProfile` it runs (``FLOAT`` for the reference).
+        in_shape: shape of one time step of input, e.g. ``(2, 34, 34)``.
+
+    Example:
+        >>> executor = backends.load("net.nir", "loihi2", kind="emulator")  # doctest: +SKIP
+        >>> executor.run(spikes).prediction  # spikes [B, T, 2, 34, 34] -> [B]  # doctest: +SKIP
+    """
+
+    kind: str
+    profile: HardwareProfile
+
+    @property
+    def in_shape(self) -> tuple[int, ...]: ...
+
+    def run(self, spikes, record: bool = False) -> RunResult:
+        """Run binary spikes ``[B, T, *in_shape]``; per-layer spikes too when ``record``."""
+
+
+def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
+    """Validate hardware input ``[B, T, *in_shape]`` binary; return it as int8 (0/1).
+
+    Args:
+        spikes: a tensor or array ``[B, T, *in_shape]`` of 0/1 (bool, integer or float).
+        in_shape: the graph's input shape.
+
+    Raises:
+        ValueError: wrong shape, NaN, or a value other than 0 and 1.
+
+    Example:
+        >>> check_spikes(torch.ones(2, 3, 4), (4,)).dtype
+        torch.int8
+    """
+    x = torch.as_tensor(np.asarray(spikes) if not isinstance(spikes, torch.Tensor) else spikes)
+    if x.dim() != len(in_shape) + 2 or tuple(x.shape[2:]) != tuple(in_shape):
+        raise ValueError(
+            f"hardware input: expected spikes [B, T, {', '.join(map(str, in_shape))}], got {list(x.shape)}"
+        )
+    if x.numel() == 0 or x.dtype == torch.bool:
+        return x.to(torch.int8)
+    if x.ne(0).logical_and_(x.ne(1)).any():  # one test for NaN, fractions and out-of-range values
+        if x.is_floating_point() and torch.isnan(x).any():
+            raise ValueError("hardware input contains NaN")
+        raise ValueError("hardware input must be binary spikes (0/1)")
+    return x.to(torch.int8)

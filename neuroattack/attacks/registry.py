@@ -1,0 +1,108 @@
+"""The attack registry: every attack by name, and the options each one takes, read from its class.
+
+The command line is built from here: ``--attack`` choices are :data:`ATTACKS`, and each attack's
+own flags (``--eps``, ``--steps``, ``--gamma``, ``--no-sampling``, ...) come from the keyword
+arguments of its constructor (:func:`option_specs`), with help taken from the "Args:" section of
+its docstring. Adding an attack is one module with one class, and one line here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from neuroattack.attacks.base import Attack
+from neuroattack.attacks.bim import BIM
+from neuroattack.attacks.cwl2 import CWL2
+from neuroattack.attacks.fgsm import FGSM
+from neuroattack.attacks.g2s_rsf import G2SRSF
+from neuroattack.attacks.pgd import PGD
+
+ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (G2SRSF, FGSM, PGD, BIM, CWL2)}
+
+# the constructor arguments every attack shares (``Attack.__init__``) or that name the model
+_SHARED = {"self", "model", "grad"} | set(inspect.signature(Attack.__init__).parameters)
+
+
+@dataclass(frozen=True)
+class AttackOption:
+    """One attack-specific keyword argument.
+
+    Attributes:
+        name: the keyword (``"eps"``); on the command line ``--eps`` (``--no-sampling`` for a
+            switch whose default is on).
+        kind: ``int``, ``float`` or ``bool``.
+        default: the constructor's default (``None``: off / unbounded).
+        help: the first line of its entry in the class docstring's "Args:".
+    """
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+
+
+def _arg_help(cls: type) -> dict[str, str]:
+    """``{argument: first line of its description}`` from the "Args:" sections of ``cls``'s MRO."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.getdoc(klass) or ""
+        section = re.split(r"^\w[\w ]*:\s*$", doc.split("Args:", 1)[1], flags=re.M)[0] if "Args:" in doc else ""
+        for names, text in re.findall(r"^    ([\w, ]+): (.+)$", section, flags=re.M):
+            for name in names.split(", "):
+                out[name.strip()] = text.strip()
+    return out
+
+
+def _kind(hint: Any, default: Any) -> type:
+    if isinstance(default, bool):
+        return bool
+    for candidate in (bool, int, float):
+        if hint is candidate or candidate in typing.get_args(hint):
+            return candidate
+    raise TypeError(f"attack option with type {hint!r}: not a command-line type")
+
+
+def option_specs(cls: type[Attack]) -> list[AttackOption]:
+    """The keyword options of attack class ``cls`` beyond those every attack shares, in order.
+
+    Walks the constructors up the class hierarchy while they pass ``**kwargs`` on (``CWL2`` takes
+    ``c`` and every option of ``G2SRSF``).
+
+    Example:
+        >>> [o.name for o in option_specs(PGD)]
+        ['eps', 'alpha', 'steps']
+    """
+    helps = _arg_help(cls)
+    out: list[AttackOption] = []
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is Attack or not issubclass(klass, Attack):
+            break
+        if "__init__" not in vars(klass):
+            continue
+        init = vars(klass)["__init__"]
+        hints = typing.get_type_hints(init)
+        params = inspect.signature(init).parameters
+        for name, param in params.items():
+            if name in _SHARED or name in seen or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                continue
+            seen.add(name)
+            out.append(AttackOption(name, _kind(hints.get(name), param.default), param.default, helps.get(name, "")))
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
+    return out
+
+
+def build_attack(name: str, victim, grad: str = "stbp", **options: Any) -> Attack:
+    """An attack by name (:data:`ATTACKS`) on ``victim`` with its options.
+
+    Example:
+        >>> atk = build_attack("pgd", victim, "hart", eps=8 / 255, steps=7)  # doctest: +SKIP
+    """
+    if name not in ATTACKS:
+        raise ValueError(f"attack must be one of {sorted(ATTACKS)}, got {name!r}")
+    return ATTACKS[name](victim, grad=grad, **options)

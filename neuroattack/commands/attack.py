@@ -1,0 +1,131 @@
+"""``neuroattack attack``: attack a checkpoint on its test data and save the adversarial streams.
+
+The attack-specific flags are built from the attack registry: every keyword argument of an
+attack's constructor is a flag (``--eps``, ``--steps``, ``--gamma``, ...; ``--no-sampling`` for a
+switch that is on by default), and a flag the chosen attack does not take is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from neuroattack.commands.base import Command, fraction, positive_int, rate
+
+
+def _flag(name: str, default: Any) -> str:
+    return f"--no-{name}" if default is True else f"--{name.replace('_', '-')}"
+
+
+def _attack_flags() -> dict[str, tuple[Any, list[tuple[str, str]]]]:
+    """``{option: (an example AttackOption, [(attack, help with default), ...])}`` over every attack."""
+    from neuroattack.attacks.registry import ATTACKS, option_specs
+
+    flags: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
+    for name, cls in ATTACKS.items():
+        for opt in option_specs(cls):
+            first, uses = flags.setdefault(opt.name, (opt, []))
+            if opt.kind is not first.kind:
+                raise TypeError(f"attack option {opt.name!r} has type {opt.kind.__name__} in {name}, "
+                                f"{first.kind.__name__} elsewhere: one meaning a name")
+            text = opt.help.replace("``", "").rstrip(".")
+            if opt.kind is not bool:
+                default = "none" if opt.default is None else f"{opt.default:.4g}" if isinstance(opt.default, float) else opt.default
+                text += f" (default {default})"
+            uses.append((name, text))
+    return flags
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from neuroattack.attacks.estimators import ESTIMATORS
+    from neuroattack.attacks.registry import ATTACKS
+
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--attack", choices=sorted(ATTACKS), required=True)
+    p.add_argument("--grad", choices=sorted(ESTIMATORS), default="stbp")
+    for name, (opt, uses) in _attack_flags().items():
+        helps: dict[str, list[str]] = {}
+        for attack, text in uses:
+            helps.setdefault(text, []).append(attack)
+        text = "; ".join(f"{'/'.join(attacks)}: {h}" for h, attacks in helps.items())
+        if opt.kind is bool:
+            p.add_argument(_flag(name, opt.default), dest=f"opt_{name}", action="store_const",
+                           const=not opt.default, default=None, help=text)
+        else:
+            kind = fraction if opt.kind is float else opt.kind
+            p.add_argument(_flag(name, opt.default), dest=f"opt_{name}", type=kind, default=None,
+                           metavar=name.upper(), help=text)
+    p.add_argument("--hart-gamma", type=float, default=None, help="width of HART's triangle surrogate (default 1.0)")
+    p.add_argument("--targeted", action="store_true", help="Liang's protocol: every class but the true one")
+    p.add_argument("--penultimate-threshold", type=float, default=None, help="Liang V-B, while crafting only")
+    p.add_argument("--loss", choices=["mse", "ce"], default=None, help="default: the model's training loss")
+    p.add_argument("--eot", type=positive_int, default=1, help="Bernoulli encodings averaged per gradient")
+    p.add_argument("--eval-draws", type=positive_int, default=8, help="Bernoulli encodings judging success")
+    p.add_argument("--surrogate", type=Path, default=None, help="black-box: craft on this checkpoint")
+    p.add_argument("--n", type=positive_int, default=None, help="first N test samples")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path)
+
+
+def attack_options(args: argparse.Namespace) -> dict:
+    """The keyword options of ``args.attack`` from the flags; a flag that does not apply is an error."""
+    from neuroattack.attacks.registry import ATTACKS, option_specs
+
+    own = {opt.name for opt in option_specs(ATTACKS[args.attack])}
+    given = {k[len("opt_"):]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    wrong = sorted(k for k in given if k not in own)
+    if wrong:
+        defaults = {name: opt.default for name, (opt, _) in _attack_flags().items()}
+        flags = ", ".join(_flag(k, defaults[k]) for k in wrong)
+        raise ValueError(f"{flags} do(es) not apply to --attack {args.attack}")
+    options: dict[str, Any] = dict(given)
+    grad_options = {}
+    if args.hart_gamma is not None:
+        if args.grad != "hart":
+            raise ValueError("--hart-gamma applies to --grad hart only")
+        grad_options["gamma"] = args.hart_gamma
+    options.update(
+        targeted=args.targeted,
+        eot=args.eot,
+        eval_draws=args.eval_draws,
+        penultimate_threshold=args.penultimate_threshold,
+        seed=args.seed,
+        grad_options=grad_options,
+    )
+    if args.loss is not None:
+        options["loss"] = args.loss
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    from neuroattack.attacks.runner import run_attack
+    from neuroattack.attacks.streams import save_streams
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.fileio import read_json, write_json
+    from neuroattack.victims import Victim
+
+    options = attack_options(args)
+    victim = Victim.from_checkpoint(args.checkpoint)
+    surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
+    config = read_json(args.checkpoint / "config.json")
+    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
+    result = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate)
+    summary = {
+        **result.summary,
+        "checkpoint": str(args.checkpoint),
+        "surrogate": str(args.surrogate) if args.surrogate else None,
+        "dataset": config["dataset"],
+    }
+    save_streams(args.out, result.streams)
+    write_json(args.out / "summary.json", summary)
+    print(
+        f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
+        f"{rate(summary['asr'])} over {summary['n_attacked']} correctly classified inputs; "
+        f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
+    )
+    return 0
+
+
+COMMAND = Command("attack", "attack a checkpoint on its test data and save the adversarial streams", add_arguments, run)

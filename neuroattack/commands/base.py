@@ -1,0 +1,62 @@
+"""What a command is, and the argument types and flags several commands share."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``neuroattack`` command.
+
+    Attributes:
+        name: as typed (``"attack"``; ``"bench backends"`` for a sub-command of a group).
+        help: one line for ``neuroattack --help``.
+        add_arguments: adds the command's flags to its parser.
+        run: the handler; returns the exit status. Raising ``ValueError`` or
+            ``FileNotFoundError`` prints one ``neuroattack NAME: error: ...`` line (exit 2).
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def fraction(text: str) -> float:
+    """Parse ``0.03`` or ``8/255`` (an ``argparse`` type)."""
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den)
+        return float(text)
+    except (ValueError, ZeroDivisionError) as err:
+        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from err
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (an ``argparse`` type): ``--epochs 0`` is an error, not the default."""
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def rate(value: float | None) -> str:
+    """A rate for the one-line summaries: 4 decimals, ``n/a`` where it is undefined."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "hardware profile") -> None:
+    """``--profile``: a bundled profile's name or a TOML path."""
+    from backends.profile import bundled_profiles
+
+    p.add_argument(
+        "--profile", default=default,
+        help=f"{what}: a bundled name ({', '.join(bundled_profiles())}) or a TOML path (default {default or 'float'})",
+    )

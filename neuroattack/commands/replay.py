@@ -1,0 +1,60 @@
+"""``neuroattack replay``: run saved clean and adversarial streams on a backend."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from neuroattack.commands.base import Command, add_profile, positive_int, rate
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--streams", required=True, type=Path, help="directory written by 'neuroattack attack'")
+    p.add_argument("--backend", choices=["lava", "emulator", "reference"], default="emulator")
+    add_profile(p, "loihi2")
+    p.add_argument("--n", type=positive_int, default=None, help="first N streams (Lava is slow)")
+    p.add_argument("--draws", type=positive_int, default=5, help="Bernoulli draws for image streams")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--store", type=Path, default=None, help="also record the run in this results store")
+    p.add_argument("--out", required=True, type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from neuroattack.attacks.streams import load_streams
+    from neuroattack.fileio import write_json
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.replay import deploy, replay_streams
+    from neuroattack.store import record_run
+
+    started = time.time()
+    model, config = load_checkpoint(args.checkpoint)
+    streams = load_streams(args.streams)
+    if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:
+        raise ValueError(
+            f"streams were made for a {streams.encoding} model with T={streams.timesteps}; the checkpoint "
+            f"takes {config['encoding']} input with T={config['timesteps']}"
+        )
+    if args.n is not None:
+        streams = streams.head(args.n)
+    executor = deploy(model, args.backend, args.profile, config["timesteps"])
+    metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
+    profile = executor.profile.name
+    result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
+    write_json(args.out / "replay.json", result)
+    if args.store is not None:
+        settings = {**streams.settings, "n": len(streams), "draws": args.draws, "seed": args.seed}
+        attack = f"{streams.settings.get('attack', '?')}/{streams.settings.get('grad', '?')}"
+        record_run(args.store, args.checkpoint.name, attack, settings, args.backend, profile,
+                   {"hardware": metrics}, {"streams": str(args.streams)}, started)
+    print(
+        f"{args.backend}/{profile} on {len(streams)} inputs: hardware clean accuracy {rate(metrics['hw_clean_accuracy'])}, "
+        f"hardware ASR {rate(metrics['hw_asr'])} (sim {rate(metrics['sim_asr'])}), transfer {rate(metrics['transfer_rate'])}, "
+        f"agreement clean/adv {rate(metrics['agreement_clean'])}/{rate(metrics['agreement_adv'])} -> {args.out}"
+    )
+    return 0
+
+
+COMMAND = Command("replay", "run saved clean and adversarial streams on a backend", add_arguments, run)

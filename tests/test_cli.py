@@ -1,0 +1,47 @@
+"""The command line is built from the registries: every attack's options become flags, choices
+come from the registries, and a flag that does not apply is one clear error."""
+
+import pytest
+
+from neuroattack.attacks.registry import ATTACKS, option_specs
+from neuroattack.cli import build_parser, main
+from neuroattack.commands import COMMANDS
+from neuroattack.data.datasets import DATASETS
+
+
+def _subparser(parser, *names):
+    for name in names:
+        action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+        parser = action.choices[name]
+    return parser
+
+
+def test_every_attack_option_is_a_flag_with_its_docstring_help():
+    attack = _subparser(build_parser(), "attack")
+    flags = {opt: a for a in attack._actions for opt in a.option_strings}
+    assert sorted(flags["--attack"].choices) == sorted(ATTACKS)
+    for name, cls in ATTACKS.items():
+        for opt in option_specs(cls):
+            flag = f"--no-{opt.name}" if opt.default is True else f"--{opt.name}"
+            assert flag in flags, (name, flag)
+            assert opt.help and opt.help.replace("``", "").rstrip(".")[:20] in flags[flag].help
+
+
+def test_choices_come_from_the_registries():
+    train = _subparser(build_parser(), "train")
+    dataset = next(a for a in train._actions if "--dataset" in a.option_strings)
+    assert sorted(dataset.choices) == sorted(DATASETS)
+    names = {c.name for c in COMMANDS}
+    assert {"train", "attack", "bench attacks", "bench backends"} <= names
+
+
+def test_a_flag_of_another_attack_is_refused(capsys):
+    assert main(["attack", "--checkpoint", "nowhere", "--attack", "pgd", "--gamma", "0.1", "--out", "x"]) == 2
+    assert "--gamma do(es) not apply to --attack pgd" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs", "0", "--out", "x"], ["bench", "attacks", "--batch", "0", "--out", "x"]])
+def test_zero_counts_are_refused_not_replaced_by_defaults(argv, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "must be >= 1, got 0" in capsys.readouterr().err
