@@ -3,8 +3,8 @@
 ``deploy`` exports a Norse SNN to NIR (validated) and loads it on ``lava``, ``emulator`` or
 ``reference`` with a hardware profile; ``hardware_spikes`` turns dataset samples into the binary
 spike trains hardware consumes: event frames as they are, images as Bernoulli draws (the same
-encoder as in simulation, from a seeded generator); ``predict_on`` runs them in batches with a
-progress bar.
+encoder as in simulation, from a seeded generator); ``run_on`` runs them in batches with a
+progress bar; ``replay_streams`` compares simulation and hardware on saved attack streams.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 import backends
+from neuroattack.attacks.metrics import hits
 from neuroattack.encoding import bernoulli_encode
 from neuroattack.export import to_nir, validate_export
 from neuroattack.models.snn import SNN
@@ -91,7 +92,7 @@ def replay_metrics(
         return float((num & den).sum()) / n if n else None
 
     def hit(pred: torch.Tensor) -> torch.Tensor:
-        return pred.eq(targets) if targets is not None else pred.ne(labels)
+        return hits(pred, labels, targets)
 
     sim_ok, hw_ok = sim_clean.eq(labels), hw_clean.eq(labels)
     sim_success = sim_ok & hit(sim_adv)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every figure quoted in README.md and the issue notes, in order. Logs go to runs/logs/.
+# Every figure quoted in README.md, in order. Logs go to runs/logs/.
 # Trained models land in runs/models/ (the study scripts reuse them). Hours on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ PY=.venv/bin/python
 mkdir -p runs/logs runs/bench
 log() { echo "== $*" >&2; }
 
-# -- issue 2: models (default specs: digits 256FC-10FC, MNIST 16C5-AP2-32C5-AP2-10FC, nmnist-sim 512FC-10FC)
+# -- models (default specs: digits 256FC-10FC, MNIST 16C5-AP2-32C5-AP2-10FC, nmnist-sim 512FC-10FC)
 train() { local out=$1; shift; [ -f "runs/models/$out/metrics.json" ] || $NA train "$@" --out "runs/models/$out" 2>&1 | tail -1 | tee -a runs/logs/train.log; }
 train digits         --dataset digits
 train digits-ann     --dataset digits --model-type ann --loss ce
@@ -23,7 +23,7 @@ $NA bench attacks  --checkpoint runs/models/mnist      --out runs/bench/attacks.
 $NA bench backends --checkpoint runs/models/nmnist-sim --out runs/bench/backends.json | tee runs/logs/bench_backends.log
 $NA bench backends --checkpoint runs/models/mnist      --out runs/bench/backends_mnist.json --lava-samples 50 | tee runs/logs/bench_backends_mnist.log
 
-# -- issue 4: float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
+# -- float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
 for m in mnist nmnist-sim; do
   for b in "norse" "reference --profile float" "emulator --profile float" \
            "emulator --profile loihi2" "emulator --profile loihi2-w6" \
@@ -35,13 +35,13 @@ for m in mnist nmnist-sim; do
   $NA export --checkpoint runs/models/$m --out runs/nir/$m.nir | tee -a runs/logs/export.log
 done
 
-# -- issue 3: G2S/RSF on nmnist-sim (untargeted, ablation without sampling, targeted)
+# -- G2S/RSF on nmnist-sim (untargeted, ablation without sampling, targeted)
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --n 1000 --out runs/attacks/nmnist-g2s 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --no-sampling --n 1000 --out runs/attacks/nmnist-g2s-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --n 100 --out runs/attacks/nmnist-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --no-sampling --n 100 --out runs/attacks/nmnist-g2s-targeted-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 
-# -- issue 5: studies (HART's Table 2 is issue 3's estimator table), then the demo from scratch
+# -- studies (HART's Table 2 is the estimator table of hart_findings.py), then the demo from scratch
 $PY scripts/hart_findings.py --n 300        2>/dev/null | tail -120 > runs/logs/hart.log
 $PY scripts/quantization_sweep.py --n 300   2>/dev/null | tail -20 > runs/logs/quantization.log
 $PY scripts/liang_findings.py --n 300       2>/dev/null | tail -35 > runs/logs/liang.log

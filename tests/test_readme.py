@@ -1,0 +1,25 @@
+"""The README's "What is where" matches the tree: every module is named there, every name exists."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _layout_block() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## What is where", 1)[1]
+    return section.split("```", 2)[1]
+
+
+def test_what_is_where_names_every_module_and_nothing_else():
+    block = _layout_block()
+    named = set(re.findall(r"\b([a-z_0-9]+\.py)\b", block))
+    modules = {
+        p.name for pkg in ("neuroattack", "backends", "tests") for p in (ROOT / pkg).rglob("*.py") if p.name != "__init__.py"
+    }
+    package_modules = {m for m in modules if not m.startswith("test") and m not in ("conftest.py", "helpers.py")}
+    assert package_modules - named == set(), "modules missing from README's What is where"
+    assert named - modules == set(), "README names modules that do not exist"
+    for folder in re.findall(r"^\s*([a-z_]+)/", block, flags=re.M):
+        assert any(p.is_dir() for p in ROOT.rglob(folder) if ".venv" not in p.parts), folder
