@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.neuroattack-installed
 PYTHON ?=
 
-.PHONY: setup test demo bench clean-venv
+.PHONY: setup test lint format demo bench clean-venv
 
 setup: $(STAMP)
 
@@ -38,14 +38,23 @@ $(STAMP): pyproject.toml
 	"$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test,distributed]'; \
 	touch "$(STAMP)"
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
+
+# ruff (configured in pyproject.toml): the linter, and the formatter in check mode
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
 
 demo: setup
 	$(VENV)/bin/neuroattack demo
 
 bench: setup
-	$(VENV)/bin/neuroattack bench attacks --out runs/bench_attacks.json
+	$(VENV)/bin/neuroattack bench attacks --out runs/bench/attacks.json
 
 clean-venv:
 	rm -rf $(VENV)

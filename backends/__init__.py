@@ -41,6 +41,16 @@ KINDS = ("lava", "emulator", "reference")
 def read_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
     """A NIR graph, read with ``nir.read`` if a path is given (a clear error if it cannot be).
 
+    Args:
+        graph: a ``nir.NIRGraph`` (returned as it is) or the path of a ``.nir`` file.
+
+    Returns:
+        the ``nir.NIRGraph``.
+
+    Raises:
+        FileNotFoundError: the path is not a file.
+        ValueError: the file is not a readable NIR file.
+
     Example:
         >>> read_graph("net.nir").nodes.keys()  # doctest: +SKIP
     """
@@ -75,6 +85,12 @@ def load(
 
     Returns:
         an :class:`~backends.executor.Executor`: ``run(spikes [B, T, *in_shape]) -> RunResult``.
+
+    Raises:
+        ValueError: an unknown ``kind``, a fixed-point profile for ``"reference"``, an unreadable
+            file, a graph that cannot be lowered (:func:`~backends.graph.lower`) or quantized, or a
+            bad option value.
+        FileNotFoundError: no such graph file, or no such profile.
 
     Example:
         >>> executor = backends.load("net.nir", "loihi2", kind="emulator")  # doctest: +SKIP

@@ -20,8 +20,8 @@ runs them (``lava/proc/{dense,conv,lif}/models.py``; the rules are functions of 
 Float profiles follow Lava's ``floating_pt`` models instead (no quantization, ``weight_exp``
 ignored, the same delays).
 
-Speed: layer-major. The synaptic input of a layer for all steps is one matrix product: dense
-layers use an exact int8 x int8 -> int32 product (``torch._int_mm``; :class:`Int8Product`), convs a
+Speed: layer-major. The synaptic input of a layer for all steps is one matrix product: fixed-point
+dense layers use an exact int8 x int8 -> int32 product (``torch._int_mm``; :class:`Int8Product`), convs a
 float32 convolution (exact: integer sums stay below 2**24, checked); then the LIF recurrence is a
 scan over the window on int64 tensors. Steps after the last input are skipped in the products.
 """
@@ -49,6 +49,25 @@ class Int8Product:
     Weights are divided by their common grid step (Lava's truncation makes mixed 8-bit mantissas
     even, so they fit int8 once halved); wider ones are split into ``hi * 128 + lo`` int8 parts.
     Shapes are padded to multiples of 8 as the CPU kernel needs. Accumulation is int32.
+
+    Args:
+        weight: integer weights ``[n_out, n_in]``, as Lava applies them
+            (:func:`~backends.loihi.applied_weights`); their magnitudes divided by the common step
+            must fit ``[-128 * 128, 127 * 128 + 127]``.
+
+    Attributes:
+        step: the greatest common divisor of the non-zero weights (1 when all are zero).
+        n_out, n_in: the weight matrix's shape.
+        k, n: ``n_in`` and ``n_out`` rounded up to multiples of 8.
+        parts: ``(factor, int8 [k, n])`` pairs: ``weight.T == sum(factor * part)`` over the unpadded block.
+
+    Example:
+        >>> product = Int8Product(np.array([[2, -4, 254], [0, 6, -256]]))  # even: halved to int8
+        >>> product.step, len(product.parts)
+        (2, 1)
+        >>> product(torch.tensor([[1, 0, 1], [0, 1, 1]], dtype=torch.int8))
+        tensor([[ 256, -256],
+                [ 250, -250]])
     """
 
     def __init__(self, weight: np.ndarray):
@@ -71,7 +90,14 @@ class Int8Product:
             self.parts.append((factor * self.step, torch.from_numpy(padded)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` int8 ``[m, n_in]`` -> int64 ``[m, n_out]``."""
+        """``x`` int8 ``[m, n_in]`` -> int64 ``[m, n_out]``.
+
+        Args:
+            x: int8 spikes (0/1) ``[m, n_in]``, e.g. ``m = steps * batch`` rows.
+
+        Returns:
+            int64 ``[m, n_out]``: ``x @ weight.T``, exact.
+        """
         m = x.shape[0]
         rows = max(m, 17)
         if rows != m or self.k != self.n_in:
@@ -87,11 +113,29 @@ class Int8Product:
 
 
 def unfold_pooling(weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int]):
-    """Split a conv whose kernel is constant over ``b x b`` blocks (a folded ``b x b`` sum-pool,
-    :mod:`backends.graph`) into ``(b, kernel / b, stride / b, padding / b)``, or ``None``.
+    """Undo a ``b x b`` sum-pool folded into a conv (:mod:`backends.graph`), if there is one.
+
+    A conv whose kernel is constant over ``b x b`` blocks (``b`` its stride) is split into
+    ``(b, kernel / b, stride / b, padding / b)``; anything else gives ``None``.
 
     ``conv(x, W, stride, padding) == conv(sumpool_b(x), W[:, :, ::b, ::b], stride / b, padding / b)``
     exactly, with ``b * b`` times fewer multiply-accumulates.
+
+    Args:
+        weight: conv weights ``[C_out, C_in, kH, kW]`` (torch layout, any dtype).
+        stride: ``(sH, sW)``; only ``sH == sW = b >= 2`` can unfold.
+        padding: ``(pH, pW)``, multiples of ``b`` to unfold.
+
+    Returns:
+        ``(b, weight [C_out, C_in, kH / b, kW / b], (1, 1), (pH / b, pW / b))``, or ``None`` when
+        the kernel is not constant over aligned ``b x b`` blocks.
+
+    Example:
+        >>> b, w, stride, padding = unfold_pooling(torch.ones(2, 1, 4, 4), (2, 2), (0, 0))
+        >>> b, tuple(w.shape), stride, padding
+        (2, (2, 1, 2, 2), (1, 1), (0, 0))
+        >>> unfold_pooling(torch.arange(16.0).reshape(1, 1, 4, 4), (2, 2), (0, 0)) is None
+        True
     """
     b = stride[0]
     co, ci, kh, kw = weight.shape
@@ -108,15 +152,23 @@ class LayerParams:
     """One layer as the emulator computes with it (float or integer, per the profile).
 
     Attributes:
-        weight: synapse weights (dense ``[n_out, n_in]``, conv ``[Co, Ci, kH, kW]``): the weights Lava
-            applies (:func:`~backends.loihi.applied_weights`) for fixed point, float64 otherwise.
+        weight: synapse weights (dense ``[n_out, n_in]``, conv ``[C_out, C_in, kH, kW]``): the weights
+            Lava applies (:func:`~backends.loihi.applied_weights`) for fixed point, float64 otherwise.
         unfolded: a folded sum-pool undone (:func:`unfold_pooling`), or ``None``.
-        dtype: the dtype of the synaptic product (float32 while integer sums stay exact, else float64).
-        bias: per-neuron bias added to ``v`` each step, shaped like the population.
+        dtype: the dtype of the synaptic product (fixed point: float32 while integer sums stay exact,
+            else float64; float profiles: float64).
+        bias: per-neuron bias added to ``v`` each step, shaped like the population (int64 for fixed
+            point, ``bias_mant << bias_exp``; float64 otherwise).
         has_bias: whether any bias is non-zero.
         du, dv, vth: Lava's registers (integers; ``vth`` already shifted by 6) or float values.
         product: the exact int8 product of a fixed-point dense layer (:class:`Int8Product`).
         exp: the dense layer's ``weight_exp``.
+
+    Example:
+        >>> params = LayerParams(weight=torch.ones(2, 3, dtype=torch.float64), unfolded=None, dtype=torch.float64,
+        ...                      bias=torch.zeros(2, dtype=torch.float64), has_bias=False, du=1.0, dv=0.0, vth=1.0)
+        >>> params.product is None, params.exp
+        (True, 0)
     """
 
     weight: torch.Tensor
@@ -132,7 +184,37 @@ class LayerParams:
 
 
 class EmulatorExecutor:
-    """The emulator for one lowered graph and profile: ``run(spikes [B, T, ...]) -> RunResult``."""
+    """The emulator for one lowered graph and profile: ``run(spikes [B, T, ...]) -> RunResult``.
+
+    Args:
+        layers: the lowered graph (:func:`backends.graph.lower`), quantized here for a fixed-point profile.
+        profile: the hardware profile (fixed point: Lava's ``fixed_pt`` models; float: ``floating_pt``).
+        pad_steps: idle steps added to each sample's window, ``P = T + L + pad_steps`` (>= 0).
+        batch_size: samples emulated at once (memory: a few ``[P, batch_size, *shape]`` int64 tensors per layer).
+
+    Attributes:
+        kind: ``"emulator"``.
+        profile: the hardware profile.
+        float_layers: the lowered layers.
+        int_layers: their quantized registers (:class:`~backends.quantize.IntLayer`), ``None`` for float.
+        pad_steps, batch_size: as given.
+
+    Raises:
+        ValueError: ``pad_steps`` is negative, or quantization fails
+            (:func:`~backends.quantize.quantize_layer`).
+
+    Example:
+        >>> import nir
+        >>> from backends.graph import lower
+        >>> from backends.profile import load_profile
+        >>> graph = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
+        ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
+        >>> executor = EmulatorExecutor(lower(graph), load_profile("loihi2"))
+        >>> result = executor.run(torch.ones(1, 4, 3))  # [B=1, T=4, 3]
+        >>> result.window.shape, result.output.shape, result.counts
+        (torch.Size([1, 5, 2]), torch.Size([1, 4, 2]), tensor([[4., 4.]]))
+    """
 
     kind = "emulator"
 
@@ -148,13 +230,23 @@ class EmulatorExecutor:
 
     @property
     def in_shape(self) -> tuple[int, ...]:
+        """Shape of one time step of input, e.g. ``(2, 34, 34)``."""
         return self.float_layers[0].in_shape
 
     @property
     def n_layers(self) -> int:
+        """Number of hardware layers ``L`` (one synaptic delay each)."""
         return len(self.float_layers)
 
     def window(self, timesteps: int) -> int:
+        """Steps per sample window ``P = T + L + pad_steps``.
+
+        Args:
+            timesteps: input steps ``T`` per sample.
+
+        Returns:
+            the window length ``P``.
+        """
         return timesteps + self.n_layers + self.pad_steps
 
     # -- parameters --------------------------------------------------------------------------
@@ -276,7 +368,21 @@ class EmulatorExecutor:
     # -- a run -----------------------------------------------------------------------------
     @torch.no_grad()
     def run(self, spikes, record: bool = False) -> RunResult:
-        """Run binary input ``[B, T, *in_shape]``; see :class:`RunResult`."""
+        """Run binary input ``[B, T, *in_shape]``; see :class:`RunResult`.
+
+        Args:
+            spikes: binary spikes ``[B, T, *in_shape]`` (tensor or array; see
+                :func:`~backends.executor.check_spikes`).
+            record: also return every layer's spikes.
+
+        Returns:
+            a :class:`~backends.executor.RunResult`: ``window`` ``[B, P, n_out]`` and ``output``
+            ``[B, T, n_out]`` float32 0/1 (``P = T + L + pad_steps``), ``layers`` (with ``record``)
+            one float32 ``[B, P, *out_shape]`` per layer.
+
+        Raises:
+            ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
+        """
         x = check_spikes(spikes, self.in_shape)
         results = [self._run_batch(x[i : i + self.batch_size], record) for i in range(0, len(x), self.batch_size)]
         if not results:

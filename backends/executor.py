@@ -23,6 +23,19 @@ class RunResult:
     ``window``: output spikes over each sample's hardware window ``[B, P, n_out]`` (``P = T + L``);
     ``output``: the ``T`` steps aligned with the input ``[B, T, n_out]`` (window steps ``L+1..L+T``);
     ``layers``: per-layer spikes ``[B, P, *shape]`` when recorded.
+
+    Attributes:
+        window: float32 0/1 output spikes ``[B, P, n_out]``; ``P = T + L (+ pad_steps)`` on the
+            hardware backends, ``P = T`` on the reference (no delays).
+        output: float32 0/1 ``[B, T, n_out]``: the window steps aligned with the input (the hardware
+            delay of ``L`` steps removed).
+        layers: with ``record=True``, one float32 ``[B, P, *out_shape]`` per layer; else ``None``.
+
+    Example:
+        >>> window = torch.tensor([[[0., 0.], [0., 1.], [1., 1.]]])  # B = 1, T = 2, L = 1: P = 3
+        >>> result = RunResult(window, window[:, 1:3])
+        >>> result.counts, result.prediction
+        (tensor([[1., 2.]]), tensor([1]))
     """
 
     window: torch.Tensor
@@ -31,12 +44,12 @@ class RunResult:
 
     @property
     def counts(self) -> torch.Tensor:
-        """Output spike counts ``[B, n_out]`` over the whole window."""
+        """Output spike counts ``[B, n_out]`` (float32) over the whole window."""
         return self.window.sum(1)
 
     @property
     def prediction(self) -> torch.Tensor:
-        """Most spikes wins (ties: lowest index), as in simulation."""
+        """Predicted class ``[B]`` (int64): most spikes wins (ties: lowest index), as in simulation."""
         return self.counts.argmax(-1)
 
 
@@ -58,10 +71,22 @@ class Executor(Protocol):
     profile: HardwareProfile
 
     @property
-    def in_shape(self) -> tuple[int, ...]: ...
+    def in_shape(self) -> tuple[int, ...]:
+        """Shape of one time step of input, e.g. ``(2, 34, 34)``."""
 
     def run(self, spikes, record: bool = False) -> RunResult:
-        """Run binary spikes ``[B, T, *in_shape]``; per-layer spikes too when ``record``."""
+        """Run binary spikes ``[B, T, *in_shape]``; per-layer spikes too when ``record``.
+
+        Args:
+            spikes: binary spikes ``[B, T, *in_shape]``, sample-first (tensor or array; :func:`check_spikes`).
+            record: also return every layer's spikes (``RunResult.layers``).
+
+        Returns:
+            the :class:`RunResult`.
+
+        Raises:
+            ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or has no sample.
+        """
 
 
 def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
@@ -70,6 +95,9 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
     Args:
         spikes: a tensor or array ``[B, T, *in_shape]`` of 0/1 (bool, integer or float).
         in_shape: the graph's input shape.
+
+    Returns:
+        int8 tensor ``[B, T, *in_shape]`` of 0/1 (on the input's device).
 
     Raises:
         ValueError: wrong shape, NaN, or a value other than 0 and 1.

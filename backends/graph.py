@@ -45,7 +45,37 @@ _MAX_DENSE = 200_000_000
 
 @dataclass
 class FloatLayer:
-    """One synapse + LIF population, float parameters in Lava's convention (torch layouts)."""
+    """One synapse + LIF population, float parameters in Lava's convention (torch layouts).
+
+    Made by :func:`lower`: the NIR nodes folded into it are ``nodes`` (its linear ops, then its
+    neuron node), its dynamics ``u = u (1 - du) + W s;  v = v (1 - dv) + u + bias;  spike v > vth``.
+
+    Attributes:
+        name: the layer's name, that of its neuron node.
+        synapse: ``"dense"`` or ``"conv"``.
+        weight: float64; dense ``[n_out, n_in]`` (over the flattened input, torch ``(C, H, W)``
+            order); conv ``[C_out, C_in, kH, kW]`` (cross-correlation, torch layout). The neuron's
+            input scale and per-neuron threshold normalisation are folded in.
+        in_shape: per-sample input shape, e.g. ``(2, 34, 34)`` or ``(128,)``.
+        out_shape: per-sample shape of the population.
+        bias: float64 ``[n_out]``, added to ``v`` each step.
+        du, dv: current and voltage decays per step, in ``[0, 1]``.
+        vth: the population's common threshold (> 0).
+        neuron: the NIR neuron type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
+        stride, padding: conv stride and padding ``(H, W)`` (``(1, 1)``, ``(0, 0)`` for dense).
+        nodes: names of the NIR nodes folded into the layer.
+
+    Example:
+        >>> graph = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
+        ...     nir.IF(r=np.ones(2), v_threshold=np.array([1.0, 2.0])), nir.Output(np.array([2])))
+        >>> layer = lower(graph)[0]
+        >>> layer.weight  # the second neuron's threshold of 2 normalised to the common 1
+        array([[1. , 1. , 1. ],
+               [0.5, 0.5, 0.5]])
+        >>> layer.vth, layer.nodes, (layer.n_in, layer.n_out)
+        (1.0, ['linear', 'if'], (3, 2))
+    """
 
     name: str
     synapse: str  # "dense" | "conv"
@@ -63,10 +93,12 @@ class FloatLayer:
 
     @property
     def n_in(self) -> int:
+        """Number of inputs per step (``prod(in_shape)``)."""
         return int(np.prod(self.in_shape))
 
     @property
     def n_out(self) -> int:
+        """Number of neurons in the population (``prod(out_shape)``)."""
         return int(np.prod(self.out_shape))
 
 
@@ -146,6 +178,11 @@ class NeuronParams:
         scale: per-neuron input scale ``[n]`` folded into the incoming weights (thresholds normalised).
         bias: per-neuron bias ``[n]`` added to ``v`` each step.
         kind: the NIR node type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
+
+    Example:
+        >>> params = NeuronParams(du=1.0, dv=0.1, vth=1.0, scale=np.full(2, 0.1), bias=np.zeros(2), kind="LIF")
+        >>> params.scale  # a LIF with r = 1, tau = 10 ms at dt = 1 ms: input scale r dt / tau
+        array([0.1, 0.1])
     """
 
     du: float
@@ -161,6 +198,7 @@ def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> 
     n = int(np.prod(shape))
 
     def arr(value, what: str) -> np.ndarray:
+        """``value`` as float64 ``[n]`` (a scalar broadcast); ``ValueError`` for a wrong count."""
         a = np.asarray(value, dtype=np.float64)
         if a.size == 1:
             return np.full(n, float(a.reshape(-1)[0]))
@@ -169,6 +207,7 @@ def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> 
         return a.reshape(-1)
 
     def uniform(a: np.ndarray, what: str) -> float:
+        """The one value of ``a`` ``[n]``; ``ValueError`` if it varies (one per population in Lava)."""
         if not np.allclose(a, a[0], rtol=1e-6, atol=0):
             raise ValueError(
                 f"NIR node {name!r}: per-neuron {what} varies ({a.min():g}..{a.max():g}); Lava's LIF has one per population"
@@ -202,7 +241,34 @@ def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> 
 
 
 def lower(graph: nir.NIRGraph, dt: float | None = None) -> list[FloatLayer]:
-    """The hardware layers of a feed-forward NIR graph (see the module docstring)."""
+    """The hardware layers of a feed-forward NIR graph (see the module docstring).
+
+    Args:
+        graph: a ``nir.NIRGraph`` that is a chain from one ``Input`` (with a shape) to one
+            ``Output``, made of the nodes in :data:`LINEAR_NODES` and :data:`NEURON_NODES`.
+        dt: seconds per step, for the NIR time constants (default ``graph.metadata["dt"]``,
+            else 1e-3).
+
+    Returns:
+        one :class:`FloatLayer` per neuron node, from input to output.
+
+    Raises:
+        ValueError: ``graph`` is not a ``nir.NIRGraph``, not a simple chain, or has an unsupported
+            node, per-neuron time constants, a non-zero ``v_reset``, a ``dt / tau`` outside
+            ``[0, 1]``, linear nodes after the last neuron, or no neuron at all.
+
+    Example:
+        >>> graph = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
+        ...     nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
+        ...     nir.Output(np.array([2])))
+        >>> [layer] = lower(graph, dt=1e-3)
+        >>> layer.synapse, layer.du, layer.dv, layer.in_shape, layer.out_shape
+        ('dense', 1.0, 0.1, (3,), (2,))
+        >>> layer.weight  # r dt / tau folded in
+        array([[0.1, 0.1, 0.1],
+               [0.1, 0.1, 0.1]])
+    """
     if not isinstance(graph, nir.NIRGraph):
         raise ValueError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
     dt = float(dt if dt is not None else (graph.metadata or {}).get("dt", 1e-3))

@@ -90,7 +90,28 @@ def _conv_weight(weight: np.ndarray) -> np.ndarray:
 
 
 def describe_lowering(layers: list[FloatLayer]) -> list[str]:
-    """Which Lava processes the NIR nodes of each lowered layer become (one line a layer)."""
+    """Which Lava processes the NIR nodes of each lowered layer become (one line a layer).
+
+    Shapes are given in Lava's ``(W, H, C)`` layout; nothing of Lava is imported.
+
+    Args:
+        layers: the lowered graph (:func:`backends.graph.lower`).
+
+    Returns:
+        ``len(layers) + 2`` lines: the input source, one per layer, the output sink.
+
+    Example:
+        >>> import nir
+        >>> from backends.graph import lower
+        >>> graph = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
+        ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
+        >>> for line in describe_lowering(lower(graph)):
+        ...     print(line)
+        input -> RingBuffer (source)
+        linear + if -> Dense(2x3) + LIFReset(2,) [IF: du=1, dv=0, vth=1, reset at step 2 of each window]
+        output -> RingBuffer (sink)
+    """
     lines = []
     for i, fl in enumerate(layers):
         if fl.synapse == "dense":
@@ -105,7 +126,42 @@ def describe_lowering(layers: list[FloatLayer]) -> list[str]:
 
 
 class LavaExecutor:
-    """Runs a lowered graph on Lava; ``run(spikes [B, T, ...]) -> RunResult``."""
+    """Runs a lowered graph on Lava; ``run(spikes [B, T, ...]) -> RunResult``.
+
+    Constructing it quantizes the layers (for a fixed-point profile) and imports nothing of Lava;
+    each :meth:`run` builds the processes, runs them with ``Loihi2SimCfg`` and stops the runtime.
+
+    Args:
+        layers: the lowered graph (:func:`backends.graph.lower`).
+        profile: the hardware profile (fixed point: ``select_tag="fixed_pt"``; float: ``"floating_pt"``).
+        pad_steps: idle steps added to each sample's window, ``P = T + L + pad_steps`` (>= 0).
+        samples_per_run: samples laid end to end in one build and run (``None``: all of them).
+        fresh: build a new network for every sample (``samples_per_run`` becomes 1; slow, for reference).
+
+    Attributes:
+        kind: ``"lava"``.
+        profile: the hardware profile.
+        float_layers: the lowered layers.
+        int_layers: their quantized registers (:class:`~backends.quantize.IntLayer`), ``None`` for float.
+        pad_steps, samples_per_run: as used.
+
+    Raises:
+        ValueError: ``pad_steps < 0``, ``samples_per_run < 1``, or quantization fails
+            (:func:`~backends.quantize.quantize_layer`).
+
+    Example:
+        >>> import nir
+        >>> from backends.graph import lower
+        >>> from backends.profile import load_profile
+        >>> graph = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
+        ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
+        >>> executor = LavaExecutor(lower(graph), load_profile("loihi2"), samples_per_run=16)
+        >>> executor.in_shape, executor.window(4)
+        ((3,), 5)
+        >>> executor.run(torch.ones(1, 4, 3)).counts  # runs Lava  # doctest: +SKIP
+        tensor([[4., 4.]])
+    """
 
     kind = "lava"
 
@@ -129,9 +185,18 @@ class LavaExecutor:
 
     @property
     def in_shape(self) -> tuple[int, ...]:
+        """Shape of one time step of input (torch order), e.g. ``(2, 34, 34)``."""
         return self.float_layers[0].in_shape
 
     def window(self, timesteps: int) -> int:
+        """Steps per sample window ``P = T + L + pad_steps``.
+
+        Args:
+            timesteps: input steps ``T`` per sample.
+
+        Returns:
+            the window length ``P``.
+        """
         return timesteps + len(self.float_layers) + self.pad_steps
 
     # -- building ---------------------------------------------------------------------------
@@ -225,7 +290,23 @@ class LavaExecutor:
 
     @torch.no_grad()
     def run(self, spikes, record: bool = False) -> RunResult:
-        """Run binary input ``[B, T, *in_shape]`` on Lava; see :class:`backends.executor.RunResult`."""
+        """Run binary input ``[B, T, *in_shape]`` on Lava; see :class:`backends.executor.RunResult`.
+
+        Args:
+            spikes: binary spikes ``[B, T, *in_shape]`` (tensor or array; see
+                :func:`~backends.executor.check_spikes`).
+            record: also record every layer's spikes (one sink per layer).
+
+        Returns:
+            a :class:`~backends.executor.RunResult`: ``window`` ``[B, P, n_out]`` and ``output``
+            ``[B, T, n_out]`` float32 0/1 (``P = T + L + pad_steps``), ``layers`` (with ``record``)
+            one float32 ``[B, P, *out_shape]`` per layer (torch order).
+
+        Raises:
+            ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
+            RuntimeError: the process's multiprocessing start method is already fixed to one other
+                than ``fork``.
+        """
         x = check_spikes(spikes, self.in_shape).numpy().astype(np.float64)
         if len(x) == 0:
             raise ValueError("hardware input has no samples")

@@ -6,12 +6,15 @@ against: one definition of each rule. Source lines are those of ``lava/proc/{den
 and ``lava/utils/weightutils.py`` in lava-nc 0.10.0:
 
 - weights: Dense clips mantissas to 8 bits and truncates them to ``num_weight_bits`` by sign mode
-  (:func:`lava_weights`); Conv takes its integer weights as they are (:func:`applied_weights`);
-- activations: Dense shifts the summed activation by ``weight_exp``; Conv wraps it to 24 bits
-  (:func:`wrap_signed`); activations travel as int32 (:func:`wrap32`);
+  (:func:`lava_weights`; ``proc/dense/models.py`` 87-90, ``utils/weightutils.py`` 236-239 and
+  283-284); Conv takes its integer weights as they are (:func:`applied_weights`);
+- activations: Dense shifts the summed activation by ``weight_exp`` (``proc/dense/models.py``
+  103-107); Conv wraps it to 24 bits (:func:`wrap_signed`; ``proc/conv/models.py`` 78-79);
+  activations travel as int32 (:func:`wrap32`);
 - LIF: ``u = trunc(u (4096 - du - 1) / 4096) + (a << 6)`` wrapped once into 24 bits
-  (:func:`decay`, :func:`wrap_state`); ``v = clip(trunc(v (4096 - dv) / 4096) + u + bias)``;
-  the per-step bias is ``bias_mant << bias_exp`` (:func:`applied_bias`).
+  (:func:`decay`, :func:`wrap_state`; ``proc/lif/models.py`` 145-171);
+  ``v = clip(trunc(v (4096 - dv) / 4096) + u + bias)`` (174-186); the per-step bias is
+  ``bias_mant << bias_exp`` (:func:`applied_bias`; 110-122).
 """
 
 from __future__ import annotations
@@ -23,7 +26,28 @@ from backends.quantize import IntLayer
 
 
 def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
-    """What Lava's bit-accurate Dense does to given integer weights (clip, then truncate)."""
+    """What Lava's bit-accurate Dense does to given integer weights (clip, then truncate).
+
+    The sign mode is Lava's ``determine_sign_mode``: excitatory when no weight is negative,
+    inhibitory when none is positive, mixed otherwise. Excitatory weights are clipped to
+    ``[0, 255]``, inhibitory ones negated, clipped to ``[0, 255]`` and negated back, mixed ones
+    clipped to ``[-256, 255]``; then ``8 - num_weight_bits`` low bits (one more when mixed) are
+    dropped by an arithmetic shift, so negative mixed weights round toward minus infinity
+    (``proc/dense/models.py`` 87-90; ``utils/weightutils.py`` 230-247, 275-295).
+
+    Args:
+        mantissas: integer weight mantissas, any shape (dense: ``[n_out, n_in]``); one sign mode for all.
+        num_weight_bits: Lava's ``num_weight_bits`` (1..8), the profile's ``mantissa_bits``.
+
+    Returns:
+        int64 array shaped like ``mantissas``: the weights Lava multiplies the spikes with.
+
+    Example:
+        >>> lava_weights(np.array([[3, -5, 200]]), 6)  # mixed: 8 - 6 + 1 = 3 low bits dropped
+        array([[  0,  -8, 200]])
+        >>> lava_weights(np.array([300, 5]), 6)  # excitatory: clipped to 255, 2 low bits dropped
+        array([252,   4])
+    """
     w = np.asarray(mantissas).astype(np.int64)
     if w.min() >= 0:
         mode = "excitatory"
@@ -41,13 +65,46 @@ def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
 
 
 def applied_weights(q: IntLayer) -> np.ndarray:
-    """The integer weights Lava applies for layer ``q``: dense mantissas after its clip and
-    truncation (:func:`lava_weights`), conv weights as quantized (Lava's Conv takes them as they are)."""
+    """The integer weights Lava applies for layer ``q``.
+
+    Dense: the mantissas after Lava's clip and truncation (:func:`lava_weights`); conv: the weights
+    as quantized (Lava's Conv takes them as they are).
+
+    Args:
+        q: a quantized layer (:class:`~backends.quantize.IntLayer`).
+
+    Returns:
+        int64 array: dense ``[n_out, n_in]`` (still to be shifted by ``q.weight_exp``), or conv
+        ``[C_out, C_in, kH, kW]`` in torch layout (``weight_exp`` already applied).
+
+    Example:
+        >>> q = IntLayer(name="l", synapse="dense", weight=np.array([[3, -5, 200]]), weight_exp=0,
+        ...              num_weight_bits=6, in_shape=(3,), out_shape=(1,), du=0, dv=0, vth=100,
+        ...              bias_mant=np.zeros(1, dtype=np.int64), bias_exp=np.zeros(1, dtype=np.int64))
+        >>> applied_weights(q)
+        array([[  0,  -8, 200]])
+    """
     return lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
 
 
 def applied_bias(q: IntLayer) -> np.ndarray:
-    """The per-step integer bias ``bias_mant << bias_exp`` (a right shift for negative exponents)."""
+    """The per-step integer bias ``bias_mant << bias_exp`` (a right shift for negative exponents).
+
+    Lava's ``scale_bias`` (``proc/lif/models.py`` 110-122); the bias is added to ``v`` every step.
+
+    Args:
+        q: a quantized layer (:class:`~backends.quantize.IntLayer`).
+
+    Returns:
+        int64 array ``[n_out]`` (torch order of the population, flattened), in ``v``'s units.
+
+    Example:
+        >>> q = IntLayer(name="l", synapse="dense", weight=np.ones((2, 3), dtype=np.int64), weight_exp=0,
+        ...              num_weight_bits=8, in_shape=(3,), out_shape=(2,), du=0, dv=0, vth=100,
+        ...              bias_mant=np.array([5, -5]), bias_exp=np.array([2, -1]))
+        >>> applied_bias(q)
+        array([20, -3])
+    """
     return np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
 
 
@@ -61,14 +118,42 @@ def _within(x: torch.Tensor, lo: int, hi: int) -> bool:
 
 
 def wrap32(x: torch.Tensor) -> torch.Tensor:
-    """Two's-complement int32 wrap of int64 values (numpy int32 arithmetic)."""
+    """Two's-complement int32 wrap of int64 values (numpy int32 arithmetic).
+
+    Args:
+        x: int64 tensor, any shape.
+
+    Returns:
+        int64 tensor shaped like ``x``, values in ``[-2**31, 2**31 - 1]`` (``x`` itself when
+        nothing wraps).
+
+    Example:
+        >>> wrap32(torch.tensor([2**31, -2**31 - 1, 5]))
+        tensor([-2147483648,  2147483647,           5])
+    """
     if _within(x, -(1 << 31), (1 << 31) - 1):
         return x
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 def wrap_state(x: torch.Tensor, m: int) -> torch.Tensor:
-    """Lava LIF's wrap of the current into ``(-m, m]`` (``m = 2^23``): ``x - 2m`` above, ``x + 2m`` at or below ``-m``."""
+    """Lava LIF's wrap of the current into ``(-m, m]``: ``x - 2m`` above ``m``, ``x + 2m`` at or below ``-m``.
+
+    One wrap, not a modulo, as ``proc/lif/models.py`` 158-171 does it.
+
+    Args:
+        x: int64 tensor of currents, any shape.
+        m: the state bound ``2**(state_bits - 1)``, ``2**23`` (:attr:`HardwareProfile.max_state
+            <backends.profile.HardwareProfile.max_state>`).
+
+    Returns:
+        int64 tensor shaped like ``x`` (``x`` itself when nothing wraps).
+
+    Example:
+        >>> m = 2**23
+        >>> wrap_state(torch.tensor([m, m + 1, -m, 3]), m)
+        tensor([ 8388608, -8388607,  8388608,        3])
+    """
     if _within(x, -m + 1, m):
         return x
     return torch.where(x > m, x - 2 * m, torch.where(x <= -m, x + 2 * m, x))
@@ -83,6 +168,21 @@ def decay(
     rounds toward zero as Lava's form does in fewer passes (``torch.div(..., rounding_mode="trunc")``
     on int64 is a scalar division per element, about 150 times slower here). ``out`` and
     ``scratch`` (int64, shaped like ``x``) let a scan run without allocating.
+
+    Args:
+        x: int64 tensor (the current ``u`` or voltage ``v``), any shape; left unchanged.
+        keep: the kept fraction in ``2**bits`` units: ``4096 - du - 1`` for ``u``, ``4096 - dv``
+            for ``v`` (``proc/lif/models.py`` 145-152, 174-184).
+        bits: the decay register width, ``decay_bits`` (12).
+        out: optional int64 buffer shaped like ``x`` that receives the result.
+        scratch: optional int64 buffer shaped like ``x``, overwritten.
+
+    Returns:
+        int64 tensor shaped like ``x`` (``out`` when given).
+
+    Example:
+        >>> decay(torch.tensor([100, -7, 7]), 2048, 12)  # times 1/2, truncated toward zero
+        tensor([50, -3,  3])
     """
     y = torch.mul(x, keep, out=out) if out is not None else x * keep
     r = torch.bitwise_right_shift(y, 63, out=scratch) if scratch is not None else y >> 63
@@ -91,7 +191,23 @@ def decay(
 
 
 def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """``(x + 2^(bits-1)) mod 2^bits - 2^(bits-1)``: Lava Conv's ``signed_clamp``."""
+    """``(x + 2^(bits-1)) mod 2^bits - 2^(bits-1)``: Lava Conv's ``signed_clamp``.
+
+    Lava's fixed-point Conv applies it to its summed activation with ``bits=24``
+    (``proc/conv/models.py`` 78-79, ``proc/conv/utils.py`` 83-84).
+
+    Args:
+        x: int64 tensor, any shape.
+        bits: the signed width to wrap into (24 for Lava's Conv).
+
+    Returns:
+        int64 tensor shaped like ``x``, values in ``[-2**(bits-1), 2**(bits-1) - 1]`` (``x``
+        itself when nothing wraps).
+
+    Example:
+        >>> wrap_signed(torch.tensor([127, 128, -129]), 8)
+        tensor([ 127, -128,  127])
+    """
     half = 1 << (bits - 1)
     if _within(x, -half, half - 1):
         return x

@@ -89,23 +89,61 @@ class HardwareProfile:
 
     @property
     def decay_unity(self) -> int:
-        """``2**decay_bits``: the decay register's value of 1."""
+        """``2**decay_bits``: the decay register's value of 1.
+
+        Example:
+            >>> FLOAT.decay_unity
+            4096
+        """
         return 1 << self.decay_bits
 
     @property
     def max_state(self) -> int:
-        """``2**(state_bits - 1)``: the bound of the signed current and voltage registers."""
+        """``2**(state_bits - 1)``: the bound of the signed current and voltage registers.
+
+        Example:
+            >>> FLOAT.max_state
+            8388608
+        """
         return 1 << (self.state_bits - 1)
 
     def digest(self) -> str:
-        """SHA-256 (hex, 16 characters) of the resolved settings, the name excluded: two files
-        that say the same thing have the same digest."""
+        """SHA-256 (hex, 16 characters) of the resolved settings, the name excluded.
+
+        Two files that say the same thing have the same digest.
+
+        Returns:
+            the first 16 hex digits of the SHA-256 of the settings as sorted JSON.
+
+        Example:
+            >>> load_profile("loihi2").digest() == HardwareProfile("mine", fixed_point=True).digest()
+            True
+        """
         settings = {k: v for k, v in asdict(self).items() if k != "name"}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "profile") -> "HardwareProfile":
-        """A validated profile from a parsed TOML table (``extends`` already resolved)."""
+        """A validated profile from a parsed TOML table (``extends`` already resolved).
+
+        Args:
+            data: the table: ``name`` and ``fixed_point`` (required), optional sub-tables
+                ``weights``, ``neuron`` and ``quantize`` (see the module docstring).
+            source: what to name in error messages (e.g. ``"hardware profile path/to/file.toml"``).
+
+        Returns:
+            the validated :class:`HardwareProfile`.
+
+        Raises:
+            ValueError: an unknown key, a missing or ill-typed ``name``/``fixed_point``, a section
+                that is not a table or given for a float profile, a non-integer where an integer is
+                needed, or a value out of range (:meth:`validate`).
+
+        Example:
+            >>> data = {"name": "w5", "fixed_point": True, "weights": {"mantissa_bits": 5}}
+            >>> HardwareProfile.from_dict(data).mantissa_bits
+            5
+        """
         unknown = set(data) - _TOP
         if unknown:
             raise ValueError(f"{source}: unknown key(s) {sorted(unknown)}; allowed {sorted(_TOP)}")
@@ -134,13 +172,30 @@ class HardwareProfile:
         return profile
 
     def validate(self, source: str = "profile") -> None:
-        """Raise ``ValueError`` naming ``source``, the key and the value of any setting out of range."""
+        """Raise ``ValueError`` naming ``source``, the key and the value of any setting out of range.
+
+        Args:
+            source: what to name in the message (a file, or ``"profile"``).
+
+        Raises:
+            ValueError: ``mantissa_bits`` outside 1..8, ``exp_min`` outside -8..0, ``exp_max`` outside
+                0..7, ``headroom`` outside 1..1e4, or a neuron constant other than Lava's
+                (:data:`LAVA_NEURON`).
+
+        Example:
+            >>> HardwareProfile("w9", fixed_point=True, mantissa_bits=9).validate("w9.toml")
+            Traceback (most recent call last):
+                ...
+            ValueError: w9.toml: weights.mantissa_bits = 9 is out of range (an integer 1..8: Lava's num_weight_bits)
+        """
 
         def need(cond: bool, key: str, value: Any, allowed: str) -> None:
+            """Raise the ``ValueError`` for ``key = value`` (``allowed``: the range) unless ``cond``."""
             if not cond:
                 raise ValueError(f"{source}: {key} = {value!r} is out of range ({allowed})")
 
         def integer(value: Any) -> bool:
+            """Whether ``value`` is an ``int`` and not a ``bool``."""
             return isinstance(value, int) and not isinstance(value, bool)
 
         need(integer(self.mantissa_bits) and 1 <= self.mantissa_bits <= 8, "weights.mantissa_bits",
@@ -156,7 +211,15 @@ class HardwareProfile:
 
 
 def bundled_profiles() -> list[str]:
-    """Names of the profiles shipped in ``backends/profiles/`` (``["float", "loihi2", ...]``)."""
+    """Names of the profiles shipped in ``backends/profiles/`` (``["float", "loihi2", ...]``).
+
+    Returns:
+        the names (file names without ``.toml``), sorted.
+
+    Example:
+        >>> "loihi2" in bundled_profiles()
+        True
+    """
     folder = resources.files("backends") / "profiles"
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
@@ -216,6 +279,14 @@ def load_profile(profile: str | os.PathLike | HardwareProfile) -> HardwareProfil
     Args:
         profile: a :class:`HardwareProfile` (returned as it is), the name of a bundled profile
             (:func:`bundled_profiles`), or the path of a TOML file (see the module docstring).
+
+    Returns:
+        the validated :class:`HardwareProfile`.
+
+    Raises:
+        FileNotFoundError: neither a file nor a bundled profile's name (also for ``extends``).
+        ValueError: malformed TOML, an ``extends`` cycle, an unknown key or an out-of-range value,
+            naming the file, the key and the value.
 
     Example:
         >>> load_profile("loihi2").fixed_point

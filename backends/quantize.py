@@ -40,6 +40,13 @@ class QuantizationError:
         threshold_rel_error: relative error of the dequantized threshold.
         dv_float, dv_quantized, du_float, du_quantized: decays before and after quantization.
         bias_abs_error: largest absolute bias error (float units).
+
+    Example:
+        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
+        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
+        >>> error = quantize_layer(layer, HardwareProfile("loihi2", fixed_point=True)).error
+        >>> error.weight_exp, error.dv_quantized  # dv = 410 / 4096
+        (6, 0.10009765625)
     """
 
     scale: float
@@ -56,7 +63,34 @@ class QuantizationError:
 
 @dataclass
 class IntLayer:
-    """A hardware layer in Lava's integer registers (torch layouts, like :class:`FloatLayer`)."""
+    """A hardware layer in Lava's integer registers (torch layouts, like :class:`FloatLayer`).
+
+    Made by :func:`quantize_layer`; the emulator and Lava's processes take their registers from it.
+
+    Attributes:
+        name: the layer's name (its neuron node's name in the NIR graph).
+        synapse: ``"dense"`` or ``"conv"``.
+        weight: int64; dense: mantissas ``[n_out, n_in]`` (Lava's Dense clips and truncates them,
+            :func:`~backends.loihi.lava_weights`, and shifts the sum by ``weight_exp``); conv: full
+            integers ``mantissa << weight_exp`` ``[C_out, C_in, kH, kW]``, already on the grid.
+        weight_exp: Lava's Dense ``weight_exp`` (0 for conv: already applied to the weights).
+        num_weight_bits: Lava's ``num_weight_bits`` (the profile's ``mantissa_bits``).
+        in_shape, out_shape: per-sample shapes of the input and of the population (torch order,
+            ``(C, H, W)`` for conv maps).
+        du, dv: Lava's 12-bit decay registers (Lava adds 1 to ``du``).
+        vth: the 17-bit threshold register (Lava compares ``v`` with ``vth << 6``).
+        bias_mant, bias_exp: int64 ``[n_out]``: per-neuron bias ``bias_mant << bias_exp`` added to ``v``.
+        stride, padding: conv stride and padding ``(H, W)`` in torch order (``(1, 1)``, ``(0, 0)`` for dense).
+        scale: float membrane unit -> integer weight unit (see the module docstring).
+        error: the layer's :class:`QuantizationError`.
+
+    Example:
+        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
+        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
+        >>> q = quantize_layer(layer, HardwareProfile("loihi2", fixed_point=True))
+        >>> q.weight, q.weight_exp, q.vth, q.du, q.dv
+        (array([[ 128, -256,   76]]), 6, 16384, 4095, 410)
+    """
 
     name: str
     synapse: str
@@ -77,11 +111,28 @@ class IntLayer:
 
     @property
     def n_out(self) -> int:
+        """Number of neurons in the population (``prod(out_shape)``)."""
         return int(np.prod(self.out_shape))
 
 
 def mantissa_grid(mixed: bool, bits: int) -> tuple[int, int, int]:
-    """``(step, min, max)`` of Lava's weight mantissas (clip to 8 bits, then drop low bits)."""
+    """``(step, min, max)`` of Lava's weight mantissas (clip to 8 bits, then drop low bits).
+
+    Args:
+        mixed: whether the weights have both signs (Lava's mixed sign mode: clip to ``[-256, 255]``
+            and drop one more low bit); otherwise the excitatory grid ``[0, 255]`` (the inhibitory
+            one is its negation).
+        bits: mantissa bits, Lava's ``num_weight_bits`` (1..8).
+
+    Returns:
+        ``(step, lo, hi)`` ints: representable mantissas are the multiples of ``step`` in ``[lo, hi]``.
+
+    Example:
+        >>> mantissa_grid(True, 8)  # 8-bit mixed mantissas are even
+        (2, -256, 254)
+        >>> mantissa_grid(False, 6)
+        (4, 0, 252)
+    """
     drop = 8 - bits + (1 if mixed else 0)
     step = 1 << drop
     lo = -256 if mixed else 0
@@ -90,7 +141,26 @@ def mantissa_grid(mixed: bool, bits: int) -> tuple[int, int, int]:
 
 
 def quantize_weights(w: np.ndarray, scale: float, exp: int, bits: int) -> np.ndarray:
-    """Round ``w * scale / 2**exp`` to the nearest representable mantissa (int64)."""
+    """Round ``w * scale / 2**exp`` to the nearest representable mantissa (int64).
+
+    The sign mode (and so the grid, :func:`mantissa_grid`) is that of ``w`` as a whole, as Lava
+    determines it for a weight matrix.
+
+    Args:
+        w: float weights, any shape (dense ``[n_out, n_in]``, conv ``[C_out, C_in, kH, kW]``).
+        scale: float membrane unit -> integer weight unit.
+        exp: the weight exponent ``weight_exp``.
+        bits: mantissa bits (the profile's ``mantissa_bits``).
+
+    Returns:
+        int64 array shaped like ``w``: mantissas on the grid, clipped to its range.
+
+    Example:
+        >>> quantize_weights(np.array([0.5, -1.0, 0.3]), 256.0, 0, 8)  # mixed: step 2
+        array([ 128, -256,   76])
+        >>> quantize_weights(np.array([0.5, -1.0, 0.3]), 256.0, 0, 4)  # mixed: step 32
+        array([ 128, -256,   64])
+    """
     mixed = bool(w.min() < 0 < w.max())
     step, lo, hi = mantissa_grid(mixed, bits)
     if w.max() <= 0 < -w.min():  # inhibitory: Lava negates, clips to [0, 255], truncates, negates
@@ -112,7 +182,27 @@ def _bias(bias: np.ndarray, scale: float, profile: HardwareProfile) -> tuple[np.
 
 
 def choose_scale(layer: FloatLayer, profile: HardwareProfile) -> tuple[float, int]:
-    """``(scale, weight_exp)``: full mantissa for the largest weight, threshold below the state range."""
+    """``(scale, weight_exp)``: full mantissa for the largest weight, threshold below the state range.
+
+    The target scale keeps ``vth * scale`` within 17 bits and ``headroom`` times below the 24-bit
+    state bound (in ``v``'s units, after the shift by 6); ``weight_exp`` is the largest exponent
+    at which the largest weight still fits the mantissa, clamped to ``[exp_min, exp_max]`` (conv:
+    ``[0, exp_max]``, Lava's Conv has no ``weight_exp``), and the scale is then set so that the
+    largest weight takes the whole mantissa.
+
+    Args:
+        layer: the float layer.
+        profile: a fixed-point hardware profile.
+
+    Returns:
+        ``(scale, weight_exp)``: a float and an int.
+
+    Example:
+        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
+        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
+        >>> choose_scale(layer, HardwareProfile("loihi2", fixed_point=True))
+        (16384.0, 6)
+    """
     wmax = float(np.abs(layer.weight).max())
     mixed = bool(layer.weight.min() < 0 < layer.weight.max())
     _, lo, hi = mantissa_grid(mixed, profile.mantissa_bits)
@@ -129,7 +219,24 @@ def choose_scale(layer: FloatLayer, profile: HardwareProfile) -> tuple[float, in
 
 
 def quantize_layer(layer: FloatLayer, profile: HardwareProfile) -> IntLayer:
-    """One :class:`FloatLayer` in integers (``profile.fixed_point`` must be true)."""
+    """One :class:`FloatLayer` in integers (``profile.fixed_point`` must be true).
+
+    Args:
+        layer: the float layer (:func:`backends.graph.lower`).
+        profile: a fixed-point hardware profile.
+
+    Returns:
+        the :class:`IntLayer`, with its :class:`QuantizationError`.
+
+    Raises:
+        ValueError: the profile is float, or the threshold does not fit ``threshold_bits``.
+
+    Example:
+        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
+        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
+        >>> quantize_layer(layer, HardwareProfile("loihi2", fixed_point=True)).weight
+        array([[ 128, -256,   76]])
+    """
     if not profile.fixed_point:
         raise ValueError(f"profile {profile.name!r} is float: nothing to quantize")
     scale, exp = choose_scale(layer, profile)
@@ -181,10 +288,41 @@ def quantize_layer(layer: FloatLayer, profile: HardwareProfile) -> IntLayer:
 
 
 def quantize(layers: list[FloatLayer], profile: HardwareProfile) -> list[IntLayer]:
-    """Quantize every layer; see :func:`quantize_layer`."""
+    """Quantize every layer; see :func:`quantize_layer`.
+
+    Args:
+        layers: the float layers of a lowered graph (:func:`backends.graph.lower`).
+        profile: a fixed-point hardware profile.
+
+    Returns:
+        one :class:`IntLayer` per layer, in the same order.
+
+    Raises:
+        ValueError: the profile is float, or a threshold does not fit (:func:`quantize_layer`).
+
+    Example:
+        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
+        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
+        >>> [q.weight_exp for q in quantize([layer, layer], HardwareProfile("loihi2", fixed_point=True))]
+        [6, 6]
+    """
     return [quantize_layer(layer, profile) for layer in layers]
 
 
 def quantization_report(layers: list[IntLayer]) -> list[dict]:
-    """Per-layer quantization error (for printing or JSON)."""
+    """Per-layer quantization error (for printing or JSON).
+
+    Args:
+        layers: quantized layers (:func:`quantize`); those without an ``error`` are left out.
+
+    Returns:
+        one dict a layer: ``layer`` (name), ``synapse`` and the fields of :class:`QuantizationError`.
+
+    Example:
+        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
+        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
+        >>> report = quantization_report(quantize([layer], HardwareProfile("loihi2", fixed_point=True)))
+        >>> report[0]["layer"], report[0]["weight_exp"], round(report[0]["weight_rel_rms_error"], 4)
+        ('lif', 6, 0.0027)
+    """
     return [{"layer": q.name, "synapse": q.synapse, **asdict(q.error)} for q in layers if q.error is not None]

@@ -263,6 +263,8 @@ def build_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, titl
         raise ValueError(f"results store {store_path}: no finished runs to report")
     records = rows(runs)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"report output {out} is a file; the report is a folder (report.md, report.html, plots/)")
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     figures: list[tuple[str, str]] = []

@@ -66,20 +66,33 @@ class ResultStore:
             raise FileNotFoundError(f"results store {self.path}: no such file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path, timeout=60)
+            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA foreign_keys = ON")
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            # the table check and the schema creation are one write transaction: several processes
+            # creating the same store at once see either nothing (and create it) or all of it
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if not tables and create:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                    self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    self.conn.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
+                    tables = set(_TABLES)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
         except sqlite3.DatabaseError as err:
             raise ValueError(f"results store {self.path}: not a SQLite database ({err})") from err
         if not tables:
-            if not create:
-                raise ValueError(f"results store {self.path}: empty database, not a results store")
-            with self.conn:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                self.conn.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
-            return
+            raise ValueError(f"results store {self.path}: empty database, not a results store")
+        try:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:  # another process holds the file; WAL is then already set
+            pass
+        self.conn.isolation_level = ""  # back to Python's implicit transactions for put()
         missing = _TABLES - tables
         if missing:
             raise ValueError(f"results store {self.path}: wrong schema, missing table(s) {sorted(missing)}")

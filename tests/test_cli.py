@@ -45,3 +45,23 @@ def test_zero_counts_are_refused_not_replaced_by_defaults(argv, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert "must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_outputs_never_overwrite_inputs(tmp_path, capsys):
+    """evaluate/export pointed at a checkpoint's own files refuse, name the file and leave it intact."""
+    from neuroattack.models.checkpoint import save_checkpoint
+    from neuroattack.models.snn import SNN
+
+    ckpt = tmp_path / "ckpt"
+    model = SNN("10FC", (1, 8, 8))
+    save_checkpoint(ckpt, model, {"model_type": "snn", "spec": "10FC", "input_shape": [1, 8, 8], "bias": False,
+                                  "dataset": "digits", "timesteps": 8, "encoding": "bernoulli"})
+    before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
+    for argv in (["evaluate", "--checkpoint", str(ckpt), "--out", str(ckpt / "config.json")],
+                 ["export", "--checkpoint", str(ckpt), "--out", str(ckpt / "model.pt")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is one of the input files" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err

@@ -31,7 +31,26 @@ from neuroattack.victims.victim import Victim
 
 
 def check_eps(name: str, value: float) -> float:
-    """``value`` as a float if it lies in (0, 1] (pixel units); else ``ValueError`` naming ``name``."""
+    """``value`` as a float if it lies in (0, 1] (pixel units); else ``ValueError`` naming ``name``.
+
+    Args:
+        name: the option's name, used in the error message (``"eps"``, ``"alpha"``).
+        value: a radius or step size in pixel units (images lie in [0, 1]).
+
+    Returns:
+        ``value`` as a Python ``float``.
+
+    Raises:
+        ValueError: if ``value`` is not in (0, 1].
+
+    Example:
+        >>> check_eps("eps", 8 / 255)
+        0.03137254901960784
+        >>> check_eps("alpha", 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: alpha must be in (0, 1] (pixel units), got 2
+    """
     if not 0 < value <= 1:
         raise ValueError(f"{name} must be in (0, 1] (pixel units), got {value}")
     return float(value)
@@ -45,17 +64,38 @@ class Attack:
             ``timesteps`` say how its inputs are made; defaults Bernoulli, ``T = 8``).
         grad: gradient estimator by name (``stbp``, ``bptr``, ``rga``, ``hart``, ``cba``; ``ann``
             for an ANN victim) or a :class:`~neuroattack.attacks.estimators.GradientEstimator`.
-        encoding, timesteps: only with a bare model.
-        loss: ``"mse"``, ``"ce"`` or a callable ``(spikes [T, B, K], labels [B]) -> [B]``.
+        encoding, timesteps: only with a bare model (``"bernoulli"``, ``"direct"`` or ``"events"``;
+            ``T``, time steps per sample).
+        loss: ``"mse"``, ``"ce"`` or a callable ``(spikes [T, B, K], labels [B]) -> [B]``; ``None``
+            (default): the loss the victim was trained with.
         targeted: success means the target class (then ``atk(x, y, targets)``).
-        eot: Bernoulli encodings averaged per gradient.
-        eval_draws: fresh encodings deciding clean correctness and success (majority vote).
-        penultimate_threshold: Liang V-B, while crafting only.
+        eot: Bernoulli encodings averaged per gradient (>= 1; 1 for deterministic inputs).
+        eval_draws: fresh encodings deciding clean correctness and success (majority vote, >= 1).
+        penultimate_threshold: Liang V-B, while crafting only (> 0; ``None``: the model's own).
         seed: every random choice of the attack.
         grad_options: keyword arguments of the estimator built from ``grad`` (e.g. HART's ``gamma``).
 
     Subclasses implement ``_craft``; ``atk(x, y)`` returns adversarial ``x`` and
     ``atk.last_result`` holds the :class:`~neuroattack.attacks.metrics.AttackResult`.
+
+    Attributes:
+        victim: the attacked :class:`~neuroattack.victims.Victim`; ``model`` is ``victim.model``.
+        estimator: the :class:`~neuroattack.attacks.estimators.GradientEstimator` in use.
+        generator: the ``torch.Generator`` (seeded with ``seed``) of every random choice.
+        last_result: the :class:`~neuroattack.attacks.metrics.AttackResult` of the last batch.
+
+    Raises:
+        ValueError: if ``encoding``/``timesteps`` are given with a ``Victim``; ``grad`` is unknown,
+            ``ann`` for an SNN (or not ``ann`` for an ANN), unsupported by the model, or swaps a
+            surrogate the model cannot swap; ``eot`` or ``eval_draws`` is < 1;
+            ``penultimate_threshold`` is not > 0 or the model has fewer than two spiking layers;
+            or an image-only attack is given a model with event input.
+
+    Example:
+        >>> from neuroattack.attacks import PGD
+        >>> atk = PGD(victim, grad="hart", grad_options={"gamma": 0.5}, eot=4, seed=0)  # doctest: +SKIP
+        >>> x_adv, result = atk.run(images, labels)  # doctest: +SKIP
+        >>> result.summary()["asr"]  # doctest: +SKIP
     """
 
     name = "attack"
@@ -127,7 +167,12 @@ class Attack:
             )
 
     def settings(self) -> dict[str, Any]:
-        """The attack's settings, for saved streams and the results store."""
+        """The attack's settings, for saved streams and the results store.
+
+        Returns:
+            A JSON-compatible ``dict``: ``attack``, ``grad``, ``grad_repr``, ``targeted``, ``eot``,
+            ``eval_draws``, ``penultimate_threshold`` and ``seed`` (subclasses add their options).
+        """
         return {
             "attack": self.name,
             "grad": self.estimator.name,
@@ -150,7 +195,21 @@ class Attack:
         return -loss.sum() if self.targeted else loss.sum()
 
     def spike_gradient(self, spikes: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """Ascent direction w.r.t. time-first spike input ``[T, B, ...]`` (same shape)."""
+        """Ascent direction w.r.t. time-first spike input ``[T, B, ...]`` (same shape).
+
+        The gradient of the summed loss (minus it, if targeted) by the attack's estimator, with
+        ``penultimate_threshold`` applied; one encoding, no ``eot`` average.
+
+        Args:
+            spikes: model input ``[T, B, ...]`` (binary spikes, any dtype; read as float32).
+            goal: ``[B]`` int64: the labels (untargeted) or the targets (targeted).
+
+        Returns:
+            ``[T, B, ...]`` float32: the ascent direction for every input element.
+
+        Example:
+            >>> grad = atk.spike_gradient(frames.transpose(0, 1), labels)  # [T, B, P, H, W]  # doctest: +SKIP
+        """
         xs = spikes.detach().float().requires_grad_(True)
         with self._crafting():
             out = self.estimator.output(self.model, xs)
@@ -158,7 +217,21 @@ class Attack:
         return grad
 
     def image_gradient(self, images: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """Ascent direction w.r.t. images ``[B, C, H, W]``, averaged over ``eot`` encodings."""
+        """Ascent direction w.r.t. images ``[B, C, H, W]``, averaged over ``eot`` encodings.
+
+        The gradient flows through the (differentiable) encoder into the image; deterministic
+        inputs use a single draw.
+
+        Args:
+            images: dataset images ``[B, C, H, W]`` in [0, 1].
+            goal: ``[B]`` int64: the labels (untargeted) or the targets (targeted).
+
+        Returns:
+            ``[B, C, H, W]`` float32: the mean ascent direction over the ``eot`` encodings.
+
+        Example:
+            >>> step = 2 / 255 * atk.image_gradient(images, labels).sign()  # doctest: +SKIP
+        """
         total = torch.zeros_like(images, dtype=torch.float32)
         draws = self.eot if self.victim.stochastic else 1
         for _ in range(draws):
@@ -181,7 +254,26 @@ class Attack:
         targets: torch.Tensor | None, **extra,
     ) -> AttackResult:
         """:func:`judge` on ``victim`` (this attack's own, or a transfer target) with this attack's
-        evaluation draws and seed (offset from the crafting seed, so judging never reuses its draws)."""
+        evaluation draws and seed (offset from the crafting seed, so judging never reuses its draws).
+
+        Args:
+            victim: the model judged (its input layout must match ``x``).
+            x: clean dataset samples: images ``[B, C, H, W]`` or event frames ``[B, T, P, H, W]``.
+            x_adv: adversarial samples, the same shape as ``x``.
+            labels: ``[B]`` int64 classes.
+            targets: ``[B]`` int64 target classes, or ``None`` (untargeted).
+            **extra: crafting records ``[B]`` (``iterations``, ``rsf_invocations``,
+                ``zero_grad_first``) copied into the result.
+
+        Returns:
+            The per-sample :class:`~neuroattack.attacks.metrics.AttackResult`.
+
+        Raises:
+            ValueError: if ``x_adv`` does not fit ``victim`` or contains NaN.
+
+        Example:
+            >>> transfer = atk.judge_on(target_victim, images, x_adv, labels, None)  # doctest: +SKIP
+        """
         return judge(victim, x, x_adv, labels, targets, self.eval_draws, self.seed + 10_007, **extra)
 
     def _evaluate(
@@ -192,13 +284,35 @@ class Attack:
 
     # -- the call ----------------------------------------------------------------------------
     def __call__(self, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Adversarial ``x`` only (see :meth:`run`); the record is left in ``last_result``."""
         x_adv, _ = self.run(x, labels, targets)
         return x_adv
 
     def run(
         self, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, AttackResult]:
-        """Attack a batch: ``(x_adv, result)``."""
+        """Attack a batch: ``(x_adv, result)``.
+
+        Args:
+            x: dataset samples: images ``[B, C, H, W]`` in [0, 1] or binary event frames
+                ``[B, T, P, H, W]``, as the victim takes them.
+            labels: ``[B]`` true classes in ``[0, K)`` (cast to int64).
+            targets: ``[B]`` target classes in ``[0, K)`` for a targeted attack (see
+                :func:`expand_targets`); ``None`` for an untargeted one.
+
+        Returns:
+            ``(x_adv, result)``: adversarial samples, the same shape as ``x``, and the per-sample
+            :class:`~neuroattack.attacks.metrics.AttackResult` (also stored in ``last_result``).
+
+        Raises:
+            ValueError: if ``x`` does not fit the model or contains NaN; ``labels`` is not ``[B]``
+                or out of range; a targeted attack gets no (or bad) ``targets``; or an untargeted
+                attack gets ``targets``.
+
+        Example:
+            >>> x_adv, result = PGD(victim, grad="hart").run(images, labels)  # doctest: +SKIP
+            >>> result.summary()["asr"]  # doctest: +SKIP
+        """
         self.victim.check_batch(x)
         labels = labels.long()
         if labels.shape != (x.shape[0],):
@@ -236,6 +350,27 @@ def judge(
 
     Clean correctness and success are majority votes over ``eval_draws`` fresh encodings (one for
     deterministic inputs); ``extra`` carries the crafting record (iterations, RSF invocations...).
+
+    Args:
+        victim: the model judged (the crafting model, or a transfer target).
+        x: clean dataset samples: images ``[B, C, H, W]`` in [0, 1] or event frames ``[B, T, P, H, W]``.
+        x_adv: adversarial samples, the same shape as ``x``.
+        labels: ``[B]`` int64 true classes.
+        targets: ``[B]`` int64 target classes (targeted success), or ``None`` (untargeted).
+        eval_draws: encodings per sample for the majority votes (>= 1).
+        seed: seed of the judging generator.
+        **extra: per-sample crafting records ``[B]``: ``iterations`` and ``rsf_invocations``
+            (int64, default 0) and ``zero_grad_first`` (bool, default ``False``).
+
+    Returns:
+        The per-sample :class:`~neuroattack.attacks.metrics.AttackResult` (every field ``[B]``).
+
+    Raises:
+        ValueError: if ``x_adv`` does not fit ``victim`` or contains NaN.
+
+    Example:
+        >>> result = judge(victim, images, images_adv, labels, None, eval_draws=8)  # doctest: +SKIP
+        >>> result.summary()["asr"]  # doctest: +SKIP
     """
     victim.check_batch(x_adv)
     gen = torch.Generator().manual_seed(seed)
@@ -265,6 +400,23 @@ def expand_targets(x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> t
     """Liang's targeted protocol: each input once per class other than its label.
 
     Returns ``(x, labels, targets)`` repeated ``num_classes - 1`` times.
+
+    Args:
+        x: samples ``[B, ...]`` (images ``[B, C, H, W]`` or event frames ``[B, T, P, H, W]``).
+        labels: ``[B]`` int64 classes in ``[0, num_classes)``.
+        num_classes: ``K``, the number of classes.
+
+    Returns:
+        ``(x, labels, targets)``: ``x`` tiled to ``[(K - 1) * B, ...]`` (the whole batch once per
+        repetition), ``labels`` ``[(K - 1) * B]`` int64 and ``targets`` ``[(K - 1) * B]`` int64,
+        ``(label + r) mod K`` in repetition ``r = 1 .. K - 1``.
+
+    Example:
+        >>> x, y, t = expand_targets(torch.zeros(2, 1, 4, 4), torch.tensor([0, 2]), num_classes=3)
+        >>> x.shape
+        torch.Size([4, 1, 4, 4])
+        >>> y.tolist(), t.tolist()
+        ([0, 2, 0, 2], [1, 0, 2, 1])
     """
     reps = num_classes - 1
     offsets = torch.arange(1, num_classes).repeat_interleave(len(labels))

@@ -11,6 +11,11 @@ class BIM(PGD):
     Args:
         model, grad, eps, alpha, steps, **kwargs: as for :class:`~neuroattack.attacks.pgd.PGD`.
 
+    Input images ``[B, C, H, W]`` in [0, 1]; output the same shape within the ``eps`` ball.
+
+    Raises:
+        ValueError: as :class:`~neuroattack.attacks.pgd.PGD`.
+
     Example:
         >>> atk = BIM(victim, grad="stbp", eps=8 / 255, alpha=2 / 255, steps=7)  # doctest: +SKIP
         >>> images_adv = atk(images, labels)  # doctest: +SKIP

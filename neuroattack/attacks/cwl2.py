@@ -17,6 +17,10 @@ class CWL2(G2SRSF):
         **kwargs: every option of :class:`~neuroattack.attacks.g2s_rsf.G2SRSF` (``steps``,
             ``gamma``, ``eps``, ``sampling``, ``rsf``, ``eta``) and of every attack.
 
+    Raises:
+        ValueError: if ``c`` < 0, the model takes event input, or another option is invalid (as
+            for :class:`~neuroattack.attacks.g2s_rsf.G2SRSF`).
+
     Example:
         >>> atk = CWL2(victim, c=0.1, steps=25, seed=0)  # doctest: +SKIP
         >>> images_adv = atk(images, labels)  # [B, 1, 28, 28] in [0, 1]  # doctest: +SKIP
@@ -32,7 +36,11 @@ class CWL2(G2SRSF):
         self.c = float(c)
 
     def settings(self):
-        """G2S/RSF's settings plus ``c``."""
+        """G2S/RSF's settings plus ``c``.
+
+        Returns:
+            :meth:`G2SRSF.settings <neuroattack.attacks.g2s_rsf.G2SRSF.settings>` with ``c``.
+        """
         return {**super().settings(), "c": self.c}
 
     def _image_update(self, xi, delta_i, xi0):  # eq. (14)

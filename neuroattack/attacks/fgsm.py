@@ -24,6 +24,10 @@ class FGSM(Attack):
 
     Input images ``[B, C, H, W]`` in [0, 1]; output the same shape, ``|x' - x| <= eps``.
 
+    Raises:
+        ValueError: if ``eps`` is not in (0, 1], the model takes event input, or an option every
+            attack takes is invalid.
+
     Example:
         >>> atk = FGSM(victim, grad="hart", eps=8 / 255, seed=0)  # doctest: +SKIP
         >>> images_adv = atk(images, labels)  # doctest: +SKIP
@@ -37,7 +41,11 @@ class FGSM(Attack):
         self.eps = check_eps("eps", eps)
 
     def settings(self):
-        """The base settings plus ``eps``."""
+        """The base settings plus ``eps``.
+
+        Returns:
+            :meth:`Attack.settings <neuroattack.attacks.base.Attack.settings>` with ``eps``.
+        """
         return {**super().settings(), "eps": self.eps}
 
     def _craft(self, x, labels, targets):

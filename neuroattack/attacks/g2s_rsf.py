@@ -45,6 +45,11 @@ class G2SRSF(Attack):
     Input: event frames ``[B, T, P, H, W]`` (binary) or images ``[B, C, H, W]`` in [0, 1] of a
     Bernoulli-coded model; output: adversarial inputs of the same shape (event frames stay binary).
 
+    Raises:
+        ValueError: if ``steps`` < 1, ``gamma`` is not in [0, 1], ``eps`` is not ``None`` or in
+            (0, 1], ``p`` <= 0 or ``eta`` <= 0; the model is directly coded (no input spikes); or
+            the estimator gives no spike-domain gradient (``cba``, ``ann``).
+
     Example:
         >>> atk = G2SRSF(victim, grad="stbp", steps=25, gamma=0.05, seed=0)  # doctest: +SKIP
         >>> frames_adv = atk(frames, labels)  # [B, T, 2, 34, 34]  # doctest: +SKIP
@@ -91,7 +96,12 @@ class G2SRSF(Attack):
             )
 
     def settings(self):
-        """The attack's settings (the base ones plus G2S/RSF's), for saved streams and the store."""
+        """The attack's settings (the base ones plus G2S/RSF's), for saved streams and the store.
+
+        Returns:
+            :meth:`Attack.settings <neuroattack.attacks.base.Attack.settings>` with ``steps``,
+            ``gamma``, ``eps``, ``p``, ``sampling``, ``rsf`` and ``eta``.
+        """
         return {
             **super().settings(),
             "steps": self.steps,

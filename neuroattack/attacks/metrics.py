@@ -18,28 +18,105 @@ import torch
 
 
 def perturbation(x_adv: torch.Tensor, x: torch.Tensor, p: float = 2.0) -> torch.Tensor:
-    """``[B]`` average perturbation per point ``||x_adv - x||_p / N`` (N = elements per sample)."""
+    """``[B]`` average perturbation per point ``||x_adv - x||_p / N`` (N = elements per sample).
+
+    Args:
+        x_adv: adversarial samples ``[B, ...]`` (images ``[B, C, H, W]`` or frames ``[B, T, P, H, W]``).
+        x: clean samples, the same shape.
+        p: the norm's order (Liang: 2).
+
+    Returns:
+        ``[B]`` float32: ``||x_adv - x||_p`` divided by the number of elements per sample.
+
+    Example:
+        >>> perturbation(torch.ones(1, 4), torch.zeros(1, 4))
+        tensor([0.5000])
+    """
     delta = (x_adv.float() - x.float()).flatten(1)
     return torch.linalg.vector_norm(delta, ord=p, dim=1) / delta.shape[1]
 
 
 def l0(x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``[B]`` number of changed elements."""
+    """``[B]`` number of changed elements.
+
+    Args:
+        x_adv: adversarial samples ``[B, ...]``.
+        x: clean samples, the same shape.
+
+    Returns:
+        ``[B]`` int64: elements where ``x_adv`` differs from ``x``.
+
+    Example:
+        >>> l0(torch.tensor([[1.0, 0.0, 1.0]]), torch.zeros(1, 3))
+        tensor([2])
+    """
     return (x_adv.float() != x.float()).flatten(1).sum(1)
 
 
 def linf(x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``[B]`` largest absolute change of any element (the L-inf distance).
+
+    Args:
+        x_adv: adversarial samples ``[B, ...]``.
+        x: clean samples, the same shape.
+
+    Returns:
+        ``[B]`` float32: ``max |x_adv - x|`` per sample.
+
+    Example:
+        >>> linf(torch.tensor([[0.5, 0.25]]), torch.tensor([[0.5, 0.0]]))
+        tensor([0.2500])
+    """
     return (x_adv.float() - x.float()).flatten(1).abs().amax(1)
 
 
 def hits(pred: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
-    """Per-prediction success: ``pred != label`` (untargeted) or ``pred == target`` (targeted)."""
+    """Per-prediction success: ``pred != label`` (untargeted) or ``pred == target`` (targeted).
+
+    Args:
+        pred: predicted classes ``[B]``, or ``[draws, B]`` (one row per encoding; broadcast).
+        labels: ``[B]`` int64 true classes.
+        targets: ``[B]`` int64 target classes, or ``None`` (untargeted).
+
+    Returns:
+        bool, the shape of ``pred``: whether each prediction counts as a success.
+
+    Example:
+        >>> hits(torch.tensor([1, 2]), torch.tensor([1, 1]), None)
+        tensor([False,  True])
+        >>> hits(torch.tensor([1, 2]), torch.tensor([1, 1]), torch.tensor([2, 2]))
+        tensor([False,  True])
+    """
     return pred.eq(targets) if targets is not None else pred.ne(labels)
 
 
 @dataclass
 class AttackResult:
-    """Per-sample outcome of an attack on a batch (all tensors ``[B]``)."""
+    """Per-sample outcome of an attack on a batch (all tensors ``[B]``).
+
+    Made by :func:`~neuroattack.attacks.base.judge`; batches are joined with :meth:`concat`.
+
+    Args:
+        labels: int64 true classes.
+        targets: int64 target classes, or ``None`` for an untargeted attack.
+        clean_correct: bool: the clean input is classified correctly (majority of the draws);
+            only these count for the ASR.
+        success: bool: the attack succeeded (majority of the draws).
+        success_fraction: float32 in [0, 1]: the fraction of draws on which it succeeded.
+        iterations: int64: crafting iterations spent on the sample.
+        l2_per_point: float32: average perturbation per point ``||x' - x||_2 / N``.
+        l0: int64: changed elements.
+        linf: float32: largest absolute change.
+        rsf_invocations: int64: iterations on which RSF ran (G2S/RSF; 0 otherwise).
+        zero_grad_first: bool: the gradient vanished at the first iteration (G2S/RSF).
+        pred_clean: int64: predicted class of the clean input (mode over the draws).
+        pred_adv: int64: predicted class of the adversarial input (mode over the draws).
+
+    Example:
+        >>> atk = PGD(victim, grad="hart", eps=8 / 255)  # doctest: +SKIP
+        >>> x_adv, result = atk.run(images, labels)  # result is atk.last_result  # doctest: +SKIP
+        >>> result.success.shape, result.summary()["asr"]  # [B]; ASR over clean-correct inputs  # doctest: +SKIP
+    """
 
     labels: torch.Tensor
     targets: torch.Tensor | None
@@ -57,7 +134,20 @@ class AttackResult:
 
     @staticmethod
     def concat(results: list["AttackResult"]) -> "AttackResult":
-        """Join the records of several batches."""
+        """Join the records of several batches.
+
+        Args:
+            results: the batches' records, in order (all targeted or all untargeted).
+
+        Returns:
+            One :class:`AttackResult` whose tensors are the concatenations ``[sum of B]``.
+
+        Raises:
+            ValueError: if ``results`` is empty.
+
+        Example:
+            >>> total = AttackResult.concat([first.last_result, second.last_result])  # doctest: +SKIP
+        """
         if not results:
             raise ValueError("no attack results to join")
         merged = {}
@@ -67,13 +157,25 @@ class AttackResult:
         return AttackResult(**merged)
 
     def summary(self) -> dict[str, Any]:
-        """ASR over clean-correct inputs, mean perturbation over successes, iteration means."""
+        """ASR over clean-correct inputs, mean perturbation over successes, iteration means.
+
+        Returns:
+            A JSON-compatible ``dict``: ``n_total``, ``n_attacked`` (clean-correct), ``n_success``,
+            ``clean_accuracy``, ``asr``, ``asr_expected`` (mean success fraction), the means over
+            successes ``mean_perturbation``, ``mean_l0``, ``mean_linf``, the means over attacked
+            inputs ``mean_iterations``, ``mean_rsf_invocations``, the count ``zero_grad_first``
+            and ``targeted``; a mean over no input is ``None``.
+
+        Example:
+            >>> atk.last_result.summary()["asr"]  # a float in [0, 1], or None  # doctest: +SKIP
+        """
         attacked = self.clean_correct
         n_attacked = int(attacked.sum())
         succ = self.success & attacked
         n_succ = int(succ.sum())
 
         def mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:
+            """Mean of ``t`` ``[B]`` over ``mask`` ``[B]`` (bool), ``None`` if ``mask`` is all false."""
             return float(t[mask].float().mean()) if int(mask.sum()) else None
 
         return {

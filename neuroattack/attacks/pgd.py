@@ -26,6 +26,10 @@ class PGD(Attack):
 
     Input images ``[B, C, H, W]`` in [0, 1]; output the same shape within the ``eps`` ball.
 
+    Raises:
+        ValueError: if ``eps`` or ``alpha`` is not in (0, 1], ``steps`` < 1, the model takes event
+            input, or an option every attack takes is invalid.
+
     Example:
         >>> atk = PGD(victim, grad="hart", eps=8 / 255, alpha=2 / 255, steps=7, eot=2)  # doctest: +SKIP
         >>> images_adv = atk(images, labels)  # doctest: +SKIP
@@ -46,7 +50,12 @@ class PGD(Attack):
         self.steps = steps
 
     def settings(self):
-        """The base settings plus ``eps``, ``alpha`` and ``steps``."""
+        """The base settings plus ``eps``, ``alpha`` and ``steps``.
+
+        Returns:
+            :meth:`Attack.settings <neuroattack.attacks.base.Attack.settings>` with ``eps``,
+            ``alpha`` and ``steps``.
+        """
         return {**super().settings(), "eps": self.eps, "alpha": self.alpha, "steps": self.steps}
 
     def _craft(self, x, labels, targets):

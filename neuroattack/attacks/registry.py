@@ -31,12 +31,17 @@ _SHARED = {"self", "model", "grad"} | set(inspect.signature(Attack.__init__).par
 class AttackOption:
     """One attack-specific keyword argument.
 
-    Attributes:
+    Args:
         name: the keyword (``"eps"``); on the command line ``--eps`` (``--no-sampling`` for a
             switch whose default is on).
         kind: ``int``, ``float`` or ``bool``.
         default: the constructor's default (``None``: off / unbounded).
         help: the first line of its entry in the class docstring's "Args:".
+
+    Example:
+        >>> eps = option_specs(PGD)[0]
+        >>> eps.name, eps.kind, eps.default == 8 / 255, eps.help
+        ('eps', <class 'float'>, True, 'L-inf radius in pixel units, in (0, 1].')
     """
 
     name: str
@@ -72,6 +77,15 @@ def option_specs(cls: type[Attack]) -> list[AttackOption]:
     Walks the constructors up the class hierarchy while they pass ``**kwargs`` on (``CWL2`` takes
     ``c`` and every option of ``G2SRSF``).
 
+    Args:
+        cls: an attack class (a subclass of :class:`~neuroattack.attacks.base.Attack`).
+
+    Returns:
+        The :class:`AttackOption` of each keyword argument, subclass options first.
+
+    Raises:
+        TypeError: if an option's type is not ``int``, ``float`` or ``bool``.
+
     Example:
         >>> [o.name for o in option_specs(PGD)]
         ['eps', 'alpha', 'steps']
@@ -99,6 +113,18 @@ def option_specs(cls: type[Attack]) -> list[AttackOption]:
 
 def build_attack(name: str, victim, grad: str = "stbp", **options: Any) -> Attack:
     """An attack by name (:data:`ATTACKS`) on ``victim`` with its options.
+
+    Args:
+        name: the attack (``g2s-rsf``, ``fgsm``, ``pgd``, ``bim``, ``cwl2``).
+        victim: a :class:`~neuroattack.victims.Victim` (or a bare spiking model).
+        grad: gradient estimator, by name or object.
+        **options: the attack's keyword options (see :func:`option_specs`) and those of every attack.
+
+    Returns:
+        The attack object, ready for ``atk(x, y)``.
+
+    Raises:
+        ValueError: if ``name`` is not in :data:`ATTACKS` or an option is invalid.
 
     Example:
         >>> atk = build_attack("pgd", victim, "hart", eps=8 / 255, steps=7)  # doctest: +SKIP

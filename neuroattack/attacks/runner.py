@@ -24,7 +24,24 @@ from neuroattack.victims import Victim
 
 @dataclass
 class AttackRun:
-    """Everything one attack over a dataset produced."""
+    """Everything one attack over a dataset produced.
+
+    Args:
+        result: per-sample :class:`~neuroattack.attacks.metrics.AttackResult` on the target
+            ``victim`` (every field ``[N]``, ``N`` = attacked inputs, ``(K - 1)`` times the dataset
+            size when targeted).
+        source_result: the same record on the ``surrogate`` that crafted the inputs (black-box
+            transfer), else ``None``.
+        streams: the clean and adversarial inputs with labels and predictions, ready for
+            :func:`~neuroattack.attacks.streams.save_streams`.
+        summary: ``result.summary()`` plus ``seconds`` (wall time), ``settings`` (the attack's, with
+            ``transfer``) and, under transfer, ``source_asr``, ``source_n_attacked`` and
+            ``source_clean_accuracy``.
+
+    Example:
+        >>> run = run_attack(victim, data, "pgd", "hart", {"eps": 8 / 255})  # doctest: +SKIP
+        >>> run.summary["asr"], len(run.streams)  # doctest: +SKIP
+    """
 
     result: AttackResult
     source_result: AttackResult | None
@@ -42,7 +59,34 @@ def run_attack(
     surrogate: Victim | None = None,
     progress: bool = True,
 ) -> AttackRun:
-    """Attack every sample of ``data`` (each once per other class if ``options['targeted']``)."""
+    """Attack every sample of ``data`` (each once per other class if ``options['targeted']``).
+
+    Args:
+        victim: the model judged (and, without ``surrogate``, attacked white-box).
+        data: the split attacked: images ``[N, C, H, W]`` in [0, 1] or binary event frames
+            ``[N, T, P, H, W]``, labels ``[N]``.
+        attack: attack name (:data:`~neuroattack.attacks.registry.ATTACKS`: ``g2s-rsf``, ``fgsm``,
+            ``pgd``, ``bim``, ``cwl2``).
+        grad: gradient estimator name (``stbp``, ``bptr``, ``rga``, ``hart``, ``cba``, ``ann``).
+        options: keyword options of the attack (its own, e.g. ``eps``, and those of every attack,
+            e.g. ``targeted``, ``eot``, ``seed``, ``grad_options``).
+        batch_size: samples per attack call.
+        surrogate: for black-box transfer, the model the inputs are crafted on (same input layout
+            and encoding as ``victim``); ``None``: white-box.
+        progress: show a progress bar.
+
+    Returns:
+        The :class:`AttackRun`: per-sample results, saved-stream payload and summary.
+
+    Raises:
+        ValueError: if ``surrogate``'s input (shape or encoding) differs from ``victim``'s, the
+            dataset holds events for a model with image input, or the attack, estimator or an
+            option is invalid.
+
+    Example:
+        >>> run = run_attack(victim, data, "g2s-rsf", "stbp", {"steps": 25, "targeted": True})  # doctest: +SKIP
+        >>> run.summary["asr"]  # doctest: +SKIP
+    """
     options = dict(options or {})
     crafter = surrogate or victim
     if surrogate is not None:

@@ -37,7 +37,34 @@ _ARRAYS = ("clean", "adversarial", "labels", "targets", "success", "pred_clean",
 
 @dataclass
 class Streams:
-    """Clean and adversarial inputs of one attack run (sample-first tensors)."""
+    """Clean and adversarial inputs of one attack run (sample-first tensors).
+
+    Args:
+        clean: the original inputs: binary event frames ``[N, T, P, H, W]`` or images
+            ``[N, C, H, W]`` in [0, 1].
+        adversarial: the adversarial inputs, the same shape (binary for events).
+        labels: ``[N]`` int64 true classes.
+        targets: ``[N]`` int64 target classes, or ``None`` (untargeted).
+        success: ``[N]`` bool: the attack succeeded in simulation.
+        pred_clean: ``[N]`` int64 predicted class of the clean input.
+        pred_adv: ``[N]`` int64 predicted class of the adversarial input.
+        kind: ``"events"`` or ``"images"``.
+        encoding: the model's input encoding (``"events"``, ``"bernoulli"``, ``"direct"``).
+        timesteps: ``T``, time steps per sample.
+        settings: the attack's settings (JSON-compatible ``dict``).
+        bin_us: microseconds per time bin of event frames, or ``None``.
+
+    Raises:
+        ValueError: if ``kind`` is unknown, the arrays do not all have ``N`` samples, ``clean`` and
+            ``adversarial`` differ in shape, or event streams are not binary ``[N, T, P, H, W]``.
+
+    Example:
+        >>> s = Streams(torch.zeros(2, 1, 4, 4), torch.ones(2, 1, 4, 4), torch.tensor([0, 1]), None,
+        ...             torch.tensor([True, False]), torch.tensor([0, 1]), torch.tensor([1, 1]),
+        ...             "images", "bernoulli", 8, {"attack": "fgsm"})
+        >>> len(s), len(s.head(1))
+        (2, 1)
+    """
 
     clean: torch.Tensor
     adversarial: torch.Tensor
@@ -75,7 +102,20 @@ class Streams:
         return len(self.labels)
 
     def head(self, n: int) -> "Streams":
-        """The first ``n`` samples (replaying a subset on slow hardware)."""
+        """The first ``n`` samples (replaying a subset on slow hardware).
+
+        Args:
+            n: how many samples to keep (>= 1; more than there are keeps all).
+
+        Returns:
+            A new :class:`Streams` with the first ``n`` samples of every array.
+
+        Raises:
+            ValueError: if ``n`` < 1.
+
+        Example:
+            >>> load_streams("runs/attacks/nmnist-g2s").head(16)  # doctest: +SKIP
+        """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         cut = lambda t: None if t is None else t[:n]  # noqa: E731
@@ -87,7 +127,18 @@ class Streams:
 
 
 def save_streams(directory: str | os.PathLike, streams: Streams) -> Path:
-    """Write ``streams.h5`` (and ``streams.nir.h5`` for events) into ``directory``."""
+    """Write ``streams.h5`` (and ``streams.nir.h5`` for events) into ``directory``.
+
+    Args:
+        directory: the streams directory (created if missing; existing files are replaced).
+        streams: what to write.
+
+    Returns:
+        ``directory`` as a :class:`~pathlib.Path`.
+
+    Example:
+        >>> save_streams("runs/attacks/mnist-pgd", run.streams)  # doctest: +SKIP
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     targets = streams.targets if streams.targets is not None else torch.full_like(streams.labels, -1)
@@ -126,7 +177,22 @@ def save_streams(directory: str | os.PathLike, streams: Streams) -> Path:
 
 
 def load_streams(directory: str | os.PathLike) -> Streams:
-    """Read a streams directory written by :func:`save_streams`."""
+    """Read a streams directory written by :func:`save_streams`.
+
+    Args:
+        directory: the streams directory (holding ``streams.h5``).
+
+    Returns:
+        The :class:`Streams` (``targets`` is ``None`` for an untargeted run).
+
+    Raises:
+        FileNotFoundError: if ``directory`` holds no ``streams.h5``.
+        ValueError: if the file is not readable HDF5, lacks a dataset, or holds invalid streams.
+
+    Example:
+        >>> streams = load_streams("runs/attacks/mnist-pgd")  # doctest: +SKIP
+        >>> streams.adversarial.shape  # [N, C, H, W]  # doctest: +SKIP
+    """
     path = Path(directory) / STREAMS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (not a streams directory written by 'neuroattack attack')")

@@ -24,7 +24,28 @@ def tune_hart_gamma(
     options: dict | None = None,
     grid: tuple[float, ...] = DEFAULT_GRID,
 ) -> tuple[float, dict[float, float]]:
-    """Best ``gamma`` of ``grid`` by ASR of ``attack`` with ``grad='hart'`` on ``validation``."""
+    """Best ``gamma`` of ``grid`` by ASR of ``attack`` with ``grad='hart'`` on ``validation``.
+
+    Ties go to the ``gamma`` closest to 1.
+
+    Args:
+        victim: the attacked model.
+        validation: held-out data (not the ``"test"`` split).
+        attack: attack name (image attacks ``fgsm``, ``pgd``, ``bim``, ``cwl2``; or ``g2s-rsf``).
+        options: keyword options of the attack (e.g. ``eps``); ``grad_options`` is set per ``gamma``.
+        grid: the triangle widths tried, each in (0, 10] (default 0.25 to 2.5, step 0.25).
+
+    Returns:
+        ``(best, curve)``: the best ``gamma`` and ``{gamma: ASR}`` for every value of ``grid``
+        (an undefined ASR counts as 0).
+
+    Raises:
+        ValueError: if ``validation`` is the test split (or the attack or a ``gamma`` is invalid).
+
+    Example:
+        >>> best, curve = tune_hart_gamma(victim, load_dataset("mnist", "val"), "fgsm")  # doctest: +SKIP
+        >>> atk = FGSM(victim, grad=HART(gamma=best))  # doctest: +SKIP
+    """
     if validation.split == "test":
         raise ValueError("tune gamma on held-out data (the validation split), not on the test set")
     curve: dict[float, float] = {}

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from neuroattack.commands.base import Command, fraction, positive_int, rate
+from neuroattack.commands.base import Command, add_force, fraction, positive_int, rate, refuse_overwrite
 
 
 def _flag(name: str, default: Any) -> str:
@@ -67,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path)
+    add_force(p)
 
 
 def attack_options(args: argparse.Namespace) -> dict:
@@ -107,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.victims import Victim
 
     options = attack_options(args)
+    inputs = [args.checkpoint] + ([args.surrogate] if args.surrogate else [])
+    refuse_overwrite([args.out / n for n in ("summary.json", "streams.h5", "streams.nir.h5")], inputs, args.force)
     victim = Victim.from_checkpoint(args.checkpoint)
     surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
     config = read_json(args.checkpoint / "config.json")

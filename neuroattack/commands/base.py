@@ -60,3 +60,39 @@ def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "ha
         "--profile", default=default,
         help=f"{what}: a bundled name ({', '.join(bundled_profiles())}) or a TOML path (default {default or 'float'})",
     )
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    """``--force``: allow an output path that is one of the command's input files."""
+    p.add_argument("--force", action="store_true", help="write even where an output path is one of the input files")
+
+
+def refuse_overwrite(outputs, inputs, force: bool = False) -> None:
+    """Raise ``ValueError`` if writing any of ``outputs`` would replace one of ``inputs``.
+
+    Args:
+        outputs: the files a command will write (paths).
+        inputs: the files and folders it reads (a folder stands for the files directly in it).
+        force: skip the check (``--force``).
+
+    Example:
+        >>> refuse_overwrite([Path("ckpt/model.pt")], [Path("ckpt")])  # doctest: +SKIP
+        ValueError: output ckpt/model.pt is an input file (the checkpoint's); choose another path or pass --force
+    """
+    from pathlib import Path
+
+    if force:
+        return
+    existing = set()
+    for inp in inputs:
+        inp = Path(inp)
+        if inp.is_dir():
+            existing.update(p.resolve() for p in inp.iterdir() if p.is_file())
+        elif inp.exists():
+            existing.add(inp.resolve())
+    for out in outputs:
+        out = Path(out)
+        if out.resolve() in existing:
+            raise ValueError(f"output {out} is one of the input files; choose another path or pass --force")
+        if out.is_dir() and out.suffix:
+            raise ValueError(f"output {out} is a folder; give a file path")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from neuroattack.commands.base import Command, add_profile, positive_int
+from neuroattack.commands.base import Command, add_force, add_profile, positive_int, refuse_overwrite
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_profile(p, None)
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--out", type=Path, default=None, help="JSON file (default CHECKPOINT/evaluation.json)")
+    add_force(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.train import evaluate
 
+    out = args.out or args.checkpoint / "evaluation.json"
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the JSON file to write")
+    refuse_overwrite([out], [args.checkpoint], args.force)
     model, config = load_checkpoint(args.checkpoint)
     data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
     result = {"n_test": len(data), "backend": args.backend, "profile": None}
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{row['weight_rel_rms_error']:.4f}, threshold rel. error {row['threshold_rel_error']:.2e}, "
                       f"dv {row['dv_float']:.4g} -> {row['dv_quantized']:.4g}")
     result["test_accuracy"] = acc
-    write_json(args.out or args.checkpoint / "evaluation.json", result)
+    write_json(out, result)
     on = args.backend if args.backend == "norse" else f"{args.backend}, profile {result['profile']}"
     print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend {on})")
     return 0

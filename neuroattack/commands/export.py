@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command
+from neuroattack.commands.base import Command, add_force, refuse_overwrite
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path, help="the .nir file")
+    add_force(p)
 
 
 def run(args: argparse.Namespace) -> int:
     import backends
     from neuroattack.export import export_trained
 
+    refuse_overwrite([args.out], [args.checkpoint], args.force)
     graph = export_trained(args.checkpoint, args.out)
     nodes = ", ".join(f"{k}:{type(v).__name__}" for k, v in graph.nodes.items())
     print(f"wrote {args.out} ({nodes}); Norse re-import reproduces the model's spikes exactly")

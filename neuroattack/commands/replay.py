@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command, add_profile, positive_int, rate
+from neuroattack.commands.base import Command, add_force, add_profile, positive_int, rate, refuse_overwrite
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--store", type=Path, default=None, help="also record the run in this results store")
     p.add_argument("--out", required=True, type=Path)
+    add_force(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.store import record_run
 
     started = time.time()
+    refuse_overwrite([args.out / "replay.json"], [args.checkpoint, args.streams], args.force)
     model, config = load_checkpoint(args.checkpoint)
     streams = load_streams(args.streams)
     if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:

@@ -78,13 +78,16 @@ class HardwareSNN(nn.Module):
 
     @property
     def num_classes(self) -> int:
+        """Output neurons ``K``."""
         return self.int_layers[-1].n_out
 
     def spiking_layers(self) -> list[int]:
+        """Indices of the spiking layers (one per hardware layer)."""
         return list(range(len(self.int_layers)))
 
     def check_input(self, x: torch.Tensor) -> None:
-        SNN.check_input(self, x)  # same shape rules as the float model
+        """Raise ``ValueError`` unless ``x`` is ``[T, B, *input_shape]`` and finite (the float model's rule)."""
+        SNN.check_input(self, x)
 
     @contextmanager
     def thresholds(self, overrides: dict[int, float]) -> Iterator[None]:
@@ -108,6 +111,8 @@ class HardwareSNN(nn.Module):
         return fn(x, alpha) if fn is not None else norse_threshold(x, self._method, alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spikes ``[P, B, K]`` (``P = T + L``) for input ``[T, B, *input_shape]``: the
+        emulator's integer forward pass, differentiable with the model's surrogate."""
         self.check_input(x)
         steps, batch = x.shape[:2]
         window = steps + len(self.int_layers)

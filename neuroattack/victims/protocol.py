@@ -34,9 +34,11 @@ class SpikingModel(Protocol):
     supported_estimators: tuple[str, ...] | None
 
     @property
-    def num_classes(self) -> int: ...
+    def num_classes(self) -> int:
+        """``K``, the number of output neurons."""
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spikes ``[T', B, K]`` for input ``[T, B, *input_shape]``."""
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ``ValueError`` unless ``x`` is ``[T, B, *input_shape]`` and finite."""
@@ -47,4 +49,5 @@ class SpikingModel(Protocol):
     def thresholds(self, overrides: dict[int, float]) -> AbstractContextManager:
         """Temporarily set the threshold of spiking layer ``i`` (negative counts from the end)."""
 
-    def eval(self): ...
+    def eval(self):
+        """Inference mode (``torch.nn.Module.eval``)."""

@@ -14,7 +14,28 @@ ESTIMATORS = {"stbp": STBP, "bptr": BPTR, "rga": RGA, "hart": HART, "cba": CBA, 
 
 
 def make_estimator(name: str | GradientEstimator, **kwargs) -> GradientEstimator:
-    """An estimator by name (``stbp``, ``bptr``, ``rga``, ``hart``, ``cba``; ``ann`` for ANN victims)."""
+    """An estimator by name (``stbp``, ``bptr``, ``rga``, ``hart``, ``cba``; ``ann`` for ANN victims).
+
+    Args:
+        name: a key of :data:`ESTIMATORS`, or an estimator object (returned as it is).
+        **kwargs: constructor arguments of the named estimator (``gamma`` for ``hart``,
+            ``surrogate`` for ``stbp``); ignored when ``name`` is an object.
+
+    Returns:
+        The :class:`GradientEstimator`.
+
+    Raises:
+        ValueError: if ``name`` is not a known estimator, or its constructor rejects ``kwargs``'s values.
+
+    Example:
+        >>> make_estimator("hart", gamma=0.5)
+        HART(gamma=0.5)
+        >>> make_estimator("stbp")
+        STBP()
+        >>> est = HART(gamma=2.0)
+        >>> make_estimator(est) is est
+        True
+    """
     if isinstance(name, GradientEstimator):
         return name
     if name not in ESTIMATORS:

@@ -18,6 +18,24 @@ from neuroattack.models.snn import SNN
 
 
 class CBA(GradientEstimator):
+    """Conversion-based attack gradient: the gradient of the ANN twin carrying the SNN's weights.
+
+    From Sharmin et al.: the SNN is differentiated as the ANN it converts from
+    (:meth:`~neuroattack.models.ann.ANN.from_snn`, ReLU in place of each spiking layer). The ANN
+    sees the image itself (bypassing the Bernoulli encoder) or, without one, the time-mean of the
+    input; the loss gradient at the SNN's own output rates flows through it (straight-through), so
+    forward values stay the SNN's. No temporal information and no spike-domain gradient
+    (``spike_domain`` is ``False``: image attacks only).
+
+    Args:
+        None. ``CBA()`` takes no constructor arguments (it caches one ANN twin per model).
+
+    Example:
+        >>> CBA().output(SNN("8FC-3FC", (4,)), torch.rand(8, 2, 4)).shape  # [T, B, K]
+        torch.Size([8, 2, 3])
+        >>> PGD(victim, grad=CBA())  # doctest: +SKIP
+    """
+
     name = "cba"
     spike_domain = False
 
@@ -25,7 +43,18 @@ class CBA(GradientEstimator):
         self._twins: dict[int, tuple[SNN, ANN]] = {}
 
     def twin(self, model: SNN) -> ANN:
-        """The ANN twin of ``model`` (built once per model, refreshed if weights changed)."""
+        """The ANN twin of ``model`` (built once per model, its weights reloaded on every call).
+
+        Args:
+            model: the SNN (the twin is cached per model object).
+
+        Returns:
+            The :class:`~neuroattack.models.ann.ANN` with ``model``'s current weights, in eval mode.
+
+        Example:
+            >>> CBA().twin(SNN("8FC-3FC", (4,)))(torch.rand(2, 4)).shape  # logits [B, K]
+            torch.Size([2, 3])
+        """
         cached = self._twins.get(id(model))
         if cached is None or cached[0] is not model:
             cached = (model, ANN.from_snn(model).eval())
@@ -35,6 +64,7 @@ class CBA(GradientEstimator):
         return cached[1]
 
     def output(self, model: SNN, x: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+        """SNN spikes forward; backward, the ANN twin's gradient on ``image`` (else on ``x.mean(0)``)."""
         with torch.no_grad():
             out = model(x.detach())
         ann_in = image if image is not None else x.mean(0)

@@ -19,6 +19,30 @@ from neuroattack.models.snn import SNN
 
 
 class STBP(GradientEstimator):
+    """Spatio-temporal backpropagation: the exact BPTT gradient through the LIF dynamics.
+
+    The gradient of Liang et al. (eq. 8-9): autograd through every time step and layer of the
+    unrolled network, with a surrogate derivative in place of the spike's ``do/du``: the model's
+    own surrogate by default, or the one given here. Gives a gradient for every input spike, so it
+    serves G2S/RSF; its backward cost grows with ``T``.
+
+    Args:
+        surrogate: ``(name, width)`` of the surrogate used while differentiating: ``name`` one of
+            ``"rect"`` (Liang eq. 9, width ``a``), ``"triangle"`` (unit area, width ``w``; ``w = 1``
+            is the HART reference code's STBP), ``"superspike"`` (sharpness); ``width`` > 0.
+            ``None`` (default): the model's own surrogate, unchanged.
+
+    Raises:
+        ValueError: if the surrogate name is unknown or its width is not > 0.
+
+    Example:
+        >>> est = STBP(surrogate=("triangle", 1.0))
+        >>> est.output(SNN("8FC-3FC", (4,)), torch.rand(8, 2, 4)).shape  # [T, B, K]
+        torch.Size([8, 2, 3])
+        >>> PGD(victim, grad=STBP(surrogate=("triangle", 1.0)))  # doctest: +SKIP
+        >>> G2SRSF(victim, grad="stbp", steps=25)  # doctest: +SKIP
+    """
+
     name = "stbp"
 
     def __init__(self, surrogate: tuple[str, float] | None = None):
@@ -29,6 +53,7 @@ class STBP(GradientEstimator):
         self.surrogate = surrogate
 
     def output(self, model: SNN, x: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+        """``model(x)`` differentiated by autograd (with ``surrogate`` swapped in, if given)."""
         ctx = model.surrogate(SURROGATES[self.surrogate[0]], self.surrogate[1]) if self.surrogate else nullcontext()
         with ctx:
             return model(x)
