@@ -210,7 +210,8 @@ def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> 
         """The one value of ``a`` ``[n]``; ``ValueError`` if it varies (one per population in Lava)."""
         if not np.allclose(a, a[0], rtol=1e-6, atol=0):
             raise ValueError(
-                f"NIR node {name!r}: per-neuron {what} varies ({a.min():g}..{a.max():g}); Lava's LIF has one per population"
+                f"NIR node {name!r}: per-neuron {what} varies ({a.min():g}..{a.max():g}); "
+                "Lava's LIF has one per population"
             )
         return float(a[0])
 
@@ -291,9 +292,7 @@ def lower(graph: nir.NIRGraph, dt: float | None = None) -> list[FloatLayer]:
         shape = layer.out_shape
         pending = []
     if pending:
-        raise ValueError(
-            f"NIR nodes {[n for n, _ in pending]} follow the last neuron: the output must be spiking"
-        )
+        raise ValueError(f"NIR nodes {[n for n, _ in pending]} follow the last neuron: the output must be spiking")
     if not layers:
         raise ValueError("NIR graph has no neuron nodes")
     return layers

@@ -35,7 +35,6 @@ from backends.graph import FloatLayer
 from backends.profile import HardwareProfile
 from backends.quantize import IntLayer, quantize
 
-
 _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
 
@@ -61,7 +60,6 @@ def _import_lava_runtime() -> None:
         __import__(_LAVA_MP)
     finally:
         multiprocessing.set_start_method = original
-
 
 
 def _whc(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -118,10 +116,14 @@ def describe_lowering(layers: list[FloatLayer]) -> list[str]:
             syn = f"Dense({fl.n_out}x{fl.n_in})"
         else:
             k = fl.weight.shape[2:]
-            syn = (f"Conv({_lava_shape(fl.in_shape)} -> {_lava_shape(fl.out_shape)}, kernel {k[1]}x{k[0]}, "
-                   f"stride {fl.stride[1]}x{fl.stride[0]})")
-        lines.append(f"{' + '.join(fl.nodes)} -> {syn} + LIFReset{_lava_shape(fl.out_shape)} "
-                     f"[{fl.neuron}: du={fl.du:g}, dv={fl.dv:g}, vth={fl.vth:g}, reset at step {i + 2} of each window]")
+            syn = (
+                f"Conv({_lava_shape(fl.in_shape)} -> {_lava_shape(fl.out_shape)}, kernel {k[1]}x{k[0]}, "
+                f"stride {fl.stride[1]}x{fl.stride[0]})"
+            )
+        lines.append(
+            f"{' + '.join(fl.nodes)} -> {syn} + LIFReset{_lava_shape(fl.out_shape)} "
+            f"[{fl.neuron}: du={fl.du:g}, dv={fl.dv:g}, vth={fl.vth:g}, reset at step {i + 2} of each window]"
+        )
     return ["input -> RingBuffer (source)"] + lines + ["output -> RingBuffer (sink)"]
 
 
@@ -220,7 +222,9 @@ class LavaExecutor:
                 w = q.weight if fixed else fl.weight
                 w = _dense_columns(w, prev_shape)
                 if fixed:
-                    syn = Dense(weights=w.astype(np.int32), weight_exp=int(q.weight_exp), num_weight_bits=int(q.num_weight_bits))
+                    syn = Dense(
+                        weights=w.astype(np.int32), weight_exp=int(q.weight_exp), num_weight_bits=int(q.num_weight_bits)
+                    )
                 else:
                     syn = Dense(weights=w.astype(np.float64))
             else:
@@ -235,12 +239,20 @@ class LavaExecutor:
             shape = _lava_shape(fl.out_shape)
             reset = {"reset_interval": window, "reset_offset": (i + 2) % window}
             if fixed:  # integer registers; a float scalar would fail Lava's fixed_pt models
-                params = {"du": int(q.du), "dv": int(q.dv), "vth": int(q.vth),
-                          "bias_mant": _whc(q.bias_mant, fl.out_shape).astype(np.int32),
-                          "bias_exp": _whc(q.bias_exp, fl.out_shape).astype(np.int32)}
+                params = {
+                    "du": int(q.du),
+                    "dv": int(q.dv),
+                    "vth": int(q.vth),
+                    "bias_mant": _whc(q.bias_mant, fl.out_shape).astype(np.int32),
+                    "bias_exp": _whc(q.bias_exp, fl.out_shape).astype(np.int32),
+                }
             else:
-                params = {"du": float(fl.du), "dv": float(fl.dv), "vth": float(fl.vth),
-                          "bias_mant": _whc(fl.bias, fl.out_shape).astype(np.float64)}
+                params = {
+                    "du": float(fl.du),
+                    "dv": float(fl.dv),
+                    "vth": float(fl.vth),
+                    "bias_mant": _whc(fl.bias, fl.out_shape).astype(np.float64),
+                }
             lif = LIFReset(shape=shape, **params, **reset)
             syn.a_out.connect(lif.a_in)
             if record or i == len(self.float_layers) - 1:

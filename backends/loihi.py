@@ -105,7 +105,9 @@ def applied_bias(q: IntLayer) -> np.ndarray:
         >>> applied_bias(q)
         array([20, -3])
     """
-    return np.where(q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0))
+    return np.where(
+        q.bias_exp >= 0, q.bias_mant << np.maximum(q.bias_exp, 0), q.bias_mant >> np.maximum(-q.bias_exp, 0)
+    )
 
 
 def _within(x: torch.Tensor, lo: int, hi: int) -> bool:

@@ -123,7 +123,7 @@ class HardwareProfile:
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "profile") -> "HardwareProfile":
+    def from_dict(cls, data: dict[str, Any], source: str = "profile") -> HardwareProfile:
         """A validated profile from a parsed TOML table (``extends`` already resolved).
 
         Args:
@@ -198,16 +198,30 @@ class HardwareProfile:
             """Whether ``value`` is an ``int`` and not a ``bool``."""
             return isinstance(value, int) and not isinstance(value, bool)
 
-        need(integer(self.mantissa_bits) and 1 <= self.mantissa_bits <= 8, "weights.mantissa_bits",
-             self.mantissa_bits, "an integer 1..8: Lava's num_weight_bits")
+        need(
+            integer(self.mantissa_bits) and 1 <= self.mantissa_bits <= 8,
+            "weights.mantissa_bits",
+            self.mantissa_bits,
+            "an integer 1..8: Lava's num_weight_bits",
+        )
         need(integer(self.exp_min) and -8 <= self.exp_min <= 0, "weights.exp_min", self.exp_min, "-8..0")
         need(integer(self.exp_max) and 0 <= self.exp_max <= 7, "weights.exp_max", self.exp_max, "0..7")
-        need(isinstance(self.headroom, (int, float)) and not isinstance(self.headroom, bool)
-             and 1.0 <= self.headroom <= 1e4, "quantize.headroom", self.headroom, "1..1e4")
+        need(
+            isinstance(self.headroom, (int, float))
+            and not isinstance(self.headroom, bool)
+            and 1.0 <= self.headroom <= 1e4,
+            "quantize.headroom",
+            self.headroom,
+            "1..1e4",
+        )
         for key, lava_value in LAVA_NEURON.items():
             value = getattr(self, key)
-            need(integer(value) and value == lava_value, f"neuron.{key}", value,
-                 f"must be {lava_value}, the value of Lava's bit-accurate LIF")
+            need(
+                integer(value) and value == lava_value,
+                f"neuron.{key}",
+                value,
+                f"must be {lava_value}, the value of Lava's bit-accurate LIF",
+            )
 
 
 def bundled_profiles() -> list[str]:

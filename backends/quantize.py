@@ -261,7 +261,8 @@ def quantize_layer(layer: FloatLayer, profile: HardwareProfile) -> IntLayer:
         du_float=layer.du,
         du_quantized=(du + 1) / unity,
         bias_abs_error=float(np.abs(bias_mant * 2.0**bias_exp / scale / (1 << profile.shift) - layer.bias).max())
-        if len(layer.bias) else 0.0,
+        if len(layer.bias)
+        else 0.0,
     )
     if layer.synapse == "conv":
         weight, weight_exp = mant << exp, 0

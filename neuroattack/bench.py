@@ -10,8 +10,8 @@ import torch
 
 from neuroattack.attacks.base import Attack
 from neuroattack.attacks.estimators import ESTIMATORS
-from neuroattack.victims import Victim
 from neuroattack.models.snn import SNN
+from neuroattack.victims import Victim
 
 
 def _machine() -> dict[str, Any]:
@@ -42,7 +42,7 @@ def bench_attacks(
         for name in estimators:
             options = {"gamma": hart_gamma} if name == "hart" else {}
             atk = Attack(victim, grad=name, grad_options=options, seed=0)
-            seconds = _median_seconds(lambda: atk.image_gradient(images, labels), 0.0, repeats)
+            seconds = _median_seconds(lambda atk=atk: atk.image_gradient(images, labels), 0.0, repeats)
             rows.append({"estimator": name, "timesteps": steps, "seconds_per_iteration": seconds})
     by = {(r["estimator"], r["timesteps"]): r["seconds_per_iteration"] for r in rows}
     ratios = {

@@ -32,7 +32,9 @@ def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> lis
     for backend, hw_n in (("emulator", None), ("lava", lava_n)):
         specs.append(RunSpec(str(nmnist), "g2s-rsf", "stbp", g2s, backend, LOIHI, n=n, hw_n=hw_n, label="nmnist-sim"))
         specs.append(RunSpec(str(mnist), "pgd", "hart", pgd, backend, LOIHI, n=n, hw_n=hw_n, draws=2, label="mnist"))
-    specs.append(RunSpec(str(nmnist), "g2s-rsf", "stbp", g2s, "emulator", LOIHI, n=n, craft_on="hardware", label="nmnist-sim"))
+    specs.append(
+        RunSpec(str(nmnist), "g2s-rsf", "stbp", g2s, "emulator", LOIHI, n=n, craft_on="hardware", label="nmnist-sim")
+    )
     return specs
 
 
@@ -40,7 +42,10 @@ def run_demo(out: str | Path = "runs/demo", n: int = 100, lava_n: int = 20) -> d
     out = Path(out)
     start = time.perf_counter()
     # the studies' quick models: nmnist-sim 256FC-10FC on 4k samples, MNIST 128FC-10FC on 10k
-    paths = {"nmnist-sim": Path(nmnist_snn(out / "models", quick=True)), "mnist": Path(mnist_model(out / "models", quick=True))}
+    paths = {
+        "nmnist-sim": Path(nmnist_snn(out / "models", quick=True)),
+        "mnist": Path(mnist_model(out / "models", quick=True)),
+    }
     for name, path in paths.items():
         export_trained(path, out / "nir" / f"{name}.nir")
     store = out / "results.sqlite"

@@ -54,9 +54,7 @@ def direct_encode(images: torch.Tensor, timesteps: int) -> torch.Tensor:
     return images.unsqueeze(0).expand(timesteps, *images.shape)
 
 
-def encode(
-    x: torch.Tensor, scheme: str, timesteps: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def encode(x: torch.Tensor, scheme: str, timesteps: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Encode a batch for an SNN. ``events`` input ``[B, T, P, H, W]`` is made time-first."""
     if scheme == "bernoulli":
         return bernoulli_encode(x, timesteps, generator)

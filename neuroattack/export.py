@@ -147,8 +147,15 @@ def to_nir(model: SNN) -> nir.NIRGraph:
     mapping = _module_map(model)
     stateful = {LIFBoxCell, IAFCell, IAFSoftResetCell, LIFCell}
     graph = nirtorch.torch_to_nir(_StepView(model.layers), mapping, stateful_modules=stateful, type_check=False)
-    kinds = {nir.Conv2d: "conv", nir.AvgPool2d: "avgpool", nir.Flatten: "flatten", nir.Affine: "affine",
-             nir.LIF: "lif", nir.IF: "if", nir.CubaLIF: "cubalif"}
+    kinds = {
+        nir.Conv2d: "conv",
+        nir.AvgPool2d: "avgpool",
+        nir.Flatten: "flatten",
+        nir.Affine: "affine",
+        nir.LIF: "lif",
+        nir.IF: "if",
+        nir.CubaLIF: "cubalif",
+    }
     names, nodes = {}, {}
     for key, node in graph.nodes.items():
         if isinstance(node, nir.Input):
@@ -181,7 +188,9 @@ def validate_export(
         )
 
 
-def export_checkpoint(model: SNN, path: str | os.PathLike, timesteps: int = 8, extra: dict | None = None) -> nir.NIRGraph:
+def export_checkpoint(
+    model: SNN, path: str | os.PathLike, timesteps: int = 8, extra: dict | None = None
+) -> nir.NIRGraph:
     """Export, write atomically with ``nir.write``, re-read and validate; return the read graph."""
     graph = to_nir(model)
     if extra:

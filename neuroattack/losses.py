@@ -14,7 +14,7 @@ Training minimises the batch mean; attacks differentiate the per-sample sum.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -59,10 +59,12 @@ def run_on(executor, spikes: torch.Tensor, batch_size: int = 256, progress: bool
     """Run ``spikes`` ``[N, T, ...]`` in batches; output spike counts ``[N, K]`` over each window
     (prediction: ``argmax(-1)``, most spikes, ties to the lowest index)."""
     starts = range(0, len(spikes), batch_size)
-    return torch.cat([
-        executor.run(spikes[start : start + batch_size]).counts
-        for start in tqdm(starts, disable=not progress, desc=desc, leave=False)
-    ])
+    return torch.cat(
+        [
+            executor.run(spikes[start : start + batch_size]).counts
+            for start in tqdm(starts, disable=not progress, desc=desc, leave=False)
+        ]
+    )
 
 
 def replay_metrics(
@@ -155,14 +157,21 @@ def replay_streams(
     results = []
     for d in range(n_draws):
         gen = torch.Generator().manual_seed(seed + d)
-        spikes = [hardware_spikes(x, streams.encoding, streams.timesteps, gen) for x in (streams.clean, streams.adversarial)]
+        spikes = [
+            hardware_spikes(x, streams.encoding, streams.timesteps, gen) for x in (streams.clean, streams.adversarial)
+        ]
         sim = [_sim_counts(model, s, batch_size) for s in spikes]
         hw = [run_on(executor, s, batch_size, progress, desc=f"replay draw {d + 1}/{n_draws}") for s in spikes]
         results.append(
             replay_metrics(
-                streams.labels, streams.targets,
-                sim[0].argmax(-1), sim[1].argmax(-1), hw[0].argmax(-1), hw[1].argmax(-1),
-                (sim[0], sim[1]), (hw[0], hw[1]),
+                streams.labels,
+                streams.targets,
+                sim[0].argmax(-1),
+                sim[1].argmax(-1),
+                hw[0].argmax(-1),
+                hw[1].argmax(-1),
+                (sim[0], sim[1]),
+                (hw[0], hw[1]),
             )
         )
     return summarize_draws(results)

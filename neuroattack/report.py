@@ -85,25 +85,27 @@ def rows(runs: list[dict]) -> list[dict]:
     for run in runs:
         sim, hw = run["result"].get("sim", {}), run["result"].get("hardware", {})
         options = run["settings"].get("options", {})
-        out.append({
-            "model": run["model"],
-            "attack": run["attack"],
-            "crafted": crafted_on(run),
-            "settings": settings_text(options),
-            "backend": run["backend"],
-            "profile": run["profile"],
-            "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
-            "hw_clean": hw.get("hw_clean_accuracy"),
-            "sim_asr": hw.get("sim_asr", sim.get("asr")),  # without a replay: the attack's own ASR
-            "hw_asr": hw.get("hw_asr"),
-            "hw_asr_std": hw.get("hw_asr_std"),
-            "transfer": hw.get("transfer_rate"),
-            "agree_clean": hw.get("agreement_clean"),
-            "agree_adv": hw.get("agreement_adv"),
-            "perturbation": sim.get("mean_perturbation"),
-            "options": options,
-            "streams": run["artifacts"].get("streams"),
-        })
+        out.append(
+            {
+                "model": run["model"],
+                "attack": run["attack"],
+                "crafted": crafted_on(run),
+                "settings": settings_text(options),
+                "backend": run["backend"],
+                "profile": run["profile"],
+                "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
+                "hw_clean": hw.get("hw_clean_accuracy"),
+                "sim_asr": hw.get("sim_asr", sim.get("asr")),  # without a replay: the attack's own ASR
+                "hw_asr": hw.get("hw_asr"),
+                "hw_asr_std": hw.get("hw_asr_std"),
+                "transfer": hw.get("transfer_rate"),
+                "agree_clean": hw.get("agreement_clean"),
+                "agree_adv": hw.get("agreement_adv"),
+                "perturbation": sim.get("mean_perturbation"),
+                "options": options,
+                "streams": run["artifacts"].get("streams"),
+            }
+        )
     return out
 
 
@@ -122,8 +124,15 @@ def _bar_plot(records: list[dict], path: Path) -> bool:
         labels = [f"{r['model']}\n{r['attack']} {r['settings']}\n{r['crafted']}\n{r['profile']}" for r in chunk]
         x = np.arange(len(chunk))
         ax.bar(x - 0.2, [r["sim_asr"] or 0.0 for r in chunk], 0.4, label="simulation (Norse, float)", color="#4c72b0")
-        ax.bar(x + 0.2, [r["hw_asr"] for r in chunk], 0.4, yerr=[r["hw_asr_std"] or 0.0 for r in chunk],
-               label="hardware (replayed)", color="#dd8452", capsize=3)
+        ax.bar(
+            x + 0.2,
+            [r["hw_asr"] for r in chunk],
+            0.4,
+            yerr=[r["hw_asr_std"] or 0.0 for r in chunk],
+            label="hardware (replayed)",
+            color="#dd8452",
+            capsize=3,
+        )
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
         ax.set_xlim(-0.6, max(len(chunk), 4) - 0.4)
         ax.set_ylabel("attack success rate")
@@ -142,7 +151,9 @@ _COVARYING = {"alpha"}  # step sizes scale with eps in the studies; they do not 
 def _sweep_plot(records: list[dict], option: str, path: Path) -> bool:
     """One panel per model, one curve per (attack, crafted-on, profile, other options): hardware ASR
     (solid; simulation ASR dashed where there is no hardware) against ``option``."""
-    panels: dict[str, dict[str, list[tuple[float, float | None, float | None]]]] = defaultdict(lambda: defaultdict(list))
+    panels: dict[str, dict[str, list[tuple[float, float | None, float | None]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for r in records:
         if option not in r["options"]:
             continue
@@ -175,7 +186,7 @@ def _sweep_plot(records: list[dict], option: str, path: Path) -> bool:
         ax.set_ylabel("ASR (hardware; sim where none)", fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.legend(fontsize=6, loc="upper left", ncol=2)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(f"ASR vs {option}")
     fig.tight_layout()
@@ -201,7 +212,15 @@ def _heatmap(records: list[dict], path: Path) -> bool:
     for i in range(len(sources)):
         for j in range(len(targets)):
             if not np.isnan(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="w" if grid[i, j] < 0.6 else "k", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    color="w" if grid[i, j] < 0.6 else "k",
+                    fontsize=8,
+                )
     fig.colorbar(im, ax=ax, label="hardware ASR")
     ax.set_xlabel("evaluated on")
     ax.set_ylabel("crafted on")
@@ -225,8 +244,15 @@ def raster(clean: np.ndarray, adversarial: np.ndarray, path: Path, title: str = 
     added = a & ~c
     removed = c & ~a
     t, n = np.nonzero(added)
-    axes[1].scatter(t, n, s=60, facecolors="none", edgecolors="#d62728", marker="o",
-                    label=f"added by the attack ({int(added.sum())})")
+    axes[1].scatter(
+        t,
+        n,
+        s=60,
+        facecolors="none",
+        edgecolors="#d62728",
+        marker="o",
+        label=f"added by the attack ({int(added.sum())})",
+    )
     t, n = np.nonzero(removed)
     axes[1].scatter(t, n, s=60, c="#1f77b4", marker="x", label=f"removed by the attack ({int(removed.sum())})")
     axes[0].set_ylabel("input neuron (polarity, y, x)")
@@ -248,9 +274,13 @@ def _raster_from(records: list[dict], path: Path) -> bool:
             continue
         changed = (streams.adversarial != streams.clean).flatten(1).any(1) & streams.success
         idx = int(np.flatnonzero(changed.numpy())[0]) if changed.any() else 0
-        raster(streams.clean[idx].numpy(), streams.adversarial[idx].numpy(), path,
-               f"{r['model']} {r['attack']}: sample {idx}, label {int(streams.labels[idx])}, "
-               f"predicted {int(streams.pred_clean[idx])} -> {int(streams.pred_adv[idx])}")
+        raster(
+            streams.clean[idx].numpy(),
+            streams.adversarial[idx].numpy(),
+            path,
+            f"{r['model']} {r['attack']}: sample {idx}, label {int(streams.labels[idx])}, "
+            f"predicted {int(streams.pred_clean[idx])} -> {int(streams.pred_adv[idx])}",
+        )
         return True
     return False
 
@@ -280,8 +310,14 @@ def build_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, titl
 
     header = [c[0] for c in COLUMNS]
     table = [[_fmt(r[k], r.get("hw_asr_std") if k == "hw_asr" else None) for _, k in COLUMNS] for r in records]
-    md = [f"# {title}", "", f"{len(records)} runs from `{store_path}`.", "",
-          "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md = [
+        f"# {title}",
+        "",
+        f"{len(records)} runs from `{store_path}`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     md += ["| " + " | ".join(row) + " |" for row in table]
     md += [""] + [f"## {name}\n\n![{name}]({src})\n" for name, src in figures]
     (out / "report.md").write_text("\n".join(md) + "\n")
@@ -308,8 +344,16 @@ def summary_table(store_path: str | os.PathLike) -> str:
         records = rows(store.runs())
     header = ("model", "attack", "settings", "crafted on", "hardware", "sim ASR", "hw ASR", "transfer")
     table = [
-        (r["model"], r["attack"], r["settings"], r["crafted"], f"{r['backend']}/{r['profile']}",
-         _fmt(r["sim_asr"]), _fmt(r["hw_asr"]), _fmt(r["transfer"]))
+        (
+            r["model"],
+            r["attack"],
+            r["settings"],
+            r["crafted"],
+            f"{r['backend']}/{r['profile']}",
+            _fmt(r["sim_asr"]),
+            _fmt(r["hw_asr"]),
+            _fmt(r["transfer"]),
+        )
         for r in records
     ]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]

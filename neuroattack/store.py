@@ -103,7 +103,7 @@ class ResultStore:
                 f"results store {self.path}: schema version {found}, this neuroattack reads version {SCHEMA_VERSION}"
             )
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -130,14 +130,23 @@ class ResultStore:
     ) -> str:
         """Record a finished run (replacing an earlier record of the same key); returns its key."""
         key = run_key(model, attack, settings, backend, profile)
-        numeric = {k: float(v) for k, v in _flatten(result).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        numeric = {
+            k: float(v) for k, v in _flatten(result).items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         with self.conn:
             self.conn.execute("DELETE FROM metrics WHERE run_key = ?", (key,))
             self.conn.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?)",
                 (
-                    key, model, attack, json.dumps(settings, sort_keys=True, default=str), backend, profile,
-                    started, time.time(), json.dumps(result, sort_keys=True, default=str),
+                    key,
+                    model,
+                    attack,
+                    json.dumps(settings, sort_keys=True, default=str),
+                    backend,
+                    profile,
+                    started,
+                    time.time(),
+                    json.dumps(result, sort_keys=True, default=str),
                     json.dumps(artifacts or {}, sort_keys=True, default=str),
                 ),
             )
@@ -191,4 +200,3 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{k}"] = v
     return out
-

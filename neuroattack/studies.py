@@ -9,8 +9,8 @@ where an interrupted run stopped; ``--executor ray`` for a Ray cluster) and writ
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from neuroattack.data.datasets import DATASETS
 from neuroattack.fileio import read_json
@@ -19,14 +19,17 @@ from neuroattack.report import build_report, summary_table
 from neuroattack.sweep import RunSpec, run_sweep
 from neuroattack.train import TrainConfig, train
 
+
 def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path) -> Path:
     """Train ``cfg`` into ``models_dir/name`` unless a finished checkpoint is already there."""
     path = Path(models_dir) / name
     if (path / "metrics.json").is_file():
         return path
     _, metrics = train(cfg, path)
-    print(f"trained {name} ({cfg.model_type} {cfg.spec}, {cfg.dataset}): test accuracy "
-          f"{metrics['test_accuracy']:.4f} in {metrics['train_seconds']:.0f} s")
+    print(
+        f"trained {name} ({cfg.model_type} {cfg.spec}, {cfg.dataset}): test accuracy "
+        f"{metrics['test_accuracy']:.4f} in {metrics['train_seconds']:.0f} s"
+    )
     return path
 
 
@@ -41,24 +44,44 @@ def nmnist_snn(models: str | Path, quick: bool, loss: str = "mse") -> str:
 
 
 def mnist_model(
-    models: str | Path, quick: bool, leak: float = 0.5, timesteps: int = 8, seed: int = 0, loss: str = "mse",
-    model_type: str = "snn", encoding: str = "bernoulli",
+    models: str | Path,
+    quick: bool,
+    leak: float = 0.5,
+    timesteps: int = 8,
+    seed: int = 0,
+    loss: str = "mse",
+    model_type: str = "snn",
+    encoding: str = "bernoulli",
 ) -> str:
     """An MNIST model: the default conv SNN (16C5-AP2-32C5-AP2-10FC, all 50k; quick: 128FC on 10k)
     with the given leak, time-steps, seed, loss and input coding, or its ANN twin (``model_type='ann'``)."""
     spec = "128FC-10FC" if quick else DATASETS["mnist"].default_spec
     cfg = TrainConfig(
-        dataset="mnist", spec=spec, model_type=model_type, loss="ce" if model_type == "ann" else loss,
-        timesteps=timesteps, seed=seed, epochs=3 if quick else DATASETS["mnist"].default_epochs, n_train=10000 if quick else None,
-        n_test=500 if quick else 2000, neuron=NeuronConfig(leak=leak), encoding=encoding,
+        dataset="mnist",
+        spec=spec,
+        model_type=model_type,
+        loss="ce" if model_type == "ann" else loss,
+        timesteps=timesteps,
+        seed=seed,
+        epochs=3 if quick else DATASETS["mnist"].default_epochs,
+        n_train=10000 if quick else None,
+        n_test=500 if quick else 2000,
+        neuron=NeuronConfig(leak=leak),
+        encoding=encoding,
     )
     if model_type == "ann":
         name = "mnist-ann"
     else:
         name = "mnist" + "".join(
-            f"-{k}{v}" for k, v, default in (
-                ("l", leak, 0.5), ("T", timesteps, 8), ("s", seed, 0), ("", loss, "mse"), ("", encoding, "bernoulli")
-            ) if v != default
+            f"-{k}{v}"
+            for k, v, default in (
+                ("l", leak, 0.5),
+                ("T", timesteps, 8),
+                ("s", seed, 0),
+                ("", loss, "mse"),
+                ("", encoding, "bernoulli"),
+            )
+            if v != default
         )
     return str(ensure_model(name + ("-quick" if quick else ""), cfg, models))
 

@@ -72,9 +72,14 @@ class RunSpec:
 
     def settings(self) -> dict[str, Any]:
         return {
-            "options": self.options, "n": self.n, "hw_n": self.hw_n, "draws": self.draws, "seed": self.seed,
+            "options": self.options,
+            "n": self.n,
+            "hw_n": self.hw_n,
+            "draws": self.draws,
+            "seed": self.seed,
             "surrogate": None if self.surrogate is None else Path(self.surrogate).name,
-            "craft_on": self.craft_on, "checkpoint": str(self.checkpoint),
+            "craft_on": self.craft_on,
+            "checkpoint": str(self.checkpoint),
         }
 
     def key(self) -> str:
@@ -88,10 +93,15 @@ class RunSpec:
     def craft_key(self) -> str:
         """What determines the crafted streams (not the replay backend, nor the profile unless HIL)."""
         blob = {
-            "checkpoint": str(Path(self.checkpoint).resolve()), "attack": self.attack, "grad": self.grad,
-            "options": self.options, "n": self.n, "seed": self.seed,
+            "checkpoint": str(Path(self.checkpoint).resolve()),
+            "attack": self.attack,
+            "grad": self.grad,
+            "options": self.options,
+            "n": self.n,
+            "seed": self.seed,
             "surrogate": None if self.surrogate is None else str(Path(self.surrogate).resolve()),
-            "craft_on": self.craft_on, "profile": self._profile_digest() if self.craft_on == "hardware" else None,
+            "craft_on": self.craft_on,
+            "profile": self._profile_digest() if self.craft_on == "hardware" else None,
         }
         return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -100,10 +110,9 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
     """The adversarial streams of ``spec`` (crafted once, then read from the cache)."""
     from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_streams
-    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.fileio import read_json, write_json
-    from neuroattack.victims import HardwareSNN
+    from neuroattack.victims import HardwareSNN, Victim
 
     out = Path(work_dir) / "streams" / spec.craft_key()
     if (out / "summary.json").is_file():
@@ -113,7 +122,9 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
     if spec.surrogate is not None:
         crafter = Victim.from_checkpoint(spec.surrogate)
     elif spec.craft_on == "hardware":
-        crafter = Victim(HardwareSNN(victim.model, spec.profile, victim.timesteps), victim.encoding, victim.timesteps, victim.loss)
+        crafter = Victim(
+            HardwareSNN(victim.model, spec.profile, victim.timesteps), victim.encoding, victim.timesteps, victim.loss
+        )
     config = read_json(Path(spec.checkpoint) / "config.json")
     data = load_dataset(config["dataset"], "test", spec.n, config["timesteps"], progress=progress)
     options = {"seed": spec.seed, **spec.options}
@@ -131,10 +142,24 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
 
     start = time.perf_counter()
     streams_dir, summary = craft(spec, work_dir, progress)
-    sim = {k: summary.get(k) for k in (
-        "asr", "asr_expected", "mean_perturbation", "mean_l0", "mean_linf", "mean_iterations", "n_attacked",
-        "clean_accuracy", "zero_grad_first", "mean_rsf_invocations", "source_asr", "seconds",
-    ) if k in summary}
+    sim = {
+        k: summary.get(k)
+        for k in (
+            "asr",
+            "asr_expected",
+            "mean_perturbation",
+            "mean_l0",
+            "mean_linf",
+            "mean_iterations",
+            "n_attacked",
+            "clean_accuracy",
+            "zero_grad_first",
+            "mean_rsf_invocations",
+            "source_asr",
+            "seconds",
+        )
+        if k in summary
+    }
     if spec.backend == "none":
         return {"sim": sim, "seconds": round(time.perf_counter() - start, 2)}, {"streams": str(streams_dir)}
     streams = load_streams(streams_dir)
@@ -154,8 +179,17 @@ def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread:
         torch.set_num_threads(1)
     started = time.time()
     result, artifacts = execute_run(spec, work_dir)
-    record_run(store_path, spec.model, f"{spec.attack}/{spec.grad}", spec.settings(), spec.backend,
-               spec.profile_name, result, artifacts, started)
+    record_run(
+        store_path,
+        spec.model,
+        f"{spec.attack}/{spec.grad}",
+        spec.settings(),
+        spec.backend,
+        spec.profile_name,
+        result,
+        artifacts,
+        started,
+    )
     return spec.key()
 
 
@@ -193,4 +227,3 @@ def run_sweep(
         bar.update(len(ready))
     bar.close()
     return {"done": len(pending), "skipped": skipped}
-

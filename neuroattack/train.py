@@ -28,6 +28,7 @@ from neuroattack.models.checkpoint import build_model, save_checkpoint
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
 
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (written to ``config.json``)."""

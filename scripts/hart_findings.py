@@ -13,10 +13,10 @@ HART's gamma is tuned per model on the validation split (``neuroattack.attacks.t
 """
 
 from neuroattack.attacks.tuning import tune_hart_gamma
-from neuroattack.victims import Victim
 from neuroattack.data.datasets import load_dataset
 from neuroattack.studies import mnist_model, study_main
 from neuroattack.sweep import RunSpec
+from neuroattack.victims import Victim
 
 ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")
 TEMPORAL = ("stbp", "rga", "hart")
@@ -46,8 +46,9 @@ def build(args):
                     opts["alpha"] = eps / 4
                 if grad == "hart":
                     opts["grad_options"] = {"gamma": gamma}
-                specs.append(RunSpec(target, attack, grad, opts, backend, hw, n=n, draws=2, surrogate=surrogate,
-                                     label=label))
+                specs.append(
+                    RunSpec(target, attack, grad, opts, backend, hw, n=n, draws=2, surrogate=surrogate, label=label)
+                )
 
     for leak in (0.5, 1.0):
         bern = model(leak=leak)

@@ -25,8 +25,19 @@ def build(args):
 
     def add(data, loss, options, targeted=False, tag=""):
         count = n_t if targeted else n
-        specs.append(RunSpec(models[(data, loss)], "g2s-rsf", "stbp", {**options, "targeted": targeted},
-                             "emulator", hw, n=count, draws=2, label=f"{data}-{loss}{tag}"))
+        specs.append(
+            RunSpec(
+                models[(data, loss)],
+                "g2s-rsf",
+                "stbp",
+                {**options, "targeted": targeted},
+                "emulator",
+                hw,
+                n=count,
+                draws=2,
+                label=f"{data}-{loss}{tag}",
+            )
+        )
 
     for data in ("nmnist-sim", "mnist"):
         for loss in ("mse", "ce"):

@@ -21,11 +21,9 @@ def build(args):
     specs = []
     for name in PROFILES:
         for craft in ("sim", "hardware") if name != "float" else ("sim",):
-            specs.append(RunSpec(nm, "g2s-rsf", "stbp", g2s, "emulator", name, n=n, craft_on=craft,
-                                 label="nmnist-sim"))
+            specs.append(RunSpec(nm, "g2s-rsf", "stbp", g2s, "emulator", name, n=n, craft_on=craft, label="nmnist-sim"))
             grad = "hart" if craft == "sim" else "stbp"  # HIL crafting is BPTT through the integer dynamics
-            specs.append(RunSpec(mn, "pgd", grad, pgd, "emulator", name, n=n, draws=3, craft_on=craft,
-                                 label="mnist"))
+            specs.append(RunSpec(mn, "pgd", grad, pgd, "emulator", name, n=n, draws=3, craft_on=craft, label="mnist"))
     return specs
 
 

@@ -29,11 +29,15 @@ def build(args):
             RunSpec(ann, "pgd", "stbp", opts, "none", hw, n=n, surrogate=base, label="ann"),  # SNN-crafted on ANN
         ]
         for leak in (0.9, 1.0):  # leak knob (0.5 above)
-            specs.append(RunSpec(snn(leak=leak), "pgd", "stbp", opts, "emulator", hw, n=n, draws=2,
-                                 label=f"snn-l{leak}-T8"))
+            specs.append(
+                RunSpec(snn(leak=leak), "pgd", "stbp", opts, "emulator", hw, n=n, draws=2, label=f"snn-l{leak}-T8")
+            )
         for steps in (4, 16):  # time-steps knob (8 above)
-            specs.append(RunSpec(snn(timesteps=steps), "pgd", "stbp", opts, "emulator", hw, n=n, draws=2,
-                                 label=f"snn-l0.5-T{steps}"))
+            specs.append(
+                RunSpec(
+                    snn(timesteps=steps), "pgd", "stbp", opts, "emulator", hw, n=n, draws=2, label=f"snn-l0.5-T{steps}"
+                )
+            )
     return specs
 
 

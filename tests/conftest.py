@@ -32,10 +32,10 @@ def _digit_frames(split: str, timesteps: int, seed: int):
 @pytest.fixture(scope="session")
 def digits_victim():
     """A 128FC-10FC SNN trained on Bernoulli-coded digits (a few seconds)."""
-    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.models.snn import SNN
     from neuroattack.train import fit
+    from neuroattack.victims import Victim
 
     torch.manual_seed(0)
     model = SNN("128FC-10FC", (1, 8, 8))
@@ -56,9 +56,9 @@ def event_digits():
 @pytest.fixture(scope="session")
 def event_victim(event_digits):
     """A 2-layer SNN trained on the spike frames of ``event_digits`` (events input)."""
-    from neuroattack.victims import Victim
     from neuroattack.models.snn import SNN
     from neuroattack.train import fit
+    from neuroattack.victims import Victim
 
     torch.manual_seed(0)
     model = SNN("64FC-10FC", (1, 8, 8))

@@ -40,7 +40,9 @@ def test_a_flag_of_another_attack_is_refused(capsys):
     assert "--gamma do(es) not apply to --attack pgd" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["train", "--epochs", "0", "--out", "x"], ["bench", "attacks", "--batch", "0", "--out", "x"]])
+@pytest.mark.parametrize(
+    "argv", [["train", "--epochs", "0", "--out", "x"], ["bench", "attacks", "--batch", "0", "--out", "x"]]
+)
 def test_zero_counts_are_refused_not_replaced_by_defaults(argv, capsys):
     with pytest.raises(SystemExit):
         main(argv)
@@ -54,11 +56,24 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys):
 
     ckpt = tmp_path / "ckpt"
     model = SNN("10FC", (1, 8, 8))
-    save_checkpoint(ckpt, model, {"model_type": "snn", "spec": "10FC", "input_shape": [1, 8, 8], "bias": False,
-                                  "dataset": "digits", "timesteps": 8, "encoding": "bernoulli"})
+    save_checkpoint(
+        ckpt,
+        model,
+        {
+            "model_type": "snn",
+            "spec": "10FC",
+            "input_shape": [1, 8, 8],
+            "bias": False,
+            "dataset": "digits",
+            "timesteps": 8,
+            "encoding": "bernoulli",
+        },
+    )
     before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
-    for argv in (["evaluate", "--checkpoint", str(ckpt), "--out", str(ckpt / "config.json")],
-                 ["export", "--checkpoint", str(ckpt), "--out", str(ckpt / "model.pt")]):
+    for argv in (
+        ["evaluate", "--checkpoint", str(ckpt), "--out", str(ckpt / "config.json")],
+        ["export", "--checkpoint", str(ckpt), "--out", str(ckpt / "model.pt")],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert "is one of the input files" in err and "--force" in err

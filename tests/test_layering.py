@@ -60,5 +60,4 @@ def test_importing_changes_nothing_outside():
         "before['installed_after_build'] = lb.threshold is not th.threshold\n"
         "print(json.dumps(before))"
     )
-    assert state == {"lava": [], "start_method": None, "norse_threshold_untouched": True,
-                     "installed_after_build": True}
+    assert state == {"lava": [], "start_method": None, "norse_threshold_untouched": True, "installed_after_build": True}

@@ -16,7 +16,10 @@ def test_what_is_where_names_every_module_and_nothing_else():
     block = _layout_block()
     named = set(re.findall(r"\b([a-z_0-9]+\.py)\b", block))
     modules = {
-        p.name for pkg in ("neuroattack", "backends", "tests") for p in (ROOT / pkg).rglob("*.py") if p.name != "__init__.py"
+        p.name
+        for pkg in ("neuroattack", "backends", "tests")
+        for p in (ROOT / pkg).rglob("*.py")
+        if p.name != "__init__.py"
     }
     package_modules = {m for m in modules if not m.startswith("test") and m not in ("conftest.py", "helpers.py")}
     assert package_modules - named == set(), "modules missing from README's What is where"

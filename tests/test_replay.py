@@ -26,8 +26,14 @@ def test_metrics_on_a_hand_made_case():
 def test_targeted_metrics_and_count_divergence():
     labels, targets = T([0, 0, 1]), T([1, 2, 0])
     m = replay_metrics(
-        labels, targets, T([0, 0, 1]), T([1, 1, 0]), T([0, 0, 1]), T([1, 2, 2]),
-        (torch.zeros(3, 3), torch.zeros(3, 3)), (torch.ones(3, 3), torch.zeros(3, 3)),
+        labels,
+        targets,
+        T([0, 0, 1]),
+        T([1, 1, 0]),
+        T([0, 0, 1]),
+        T([1, 2, 2]),
+        (torch.zeros(3, 3), torch.zeros(3, 3)),
+        (torch.ones(3, 3), torch.zeros(3, 3)),
     )
     assert m["sim_asr"] == pytest.approx(2 / 3)  # input 1 went to class 1, not its target 2
     assert m["hw_asr"] == pytest.approx(2 / 3)
@@ -79,17 +85,57 @@ def test_cli_replay_writes_json_and_store(event_victim, event_digits, tmp_path, 
 
     _, xt, yt = event_digits
     model = event_victim.model
-    save_checkpoint(tmp_path / "ckpt", model, {
-        "model_type": "snn", "spec": model.spec.text, "input_shape": list(model.input_shape), "bias": False,
-        "dataset": "digits-frames", "timesteps": 8, "encoding": "events", "neuron": model.neuron.to_dict(),
-    })
+    save_checkpoint(
+        tmp_path / "ckpt",
+        model,
+        {
+            "model_type": "snn",
+            "spec": model.spec.text,
+            "input_shape": list(model.input_shape),
+            "bias": False,
+            "dataset": "digits-frames",
+            "timesteps": 8,
+            "encoding": "events",
+            "neuron": model.neuron.to_dict(),
+        },
+    )
     atk = G2SRSF(event_victim, steps=10, seed=0)
     x_adv, res = atk.run(xt[:20], yt[:20])
-    save_streams(tmp_path / "streams", Streams(xt[:20], x_adv, yt[:20], None, res.success, res.pred_clean,
-                                               res.pred_adv, "events", "events", 8, atk.settings()))
-    rc = main(["replay", "--checkpoint", str(tmp_path / "ckpt"), "--streams", str(tmp_path / "streams"),
-               "--backend", "emulator", "--profile", "loihi2", "--n", "12",
-               "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "run")])
+    save_streams(
+        tmp_path / "streams",
+        Streams(
+            xt[:20],
+            x_adv,
+            yt[:20],
+            None,
+            res.success,
+            res.pred_clean,
+            res.pred_adv,
+            "events",
+            "events",
+            8,
+            atk.settings(),
+        ),
+    )
+    rc = main(
+        [
+            "replay",
+            "--checkpoint",
+            str(tmp_path / "ckpt"),
+            "--streams",
+            str(tmp_path / "streams"),
+            "--backend",
+            "emulator",
+            "--profile",
+            "loihi2",
+            "--n",
+            "12",
+            "--store",
+            str(tmp_path / "r.sqlite"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert rc == 0 and "hardware ASR" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "run" / "replay.json").read_text())["hardware"]
     assert metrics["n"] == 12 and 0 <= metrics["hw_asr"] <= 1

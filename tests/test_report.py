@@ -11,9 +11,16 @@ from neuroattack.store import ResultStore
 def _result(sim_asr, hw_asr, transfer):
     return {
         "sim": {"asr": sim_asr, "mean_perturbation": 0.01},
-        "hardware": {"sim_asr": sim_asr, "hw_asr": hw_asr, "hw_asr_std": 0.02, "transfer_rate": transfer,
-                     "sim_clean_accuracy": 0.95, "hw_clean_accuracy": 0.94, "agreement_clean": 0.99,
-                     "agreement_adv": 0.9},
+        "hardware": {
+            "sim_asr": sim_asr,
+            "hw_asr": hw_asr,
+            "hw_asr_std": 0.02,
+            "transfer_rate": transfer,
+            "sim_clean_accuracy": 0.95,
+            "hw_clean_accuracy": 0.94,
+            "agreement_clean": 0.99,
+            "agreement_adv": 0.9,
+        },
     }
 
 
@@ -25,18 +32,53 @@ def small_store(tmp_path):
     adv[0, 2, 1, 3, 3] = 1 - adv[0, 2, 1, 3, 3]
     adv[0, 5, 0, 1, 4] = 1 - adv[0, 5, 0, 1, 4]
     streams_dir = tmp_path / "streams"
-    save_streams(streams_dir, Streams(clean, adv, torch.tensor([1, 2, 3]), None, torch.tensor([True, False, False]),
-                                      torch.tensor([1, 2, 3]), torch.tensor([4, 2, 3]), "events", "events", 8, {}))
+    save_streams(
+        streams_dir,
+        Streams(
+            clean,
+            adv,
+            torch.tensor([1, 2, 3]),
+            None,
+            torch.tensor([True, False, False]),
+            torch.tensor([1, 2, 3]),
+            torch.tensor([4, 2, 3]),
+            "events",
+            "events",
+            8,
+            {},
+        ),
+    )
     with ResultStore(tmp_path / "r.sqlite") as store:
         for eps, asr in ((2 / 255, 0.3), (4 / 255, 0.6), (8 / 255, 0.9)):
-            store.put("mnist", "pgd/hart", {"options": {"eps": eps}}, "emulator", "loihi2", _result(asr, asr - 0.1, 0.8))
+            store.put(
+                "mnist", "pgd/hart", {"options": {"eps": eps}}, "emulator", "loihi2", _result(asr, asr - 0.1, 0.8)
+            )
         for gamma, asr in ((0.01, 0.9), (0.05, 0.97)):
-            store.put("nmnist", "g2s-rsf/stbp", {"options": {"gamma": gamma}}, "lava", "loihi2", _result(asr, asr - 0.2, 0.7),
-                      {"streams": str(streams_dir)})
-        store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "craft_on": "hardware"}, "emulator", "loihi2-w4",
-                  _result(0.99, 0.98, 0.95))
-        store.put("nmnist", "g2s-rsf/stbp", {"options": {}, "surrogate": "nmnist-seed1"}, "emulator", "loihi2",
-                  _result(0.9, 0.5, 0.55))
+            store.put(
+                "nmnist",
+                "g2s-rsf/stbp",
+                {"options": {"gamma": gamma}},
+                "lava",
+                "loihi2",
+                _result(asr, asr - 0.2, 0.7),
+                {"streams": str(streams_dir)},
+            )
+        store.put(
+            "nmnist",
+            "g2s-rsf/stbp",
+            {"options": {}, "craft_on": "hardware"},
+            "emulator",
+            "loihi2-w4",
+            _result(0.99, 0.98, 0.95),
+        )
+        store.put(
+            "nmnist",
+            "g2s-rsf/stbp",
+            {"options": {}, "surrogate": "nmnist-seed1"},
+            "emulator",
+            "loihi2",
+            _result(0.9, 0.5, 0.55),
+        )
     return tmp_path / "r.sqlite"
 
 

@@ -14,10 +14,21 @@ ROOT = Path(__file__).parents[1]
 def checkpoint(tmp_path_factory, digits_victim):
     path = tmp_path_factory.mktemp("sweep_ckpt")
     model = digits_victim.model
-    save_checkpoint(path, model, {
-        "model_type": "snn", "spec": model.spec.text, "input_shape": list(model.input_shape), "bias": False,
-        "dataset": "digits", "timesteps": 8, "encoding": "bernoulli", "loss": "mse", "neuron": model.neuron.to_dict(),
-    })
+    save_checkpoint(
+        path,
+        model,
+        {
+            "model_type": "snn",
+            "spec": model.spec.text,
+            "input_shape": list(model.input_shape),
+            "bias": False,
+            "dataset": "digits",
+            "timesteps": 8,
+            "encoding": "bernoulli",
+            "loss": "mse",
+            "neuron": model.neuron.to_dict(),
+        },
+    )
     return str(path)
 
 
@@ -48,7 +59,9 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpo
     assert sorted(first) == sorted(calls) == ["float", "loihi2"]
 
     calls.clear()
-    monkeypatch.setattr(sweep_module, "execute_run", lambda s, w, p=False: (calls.append(s.profile_name), real(s, w, p))[1])
+    monkeypatch.setattr(
+        sweep_module, "execute_run", lambda s, w, p=False: (calls.append(s.profile_name), real(s, w, p))[1]
+    )
     counts = run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False)
     assert counts == {"done": 2, "skipped": 2} and calls == ["loihi2-w6", "loihi2-w4"]
     with ResultStore(tmp_path / "r.sqlite") as store:
@@ -64,6 +77,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpo
 
 def test_ray_executor_writes_through_the_store(tmp_path, checkpoint):
     import ray  # installed by `make setup` (the distributed extra)
+
     specs = _specs(checkpoint)[:2]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

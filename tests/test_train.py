@@ -17,8 +17,25 @@ def test_short_training_beats_chance_by_far(tmp_path):
 
 def test_cli_train_and_evaluate(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["train", "--dataset", "digits", "--model", "32FC-10FC", "--epochs", "1", "--n-train", "200",
-               "--n-test", "100", "--lambda", "1.0", "--out", str(out)])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--model",
+            "32FC-10FC",
+            "--epochs",
+            "1",
+            "--n-train",
+            "200",
+            "--n-test",
+            "100",
+            "--lambda",
+            "1.0",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert {"model.pt", "config.json", "metrics.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["neuron"]["leak"] == 1.0

@@ -126,14 +126,13 @@ class Attack:
         self.estimator = make_estimator(grad, **(grad_options or {}))
         if (self.estimator.name == "ann") != self.victim.is_ann:
             raise ValueError(
-                "an ANN victim is attacked with grad='ann' (plain backpropagation), and grad='ann' needs an ANN victim; "
+                "an ANN victim is attacked with grad='ann' (plain backpropagation), "
+                "and grad='ann' needs an ANN victim; "
                 f"got grad={self.estimator.name!r} for a {type(self.model).__name__}"
             )
         supported = getattr(self.model, "supported_estimators", None)
         if supported is not None and self.estimator.name not in supported:
-            raise ValueError(
-                f"{type(self.model).__name__} supports grad in {list(supported)}, got {self.estimator!r}"
-            )
+            raise ValueError(f"{type(self.model).__name__} supports grad in {list(supported)}, got {self.estimator!r}")
         if getattr(self.estimator, "surrogate", None) and not hasattr(self.model, "surrogate"):
             raise ValueError(
                 f"{self.estimator!r} swaps the surrogate, which {type(self.model).__name__} cannot; "
@@ -250,8 +249,13 @@ class Attack:
         return hits(pred, labels, targets)
 
     def judge_on(
-        self, victim: Victim, x: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor,
-        targets: torch.Tensor | None, **extra,
+        self,
+        victim: Victim,
+        x: torch.Tensor,
+        x_adv: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None,
+        **extra,
     ) -> AttackResult:
         """:func:`judge` on ``victim`` (this attack's own, or a transfer target) with this attack's
         evaluation draws and seed (offset from the crafting seed, so judging never reuses its draws).

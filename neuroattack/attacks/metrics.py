@@ -133,7 +133,7 @@ class AttackResult:
     pred_adv: torch.Tensor
 
     @staticmethod
-    def concat(results: list["AttackResult"]) -> "AttackResult":
+    def concat(results: list[AttackResult]) -> AttackResult:
         """Join the records of several batches.
 
         Args:

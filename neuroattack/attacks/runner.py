@@ -101,7 +101,9 @@ def run_attack(
     results, sources, clean, adv, labels, targets = [], [], [], [], [], []
     start = time.perf_counter()
     total = (len(data) + batch_size - 1) // batch_size
-    for x, y in tqdm(data.batches(batch_size), total=total, desc=f"{attack}/{atk.estimator.name}", disable=not progress):
+    for x, y in tqdm(
+        data.batches(batch_size), total=total, desc=f"{attack}/{atk.estimator.name}", disable=not progress
+    ):
         tgt = None
         if atk.targeted:
             x, y, tgt = expand_targets(x, y, victim.model.num_classes)
@@ -121,7 +123,9 @@ def run_attack(
     settings = {**atk.settings(), "transfer": surrogate is not None}
     summary = {**result.summary(), "seconds": round(seconds, 2), "settings": settings}
     if source is not None:
-        summary.update({f"source_{k}": v for k, v in source.summary().items() if k in ("asr", "n_attacked", "clean_accuracy")})
+        summary.update(
+            {f"source_{k}": v for k, v in source.summary().items() if k in ("asr", "n_attacked", "clean_accuracy")}
+        )
     streams = Streams(
         clean=torch.cat(clean),
         adversarial=torch.cat(adv),

@@ -93,7 +93,9 @@ class Streams:
             )
         if self.kind == "events":
             if self.clean.dim() != 5 or self.clean.shape[1] != self.timesteps:
-                raise ValueError(f"event streams: expected [N, T={self.timesteps}, P, H, W], got {list(self.clean.shape)}")
+                raise ValueError(
+                    f"event streams: expected [N, T={self.timesteps}, P, H, W], got {list(self.clean.shape)}"
+                )
             for name in ("clean", "adversarial"):
                 if not set(getattr(self, name).unique().tolist()) <= {0, 1}:
                     raise ValueError(f"event streams: {name} is not binary")
@@ -101,7 +103,7 @@ class Streams:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def head(self, n: int) -> "Streams":
+    def head(self, n: int) -> Streams:
         """The first ``n`` samples (replaying a subset on slow hardware).
 
         Args:
@@ -120,8 +122,17 @@ class Streams:
             raise ValueError(f"n must be >= 1, got {n}")
         cut = lambda t: None if t is None else t[:n]  # noqa: E731
         return Streams(
-            cut(self.clean), cut(self.adversarial), cut(self.labels), cut(self.targets), cut(self.success),
-            cut(self.pred_clean), cut(self.pred_adv), self.kind, self.encoding, self.timesteps, self.settings,
+            cut(self.clean),
+            cut(self.adversarial),
+            cut(self.labels),
+            cut(self.targets),
+            cut(self.success),
+            cut(self.pred_clean),
+            cut(self.pred_adv),
+            self.kind,
+            self.encoding,
+            self.timesteps,
+            self.settings,
             self.bin_us,
         )
 
@@ -155,7 +166,9 @@ def save_streams(directory: str | os.PathLike, streams: Streams) -> Path:
             f.attrs["kind"] = streams.kind
             f.attrs["encoding"] = streams.encoding
             f.attrs["timesteps"] = streams.timesteps
-            f.attrs["input_shape"] = list(streams.clean.shape[2:] if streams.kind == "events" else streams.clean.shape[1:])
+            f.attrs["input_shape"] = list(
+                streams.clean.shape[2:] if streams.kind == "events" else streams.clean.shape[1:]
+            )
             f.attrs["bin_us"] = -1 if streams.bin_us is None else int(streams.bin_us)
             f.attrs["settings"] = json.dumps(streams.settings, sort_keys=True, default=str)
     if streams.kind == "events":

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from neuroattack.attacks.runner import run_attack
-from neuroattack.victims import Victim
 from neuroattack.data.datasets import Dataset
+from neuroattack.victims import Victim
 
 DEFAULT_GRID = tuple(float(g) for g in np.round(np.arange(0.25, 2.51, 0.25), 2))
 

@@ -27,11 +27,19 @@ def _attack_flags() -> dict[str, tuple[Any, list[tuple[str, str]]]]:
         for opt in option_specs(cls):
             first, uses = flags.setdefault(opt.name, (opt, []))
             if opt.kind is not first.kind:
-                raise TypeError(f"attack option {opt.name!r} has type {opt.kind.__name__} in {name}, "
-                                f"{first.kind.__name__} elsewhere: one meaning a name")
+                raise TypeError(
+                    f"attack option {opt.name!r} has type {opt.kind.__name__} in {name}, "
+                    f"{first.kind.__name__} elsewhere: one meaning a name"
+                )
             text = opt.help.replace("``", "").rstrip(".")
             if opt.kind is not bool:
-                default = "none" if opt.default is None else f"{opt.default:.4g}" if isinstance(opt.default, float) else opt.default
+                default = (
+                    "none"
+                    if opt.default is None
+                    else f"{opt.default:.4g}"
+                    if isinstance(opt.default, float)
+                    else opt.default
+                )
                 text += f" (default {default})"
             uses.append((name, text))
     return flags
@@ -50,12 +58,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             helps.setdefault(text, []).append(attack)
         text = "; ".join(f"{'/'.join(attacks)}: {h}" for h, attacks in helps.items())
         if opt.kind is bool:
-            p.add_argument(_flag(name, opt.default), dest=f"opt_{name}", action="store_const",
-                           const=not opt.default, default=None, help=text)
+            p.add_argument(
+                _flag(name, opt.default),
+                dest=f"opt_{name}",
+                action="store_const",
+                const=not opt.default,
+                default=None,
+                help=text,
+            )
         else:
             kind = fraction if opt.kind is float else opt.kind
-            p.add_argument(_flag(name, opt.default), dest=f"opt_{name}", type=kind, default=None,
-                           metavar=name.upper(), help=text)
+            p.add_argument(
+                _flag(name, opt.default), dest=f"opt_{name}", type=kind, default=None, metavar=name.upper(), help=text
+            )
     p.add_argument("--hart-gamma", type=float, default=None, help="width of HART's triangle surrogate (default 1.0)")
     p.add_argument("--targeted", action="store_true", help="Liang's protocol: every class but the true one")
     p.add_argument("--penultimate-threshold", type=float, default=None, help="Liang V-B, while crafting only")
@@ -75,7 +90,7 @@ def attack_options(args: argparse.Namespace) -> dict:
     from neuroattack.attacks.registry import ATTACKS, option_specs
 
     own = {opt.name for opt in option_specs(ATTACKS[args.attack])}
-    given = {k[len("opt_"):]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
+    given = {k[len("opt_") :]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
     wrong = sorted(k for k in given if k not in own)
     if wrong:
         defaults = {name: opt.default for name, (opt, _) in _attack_flags().items()}

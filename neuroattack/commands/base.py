@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "ha
     from backends.profile import bundled_profiles
 
     p.add_argument(
-        "--profile", default=default,
+        "--profile",
+        default=default,
         help=f"{what}: a bundled name ({', '.join(bundled_profiles())}) or a TOML path (default {default or 'float'})",
     )
 

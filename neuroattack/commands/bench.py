@@ -16,8 +16,12 @@ from neuroattack.commands.base import Command, add_profile, positive_int
 
 
 def add_attacks_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="an image SNN checkpoint (default: an untrained MNIST model of the default spec)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="an image SNN checkpoint (default: an untrained MNIST model of the default spec)",
+    )
     p.add_argument("--batch", type=positive_int, default=64, help="images per gradient step")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed steps per estimator (median)")
     p.add_argument("--out", required=True, type=Path)
@@ -70,14 +74,22 @@ def run_backends(args: argparse.Namespace) -> int:
     report = bench_backends(model, spikes, args.profile, lava_samples=args.lava_samples, batch_size=batch)
     report["checkpoint"] = str(args.checkpoint)
     write_json(args.out, report)
-    for key in ("emulator_samples_per_s", "lava_long_run_samples_per_s", "lava_fresh_per_sample_samples_per_s",
-                "emulator_over_lava_ratio", "output_spike_match_fraction", "int8_product_limit_samples_per_s",
-                "emulator_fraction_of_int8_product_limit"):
+    for key in (
+        "emulator_samples_per_s",
+        "lava_long_run_samples_per_s",
+        "lava_fresh_per_sample_samples_per_s",
+        "emulator_over_lava_ratio",
+        "output_spike_match_fraction",
+        "int8_product_limit_samples_per_s",
+        "emulator_fraction_of_int8_product_limit",
+    ):
         print(f"{key}: {report[key]:.4g}")
     return 0
 
 
-BENCH_ATTACKS = Command("bench attacks", "seconds per PGD iteration per gradient estimator (JSON)",
-                        add_attacks_arguments, run_attacks)
-BENCH_BACKENDS = Command("bench backends", "emulator vs Lava samples per second and spike match (JSON)",
-                         add_backends_arguments, run_backends)
+BENCH_ATTACKS = Command(
+    "bench attacks", "seconds per PGD iteration per gradient estimator (JSON)", add_attacks_arguments, run_attacks
+)
+BENCH_BACKENDS = Command(
+    "bench backends", "emulator vs Lava samples per second and spike match (JSON)", add_backends_arguments, run_backends
+)

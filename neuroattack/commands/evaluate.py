@@ -14,8 +14,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--n", type=positive_int, default=None, help="first N test samples")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--backend", choices=["norse", "lava", "emulator", "reference"], default="norse",
-                   help="norse: the trained model itself; others run its exported NIR graph")
+    p.add_argument(
+        "--backend",
+        choices=["norse", "lava", "emulator", "reference"],
+        default="norse",
+        help="norse: the trained model itself; others run its exported NIR graph",
+    )
     add_profile(p, None)
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--out", type=Path, default=None, help="JSON file (default CHECKPOINT/evaluation.json)")
@@ -44,16 +48,21 @@ def run(args: argparse.Namespace) -> int:
         from neuroattack.replay import deploy, hardware_spikes, run_on
 
         executor = deploy(model, args.backend, args.profile, config["timesteps"])
-        spikes = hardware_spikes(data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(args.seed))
+        spikes = hardware_spikes(
+            data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(args.seed)
+        )
         preds = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend).argmax(-1)
         acc = float((preds == data.y).float().mean())
         result["profile"] = executor.profile.name
         if getattr(executor, "int_layers", None):
             result["quantization"] = backends.quantization_report(executor.int_layers)
             for row in result["quantization"]:
-                print(f"  {row['layer']}: scale {row['scale']:.4g}, weight_exp {row['weight_exp']}, weight rel. RMS error "
-                      f"{row['weight_rel_rms_error']:.4f}, threshold rel. error {row['threshold_rel_error']:.2e}, "
-                      f"dv {row['dv_float']:.4g} -> {row['dv_quantized']:.4g}")
+                print(
+                    f"  {row['layer']}: scale {row['scale']:.4g}, weight_exp {row['weight_exp']}, "
+                    "weight rel. RMS error "
+                    f"{row['weight_rel_rms_error']:.4f}, threshold rel. error {row['threshold_rel_error']:.2e}, "
+                    f"dv {row['dv_float']:.4g} -> {row['dv_quantized']:.4g}"
+                )
     result["test_accuracy"] = acc
     write_json(out, result)
     on = args.backend if args.backend == "norse" else f"{args.backend}, profile {result['profile']}"

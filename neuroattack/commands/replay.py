@@ -49,11 +49,22 @@ def run(args: argparse.Namespace) -> int:
     if args.store is not None:
         settings = {**streams.settings, "n": len(streams), "draws": args.draws, "seed": args.seed}
         attack = f"{streams.settings.get('attack', '?')}/{streams.settings.get('grad', '?')}"
-        record_run(args.store, args.checkpoint.name, attack, settings, args.backend, profile,
-                   {"hardware": metrics}, {"streams": str(args.streams)}, started)
+        record_run(
+            args.store,
+            args.checkpoint.name,
+            attack,
+            settings,
+            args.backend,
+            profile,
+            {"hardware": metrics},
+            {"streams": str(args.streams)},
+            started,
+        )
     print(
-        f"{args.backend}/{profile} on {len(streams)} inputs: hardware clean accuracy {rate(metrics['hw_clean_accuracy'])}, "
-        f"hardware ASR {rate(metrics['hw_asr'])} (sim {rate(metrics['sim_asr'])}), transfer {rate(metrics['transfer_rate'])}, "
+        f"{args.backend}/{profile} on {len(streams)} inputs: "
+        f"hardware clean accuracy {rate(metrics['hw_clean_accuracy'])}, "
+        f"hardware ASR {rate(metrics['hw_asr'])} (sim {rate(metrics['sim_asr'])}), "
+        f"transfer {rate(metrics['transfer_rate'])}, "
         f"agreement clean/adv {rate(metrics['agreement_clean'])}/{rate(metrics['agreement_adv'])} -> {args.out}"
     )
     return 0

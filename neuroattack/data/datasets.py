@@ -13,8 +13,8 @@ Splits are ``train``, ``val``, ``test``; ``n`` takes the first ``n`` samples of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,7 +22,6 @@ import torch
 from neuroattack.data.events import events_to_frames
 from neuroattack.data.nmnist_sim import SENSOR_SIZE, SensorParams, load_nmnist_sim
 from neuroattack.data.static import load_digits, load_mnist
-
 
 
 @dataclass(frozen=True)
@@ -229,8 +228,15 @@ def load_dataset(
         streams, labels = load_nmnist_sim(split, n, params, progress=progress)
         frames = frames_from_events(streams, timesteps, params.duration_us)
         return Dataset(
-            name, split, frames, torch.from_numpy(labels), "events", timesteps,
-            events=streams, sensor_size=SENSOR_SIZE, duration_us=params.duration_us,
+            name,
+            split,
+            frames,
+            torch.from_numpy(labels),
+            "events",
+            timesteps,
+            events=streams,
+            sensor_size=SENSOR_SIZE,
+            duration_us=params.duration_us,
         )
     x, y = load_mnist(split) if name == "mnist" else load_digits(split)
     if n is not None:

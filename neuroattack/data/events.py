@@ -7,7 +7,7 @@ Events use tonic's own dtype (``tonic.io.events_struct``: ``x``/``y`` int16 pixe
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tonic
@@ -113,15 +113,11 @@ def validate_events(events: np.ndarray, sensor_size: tuple[int, int, int]) -> np
     dec = np.flatnonzero(np.diff(t.astype(np.int64)) < 0)
     if dec.size:
         i = int(dec[0])
-        raise ValueError(
-            f"events: field 't' is not sorted: t[{i}]={t[i]} > t[{i + 1}]={t[i + 1]}"
-        )
+        raise ValueError(f"events: field 't' is not sorted: t[{i}]={t[i]} > t[{i + 1}]={t[i + 1]}")
     p = events["p"].astype(np.int64)
     bad = np.flatnonzero((p < 0) | (p >= n_pol))
     if bad.size:
-        raise ValueError(
-            f"events: field 'p' out of range [0, {n_pol}) at index {bad[0]} (value {p[bad[0]]})"
-        )
+        raise ValueError(f"events: field 'p' out of range [0, {n_pol}) at index {bad[0]} (value {p[bad[0]]})")
     return events
 
 

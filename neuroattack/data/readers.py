@@ -49,9 +49,7 @@ def read_nmnist_file(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     size = path.stat().st_size
     if size % 5 != 0:
-        raise ValueError(
-            f"{path}: not an N-MNIST file (size {size} bytes is not a multiple of 5-byte events)"
-        )
+        raise ValueError(f"{path}: not an N-MNIST file (size {size} bytes is not a multiple of 5-byte events)")
     events = tonic.io.read_mnist_file(str(path), dtype=EVENT_DTYPE)
     if len(events) and np.any(np.diff(events["t"]) < 0):
         raise ValueError(f"{path}: malformed N-MNIST file (timestamps go backwards)")
@@ -86,8 +84,7 @@ def write_nmnist_file(path: str | os.PathLike, events: np.ndarray) -> None:
     for name, col, upper in (("x", x, 255), ("y", y, 239), ("t", t, _NMNIST_MAX_T)):
         if len(col) and (col.min() < 0 or col.max() > upper):
             raise ValueError(
-                f"events: field '{name}' outside the N-MNIST range [0, {upper}] "
-                f"(min {col.min()}, max {col.max()})"
+                f"events: field '{name}' outside the N-MNIST range [0, {upper}] (min {col.min()}, max {col.max()})"
             )
     t = t.astype(np.uint32)
     raw = np.empty((len(events), 5), dtype=np.uint8)

@@ -1,9 +1,9 @@
 """Norse SNN builders from spec strings, their ANN twins, and checkpoints."""
 
+from neuroattack.models.ann import ANN
 from neuroattack.models.checkpoint import load_checkpoint, save_checkpoint
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
-from neuroattack.models.ann import ANN
 from neuroattack.models.spec import ModelSpec, parse_spec
 
 __all__ = [

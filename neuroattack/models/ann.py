@@ -7,7 +7,7 @@ conversion-based attack (CBA, Sharmin et al.) and by ANN-vs-SNN studies.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -51,7 +51,7 @@ class ANN(nn.Module):
         return []
 
     @classmethod
-    def from_snn(cls, snn: SNN) -> "ANN":
+    def from_snn(cls, snn: SNN) -> ANN:
         """An ANN carrying ``snn``'s weights (for conversion-based gradients)."""
         ann = cls(snn.spec, snn.input_shape, bias=snn.bias, act_gain=snn.neuron.input_gain / snn.neuron.threshold)
         ann.load_state_dict(snn.state_dict())

@@ -85,9 +85,7 @@ class NeuronConfig:
             if self.reset == "soft":
                 raise ValueError("neuron.reset='soft' is not available with synapse='current'")
         if self.surrogate not in SURROGATES:
-            raise ValueError(
-                f"neuron.surrogate must be one of {sorted(SURROGATES)}, got {self.surrogate!r}"
-            )
+            raise ValueError(f"neuron.surrogate must be one of {sorted(SURROGATES)}, got {self.surrogate!r}")
         if not self.surrogate_width > 0:
             raise ValueError(f"neuron.surrogate_width must be > 0, got {self.surrogate_width}")
 
@@ -105,7 +103,7 @@ class NeuronConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "NeuronConfig":
+    def from_dict(cls, data: dict[str, Any]) -> NeuronConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"neuron config: unknown key(s) {sorted(unknown)}")
@@ -146,8 +144,8 @@ def iaf_soft_reset_step(
 class IAFSoftResetCell(IAFCell):
     """Norse ``IAFCell`` whose step resets by subtraction (Norse's IAF has value reset only)."""
 
-    def __init__(self, p: IAFParameters = IAFParameters(), dt: float = DT):
-        super().__init__(p, dt)
+    def __init__(self, p: IAFParameters | None = None, dt: float = DT):
+        super().__init__(IAFParameters() if p is None else p, dt)
         self.activation = iaf_soft_reset_step
 
 

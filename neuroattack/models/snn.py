@@ -10,8 +10,8 @@ is exactly the time-major recurrence, only faster.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -93,8 +93,7 @@ class SNN(nn.Module):
         """Raise ``ValueError`` unless ``x`` is ``[T, B, *input_shape]`` and finite."""
         if x.dim() != len(self.input_shape) + 2 or tuple(x.shape[2:]) != self.input_shape:
             raise ValueError(
-                f"SNN input: expected shape [T, B, {', '.join(map(str, self.input_shape))}], "
-                f"got {list(x.shape)}"
+                f"SNN input: expected shape [T, B, {', '.join(map(str, self.input_shape))}], got {list(x.shape)}"
             )
         if torch.isnan(x).any():
             raise ValueError("SNN input contains NaN")

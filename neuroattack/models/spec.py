@@ -126,8 +126,7 @@ def parse_spec(text: str) -> ModelSpec:
             layers.append(FC(n))
         else:
             raise ValueError(
-                f"{where} is not one of <n>C<k>[s<stride>][p<pad>], AP<k>, <n>FC "
-                "(e.g. '128C3-AP2-1024FC-10FC')"
+                f"{where} is not one of <n>C<k>[s<stride>][p<pad>], AP<k>, <n>FC (e.g. '128C3-AP2-1024FC-10FC')"
             )
     if not isinstance(layers[-1], FC):
         raise ValueError(f"model spec {text!r}: the last layer must be fully connected (<n>FC)")

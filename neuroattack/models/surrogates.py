@@ -22,9 +22,9 @@ are probed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Callable, Iterator
 
 import norse.torch.functional.iaf as _iaf
 import norse.torch.functional.lif as _lif

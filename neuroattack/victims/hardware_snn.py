@@ -1,33 +1,33 @@
 """Hardware-in-the-loop: attacks crafted directly against the quantized (Loihi-style) execution.
 
-:class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`, built on the same functional core (:mod:`backends.loihi`): its
-forward pass is the emulator's integer arithmetic (Lava's weight truncation, ``weight_exp`` shifts,
-one-step synaptic delays, 12-bit decays with truncation toward zero, 24-bit wrap and saturation,
-``v > vth << 6``, reset to 0), computed on integer-valued float64 tensors, so its output spikes over
-the hardware window equal the emulator's (and Lava's) exactly. Its backward pass uses the model's
-surrogate derivative at the threshold (in float units) and a straight-through estimator over every
-rounding, truncation and wrap. Crafting against it answers whether the hardware is more robust or
-only differently vulnerable: compare with adversarial inputs crafted in float simulation and
-transferred.
+:class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`, built
+on the same functional core (:mod:`backends.loihi`): its forward pass is the emulator's integer
+arithmetic (Lava's weight truncation, ``weight_exp`` shifts, one-step synaptic delays, 12-bit decays
+with truncation toward zero, 24-bit wrap and saturation, ``v > vth << 6``, reset to 0), computed on
+integer-valued float64 tensors, so its output spikes over the hardware window equal the emulator's
+(and Lava's) exactly. Its backward pass uses the model's surrogate derivative at the threshold (in
+float units) and a straight-through estimator over every rounding, truncation and wrap. Crafting
+against it answers whether the hardware is more robust or only differently vulnerable: compare with
+adversarial inputs crafted in float simulation and transferred.
 
 Only BPTT through these dynamics (``grad="stbp"``) is defined for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
+from norse.torch.functional.threshold import threshold as norse_threshold
 from torch import nn
 
 import backends
 from backends.loihi import applied_bias, applied_weights, wrap_signed, wrap_state
+from neuroattack.models.neurons import SURROGATES
 from neuroattack.models.snn import SNN
 from neuroattack.models.surrogates import EXTRA_METHODS
-from neuroattack.models.neurons import SURROGATES
-from norse.torch.functional.threshold import threshold as norse_threshold
 
 
 def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,7 @@ class Victim:
         self.model.eval()
 
     @classmethod
-    def from_checkpoint(cls, directory: str | os.PathLike) -> "Victim":
+    def from_checkpoint(cls, directory: str | os.PathLike) -> Victim:
         """The victim a checkpoint directory describes (model, encoding, ``T`` and loss from ``config.json``)."""
         model, config = load_checkpoint(directory)
         return cls(model, config["encoding"], config["timesteps"], config.get("loss", "mse"))
@@ -73,11 +73,13 @@ class Victim:
         want = self.model.input_shape
         got = tuple(x.shape[2:]) if self.encoding == "events" else tuple(x.shape[1:])
         if got != want or (self.encoding == "events" and x.shape[1] != self.timesteps):
-            layout = f"[B, T={self.timesteps}, {', '.join(map(str, want))}]" if self.encoding == "events" \
+            layout = (
+                f"[B, T={self.timesteps}, {', '.join(map(str, want))}]"
+                if self.encoding == "events"
                 else f"[B, {', '.join(map(str, want))}]"
+            )
             raise ValueError(
-                f"input shape {list(x.shape)} does not match the model: expected {layout} "
-                f"({self.encoding} input)"
+                f"input shape {list(x.shape)} does not match the model: expected {layout} ({self.encoding} input)"
             )
         if torch.isnan(x).any():
             raise ValueError("input contains NaN")

@@ -110,8 +110,10 @@ def test_image_path_g2s_and_cwl2(digits_victim, digits_test):
     g2s_res = G2SRSF(digits_victim, steps=10, eval_draws=3, seed=0).run(x, y)
     assert g2s_res[0].min() >= 0 and g2s_res[0].max() <= 1
     cw = CWL2(digits_victim, c=0.5, steps=10, eval_draws=3, seed=0).run(x, y)
-    assert cw[1].summary()["mean_perturbation"] is None or cw[1].summary()["mean_perturbation"] <= \
-        g2s_res[1].summary()["mean_perturbation"] * 1.5
+    assert (
+        cw[1].summary()["mean_perturbation"] is None
+        or cw[1].summary()["mean_perturbation"] <= g2s_res[1].summary()["mean_perturbation"] * 1.5
+    )
 
 
 def test_configuration_errors(digits_victim, event_victim, event_digits):
@@ -162,10 +164,10 @@ def test_asr_counts_only_correctly_classified_inputs():
 
 def test_ann_victims_and_cross_attack(digits_victim, digits_test):
     from neuroattack.attacks import judge
-    from neuroattack.victims import Victim
     from neuroattack.data.datasets import load_dataset
     from neuroattack.models.ann import ANN
     from neuroattack.train import fit
+    from neuroattack.victims import Victim
 
     torch.manual_seed(0)
     ann = ANN("128FC-10FC", (1, 8, 8))

@@ -14,8 +14,14 @@ def digits_checkpoint(tmp_path_factory, digits_victim):
     path = tmp_path_factory.mktemp("digits_ckpt")
     model = digits_victim.model
     config = {
-        "model_type": "snn", "spec": model.spec.text, "input_shape": list(model.input_shape), "bias": False,
-        "dataset": "digits", "timesteps": 8, "encoding": "bernoulli", "loss": "mse",
+        "model_type": "snn",
+        "spec": model.spec.text,
+        "input_shape": list(model.input_shape),
+        "bias": False,
+        "dataset": "digits",
+        "timesteps": 8,
+        "encoding": "bernoulli",
+        "loss": "mse",
         "neuron": model.neuron.to_dict(),
     }
     save_checkpoint(path, model, config)
@@ -24,8 +30,27 @@ def digits_checkpoint(tmp_path_factory, digits_victim):
 
 def test_cli_attack_writes_summary_and_streams(digits_checkpoint, tmp_path, capsys):
     out = tmp_path / "pgd"
-    rc = main(["attack", "--checkpoint", str(digits_checkpoint), "--attack", "pgd", "--grad", "hart", "--eps", "24/255",
-               "--steps", "3", "--n", "40", "--eval-draws", "3", "--out", str(out)])
+    rc = main(
+        [
+            "attack",
+            "--checkpoint",
+            str(digits_checkpoint),
+            "--attack",
+            "pgd",
+            "--grad",
+            "hart",
+            "--eps",
+            "24/255",
+            "--steps",
+            "3",
+            "--n",
+            "40",
+            "--eval-draws",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     for key in ("asr", "mean_perturbation", "mean_iterations", "n_attacked"):
@@ -39,11 +64,33 @@ def test_cli_attack_writes_summary_and_streams(digits_checkpoint, tmp_path, caps
 
 
 def test_cli_attack_rejects_options_that_do_not_apply(digits_checkpoint, tmp_path, capsys):
-    rc = main(["attack", "--checkpoint", str(digits_checkpoint), "--attack", "fgsm", "--gamma", "0.1",
-               "--out", str(tmp_path / "x")])
+    rc = main(
+        [
+            "attack",
+            "--checkpoint",
+            str(digits_checkpoint),
+            "--attack",
+            "fgsm",
+            "--gamma",
+            "0.1",
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert rc == 2 and "--gamma do(es) not apply to --attack fgsm" in capsys.readouterr().err
-    rc = main(["attack", "--checkpoint", str(digits_checkpoint), "--attack", "pgd", "--eps", "9",
-               "--out", str(tmp_path / "x")])
+    rc = main(
+        [
+            "attack",
+            "--checkpoint",
+            str(digits_checkpoint),
+            "--attack",
+            "pgd",
+            "--eps",
+            "9",
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert rc == 2 and "eps must be in (0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -55,9 +102,18 @@ def test_event_streams_round_trip_and_nir_data(event_victim, event_digits, tmp_p
     atk = G2SRSF(event_victim, steps=10, seed=0)
     x_adv, res = atk.run(xt[:12], yt[:12])
     streams = Streams(
-        clean=xt[:12], adversarial=x_adv, labels=yt[:12], targets=None, success=res.success,
-        pred_clean=res.pred_clean, pred_adv=res.pred_adv, kind="events", encoding="events", timesteps=8,
-        settings=atk.settings(), bin_us=1000,
+        clean=xt[:12],
+        adversarial=x_adv,
+        labels=yt[:12],
+        targets=None,
+        success=res.success,
+        pred_clean=res.pred_clean,
+        pred_adv=res.pred_adv,
+        kind="events",
+        encoding="events",
+        timesteps=8,
+        settings=atk.settings(),
+        bin_us=1000,
     )
     save_streams(tmp_path, streams)
     back = load_streams(tmp_path)
@@ -75,9 +131,19 @@ def test_event_streams_round_trip_and_nir_data(event_victim, event_digits, tmp_p
 
 def test_streams_reject_bad_input(tmp_path):
     with pytest.raises(ValueError, match="not binary"):
-        Streams(clean=torch.full((2, 3, 1, 2, 2), 0.5), adversarial=torch.zeros(2, 3, 1, 2, 2),
-                labels=torch.zeros(2), targets=None, success=torch.zeros(2), pred_clean=torch.zeros(2),
-                pred_adv=torch.zeros(2), kind="events", encoding="events", timesteps=3, settings={})
+        Streams(
+            clean=torch.full((2, 3, 1, 2, 2), 0.5),
+            adversarial=torch.zeros(2, 3, 1, 2, 2),
+            labels=torch.zeros(2),
+            targets=None,
+            success=torch.zeros(2),
+            pred_clean=torch.zeros(2),
+            pred_adv=torch.zeros(2),
+            kind="events",
+            encoding="events",
+            timesteps=3,
+            settings={},
+        )
     with pytest.raises(FileNotFoundError, match="not a streams directory"):
         load_streams(tmp_path)
     (tmp_path / "streams.h5").write_text("garbage")

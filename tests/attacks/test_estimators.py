@@ -110,7 +110,7 @@ def test_hart_equals_the_merged_per_step_rule():
     x = spikes()
     labels = torch.tensor([0, 1, 2, 0])
     theta = model.neuron.threshold
-    ref = _rate_reference(model, x, labels, lambda l, t, m: triangle_derivative(m[l][t] - theta, gamma))
+    ref = _rate_reference(model, x, labels, lambda i, t, m: triangle_derivative(m[i][t] - theta, gamma))
     xg = x.clone().requires_grad_()
     out = make_estimator("hart", gamma=gamma).output(model, xg)
     (g,) = torch.autograd.grad(mse_loss(out, labels).sum(), xg)
@@ -134,7 +134,7 @@ def test_bptr_and_rga_follow_their_rate_rules():
         "rga": lambda i: (kappa / theta) * rga_slope(kappa * currents[i] / theta, lam),
     }
     for name, gain in gains.items():
-        ref = _rate_reference(model, x, labels, lambda l, t, m, gain=gain: gain(l) / kappa)
+        ref = _rate_reference(model, x, labels, lambda i, t, m, gain=gain: gain(i) / kappa)
         xg = x.clone().requires_grad_()
         out = make_estimator(name).output(model, xg)
         (g,) = torch.autograd.grad(mse_loss(out, labels).sum(), xg)
@@ -159,7 +159,10 @@ def test_cba_agrees_in_sign_with_finite_differences_of_the_ann_twin():
     rate = out.mean(0).detach().requires_grad_()
     (upstream,) = torch.autograd.grad(mse_loss(rate.unsqueeze(0), labels).sum(), rate)
     ann = ANN.from_snn(model)
-    f = lambda img: (ann(img) * upstream).sum(1)  # per sample
+
+    def f(img):
+        return (ann(img) * upstream).sum(1)  # per sample
+
     h = 1e-3
     fd = torch.zeros_like(image)
     for j in range(image.shape[1]):

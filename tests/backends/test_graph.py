@@ -41,7 +41,7 @@ def test_pool_then_conv_folds_into_one_strided_conv():
 def test_pool_flatten_affine_folds_into_a_dense_matrix():
     model, g = random_graph("4C3-AP2-10FC", (2, 6, 6), leak=0.0 + 1.0)
     layers = lower(g)
-    assert [l.synapse for l in layers] == ["conv", "dense"]
+    assert [layer.synapse for layer in layers] == ["conv", "dense"]
     assert layers[1].weight.shape == (10, 4 * 6 * 6)
     s = (torch.rand(3, 4, 6, 6) < 0.5).double()
     fc = model.layers[4].weight.double()

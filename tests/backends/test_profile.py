@@ -20,12 +20,12 @@ def test_bundled_profiles_load_by_name_from_any_folder(tmp_path, monkeypatch):
 
 
 def test_extends_a_user_file_and_digest_by_content(tmp_path):
-    (tmp_path / "base.toml").write_text('fixed_point = true\n[quantize]\nheadroom = 4.0\n')
+    (tmp_path / "base.toml").write_text("fixed_point = true\n[quantize]\nheadroom = 4.0\n")
     (tmp_path / "mine.toml").write_text('extends = "base.toml"\n[weights]\nmantissa_bits = 5\n')
     mine = load_profile(tmp_path / "mine.toml")
     assert (mine.name, mine.mantissa_bits, mine.headroom) == ("mine", 5, 4.0)
     # the same settings under another name: the same digest; other settings: another digest
-    (tmp_path / "loihi2.toml").write_text('fixed_point = true\n')
+    (tmp_path / "loihi2.toml").write_text("fixed_point = true\n")
     assert load_profile(tmp_path / "loihi2.toml").digest() == load_profile("loihi2").digest()
     assert mine.digest() != load_profile("loihi2").digest()
 
@@ -46,16 +46,25 @@ def test_unknown_name_lists_the_bundled_ones():
     "text, message",
     [
         ('name = "x"\nfixed_point = true\ncolour = 3\n', r"unknown key\(s\) \['colour'\]"),
-        ('name = "x"\nfixed_point = true\n[weights]\nmantisa_bits = 8\n', r"unknown key\(s\) \['mantisa_bits'\] in \[weights\]"),
-        ('name = "x"\nfixed_point = true\n[weights]\nmantissa_bits = 9\n', r"weights.mantissa_bits = 9 is out of range"),
-        ('name = "x"\nfixed_point = true\n[neuron]\nstate_bits = 16\n', r"neuron.state_bits = 16 is out of range \(must be 24"),
+        (
+            'name = "x"\nfixed_point = true\n[weights]\nmantisa_bits = 8\n',
+            r"unknown key\(s\) \['mantisa_bits'\] in \[weights\]",
+        ),
+        (
+            'name = "x"\nfixed_point = true\n[weights]\nmantissa_bits = 9\n',
+            r"weights.mantissa_bits = 9 is out of range",
+        ),
+        (
+            'name = "x"\nfixed_point = true\n[neuron]\nstate_bits = 16\n',
+            r"neuron.state_bits = 16 is out of range \(must be 24",
+        ),
         ('name = "x"\nfixed_point = true\n[quantize]\nheadroom = 0.5\n', "quantize.headroom"),
         ('name = "x"\nfixed_point = "yes"\n', "'fixed_point' must be true or false"),
         ('name = "x"\nfixed_point = false\n[weights]\nmantissa_bits = 8\n', "fixed_point = false"),
         ('name = "x\nfixed_point = true\n', "malformed TOML"),
-        ('fixed_point = true\n[weights]\nmantissa_bits = true\n', r"weights.mantissa_bits = True must be an integer"),
-        ('fixed_point = true\n[neuron]\ndecay_bits = 12.0\n', r"neuron.decay_bits = 12.0 must be an integer"),
-        ('fixed_point = true\nextends = 3\n', "extends = 3 must name a profile"),
+        ("fixed_point = true\n[weights]\nmantissa_bits = true\n", r"weights.mantissa_bits = True must be an integer"),
+        ("fixed_point = true\n[neuron]\ndecay_bits = 12.0\n", r"neuron.decay_bits = 12.0 must be an integer"),
+        ("fixed_point = true\nextends = 3\n", "extends = 3 must name a profile"),
     ],
 )
 def test_bad_profiles(tmp_path, text, message):

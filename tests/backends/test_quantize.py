@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from backends.loihi import lava_weights
 from backends.graph import lower
+from backends.loihi import lava_weights
 from backends.profile import load_profile
 from backends.quantize import mantissa_grid, quantize_layer
 from tests.backends.helpers import random_graph

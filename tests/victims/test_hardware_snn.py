@@ -3,9 +3,8 @@ import torch
 
 import backends
 from neuroattack.attacks import G2SRSF
-from neuroattack.victims import Victim
-from neuroattack.victims import HardwareSNN
 from neuroattack.replay import graph_of
+from neuroattack.victims import HardwareSNN, Victim
 
 
 @pytest.mark.parametrize("profile", ["loihi2", "loihi2-w4"])
