@@ -71,7 +71,15 @@ class RunSpec:
         return backends.load_profile(self.profile).name
 
     def settings(self) -> dict[str, Any]:
+        """What defines the run besides its labels: the options and, by content, the model, the
+        surrogate and the profile (so a retrained model or another file of the same name is
+        another run)."""
+        from neuroattack.models.checkpoint import checkpoint_digest
+
         return {
+            "model_digest": checkpoint_digest(self.checkpoint),
+            "surrogate_digest": None if self.surrogate is None else checkpoint_digest(self.surrogate),
+            "profile_digest": self._profile_digest(),
             "options": self.options,
             "n": self.n,
             "hw_n": self.hw_n,
@@ -92,14 +100,16 @@ class RunSpec:
 
     def craft_key(self) -> str:
         """What determines the crafted streams (not the replay backend, nor the profile unless HIL)."""
+        from neuroattack.models.checkpoint import checkpoint_digest
+
         blob = {
-            "checkpoint": str(Path(self.checkpoint).resolve()),
+            "model_digest": checkpoint_digest(self.checkpoint),
             "attack": self.attack,
             "grad": self.grad,
             "options": self.options,
             "n": self.n,
             "seed": self.seed,
-            "surrogate": None if self.surrogate is None else str(Path(self.surrogate).resolve()),
+            "surrogate_digest": None if self.surrogate is None else checkpoint_digest(self.surrogate),
             "craft_on": self.craft_on,
             "profile": self._profile_digest() if self.craft_on == "hardware" else None,
         }

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from neuroattack import sweep as sweep_module
+from neuroattack.fileio import save_tensors
 from neuroattack.models.checkpoint import save_checkpoint
 from neuroattack.store import ResultStore
 from neuroattack.sweep import RunSpec, run_sweep
@@ -87,3 +88,27 @@ def test_ray_executor_writes_through_the_store(tmp_path, checkpoint):
     assert counts == {"done": 2, "skipped": 0}
     with ResultStore(tmp_path / "r.sqlite") as store:
         assert {r["profile"] for r in store.runs()} == {"float", "loihi2"}
+
+
+def test_runs_are_keyed_by_content_not_names(tmp_path, checkpoint, digits_victim):
+    """Two profiles named loihi2.toml in different folders are two runs; a model retrained into the
+    same folder is another run and never reuses the streams crafted on the old weights."""
+    import shutil
+
+    import torch
+
+    for folder, bits in (("a", 8), ("b", 4)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "loihi2.toml").write_text(f"fixed_point = true\n[weights]\nmantissa_bits = {bits}\n")
+    a, b = (RunSpec(checkpoint, "fgsm", profile=str(tmp_path / f / "loihi2.toml")) for f in ("a", "b"))
+    assert a.profile_name == b.profile_name == "loihi2"
+    assert a.key() != b.key()
+
+    ckpt = tmp_path / "digits"
+    shutil.copytree(checkpoint, ckpt)
+    spec = RunSpec(str(ckpt), "fgsm", craft_on="hardware")
+    key, craft = spec.key(), spec.craft_key()
+    with torch.no_grad():
+        state = {k: v * 1.01 for k, v in digits_victim.model.state_dict().items()}
+    save_tensors(ckpt / "model.pt", state)  # "retrained": other weights, same folder and name
+    assert spec.key() != key and spec.craft_key() != craft

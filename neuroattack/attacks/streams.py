@@ -235,3 +235,23 @@ def load_streams(directory: str | os.PathLike) -> Streams:
         settings=json.loads(attrs.get("settings", "{}")),
         bin_us=None if bin_us < 0 else bin_us,
     )
+
+
+def streams_digest(directory: str | os.PathLike) -> str:
+    """SHA-256 (hex, 16 characters) of a streams directory's arrays (the bytes of its ``.h5`` files).
+
+    Example:
+        >>> streams_digest("runs/attacks/g2s")  # doctest: +SKIP
+        '9b1c...'
+    """
+    import hashlib
+
+    directory = Path(directory)
+    files = sorted(p for p in directory.glob("*.h5") if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"streams {directory}: no .h5 files")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -47,7 +47,18 @@ def run(args: argparse.Namespace) -> int:
     result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
     write_json(args.out / "replay.json", result)
     if args.store is not None:
-        settings = {**streams.settings, "n": len(streams), "draws": args.draws, "seed": args.seed}
+        from neuroattack.attacks.streams import streams_digest
+        from neuroattack.models.checkpoint import checkpoint_digest
+
+        settings = {
+            **streams.settings,
+            "n": len(streams),
+            "draws": args.draws,
+            "seed": args.seed,
+            "model_digest": checkpoint_digest(args.checkpoint),
+            "profile_digest": executor.profile.digest(),
+            "streams_digest": streams_digest(args.streams),
+        }
         attack = f"{streams.settings.get('attack', '?')}/{streams.settings.get('grad', '?')}"
         record_run(
             args.store,

@@ -53,3 +53,26 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[nn.Module, dict[str, 
     except RuntimeError as err:
         raise ValueError(f"checkpoint {directory}: weights do not match config.json ({err})") from err
     return model.eval(), config
+
+
+def checkpoint_digest(directory: str | os.PathLike) -> str:
+    """SHA-256 (hex, 16 characters) of a checkpoint's content: ``config.json`` and ``model.pt`` bytes.
+
+    Results are keyed by it, so a model retrained into the same folder, or two folders of the same
+    name, never share a result; the folder's name stays a label.
+
+    Example:
+        >>> checkpoint_digest("runs/models/mnist")  # doctest: +SKIP
+        '3f2a...'
+    """
+    import hashlib
+
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.pt"):
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {directory}: no {name}")
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
