@@ -64,3 +64,25 @@ def event_victim(event_digits):
     model = SNN("64FC-10FC", (1, 8, 8))
     fit(model, event_digits[0], "events", 8, epochs=10, progress=False)
     return Victim(model, "events", 8, "mse")
+
+
+@pytest.fixture(scope="session")
+def digits_checkpoint(tmp_path_factory, digits_victim):
+    """``digits_victim`` saved as a checkpoint directory (``model.pt`` + ``config.json``)."""
+    from neuroattack.models.checkpoint import save_checkpoint
+
+    path = tmp_path_factory.mktemp("digits_ckpt")
+    model = digits_victim.model
+    config = {
+        "model_type": "snn",
+        "spec": model.spec.text,
+        "input_shape": list(model.input_shape),
+        "bias": False,
+        "dataset": "digits",
+        "timesteps": 8,
+        "encoding": "bernoulli",
+        "loss": "mse",
+        "neuron": model.neuron.to_dict(),
+    }
+    save_checkpoint(path, model, config)
+    return path

@@ -4,7 +4,6 @@ import pytest
 
 from neuroattack import sweep as sweep_module
 from neuroattack.fileio import save_tensors
-from neuroattack.models.checkpoint import save_checkpoint
 from neuroattack.store import ResultStore
 from neuroattack.sweep import RunSpec, run_sweep
 
@@ -12,25 +11,8 @@ ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, digits_victim):
-    path = tmp_path_factory.mktemp("sweep_ckpt")
-    model = digits_victim.model
-    save_checkpoint(
-        path,
-        model,
-        {
-            "model_type": "snn",
-            "spec": model.spec.text,
-            "input_shape": list(model.input_shape),
-            "bias": False,
-            "dataset": "digits",
-            "timesteps": 8,
-            "encoding": "bernoulli",
-            "loss": "mse",
-            "neuron": model.neuron.to_dict(),
-        },
-    )
-    return str(path)
+def checkpoint(digits_checkpoint):
+    return str(digits_checkpoint)
 
 
 def _specs(checkpoint):

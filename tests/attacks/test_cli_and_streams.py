@@ -6,26 +6,6 @@ import torch
 
 from neuroattack.attacks.streams import Streams, load_streams, save_streams
 from neuroattack.cli import main
-from neuroattack.models.checkpoint import save_checkpoint
-
-
-@pytest.fixture(scope="module")
-def digits_checkpoint(tmp_path_factory, digits_victim):
-    path = tmp_path_factory.mktemp("digits_ckpt")
-    model = digits_victim.model
-    config = {
-        "model_type": "snn",
-        "spec": model.spec.text,
-        "input_shape": list(model.input_shape),
-        "bias": False,
-        "dataset": "digits",
-        "timesteps": 8,
-        "encoding": "bernoulli",
-        "loss": "mse",
-        "neuron": model.neuron.to_dict(),
-    }
-    save_checkpoint(path, model, config)
-    return path
 
 
 def test_cli_attack_writes_summary_and_streams(digits_checkpoint, tmp_path, capsys):
