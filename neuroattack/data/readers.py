@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +161,57 @@ def read_npz_events(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # not a zip, truncated, pickled
+        raise ValueError(f"{path}: not a readable .npz file ({err})") from err
+    with data:
         missing = [f for f in ("x", "y", "t", "p") if f not in data.files]
         if missing:
             raise ValueError(f"{path}: missing array(s) {missing}; have {data.files}")
-        return make_events(data["x"], data["y"], data["t"].astype(np.int64), data["p"].astype(bool))
+        arrays = {}
+        for field in ("x", "y", "t", "p"):
+            try:
+                arrays[field] = data[field]
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+                raise ValueError(f"{path}: field {field!r} cannot be read ({err})") from err
+    limits = {f: np.iinfo(EVENT_DTYPE[f]) for f in ("x", "y", "t")}
+    for field, arr in arrays.items():
+        _check_npz_field(path, field, arr, None if field == "p" else (0, int(limits[field].max)))
+    return make_events(
+        arrays["x"].astype(np.int64),
+        arrays["y"].astype(np.int64),
+        arrays["t"].astype(np.int64),
+        arrays["p"].astype(bool),
+    )
+
+
+def _check_npz_field(path: Path, field: str, arr: np.ndarray, bounds: tuple[int, int] | None) -> None:
+    """Refuse, before any cast, a value that the event dtype would change: non-numeric, non-finite,
+    fractional, out of ``bounds`` (or, for polarity ``p``, anything but 0/1); the message names the
+    file, the field, the index and the value as written."""
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: field {field!r} has dtype {arr.dtype}, expected numbers")
+
+    def bad(mask: np.ndarray, what: str) -> None:
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise ValueError(f"{path}: field {field!r} index {i}: value {arr.reshape(-1)[i]!r} {what}")
+
+    flat = arr.reshape(-1)
+    if arr.dtype.kind == "f":
+        bad(~np.isfinite(flat), "is not finite")
+        bad(flat != np.floor(flat), "is not an integer")
+    if bounds is None:
+        bad((flat != 0) & (flat != 1), "is not a polarity (0 or 1)")
+        return
+    lo, hi = bounds
+    if arr.dtype.kind == "f":
+        bad((flat < lo) | (flat > hi), f"is out of range [{lo}, {hi}]")
+    elif arr.dtype.kind == "u":
+        bad(flat > hi, f"is out of range [{lo}, {hi}]")
+    elif arr.dtype.kind == "i":
+        bad((flat < lo) | (flat > hi), f"is out of range [{lo}, {hi}]")
 
 
 def read_event_file(path: str | os.PathLike) -> np.ndarray:

@@ -75,3 +75,39 @@ def test_aedat4_matches_the_decoded_sample():
 def test_unknown_suffix(tmp_path):
     with pytest.raises(ValueError, match="unknown event file type"):
         read_event_file(tmp_path / "a.txt")
+
+
+@pytest.mark.parametrize(
+    "field, values, message",
+    [
+        ("x", [1, 65539], r"field 'x' index 1: value 65539 is out of range \[0, 32767\]"),
+        ("x", [2**40 + 5, 1], r"field 'x' index 0: value 1099511627781 is out of range"),
+        ("t", [0.0, float("inf")], r"field 't' index 1: value inf is not finite"),
+        ("x", [1.7, 2.0], r"field 'x' index 0: value 1.7 is not an integer"),
+        ("p", [1, 5], r"field 'p' index 1: value 5 is not a polarity"),
+        ("p", [-1, 0], r"field 'p' index 0: value -1 is not a polarity"),
+        ("y", [-3, 0], r"field 'y' index 0: value -3 is out of range"),
+    ],
+)
+def test_npz_reader_validates_before_casting(tmp_path, field, values, message):
+    """A value the event dtype would wrap, truncate or coerce is refused as written, naming the file,
+    the field and the index (before: 65539 became 3, inf became 0, 1.7 became 1, 5 became ON)."""
+    from neuroattack.data.readers import read_npz_events
+
+    arrays = {"x": [1, 2], "y": [3, 4], "t": [10, 20], "p": [0, 1]}
+    arrays[field] = values
+    path = tmp_path / "events.npz"
+    np.savez(path, **{k: np.asarray(v) for k, v in arrays.items()})
+    with pytest.raises(ValueError, match=message) as err:
+        read_npz_events(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", b"random bytes"])
+def test_npz_reader_refuses_unreadable_files_in_one_line(tmp_path, content):
+    from neuroattack.data.readers import read_npz_events
+
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"{path}: not a readable .npz file"):
+        read_npz_events(path)
