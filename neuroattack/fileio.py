@@ -85,3 +85,24 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def digest_files(paths: list[Path], what: str) -> str:
+    """SHA-256 (hex, 16 characters) over the names and bytes of ``paths``, in the order given.
+
+    What results are keyed by (checkpoints, saved streams); ``what`` names the thing for the error
+    when a file is missing.
+
+    Example:
+        >>> digest_files([Path("runs/models/mnist/model.pt")], "checkpoint runs/models/mnist")  # doctest: +SKIP
+        '3f2a...'
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{what}: no {path.name}")
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

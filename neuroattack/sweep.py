@@ -189,7 +189,7 @@ def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread:
         torch.set_num_threads(1)
     started = time.time()
     result, artifacts = execute_run(spec, work_dir)
-    record_run(
+    return record_run(  # the run's key: the same as spec.key(), without digesting the files again
         store_path,
         spec.model,
         f"{spec.attack}/{spec.grad}",
@@ -200,7 +200,6 @@ def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread:
         artifacts,
         started,
     )
-    return spec.key()
 
 
 def run_sweep(

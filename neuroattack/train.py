@@ -70,11 +70,14 @@ class TrainConfig:
         return cfg
 
 
-def output_spikes(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """Output ``[T, B, K]``: the spikes of an SNN, an ANN's logits as one step ``[1, B, K]``
-    (what every loss of :mod:`neuroattack.losses` takes)."""
-    out = model(inputs)
-    return out.unsqueeze(0) if isinstance(model, ANN) else out
+def output_spikes(
+    model: nn.Module, x: torch.Tensor, encoding: str, timesteps: int, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Output ``[T, B, K]`` for dataset samples ``x``: the spikes of an SNN, an ANN's logits as one
+    step ``[1, B, K]`` (what every loss of :mod:`neuroattack.losses` takes)."""
+    is_ann = isinstance(model, ANN)
+    out = model(model_input(x, encoding, timesteps, generator, time_first=not is_ann))
+    return out.unsqueeze(0) if is_ann else out
 
 
 @torch.no_grad()
@@ -92,7 +95,7 @@ def evaluate(
     gen = torch.Generator().manual_seed(seed)
     correct = 0
     for x, y in tqdm(dataset.batches(batch_size), disable=not progress, desc="evaluate", leave=False):
-        out = output_spikes(model, model_input(x, encoding, timesteps, gen, time_first=not isinstance(model, ANN)))
+        out = output_spikes(model, x, encoding, timesteps, gen)
         correct += int((out.sum(0).argmax(-1) == y).sum())
     return correct / len(dataset)
 
@@ -132,7 +135,7 @@ def fit(
             disable=not progress,
         )
         for x, y in bar:
-            out = output_spikes(model, model_input(x, encoding, timesteps, gen, time_first=not isinstance(model, ANN)))
+            out = output_spikes(model, x, encoding, timesteps, gen)
             batch_loss = loss_fn(out, y).mean()
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()

@@ -35,11 +35,6 @@ def test_choices_come_from_the_registries():
     assert {"train", "attack", "bench attacks", "bench backends"} <= names
 
 
-def test_a_flag_of_another_attack_is_refused(capsys):
-    assert main(["attack", "--checkpoint", "nowhere", "--attack", "pgd", "--gamma", "0.1", "--out", "x"]) == 2
-    assert "--gamma do(es) not apply to --attack pgd" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     "argv", [["train", "--epochs", "0", "--out", "x"], ["bench", "attacks", "--batch", "0", "--out", "x"]]
 )

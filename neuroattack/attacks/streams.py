@@ -28,7 +28,7 @@ import nir
 import numpy as np
 import torch
 
-from neuroattack.fileio import atomic_path
+from neuroattack.fileio import atomic_path, digest_files
 
 STREAMS_FILE = "streams.h5"
 NIR_DATA_FILE = "streams.nir.h5"
@@ -244,14 +244,8 @@ def streams_digest(directory: str | os.PathLike) -> str:
         >>> streams_digest("runs/attacks/g2s")  # doctest: +SKIP
         '9b1c...'
     """
-    import hashlib
-
     directory = Path(directory)
     files = sorted(p for p in directory.glob("*.h5") if p.is_file())
     if not files:
         raise FileNotFoundError(f"streams {directory}: no .h5 files")
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return digest_files(files, f"streams {directory}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,21 @@ def add_force(p: argparse.ArgumentParser) -> None:
 
 
 def refuse_overwrite(outputs, inputs, force: bool = False) -> None:
-    """Raise ``ValueError`` if writing any of ``outputs`` would replace one of ``inputs``.
+    """Raise ``ValueError`` if an output file is a folder, or (unless ``force``) if writing it would
+    replace one of ``inputs``.
 
     Args:
         outputs: the files a command will write (paths).
         inputs: the files and folders it reads (a folder stands for the files directly in it).
-        force: skip the check (``--force``).
+        force: allow replacing an input file (``--force``).
 
     Example:
         >>> refuse_overwrite([Path("ckpt/model.pt")], [Path("ckpt")])  # doctest: +SKIP
-        ValueError: output ckpt/model.pt is an input file (the checkpoint's); choose another path or pass --force
+        ValueError: output ckpt/model.pt is one of the input files; choose another path or pass --force
     """
-    from pathlib import Path
-
+    for out in map(Path, outputs):
+        if out.is_dir():
+            raise ValueError(f"output {out} is a folder; give a file path")
     if force:
         return
     existing = set()
@@ -95,5 +98,3 @@ def refuse_overwrite(outputs, inputs, force: bool = False) -> None:
         out = Path(out)
         if out.resolve() in existing:
             raise ValueError(f"output {out} is one of the input files; choose another path or pass --force")
-        if out.is_dir() and out.suffix:
-            raise ValueError(f"output {out} is a folder; give a file path")

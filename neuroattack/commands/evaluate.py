@@ -33,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.train import evaluate
 
     out = args.out or args.checkpoint / "evaluation.json"
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder; give the JSON file to write")
     refuse_overwrite([out], [args.checkpoint], args.force)
     model, config = load_checkpoint(args.checkpoint)
     data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from neuroattack.fileio import load_tensors, read_json, save_tensors, write_json
+from neuroattack.fileio import digest_files, load_tensors, read_json, save_tensors, write_json
 from neuroattack.models.ann import ANN
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
@@ -65,14 +65,5 @@ def checkpoint_digest(directory: str | os.PathLike) -> str:
         >>> checkpoint_digest("runs/models/mnist")  # doctest: +SKIP
         '3f2a...'
     """
-    import hashlib
-
     directory = Path(directory)
-    digest = hashlib.sha256()
-    for name in ("config.json", "model.pt"):
-        path = directory / name
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {directory}: no {name}")
-        digest.update(name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return digest_files([directory / "config.json", directory / "model.pt"], f"checkpoint {directory}")

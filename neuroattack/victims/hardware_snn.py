@@ -20,14 +20,13 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
-from norse.torch.functional.threshold import threshold as norse_threshold
 from torch import nn
 
 import backends
 from backends.loihi import applied_bias, applied_weights, wrap_signed, wrap_state
 from neuroattack.models.neurons import SURROGATES
 from neuroattack.models.snn import SNN
-from neuroattack.models.surrogates import EXTRA_METHODS
+from neuroattack.models.surrogates import threshold
 
 
 def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -106,9 +105,7 @@ class HardwareSNN(nn.Module):
     def _spike(self, v: torch.Tensor, i: int) -> torch.Tensor:
         """Heaviside(v > vth) with the model's surrogate, in float membrane units."""
         x = (v - self.vth[i]) / (self.int_layers[i].scale * (1 << self.profile.shift))
-        fn = EXTRA_METHODS.get(self._method)
-        alpha = torch.as_tensor(self._width)
-        return fn(x, alpha) if fn is not None else norse_threshold(x, self._method, alpha)
+        return threshold(x, self._method, torch.as_tensor(self._width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Output spikes ``[P, B, K]`` (``P = T + L``) for input ``[T, B, *input_shape]``: the
