@@ -8,12 +8,19 @@ interface::
     result.output                          # [B, T, n_out] output spikes (hardware: delay removed)
     result.window, result.counts, result.prediction, result.layers (with record=True)
 
+Any NIR graph of the supported nodes runs (:mod:`backends.graph`): skip connections, recurrent
+projections, nested graphs, per-neuron time constants. All three backends execute the same lowered
+:class:`~backends.network.Network`, so they accept and refuse the same graphs with the same message
+(:class:`~backends.graph.GraphError`). The time step comes from ``dt=...``, the graph's metadata or
+the exporting framework's convention (:mod:`backends.timestep`).
+
 ``graph`` is a ``nir.NIRGraph`` or a path to a ``.nir`` file; ``profile`` a bundled profile's name
 (``"loihi2"``, ``"loihi2-w6"``, ``"loihi2-w4"``, ``"float"``; :func:`bundled_profiles`), a path to a
 TOML profile, or a :class:`~backends.profile.HardwareProfile`. Every executor follows
 :class:`~backends.executor.Executor` and returns a :class:`~backends.executor.RunResult`.
 
-Modules: ``graph`` (NIR -> hardware layers), ``quantize`` (float -> Loihi registers), ``loihi``
+Modules: ``graph`` (NIR -> network, one validation), ``network`` (populations and projections),
+``timestep`` (``dt``), ``quantize`` (float -> Loihi registers), ``loihi``
 (the functional core of Loihi's integer arithmetic), ``emulator``, ``lava``, ``reference`` (the
 three executors), ``executor`` (their protocol and result), ``profile`` (hardware profiles).
 Importing this package starts nothing: Lava is imported at the first Lava run.
@@ -29,11 +36,13 @@ import nir
 
 from backends.emulator import EmulatorExecutor
 from backends.executor import Executor, RunResult, check_spikes
-from backends.graph import FloatLayer, lower
+from backends.graph import GraphError, lower, validate
 from backends.lava import LavaExecutor, describe_lowering
+from backends.network import INPUT, Network, Population, Projection
 from backends.profile import FLOAT, HardwareProfile, bundled_profiles, load_profile
-from backends.quantize import IntLayer, quantization_report, quantize
+from backends.quantize import IntNetwork, quantization_report, quantize
 from backends.reference import ReferenceExecutor
+from backends.timestep import FRAMEWORK_DT, resolve_dt
 
 KINDS = ("lava", "emulator", "reference")
 
@@ -70,6 +79,7 @@ def load(
     profile: HardwareProfile | str | os.PathLike | None = None,
     kind: str = "emulator",
     dt: float | None = None,
+    framework: str | None = None,
     **options: Any,
 ):
     """An executor for ``graph`` on backend ``kind`` with hardware ``profile`` (default: float).
@@ -78,8 +88,10 @@ def load(
         graph: a ``nir.NIRGraph`` or the path of a ``.nir`` file.
         profile: a bundled profile's name, a TOML path or a :class:`HardwareProfile` (``None``: float).
         kind: ``"emulator"`` (batched, bit-exact with Lava), ``"lava"`` (lava-nc's ``Loihi2SimCfg``)
-            or ``"reference"`` (float execution with Norse; float profiles only).
-        dt: seconds per step for the NIR time constants (default ``graph.metadata["dt"]``, else 1 ms).
+            or ``"reference"`` (float, without the hardware's delays; float profiles only).
+        dt: seconds per step for the NIR time constants (default ``graph.metadata["dt"]``, else the
+            ``framework``'s convention, else 1 ms with a warning; :func:`~backends.timestep.resolve_dt`).
+        framework: the exporting framework (``"snntorch"``, ``"sinabs"``, ...), for its time step.
         **options: ``pad_steps`` (lava, emulator), ``batch_size`` (emulator), ``samples_per_run`` and
             ``fresh`` (lava).
 
@@ -88,8 +100,8 @@ def load(
 
     Raises:
         ValueError: an unknown ``kind``, a fixed-point profile for ``"reference"``, an unreadable
-            file, a graph that cannot be lowered (:func:`~backends.graph.lower`) or quantized, or a
-            bad option value.
+            file, a bad ``dt``, a graph that cannot be lowered (:class:`~backends.graph.GraphError`)
+            or quantized, or a bad option value.
         FileNotFoundError: no such graph file, or no such profile.
 
     Example:
@@ -100,25 +112,30 @@ def load(
         raise ValueError(f"backend kind must be one of {KINDS}, got {kind!r}")
     graph = read_graph(graph)
     profile = FLOAT if profile is None else load_profile(profile)
+    if kind == "reference" and profile.fixed_point:
+        raise ValueError(f"the reference backend runs float only; profile {profile.name!r} is fixed point")
+    network = lower(graph, dt, framework)
     if kind == "reference":
-        if profile.fixed_point:
-            raise ValueError(f"the reference backend runs float only; profile {profile.name!r} is fixed point")
-        return ReferenceExecutor(graph, dt=dt, **options)
-    layers = lower(graph, dt)
+        return ReferenceExecutor(network, **options)
     if kind == "emulator":
-        return EmulatorExecutor(layers, profile, **options)
-    return LavaExecutor(layers, profile, **options)
+        return EmulatorExecutor(network, profile, **options)
+    return LavaExecutor(network, profile, **options)
 
 
 __all__ = [
     "FLOAT",
+    "FRAMEWORK_DT",
+    "INPUT",
     "KINDS",
     "EmulatorExecutor",
     "Executor",
-    "FloatLayer",
+    "GraphError",
     "HardwareProfile",
-    "IntLayer",
+    "IntNetwork",
     "LavaExecutor",
+    "Network",
+    "Population",
+    "Projection",
     "describe_lowering",
     "ReferenceExecutor",
     "bundled_profiles",
@@ -130,4 +147,6 @@ __all__ = [
     "quantization_report",
     "quantize",
     "read_graph",
+    "resolve_dt",
+    "validate",
 ]

@@ -1,29 +1,33 @@
-"""Batched PyTorch emulator of lava-nc's fixed-point (and floating-point) Dense/Conv + LIF.
+"""Batched PyTorch emulator of lava-nc's fixed-point (and floating-point) Dense/Conv + LIF networks.
 
-It reproduces ``Loihi2SimCfg(select_tag="fixed_pt")`` spike for spike, at every layer and step,
-for a whole batch at once (the tests compare it with Lava itself). The rules, as lava-nc 0.10.0
-runs them (``lava/proc/{dense,conv,lif}/models.py``; the rules are functions of :mod:`backends.loihi`):
+It reproduces ``Loihi2SimCfg(select_tag="fixed_pt")`` spike for spike, at every population and step,
+for a whole batch at once, on any lowered network (:class:`~backends.network.Network`: skip
+connections, recurrence, per-neuron time constants); the tests compare it with Lava itself. The
+rules, as lava-nc 0.10.0 runs them (``lava/proc/{dense,conv,lif}/models.py``; the rules are
+functions of :mod:`backends.loihi`):
 
 - Dense: mantissas clipped to 8 bits and truncated to ``num_weight_bits`` by Lava's sign mode;
   ``acc = W[:, s != 0].sum(1)``; ``a = acc << weight_exp`` (``acc >> -weight_exp``, a floor);
-  Conv: ``a = conv(s, W)`` wrapped to 24 bits. Activations travel as int32.
-- Each synapse sends at step ``t`` what it computed at ``t - 1``: input column ``t`` reaches layer
-  ``l`` (0-based) at step ``t + l + 1``; a sample needs ``T + L`` steps (the window).
+  Conv: ``a = conv(s, W)`` wrapped to 24 bits. Activations travel as int32; a population's inputs
+  from several projections are summed in int32 (Lava's ``InPort`` adds them).
+- Each projection sends at step ``t`` what it computed at ``t - 1``: input column ``t`` reaches a
+  population ``d`` projections away at step ``t + d``; a sample needs ``T + latency`` steps (the
+  window), ``latency`` the longest forward path to the output.
 - LIF: ``u = trunc(u (4096 - du - 1) / 4096) + (a << 6)`` in int32, wrapped once into 24 bits;
   ``v = clip(trunc(v (4096 - dv) / 4096) + u + (bias_mant << bias_exp), +-(2^23 - 1))``;
-  spike when ``v > vth << 6``; ``v -> 0`` where spiked.
-- Samples are independent windows. Lava's multi-sample runs (``backends.lava``) reset layer ``l``
-  with ``LIFReset`` at local step ``l + 2``, the step its first input arrives; the emulator applies
-  the same reset, so both agree sample for sample (it changes nothing unless biases or slow
-  currents moved the state earlier).
+  spike when ``v > vth << 6``; ``v -> 0`` where spiked (:func:`~backends.loihi.lif_step`).
+- Every sample starts from a zero state (currents, voltages, synaptic buffers); Lava's multi-sample
+  runs (:mod:`backends.lava`) zero the same state between samples, so every mode agrees.
 
 Float profiles follow Lava's ``floating_pt`` models instead (no quantization, ``weight_exp``
 ignored, the same delays).
 
-Speed: layer-major. The synaptic input of a layer for all steps is one matrix product: fixed-point
-dense layers use an exact int8 x int8 -> int32 product (``torch._int_mm``; :class:`Int8Product`), convs a
-float32 convolution (exact: integer sums stay below 2**24, checked); then the LIF recurrence is a
-scan over the window on int64 tensors. Steps after the last input are skipped in the products.
+Speed: layer-major wherever the network allows. The synaptic input of a population for all steps is
+one matrix product per projection: fixed-point dense projections use an exact int8 x int8 -> int32
+product (``torch._int_mm``; :class:`Int8Product`), convs a float32 convolution (exact: integer sums
+stay below 2**24, checked); then the LIF recurrence is a scan over the window on int64 tensors.
+Steps after the last input that can carry spikes are skipped in the products. Populations tied by
+recurrent projections (:meth:`~backends.network.Network.components`) run step by step together.
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ import torch
 import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
-from backends.graph import FloatLayer
-from backends.loihi import applied_bias, applied_weights, decay, wrap32, wrap_signed, wrap_state
+from backends.loihi import applied_bias, applied_weights, lif_step, wrap32, wrap_signed
+from backends.network import INPUT, Network
 from backends.profile import HardwareProfile
-from backends.quantize import IntLayer, quantize
+from backends.quantize import IntNetwork, quantize
 
 _EXACT_F32 = 1 << 24
 
@@ -148,60 +152,83 @@ def unfold_pooling(weight: torch.Tensor, stride: tuple[int, int], padding: tuple
 
 
 @dataclass
-class LayerParams:
-    """One layer as the emulator computes with it (float or integer, per the profile).
+class SynapseParams:
+    """One projection as the emulator computes with it (float or integer, per the profile).
 
     Attributes:
-        weight: synapse weights (dense ``[n_out, n_in]``, conv ``[C_out, C_in, kH, kW]``): the weights
-            Lava applies (:func:`~backends.loihi.applied_weights`) for fixed point, float64 otherwise.
+        weight: dense ``[n_out, n_in]`` or conv ``[C_out, C_in, kH, kW]``: the weights Lava applies
+            (:func:`~backends.loihi.applied_weights`) for fixed point, float64 otherwise.
+        dtype: the dtype of the product (fixed point: float32 while integer sums stay exact, else
+            float64; float profiles: float64).
         unfolded: a folded sum-pool undone (:func:`unfold_pooling`), or ``None``.
-        dtype: the dtype of the synaptic product (fixed point: float32 while integer sums stay exact,
-            else float64; float profiles: float64).
-        bias: per-neuron bias added to ``v`` each step, shaped like the population (int64 for fixed
-            point, ``bias_mant << bias_exp``; float64 otherwise).
-        has_bias: whether any bias is non-zero.
-        du, dv, vth: Lava's registers (integers; ``vth`` already shifted by 6) or float values.
-        product: the exact int8 product of a fixed-point dense layer (:class:`Int8Product`).
-        exp: the dense layer's ``weight_exp``.
+        product: the exact int8 product of a fixed-point dense projection (:class:`Int8Product`).
+        exp: the dense projection's ``weight_exp``.
 
     Example:
-        >>> params = LayerParams(weight=torch.ones(2, 3, dtype=torch.float64), unfolded=None, dtype=torch.float64,
-        ...                      bias=torch.zeros(2, dtype=torch.float64), has_bias=False, du=1.0, dv=0.0, vth=1.0)
+        >>> params = SynapseParams(weight=torch.ones(2, 3, dtype=torch.float64), dtype=torch.float64)
         >>> params.product is None, params.exp
         (True, 0)
     """
 
     weight: torch.Tensor
-    unfolded: tuple | None
     dtype: torch.dtype
-    bias: torch.Tensor
-    has_bias: bool
-    du: float | int
-    dv: float | int
-    vth: float | int
+    unfolded: tuple | None = None
     product: Int8Product | None = None
     exp: int = 0
 
 
+@dataclass
+class NeuronRegisters:
+    """One population's LIF parameters as the emulator computes with them.
+
+    Attributes:
+        du_keep, dv_keep: fixed point: ``4096 - du - 1`` and ``4096 - dv`` (ints, or int64 tensors
+            shaped like the population for per-neuron decays); float: ``1 - du`` and ``1 - dv``.
+        bias: per-neuron bias shaped like the population (int64 ``bias_mant << bias_exp``, or
+            float64), ``None`` when all zero.
+        vth: the threshold in ``v``'s units (fixed point: ``vth << 6``).
+        slow: whether the current keeps part of itself between steps (``du < 1``).
+
+    Example:
+        >>> NeuronRegisters(du_keep=0, dv_keep=4096, bias=None, vth=64, slow=False).slow
+        False
+    """
+
+    du_keep: int | float | torch.Tensor
+    dv_keep: int | float | torch.Tensor
+    bias: torch.Tensor | None
+    vth: int | float
+    slow: bool
+
+
+def _uniform(values: np.ndarray, shape, dtype):
+    """A scalar when every neuron shares the value, else a tensor shaped like the population."""
+    flat = np.asarray(values).reshape(-1)
+    if np.all(flat == flat[0]):
+        return flat[0].item()
+    return torch.as_tensor(flat, dtype=dtype).reshape(shape)
+
+
 class EmulatorExecutor:
-    """The emulator for one lowered graph and profile: ``run(spikes [B, T, ...]) -> RunResult``.
+    """The emulator for one lowered network and profile: ``run(spikes [B, T, ...]) -> RunResult``.
 
     Args:
-        layers: the lowered graph (:func:`backends.graph.lower`), quantized here for a fixed-point profile.
+        network: the lowered network (:func:`backends.graph.lower`), quantized here for a fixed-point profile.
         profile: the hardware profile (fixed point: Lava's ``fixed_pt`` models; float: ``floating_pt``).
-        pad_steps: idle steps added to each sample's window, ``P = T + L + pad_steps`` (>= 0).
-        batch_size: samples emulated at once (memory: a few ``[P, batch_size, *shape]`` int64 tensors per layer).
+        pad_steps: idle steps added to each sample's window, ``P = T + latency + pad_steps`` (>= 0).
+        batch_size: samples emulated at once (memory: a few ``[P, batch_size, *shape]`` int64 tensors
+            per population).
 
     Attributes:
         kind: ``"emulator"``.
         profile: the hardware profile.
-        float_layers: the lowered layers.
-        int_layers: their quantized registers (:class:`~backends.quantize.IntLayer`), ``None`` for float.
+        network: the lowered network.
+        qnet: its integer registers (:class:`~backends.quantize.IntNetwork`), ``None`` for float.
         pad_steps, batch_size: as given.
 
     Raises:
-        ValueError: ``pad_steps`` is negative, or quantization fails
-            (:func:`~backends.quantize.quantize_layer`).
+        ValueError: ``pad_steps`` is negative, ``batch_size < 1``, or quantization fails
+            (:func:`~backends.quantize.quantize_population`).
 
     Example:
         >>> import nir
@@ -210,7 +237,7 @@ class EmulatorExecutor:
         >>> graph = nir.NIRGraph.from_list(
         ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
         ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
-        >>> executor = EmulatorExecutor(lower(graph), load_profile("loihi2"))
+        >>> executor = EmulatorExecutor(lower(graph, dt=1.0), load_profile("loihi2"))
         >>> result = executor.run(torch.ones(1, 4, 3))  # [B=1, T=4, 3]
         >>> result.window.shape, result.output.shape, result.counts
         (torch.Size([1, 5, 2]), torch.Size([1, 4, 2]), tensor([[4., 4.]]))
@@ -218,28 +245,33 @@ class EmulatorExecutor:
 
     kind = "emulator"
 
-    def __init__(self, layers: list[FloatLayer], profile: HardwareProfile, pad_steps: int = 0, batch_size: int = 256):
+    def __init__(self, network: Network, profile: HardwareProfile, pad_steps: int = 0, batch_size: int = 256):
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.profile = profile
-        self.float_layers = layers
+        self.network = network
         self.pad_steps = pad_steps
         self.batch_size = batch_size
-        self.int_layers: list[IntLayer] | None = quantize(layers, profile) if profile.fixed_point else None
-        self._params = [self._prepare(i) for i in range(len(layers))]
+        self.qnet: IntNetwork | None = quantize(network, profile) if profile.fixed_point else None
+        self._syn = {p.name: self._prepare_synapse(i) for i, p in enumerate(network.projections)}
+        self._neurons = {p.name: self._prepare_neurons(i) for i, p in enumerate(network.populations)}
+        self._groups = network.components()
+        self._latency = network.latency
 
     @property
     def in_shape(self) -> tuple[int, ...]:
         """Shape of one time step of input, e.g. ``(2, 34, 34)``."""
-        return self.float_layers[0].in_shape
+        return self.network.input_shape
 
     @property
-    def n_layers(self) -> int:
-        """Number of hardware layers ``L`` (one synaptic delay each)."""
-        return len(self.float_layers)
+    def latency(self) -> int:
+        """Steps from an input step to the output step that answers it (``L`` for ``L`` chained layers)."""
+        return self._latency
 
     def window(self, timesteps: int) -> int:
-        """Steps per sample window ``P = T + L + pad_steps``.
+        """Steps per sample window ``P = T + latency + pad_steps``.
 
         Args:
             timesteps: input steps ``T`` per sample.
@@ -247,123 +279,130 @@ class EmulatorExecutor:
         Returns:
             the window length ``P``.
         """
-        return timesteps + self.n_layers + self.pad_steps
+        return timesteps + self._latency + self.pad_steps
 
     # -- parameters --------------------------------------------------------------------------
-    def _prepare(self, i: int) -> LayerParams:
-        fl = self.float_layers[i]
-        if self.int_layers is None:
-            w = torch.as_tensor(fl.weight, dtype=torch.float64)
-            return LayerParams(
-                weight=w,
-                unfolded=unfold_pooling(w, fl.stride, fl.padding) if fl.synapse == "conv" else None,
-                dtype=torch.float64,
-                bias=torch.as_tensor(fl.bias, dtype=torch.float64).reshape(fl.out_shape),
-                has_bias=bool(np.any(np.asarray(fl.bias) != 0)),
-                du=fl.du,
-                dv=fl.dv,
-                vth=fl.vth,
-            )
-        q = self.int_layers[i]
+    def _prepare_synapse(self, i: int) -> SynapseParams:
+        proj = self.network.projections[i]
+        if self.qnet is None:
+            w = torch.as_tensor(proj.weight, dtype=torch.float64)
+            unfolded = unfold_pooling(w, proj.stride, proj.padding) if proj.synapse == "conv" else None
+            return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded)
+        q = self.qnet.projections[i]
         w = applied_weights(q)
-        fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
+        fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max() if w.size else 0
         dtype = torch.float32 if fan < _EXACT_F32 else torch.float64
-        bias = applied_bias(q)
         weight = torch.as_tensor(w, dtype=dtype)
-        return LayerParams(
+        return SynapseParams(
             weight=weight,
+            dtype=dtype,
             unfolded=unfold_pooling(weight, q.stride, q.padding) if q.synapse == "conv" else None,
             product=Int8Product(w) if q.synapse == "dense" else None,
-            dtype=dtype,
-            bias=torch.as_tensor(bias, dtype=torch.int64).reshape(q.out_shape),
-            has_bias=bool(np.any(bias != 0)),
-            du=q.du,
-            dv=q.dv,
-            vth=q.vth << self.profile.shift,
             exp=q.weight_exp,
         )
 
-    # -- one layer -------------------------------------------------------------------------
-    def _synapse(self, i: int, s: torch.Tensor, active: int) -> torch.Tensor:
-        """Activations ``[P, B, *out]`` as they reach the LIF, from spikes ``s`` ``[P, B, *in]``.
+    def _prepare_neurons(self, i: int) -> NeuronRegisters:
+        pop = self.network.populations[i]
+        if self.qnet is None:
+            bias = torch.as_tensor(pop.bias, dtype=torch.float64).reshape(pop.shape)
+            return NeuronRegisters(
+                du_keep=_uniform(1 - pop.du, pop.shape, torch.float64),
+                dv_keep=_uniform(1 - pop.dv, pop.shape, torch.float64),
+                bias=bias if bool((bias != 0).any()) else None,
+                vth=pop.vth,
+                slow=bool(np.any(pop.du < 1)),
+            )
+        q = self.qnet.populations[i]
+        unity = self.profile.decay_unity
+        bias = torch.as_tensor(applied_bias(q), dtype=torch.int64).reshape(q.shape)
+        return NeuronRegisters(
+            du_keep=_uniform(unity - q.du - 1, q.shape, torch.int64),
+            dv_keep=_uniform(unity - q.dv, q.shape, torch.int64),
+            bias=bias if bool((bias != 0).any()) else None,
+            vth=q.vth << self.profile.shift,
+            slow=bool(np.any(q.du < unity - 1)),
+        )
 
-        Only the first ``active`` (< P) input steps can carry spikes; each synapse delays by one
-        step, so what step ``t`` computes arrives at ``t + 1`` (written there directly)."""
-        fl, p = self.float_layers[i], self._params[i]
-        steps, batch = s.shape[:2]
-        x = s[:active].reshape(active * batch, *fl.in_shape)
+    # -- synapses ----------------------------------------------------------------------------
+    def _product(self, proj, x: torch.Tensor) -> torch.Tensor:
+        """The projection's summed activation for spikes ``x`` ``[m, *in_shape]`` -> ``[m, *out_shape]``
+        (int64 for fixed point, with ``weight_exp`` and Conv's 24-bit wrap applied; float64 otherwise)."""
+        p = self._syn[proj.name]
+        m = x.shape[0]
         if p.product is not None:
-            acc = p.product(x.reshape(active * batch, -1))
-        elif fl.synapse == "dense":
-            acc = x.reshape(active * batch, -1).to(p.dtype) @ p.weight.T
-        elif p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
-            b, w, stride, padding = p.unfolded
-            pooled = F.avg_pool2d(x.to(p.dtype), b) * (b * b)
-            acc = F.conv2d(pooled, w, stride=stride, padding=padding)
+            acc = p.product(x.reshape(m, -1))
+        elif proj.synapse == "dense":
+            acc = x.reshape(m, -1).to(p.dtype) @ p.weight.T
         else:
-            acc = F.conv2d(x.to(p.dtype), p.weight, stride=fl.stride, padding=fl.padding)
-        acc = acc.reshape(active, batch, *fl.out_shape)
-        out = torch.zeros((steps, batch, *fl.out_shape), dtype=torch.int64 if self.int_layers else torch.float64)
-        if self.int_layers is None:
-            out[1 : active + 1] = acc
-            return out
+            x = x.to(p.dtype)
+            x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
+            if p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
+                b, w, stride, padding = p.unfolded
+                acc = F.conv2d(F.avg_pool2d(x, b) * (b * b), w, stride=stride, padding=padding)
+            else:
+                acc = F.conv2d(x, p.weight, stride=proj.stride, padding=proj.padding)
+        acc = acc.reshape(m, *proj.out_shape)
+        if self.qnet is None:
+            return acc
         acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
-        if fl.synapse == "dense":
+        if proj.synapse == "dense":
             e = p.exp
-            acc = acc << e if e >= 0 else acc >> -e
-        else:
-            acc = wrap_signed(acc, self.profile.state_bits)
-        out[1 : active + 1] = wrap32(acc)
-        return out
+            return acc << e if e >= 0 else acc >> -e
+        return wrap_signed(acc, self.profile.state_bits)
 
-    def _lif(self, i: int, a: torch.Tensor, reset_step: int) -> torch.Tensor:
-        """Scan the LIF of layer ``i`` over delayed activations ``a`` ``[P, B, *out]``; spikes."""
-        p = self._params[i]
-        steps = a.shape[0]
-        if self.int_layers is None:
-            out = torch.zeros(a.shape, dtype=torch.int8)
+    def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor) -> None:
+        """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``
+        ``[P, B, *out]``, one step late; only the first ``active`` source steps can carry spikes."""
+        steps, batch = s.shape[:2]
+        active = min(active, steps - 1)
+        if active <= 0:
+            return
+        acc = self._product(proj, s[:active].reshape(active * batch, *proj.in_shape))
+        out[1 : active + 1] += acc.reshape(active, batch, *proj.out_shape)
+
+    # -- neurons -----------------------------------------------------------------------------
+    def _float_step(self, u, v, a, r: NeuronRegisters):
+        u = u * r.du_keep + a
+        v = v * r.dv_keep + u + (r.bias if r.bias is not None else 0)
+        spike = v > r.vth
+        return u, torch.where(spike, torch.zeros_like(v), v), spike
+
+    def _scan(self, name: str, a: torch.Tensor) -> torch.Tensor:
+        """Scan population ``name``'s LIF over its input ``a`` ``[P, B, *shape]``; spikes (int8)."""
+        r = self._neurons[name]
+        fired = torch.zeros(a.shape, dtype=torch.bool)  # viewed as int8 at the end, no copy
+        if self.qnet is None:
             u = torch.zeros(a.shape[1:], dtype=torch.float64)
             v = torch.zeros_like(u)
-            for t in range(steps):
-                if t == reset_step:
-                    u.zero_()
-                    v.zero_()
-                u = u * (1 - p.du) + a[t]
-                v = v * (1 - p.dv) + u + p.bias
-                spike = v > p.vth
-                v = torch.where(spike, torch.zeros_like(v), v)
-                out[t] = spike
-            return out
-        unity = self.profile.decay_unity
-        m = self.profile.max_state
-        du_keep = unity - p.du - 1
-        dv_keep = unity - p.dv
-        shift = self.profile.shift
-        bits = self.profile.decay_bits
-        fired = torch.zeros(a.shape, dtype=torch.bool)  # viewed as int8 at the end, no copy
+            for t in range(a.shape[0]):
+                u, v, fired[t] = self._float_step(u, v, a[t], r)
+            return fired.view(torch.int8)
+        prof = self.profile
+        a = wrap32(a)  # Lava's InPort sums the projections in int32
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
         v = torch.zeros_like(u)
-        y = torch.empty_like(u)  # work buffers: the scan runs in place (allocation dominated it)
-        r = torch.empty_like(u)
-        for t in range(steps):  # step by step, so each step's tensors stay in cache
-            if t == reset_step:
-                u.zero_()
-                v.zero_()
-            a6 = wrap32(a[t] << shift)
-            if du_keep == 0:  # du = 4095: the current forgets everything each step
-                u = wrap_state(a6, m)
-            else:
-                u = wrap_state(wrap32(decay(u, du_keep, bits) + a6), m)
-            step_drive = u + p.bias if p.has_bias else u
-            if dv_keep != unity:
-                torch.add(decay(v, dv_keep, bits, out=y, scratch=r), step_drive, out=v)
-            else:
-                v.add_(step_drive)
-            v.clamp_(-(m - 1), m - 1)
-            spike = fired[t]
-            torch.gt(v, p.vth, out=spike)
-            v.masked_fill_(spike, 0)
+        work = (torch.empty_like(u), torch.empty_like(u))  # the scan runs in place
+        for t in range(a.shape[0]):  # step by step, so each step's tensors stay in cache
+            lif_step(
+                u,
+                v,
+                a[t],
+                r.du_keep,
+                r.dv_keep,
+                r.bias,
+                r.vth,
+                prof.max_state,
+                prof.shift,
+                prof.decay_bits,
+                fired[t],
+                work,
+            )
         return fired.view(torch.int8)
+
+    def _keeps_state(self, name: str) -> bool:
+        """Whether population ``name`` can spike after its input stops (a bias, or a slow current)."""
+        r = self._neurons[name]
+        return r.slow or r.bias is not None
 
     # -- a run -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -373,12 +412,12 @@ class EmulatorExecutor:
         Args:
             spikes: binary spikes ``[B, T, *in_shape]`` (tensor or array; see
                 :func:`~backends.executor.check_spikes`).
-            record: also return every layer's spikes.
+            record: also return every population's spikes.
 
         Returns:
             a :class:`~backends.executor.RunResult`: ``window`` ``[B, P, n_out]`` and ``output``
-            ``[B, T, n_out]`` float32 0/1 (``P = T + L + pad_steps``), ``layers`` (with ``record``)
-            one float32 ``[B, P, *out_shape]`` per layer.
+            ``[B, T, n_out]`` float32 0/1 (``P = T + latency + pad_steps``), ``layers`` (with
+            ``record``) one float32 ``[B, P, *shape]`` per population, in the network's order.
 
         Raises:
             ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
@@ -392,25 +431,81 @@ class EmulatorExecutor:
         layers = [torch.cat(parts) for parts in zip(*(r.layers for r in results))] if record else None
         return RunResult(window, output, layers)
 
+    def _zeros(self, steps: int, batch: int, shape) -> torch.Tensor:
+        return torch.zeros((steps, batch, *shape), dtype=torch.int64 if self.qnet is not None else torch.float64)
+
     def _run_batch(self, x: torch.Tensor, record: bool) -> RunResult:
+        net = self.network
         batch, steps_in = x.shape[:2]
         window = self.window(steps_in)
         s = torch.zeros((window, batch, *self.in_shape), dtype=torch.int8)
         s[:steps_in] = x.transpose(0, 1)
-        active = steps_in  # steps that can carry spikes into the next layer
-        traces = []
-        for i in range(self.n_layers):
-            s = self._lif(i, self._synapse(i, s, min(active, window - 1)), reset_step=i + 1)
-            active = window if (self.pad_steps or self._keeps_state(i)) else min(active + 1, window)
-            if record:
-                traces.append(s.transpose(0, 1).float())
-        out = s.transpose(0, 1).reshape(batch, window, -1).float()
-        n = self.n_layers
-        return RunResult(out, out[:, n : n + steps_in], traces if record else None)
+        spikes = {INPUT: s}
+        active = {INPUT: steps_in}  # steps that can carry spikes out of each source
+        for group in self._groups:
+            members = set(group)
+            inputs = {}
+            for name in group:  # everything from outside the group, layer-major
+                a = self._zeros(window, batch, net.population(name).shape)
+                for proj in net.incoming(name):
+                    if proj.source not in members:
+                        self._delayed(proj, spikes[proj.source], active[proj.source], a)
+                inputs[name] = a
+            if len(group) == 1 and not net.self_connected(group):
+                name = group[0]
+                spikes[name] = self._scan(name, inputs[name])
+                feeding = max(active[p.source] for p in net.incoming(name))
+                active[name] = window if (self.pad_steps or self._keeps_state(name)) else min(feeding + 1, window)
+            else:
+                spikes.update(self._run_group(group, inputs, window, batch))
+                active.update({name: window for name in group})
+        out_name = net.output
+        out = spikes[out_name].transpose(0, 1).reshape(batch, window, -1).float()
+        lat = self._latency
+        layers = [spikes[p.name].transpose(0, 1).float() for p in net.populations] if record else None
+        return RunResult(out, out[:, lat : lat + steps_in], layers)
 
-    def _keeps_state(self, i: int) -> bool:
-        """Whether layer ``i`` can spike after its input stops (bias, or a slow current)."""
-        p = self._params[i]
-        unity = self.profile.decay_unity
-        slow_current = p.du < (unity - 1 if self.int_layers is not None else 1.0)
-        return bool(slow_current or p.has_bias)
+    def _run_group(self, group, inputs, window, batch) -> dict[str, torch.Tensor]:
+        """Populations tied by recurrent projections, step by step (their own spikes feed back)."""
+        net = self.network
+        members = set(group)
+        internal = [p for p in net.projections if p.source in members and p.target in members]
+        fixed = self.qnet is not None
+        dtype = torch.int64 if fixed else torch.float64
+        state = {}
+        for name in group:
+            shape = net.population(name).shape
+            u = torch.zeros((batch, *shape), dtype=dtype)
+            state[name] = (u, torch.zeros_like(u), (torch.empty_like(u), torch.empty_like(u)))
+        fired = {name: torch.zeros((window, batch, *net.population(name).shape), dtype=torch.bool) for name in group}
+        prof = self.profile
+        for t in range(window):
+            for name in group:
+                a = inputs[name][t].clone()
+                if t > 0:
+                    for proj in internal:
+                        if proj.target == name:
+                            a += self._product(proj, fired[proj.source][t - 1].to(torch.int8))
+                r = self._neurons[name]
+                u, v, work = state[name]
+                if fixed:
+                    lif_step(
+                        u,
+                        v,
+                        wrap32(a),
+                        r.du_keep,
+                        r.dv_keep,
+                        r.bias,
+                        r.vth,
+                        prof.max_state,
+                        prof.shift,
+                        prof.decay_bits,
+                        fired[name][t],
+                        work,
+                    )
+                else:
+                    u2, v2, spike = self._float_step(u, v, a, r)
+                    u.copy_(u2)
+                    v.copy_(v2)
+                    fired[name][t] = spike
+        return {name: f.view(torch.int8) for name, f in fired.items()}

@@ -1,105 +1,88 @@
-"""Lower a feed-forward NIR graph to a chain of hardware layers: one synapse + one LIF population.
+"""NIR graph -> :class:`~backends.network.Network`: one validation and one lowering for every backend.
 
-Loihi-style hardware (and Lava's processes) connect spiking populations through a single synaptic
-stage (Dense or Conv) each. The nodes between two neuron nodes (``Affine``/``Linear``, ``Conv2d``,
-``SumPool2d``/``AvgPool2d``, ``Flatten``) are therefore folded into one linear map:
+Loihi-style hardware (and Lava's processes) connect spiking populations through synaptic stages
+(Dense or Conv). Every NIR neuron node becomes a :class:`~backends.network.Population`; the linear
+nodes between a source (the ``Input`` or a neuron node) and a neuron node are folded into one
+:class:`~backends.network.Projection` per source and target:
 
-- ``Conv2d`` alone stays a convolution; ``pool(s) -> Conv2d`` becomes one convolution with kernel
-  ``s*k`` and stride ``s*stride`` (the pooling window folded into the kernel), if the pooled map's
-  size divides evenly;
-- anything else becomes a dense matrix, materialised by applying the linear ops to the unit basis
-  (e.g. ``AvgPool2d -> Flatten -> Affine``: ``W_total = W_affine @ P_pool``).
+- ``Conv2d`` alone (or ``Conv1d``, as a height-1 ``Conv2d``) stays a convolution, and
+  ``SumPool2d/AvgPool2d -> Conv2d`` becomes one convolution with the pooling window folded into the
+  kernel (kernel ``s*k``, stride ``s*stride``) when the pooled map divides evenly;
+- anything else becomes a dense matrix, materialised by applying the linear nodes to the unit
+  basis (``AvgPool2d -> Flatten -> Affine``: ``W = W_affine @ P_pool``; several paths from one
+  source are summed), and the affine offsets (biases) go to the target's bias.
 
-Neuron nodes map to Lava's LIF in its float convention
-``u = u (1 - du) + a;  v = v (1 - dv) + u + bias;  spike v > vth;  v -> 0``
-with ``dt`` (NIR has no time step; ``graph.metadata['dt']``, else 1 ms):
+Any directed graph of these nodes is accepted: several projections into one population (skip
+connections, merges), recurrent projections (a population to itself or to an earlier one), nested
+NIR graphs (inlined). Neuron nodes map to Lava's LIF in its float convention
+``u = u (1 - du) + a;  v = v (1 - dv) + u + bias;  spike v > vth;  v -> 0``, reading the NIR
+equations with Euler steps of ``dt`` seconds (:func:`backends.timestep.resolve_dt`):
 
-=========  ================  ================  ==================================  ===========
-node       du                dv                input scale (folded into weights)   bias
-=========  ================  ================  ==================================  ===========
-LIF        1 (no current)    dt / tau          r dt / tau                          dt/tau v_leak
-IF         1                 0                 r                                   0
-CubaLIF    dt / tau_syn      dt / tau_mem      w_in du dv r                        dv v_leak
-=========  ================  ================  ==================================  ===========
+=========  ===============  ==============  ==============================  =================
+node       du               dv              input scale (on the weights)    bias (to ``v``)
+=========  ===============  ==============  ==============================  =================
+LIF        1 (no current)   dt / tau        r dt / tau                      dt / tau v_leak
+IF         1                0               r dt                            0
+CubaLIF    dt / tau_syn     dt / tau_mem    w_in du dv r                    dv v_leak
+=========  ===============  ==============  ==============================  =================
 
-Affine biases are added to ``v`` every step (times the input scale). Lava's ``du``, ``dv`` and
-``vth`` are one value per population: per-neuron thresholds are normalised by scaling each neuron's
-weights and bias (the dynamics are linear in ``v`` with reset to 0), per-neuron time constants are
-refused. Unsupported nodes, branching graphs, non-zero ``v_reset`` and linear ops after the last
-neuron are errors naming the node.
+(NIR: ``tau dv/dt = v_leak - v + r I`` for LIF, ``dv/dt = r I`` for IF, and for CubaLIF
+``tau_syn dI/dt = -I + w_in S``, ``tau_mem dv/dt = v_leak - v + r I``.) Per-neuron time
+constants are kept per neuron (Lava runs one LIF process per group of equal constants);
+per-neuron thresholds are normalised to one per population by scaling each neuron's weights and
+bias (the dynamics are linear in ``v`` with reset to 0).
+
+:func:`validate` runs before anything is built and raises :class:`GraphError` naming the node,
+the field, the index and the value: unsupported nodes (with the nearest supported form),
+non-finite values, ``tau <= 0``, thresholds ``<= 0``, ``v_reset != 0``, ``dt / tau > 1``, shapes
+that disagree, nodes off the input-to-output paths and linear cycles without a neuron.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
 
 import nir
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-LINEAR_NODES = (nir.Affine, nir.Linear, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d, nir.Flatten)
+from backends.network import INPUT, Network, Population, Projection
+from backends.timestep import resolve_dt
+
+LINEAR_NODES = (
+    nir.Affine,
+    nir.Linear,
+    nir.Scale,
+    nir.Conv1d,
+    nir.Conv2d,
+    nir.SumPool2d,
+    nir.AvgPool2d,
+    nir.Flatten,
+)
 NEURON_NODES = (nir.LIF, nir.IF, nir.CubaLIF)
+NEAREST = {
+    "LI": "a leaky integrator does not spike and Lava has no such process; the nearest form is a LIF "
+    "with a threshold (read the output population's spikes)",
+    "CubaLI": "a current-based leaky integrator does not spike; the nearest form is a CubaLIF",
+    "I": "an integrator does not spike; the nearest form is an IF",
+    "Threshold": "a stateless threshold is not a Lava process; the nearest form is an IF with r dt = 1, "
+    "which keeps its voltage between steps",
+    "Delay": "per-synapse delays are not lowered (each projection delays exactly one step); remove the "
+    "Delay node, or fold it into the time step",
+}
 _MAX_DENSE = 200_000_000
 
 
-@dataclass
-class FloatLayer:
-    """One synapse + LIF population, float parameters in Lava's convention (torch layouts).
+class GraphError(ValueError):
+    """A NIR graph that no backend accepts; the message names the node, field, index and value.
 
-    Made by :func:`lower`: the NIR nodes folded into it are ``nodes`` (its linear ops, then its
-    neuron node), its dynamics ``u = u (1 - du) + W s;  v = v (1 - dv) + u + bias;  spike v > vth``.
-
-    Attributes:
-        name: the layer's name, that of its neuron node.
-        synapse: ``"dense"`` or ``"conv"``.
-        weight: float64; dense ``[n_out, n_in]`` (over the flattened input, torch ``(C, H, W)``
-            order); conv ``[C_out, C_in, kH, kW]`` (cross-correlation, torch layout). The neuron's
-            input scale and per-neuron threshold normalisation are folded in.
-        in_shape: per-sample input shape, e.g. ``(2, 34, 34)`` or ``(128,)``.
-        out_shape: per-sample shape of the population.
-        bias: float64 ``[n_out]``, added to ``v`` each step.
-        du, dv: current and voltage decays per step, in ``[0, 1]``.
-        vth: the population's common threshold (> 0).
-        neuron: the NIR neuron type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
-        stride, padding: conv stride and padding ``(H, W)`` (``(1, 1)``, ``(0, 0)`` for dense).
-        nodes: names of the NIR nodes folded into the layer.
+    A ``ValueError``, so callers that catch bad input catch it too.
 
     Example:
-        >>> graph = nir.NIRGraph.from_list(
-        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
-        ...     nir.IF(r=np.ones(2), v_threshold=np.array([1.0, 2.0])), nir.Output(np.array([2])))
-        >>> layer = lower(graph)[0]
-        >>> layer.weight  # the second neuron's threshold of 2 normalised to the common 1
-        array([[1. , 1. , 1. ],
-               [0.5, 0.5, 0.5]])
-        >>> layer.vth, layer.nodes, (layer.n_in, layer.n_out)
-        (1.0, ['linear', 'if'], (3, 2))
+        >>> str(GraphError("NIR node 'lif': tau[2] = 0 must be > 0"))
+        "NIR node 'lif': tau[2] = 0 must be > 0"
     """
-
-    name: str
-    synapse: str  # "dense" | "conv"
-    weight: np.ndarray  # dense [n_out, n_in]; conv [C_out, C_in, kH, kW] (cross-correlation)
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
-    bias: np.ndarray  # per neuron, flat [n_out], added to v each step
-    du: float
-    dv: float
-    vth: float
-    neuron: str
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    nodes: list[str] = field(default_factory=list)
-
-    @property
-    def n_in(self) -> int:
-        """Number of inputs per step (``prod(in_shape)``)."""
-        return int(np.prod(self.in_shape))
-
-    @property
-    def n_out(self) -> int:
-        """Number of neurons in the population (``prod(out_shape)``)."""
-        return int(np.prod(self.out_shape))
 
 
 def _pair(value) -> tuple[int, int]:
@@ -107,266 +90,559 @@ def _pair(value) -> tuple[int, int]:
     return (int(arr[0]), int(arr[0])) if arr.size == 1 else (int(arr[0]), int(arr[1]))
 
 
-def _chain(graph: nir.NIRGraph) -> list[str]:
-    """Node names from the single Input to the single Output; error unless a simple chain."""
+# -- structure -------------------------------------------------------------------------------
+def _flatten_nested(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict, list]:
+    """Inline nested graphs: nodes named ``outer.inner``; a subgraph's own Input/Output nodes become
+    pass-through nodes (``None``) that :func:`_contract` removes."""
+    nodes: dict[str, nir.NIRNode | None] = {}
+    edges: list[tuple[str, str]] = []
+    entry: dict[str, list[str]] = {}
+    exit_: dict[str, list[str]] = {}
     for name, node in graph.nodes.items():
+        full = prefix + name
         if isinstance(node, nir.NIRGraph):
-            raise ValueError(f"NIR node {name!r}: nested graphs are not supported")
-    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
-    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(f"NIR graph needs exactly one Input and one Output, has {inputs} and {outputs}")
-    succ: dict[str, list[str]] = {k: [] for k in graph.nodes}
+            inner_nodes, inner_edges = _flatten_nested(node, full + ".")
+            nodes.update(inner_nodes)
+            edges.extend(inner_edges)
+            entry[name] = [full + "." + k for k, n in node.nodes.items() if isinstance(n, nir.Input)]
+            exit_[name] = [full + "." + k for k, n in node.nodes.items() if isinstance(n, nir.Output)]
+            for k in entry[name] + exit_[name]:
+                nodes[k] = None
+        else:
+            nodes[full] = node
     for src, dst in graph.edges:
-        if src not in succ or dst not in succ:
-            raise ValueError(f"NIR edge ({src!r}, {dst!r}) names a node that does not exist")
-        succ[src].append(dst)
-    order = [inputs[0]]
-    while order[-1] != outputs[0]:
-        nxt = succ[order[-1]]
-        if len(nxt) != 1:
-            raise ValueError(
-                f"NIR graph is not a feed-forward chain: node {order[-1]!r} has {len(nxt)} successors {nxt}"
-            )
-        if nxt[0] in order:
-            raise ValueError(f"NIR graph has a cycle through node {nxt[0]!r}")
-        order.append(nxt[0])
-    if len(order) != len(graph.nodes):
-        rest = sorted(set(graph.nodes) - set(order))
-        raise ValueError(f"NIR graph has nodes off the input-output chain: {rest}")
-    return order
+        for a in _resolve(src, exit_, prefix, nodes):
+            for b in _resolve(dst, entry, prefix, nodes):
+                edges.append((a, b))
+    return nodes, edges
 
 
-def _input_shape(node: nir.Input) -> tuple[int, ...]:
+def _resolve(name: str, ports: dict[str, list[str]], prefix: str, nodes: dict) -> list[str]:
+    """An edge endpoint: a plain node, a nested graph (its Input/Output nodes) or ``graph.node``."""
+    if name in ports:
+        return ports[name]
+    if prefix + name in nodes or "." not in name:
+        return [prefix + name]
+    return [prefix + name]  # ``sub.node`` addresses an inner node directly
+
+
+def _contract(nodes: dict, edges: list) -> tuple[dict, list]:
+    """Remove pass-through nodes (``None``), joining each predecessor to each successor."""
+    edges = list(dict.fromkeys(edges))
+    for name in [k for k, v in nodes.items() if v is None]:
+        preds = [a for a, b in edges if b == name]
+        succs = [b for a, b in edges if a == name]
+        edges = [(a, b) for a, b in edges if name not in (a, b)]
+        edges += [(a, b) for a in preds for b in succs]
+        del nodes[name]
+    return nodes, list(dict.fromkeys(edges))
+
+
+def _structure(graph) -> tuple[dict, list, str, str]:
+    if not isinstance(graph, nir.NIRGraph):
+        raise GraphError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
+    nodes, edges = _contract(*_flatten_nested(graph))
+    for src, dst in edges:
+        for end in (src, dst):
+            if end not in nodes:
+                raise GraphError(f"NIR edge ({src!r}, {dst!r}) names node {end!r}, which does not exist")
+    inputs = [k for k, n in nodes.items() if isinstance(n, nir.Input)]
+    outputs = [k for k, n in nodes.items() if isinstance(n, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise GraphError(f"NIR graph needs exactly one Input and one Output node, has {inputs} and {outputs}")
+    for name, node in nodes.items():
+        if isinstance(node, (nir.Input, nir.Output) + LINEAR_NODES + NEURON_NODES):
+            continue
+        kind = type(node).__name__
+        hint = NEAREST.get(kind, "supported: " + ", ".join(t.__name__ for t in LINEAR_NODES + NEURON_NODES))
+        raise GraphError(f"NIR node {name!r} of type {kind} cannot run on Lava's processes: {hint}")
+    return nodes, edges, inputs[0], outputs[0]
+
+
+# -- values ----------------------------------------------------------------------------------
+def _finite(name: str, field: str, value) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
+    if bad.size:
+        i = int(bad[0])
+        raw = np.asarray(value).reshape(-1)[i]
+        raise GraphError(f"NIR node {name!r}: {field}[{i}] = {raw} is not finite")
+    return arr
+
+
+def _positive(name: str, field: str, arr: np.ndarray) -> None:
+    flat = arr.reshape(-1)
+    bad = np.flatnonzero(flat <= 0)
+    if bad.size:
+        i = int(bad[0])
+        raise GraphError(f"NIR node {name!r}: {field}[{i}] = {flat[i]:g} must be > 0")
+
+
+def _input_shape(name: str, node: nir.Input) -> tuple[int, ...]:
     shape = node.input_type.get("input")
     if shape is None:
-        raise ValueError("NIR Input node has no shape")
-    return tuple(int(s) for s in np.atleast_1d(shape))
+        raise GraphError(f"NIR Input node {name!r} has no shape")
+    shape = tuple(int(s) for s in np.atleast_1d(shape))
+    if not shape or any(s < 1 for s in shape):
+        raise GraphError(f"NIR Input node {name!r}: shape {list(shape)} must have positive sizes")
+    return shape
+
+
+def _linear_values(name: str, node) -> None:
+    for field in ("weight", "bias", "scale"):
+        if hasattr(node, field) and getattr(node, field) is not None:
+            _finite(name, field, getattr(node, field))
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)) and isinstance(node.padding, str):
+        raise GraphError(f"NIR node {name!r}: padding = {node.padding!r} (a string) is not supported; give sizes")
 
 
 def _apply(node: nir.NIRNode, x: torch.Tensor) -> torch.Tensor:
     """Apply a linear NIR node to a batch ``[B, *shape]`` (float64, bias included)."""
+
+    def t(a):
+        return torch.as_tensor(np.asarray(a, dtype=np.float64))
+
     if isinstance(node, nir.Affine):
-        w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float64)
-        b = torch.as_tensor(np.asarray(node.bias), dtype=torch.float64)
-        return x.flatten(1) @ w.T + b
+        return x.flatten(1) @ t(node.weight).T + t(node.bias)
     if isinstance(node, nir.Linear):
-        w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float64)
-        return x.flatten(1) @ w.T
+        return x.flatten(1) @ t(node.weight).T
+    if isinstance(node, nir.Scale):
+        return x * t(node.scale).reshape(x.shape[1:]) if t(node.scale).numel() > 1 else x * t(node.scale)
     if isinstance(node, nir.Conv2d):
-        w = torch.as_tensor(np.asarray(node.weight), dtype=torch.float64)
-        b = torch.as_tensor(np.asarray(node.bias), dtype=torch.float64)
-        if isinstance(node.padding, str):
-            raise ValueError("NIR Conv2d: string padding is not supported")
-        return F.conv2d(x, w, b, _pair(node.stride), _pair(node.padding), _pair(node.dilation), int(node.groups))
+        return F.conv2d(
+            x,
+            t(node.weight),
+            t(node.bias),
+            _pair(node.stride),
+            _pair(node.padding),
+            _pair(node.dilation),
+            int(node.groups),
+        )
+    if isinstance(node, nir.Conv1d):
+        w = t(node.weight)
+        return F.conv1d(
+            x,
+            w,
+            t(node.bias),
+            int(np.atleast_1d(node.stride)[0]),
+            int(np.atleast_1d(node.padding)[0]),
+            int(np.atleast_1d(node.dilation)[0]),
+            int(node.groups),
+        )
     if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
         k = _pair(node.kernel_size)
         out = F.avg_pool2d(x, k, _pair(node.stride), _pair(node.padding), count_include_pad=True)
         return out * (k[0] * k[1]) if isinstance(node, nir.SumPool2d) else out
     if isinstance(node, nir.Flatten):
-        return x.flatten(1)
+        if node.end_dim == -1:  # to the end: frameworks disagree whether start_dim counts the batch;
+            return x.flatten(1)  # flattening one sample's whole shape is what either one means
+        start = node.start_dim + 1 if node.start_dim >= 0 else node.start_dim
+        return x.flatten(start, node.end_dim + 1 if node.end_dim >= 0 else node.end_dim)
     raise TypeError(type(node).__name__)
 
 
-@dataclass(frozen=True)
-class NeuronParams:
-    """A neuron node in Lava's float LIF convention (see the module table).
-
-    Attributes:
-        du, dv: current and voltage decays per step, in [0, 1] (one per population).
-        vth: the population's common threshold.
-        scale: per-neuron input scale ``[n]`` folded into the incoming weights (thresholds normalised).
-        bias: per-neuron bias ``[n]`` added to ``v`` each step.
-        kind: the NIR node type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
-
-    Example:
-        >>> params = NeuronParams(du=1.0, dv=0.1, vth=1.0, scale=np.full(2, 0.1), bias=np.zeros(2), kind="LIF")
-        >>> params.scale  # a LIF with r = 1, tau = 10 ms at dt = 1 ms: input scale r dt / tau
-        array([0.1, 0.1])
-    """
-
-    du: float
-    dv: float
-    vth: float
-    scale: np.ndarray
-    bias: np.ndarray
-    kind: str
-
-
-def _neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> NeuronParams:
-    """du, dv, vth, per-neuron input scale and bias of a neuron node (see the module table)."""
+# -- neurons ---------------------------------------------------------------------------------
+def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
+    """``(du, dv, vth, scale, bias)`` of a neuron node (see the module table), validated."""
     n = int(np.prod(shape))
 
-    def arr(value, what: str) -> np.ndarray:
-        """``value`` as float64 ``[n]`` (a scalar broadcast); ``ValueError`` for a wrong count."""
-        a = np.asarray(value, dtype=np.float64)
+    def arr(field: str) -> np.ndarray:
+        a = _finite(name, field, getattr(node, field)).reshape(-1)
         if a.size == 1:
-            return np.full(n, float(a.reshape(-1)[0]))
+            return np.full(n, float(a[0]))
         if a.size != n:
-            raise ValueError(f"NIR node {name!r}: {what} has {a.size} values for {n} neurons")
-        return a.reshape(-1)
-
-    def uniform(a: np.ndarray, what: str) -> float:
-        """The one value of ``a`` ``[n]``; ``ValueError`` if it varies (one per population in Lava)."""
-        if not np.allclose(a, a[0], rtol=1e-6, atol=0):
-            raise ValueError(
-                f"NIR node {name!r}: per-neuron {what} varies ({a.min():g}..{a.max():g}); "
-                "Lava's LIF has one per population"
+            raise GraphError(
+                f"NIR node {name!r}: {field} has {a.size} values for {n} neurons (input shape {list(shape)})"
             )
-        return float(a[0])
+        return a
 
     v_reset = getattr(node, "v_reset", None)
-    if v_reset is not None and np.any(np.asarray(v_reset) != 0):
-        raise ValueError(f"NIR node {name!r}: v_reset must be 0 (Lava's LIF resets v to 0)")
-    vth = arr(node.v_threshold, "v_threshold")
-    if np.any(vth <= 0):
-        raise ValueError(f"NIR node {name!r}: v_threshold must be > 0")
-    r = arr(node.r, "r")
+    if v_reset is not None:
+        reset = arr("v_reset")
+        bad = np.flatnonzero(reset != 0)
+        if bad.size:
+            i = int(bad[0])
+            raise GraphError(
+                f"NIR node {name!r}: v_reset[{i}] = {reset[i]:g}; Lava's LIF resets v to 0 "
+                "(the nearest form is v_reset = 0)"
+            )
+    vth = arr("v_threshold")
+    _positive(name, "v_threshold", vth)
+    r = arr("r")
     if isinstance(node, nir.LIF):
-        k = dt / uniform(arr(node.tau, "tau"), "tau")
-        du, dv, scale, bias = 1.0, k, r * k, k * arr(node.v_leak, "v_leak")
+        tau = arr("tau")
+        _positive(name, "tau", tau)
+        k = dt / tau
+        du, dv, scale, bias = np.ones(n), k, r * k, k * arr("v_leak")
+        what = ("tau", k)
     elif isinstance(node, nir.IF):
-        du, dv, scale, bias = 1.0, 0.0, r, np.zeros(n)
+        du, dv, scale, bias = np.ones(n), np.zeros(n), r * dt, np.zeros(n)
+        what = None
     else:  # CubaLIF
-        du = dt / uniform(arr(node.tau_syn, "tau_syn"), "tau_syn")
-        dv = dt / uniform(arr(node.tau_mem, "tau_mem"), "tau_mem")
-        scale = arr(node.w_in, "w_in") * du * dv * r
-        bias = dv * arr(node.v_leak, "v_leak")
-    for what, val in (("du", du), ("dv", dv)):
-        if not 0.0 <= val <= 1.0:
-            raise ValueError(f"NIR node {name!r}: dt/tau gives {what} = {val:g}, outside [0, 1] (dt = {dt:g} s)")
-    # one threshold per population: scale each neuron so that its threshold becomes the common one
+        tau_syn, tau_mem = arr("tau_syn"), arr("tau_mem")
+        _positive(name, "tau_syn", tau_syn)
+        _positive(name, "tau_mem", tau_mem)
+        du, dv = dt / tau_syn, dt / tau_mem
+        scale = arr("w_in") * du * dv * r
+        bias = dv * arr("v_leak")
+        bad = np.flatnonzero(du > 1)
+        if bad.size:
+            i = int(bad[0])
+            raise GraphError(
+                f"NIR node {name!r}: tau_syn[{i}] = {tau_syn[i]:g} s is below the time step dt = {dt:g} s "
+                f"(du = dt / tau_syn = {du[i]:g} > 1); pass the time step the network was trained with (dt=...)"
+            )
+        what = ("tau_mem", dv)
+    if what is not None:
+        field, k = what
+        bad = np.flatnonzero(k > 1)
+        if bad.size:
+            i = int(bad[0])
+            tau = dt / k[i]
+            raise GraphError(
+                f"NIR node {name!r}: {field}[{i}] = {tau:g} s is below the time step dt = {dt:g} s "
+                f"(dt / {field} = {k[i]:g} > 1); pass the time step the network was trained with (dt=...)"
+            )
     common = float(vth[0]) if np.allclose(vth, vth[0]) else 1.0
     norm = common / vth
-    return NeuronParams(du=du, dv=dv, vth=common, scale=scale * norm, bias=bias * norm, kind=type(node).__name__)
+    return du, dv, common, scale * norm, bias * norm
 
 
-def lower(graph: nir.NIRGraph, dt: float | None = None) -> list[FloatLayer]:
-    """The hardware layers of a feed-forward NIR graph (see the module docstring).
+# -- lowering --------------------------------------------------------------------------------
+def validate(graph: nir.NIRGraph, dt: float | None = None) -> None:
+    """Raise :class:`GraphError` unless every backend can run ``graph`` (it is lowered and dropped).
 
     Args:
-        graph: a ``nir.NIRGraph`` that is a chain from one ``Input`` (with a shape) to one
-            ``Output``, made of the nodes in :data:`LINEAR_NODES` and :data:`NEURON_NODES`.
-        dt: seconds per step, for the NIR time constants (default ``graph.metadata["dt"]``,
-            else 1e-3).
-
-    Returns:
-        one :class:`FloatLayer` per neuron node, from input to output.
+        graph: the NIR graph.
+        dt: seconds per step (see :func:`lower`).
 
     Raises:
-        ValueError: ``graph`` is not a ``nir.NIRGraph``, not a simple chain, or has an unsupported
-            node, per-neuron time constants, a non-zero ``v_reset``, a ``dt / tau`` outside
-            ``[0, 1]``, linear nodes after the last neuron, or no neuron at all.
+        GraphError: naming the node, field, index and value (see the module docstring).
+
+    Example:
+        >>> bad = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([2])), nir.Linear(np.array([[1.0, np.nan]])),
+        ...     nir.IF(r=np.ones(1), v_threshold=np.ones(1)), nir.Output(np.array([1])))
+        >>> validate(bad, dt=1.0)
+        Traceback (most recent call last):
+        backends.graph.GraphError: NIR node 'linear': weight[1] = nan is not finite
+    """
+    lower(graph, dt)
+
+
+def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = None) -> Network:
+    """The :class:`~backends.network.Network` of a NIR graph (see the module docstring).
+
+    Args:
+        graph: a ``nir.NIRGraph`` with one ``Input`` (with a shape) and one ``Output`` fed by a
+            neuron node, made of :data:`LINEAR_NODES`, :data:`NEURON_NODES` and nested graphs.
+        dt: seconds per step for the NIR time constants; ``None``: the graph's
+            ``metadata["dt"]``, else ``framework``'s convention, else 1 ms with a warning
+            (:func:`backends.timestep.resolve_dt`).
+        framework: the exporting framework, for its time-step convention when ``dt`` is not known.
+
+    Returns:
+        the lowered network: populations in evaluation order, projections, the output population.
+
+    Raises:
+        GraphError: the graph cannot run on the backends (the message names node, field, index and value).
 
     Example:
         >>> graph = nir.NIRGraph.from_list(
         ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
         ...     nir.LIF(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
         ...     nir.Output(np.array([2])))
-        >>> [layer] = lower(graph, dt=1e-3)
-        >>> layer.synapse, layer.du, layer.dv, layer.in_shape, layer.out_shape
-        ('dense', 1.0, 0.1, (3,), (2,))
-        >>> layer.weight  # r dt / tau folded in
+        >>> net = lower(graph, dt=1e-3)
+        >>> [p.name for p in net.populations], net.output, net.latency
+        (['lif'], 'lif', 1)
+        >>> net.projections[0].weight  # r dt / tau folded in
         array([[0.1, 0.1, 0.1],
                [0.1, 0.1, 0.1]])
     """
-    if not isinstance(graph, nir.NIRGraph):
-        raise ValueError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
-    dt = float(dt if dt is not None else (graph.metadata or {}).get("dt", 1e-3))
-    order = _chain(graph)
-    shape = _input_shape(graph.nodes[order[0]])
-    layers: list[FloatLayer] = []
-    pending: list[tuple[str, nir.NIRNode]] = []
-    for name in order[1:-1]:
-        node = graph.nodes[name]
+    nodes, edges, input_name, output_name = _structure(graph)
+    dt = resolve_dt(graph, dt, framework)
+    preds = {k: [a for a, b in edges if b == k] for k in nodes}
+    succs = {k: [b for a, b in edges if a == k] for k in nodes}
+    for name, node in nodes.items():
         if isinstance(node, LINEAR_NODES):
-            pending.append((name, node))
+            _linear_values(name, node)
+    if preds[input_name]:
+        raise GraphError(f"NIR Input node {input_name!r} has incoming edges from {preds[input_name]}")
+    out_preds = preds[output_name]
+    if len(out_preds) != 1 or not isinstance(nodes[out_preds[0]], NEURON_NODES):
+        raise GraphError(
+            f"NIR Output node {output_name!r} must be fed by exactly one neuron node, is fed by "
+            f"{[f'{p} ({type(nodes[p]).__name__})' for p in out_preds]}: the output must be spiking"
+        )
+    shapes = _shapes(nodes, preds, succs, input_name)
+    sources = {k for k, n in nodes.items() if isinstance(n, NEURON_NODES) or k == input_name}
+    neurons = [k for k, n in nodes.items() if isinstance(n, NEURON_NODES)]
+    params = {k: _neuron(k, nodes[k], shapes[k], dt) for k in neurons}
+    feeds = {k: _feeding(k, nodes, preds, sources) for k in neurons}
+    order, back = _order(input_name, neurons, feeds, succs, nodes)
+    used = set()
+    for k in neurons:
+        used |= feeds[k][1]
+    _reachability(nodes, succs, preds, input_name, output_name, set(order) | used)
+    populations = []
+    for k in order:
+        du, dv, vth, _, bias = params[k]
+        populations.append(Population(k, shapes[k], du, dv, vth, bias.copy(), type(nodes[k]).__name__))
+    pops = {p.name: p for p in populations}
+    grouped = {p.name for p in populations if len(p.groups()) > 1}
+    projections = []
+    for k in order:
+        srcs, linear = feeds[k]
+        scale = params[k][3]
+        projs, offset = _projections(k, srcs, linear, nodes, preds, shapes, input_name, scale, grouped)
+        pops[k].bias = pops[k].bias + offset
+        for proj in projs:
+            proj.recurrent = (proj.source, k) in back
+            projections.append(proj)
+    return Network(shapes[input_name], populations, projections, out_preds[0], dt)
+
+
+def _shapes(nodes, preds, succs, input_name) -> dict[str, tuple[int, ...]]:
+    """Per-sample output shape of every node, propagated from the input (neurons keep their input's)."""
+    shapes = {input_name: _input_shape(input_name, nodes[input_name])}
+    pending = [k for k in nodes if k != input_name]
+    progress = True
+    while pending and progress:
+        progress = False
+        for name in list(pending):
+            known = [shapes[p] for p in preds[name] if p in shapes]
+            if not known:
+                continue
+            node = nodes[name]
+            if isinstance(node, LINEAR_NODES):
+                try:
+                    with torch.no_grad():
+                        out = _apply(node, torch.zeros((1, *known[0]), dtype=torch.float64))
+                except (RuntimeError, ValueError, IndexError) as err:
+                    raise GraphError(
+                        f"NIR node {name!r} ({type(node).__name__}) cannot take input of shape {list(known[0])}: {err}"
+                    ) from None
+                shapes[name] = tuple(out.shape[1:])
+            else:
+                shapes[name] = known[0]
+            pending.remove(name)
+            progress = True
+    for name, ps in preds.items():
+        if name not in shapes:
+            raise GraphError(f"NIR node {name!r} is not reachable from the Input node")
+        got = {shapes[p] for p in ps}
+        if len(got) > 1:
+            detail = ", ".join(f"{p}: {list(shapes[p])}" for p in ps)
+            raise GraphError(f"NIR node {name!r} sums inputs of different shapes ({detail})")
+    return shapes
+
+
+def _feeding(target, nodes, preds, sources) -> tuple[list[str], set[str]]:
+    """The sources (input or neuron nodes) and linear nodes on the paths into neuron ``target``."""
+    srcs: list[str] = []
+    linear: set[str] = set()
+    stack = [(p, (target,)) for p in preds[target]]
+    while stack:
+        name, path = stack.pop()
+        if name in sources:
+            if name not in srcs:
+                srcs.append(name)
             continue
-        if not isinstance(node, NEURON_NODES):
-            raise ValueError(
-                f"NIR node {name!r} of type {type(node).__name__} is not supported; supported: "
-                + ", ".join(t.__name__ for t in LINEAR_NODES + NEURON_NODES)
-            )
-        layer = _fuse(pending, shape, name, node, dt)
-        layers.append(layer)
-        shape = layer.out_shape
-        pending = []
-    if pending:
-        raise ValueError(f"NIR nodes {[n for n, _ in pending]} follow the last neuron: the output must be spiking")
-    if not layers:
-        raise ValueError("NIR graph has no neuron nodes")
-    return layers
+        if name in path:
+            raise GraphError(f"NIR nodes {list(reversed(path))} form a cycle through linear nodes only (no neuron)")
+        if isinstance(nodes[name], nir.Output):
+            raise GraphError(f"NIR Output node {name!r} has outgoing edges")
+        linear.add(name)
+        stack.extend((p, path + (name,)) for p in preds[name])
+    return srcs, linear
 
 
-def _fuse(pending, in_shape, name, neuron_node, dt) -> FloatLayer:
-    nodes = [n for n, _ in pending] + [name]
-    kinds = [type(node) for _, node in pending]
-    conv_like = kinds == [nir.Conv2d] or (
-        len(kinds) == 2 and kinds[0] in (nir.SumPool2d, nir.AvgPool2d) and kinds[1] is nir.Conv2d
-    )
+def _order(input_name, neurons, feeds, succs, nodes) -> tuple[list[str], set[tuple[str, str]]]:
+    """Populations in depth-first order from the input; the (source, target) pairs that go back."""
+    targets = {k: [] for k in [input_name, *neurons]}
+    for k in neurons:
+        for s in feeds[k][0]:
+            targets[s].append(k)
+    order: list[str] = []
+    back: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack = [(input_name, iter(targets[input_name]))]
+    state[input_name] = 1
+    while stack:
+        name, it = stack[-1]
+        nxt = next(it, None)
+        if nxt is None:
+            state[name] = 2
+            order.append(name)
+            stack.pop()
+            continue
+        if state.get(nxt) == 1:
+            back.add((name, nxt))
+        elif nxt not in state:
+            state[nxt] = 1
+            stack.append((nxt, iter(targets[nxt])))
+    order = [k for k in reversed(order) if k != input_name]
+    missing = [k for k in neurons if k not in state]
+    if missing:
+        raise GraphError(f"NIR neuron node {missing[0]!r} is not reachable from the Input node")
+    pos = {k: i for i, k in enumerate(order)}
+    for k in neurons:  # a self-loop, and anything pointing back in the final order, is recurrent
+        for s in feeds[k][0]:
+            if s != input_name and pos[s] >= pos[k]:
+                back.add((s, k))
+    return order, back
+
+
+def _reachability(nodes, succs, preds, input_name, output_name, used) -> None:
+    """Every node lies on a path from the input and on one to the output (else it is dropped silently)."""
+    for name in nodes:
+        if name in (input_name, output_name):
+            continue
+        if name not in used:
+            raise GraphError(f"NIR node {name!r} ({type(nodes[name]).__name__}) feeds no neuron node")
+    seen, stack = {output_name}, [output_name]
+    while stack:
+        for p in preds[stack.pop()]:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    for name in nodes:
+        if name not in seen:
+            warnings.warn(f"NIR node {name!r} does not reach the Output node; it runs but is not read", stacklevel=3)
+
+
+def _evaluate(target, linear, nodes, preds, values: dict[str, torch.Tensor], batch: int, shapes) -> torch.Tensor:
+    """The summed input of ``target`` given each source's value ``[batch, *shape]`` (zeros if absent)."""
+    memo: dict[str, torch.Tensor] = {}
+
+    def value(name: str) -> torch.Tensor:
+        if name in memo:
+            return memo[name]
+        if name not in linear:  # a source
+            out = values.get(name)
+            if out is None:
+                out = torch.zeros((batch, *shapes[name]), dtype=torch.float64)
+        else:
+            out = _apply(nodes[name], _sum(preds[name]))
+        memo[name] = out
+        return out
+
+    def _sum(names):
+        total = None
+        for p in names:
+            v = value(p)
+            total = v if total is None else total + v
+        return total
+
     with torch.no_grad():
-        zero = torch.zeros(1, *in_shape, dtype=torch.float64)
-        out = zero
-        for _, node in pending:
-            out = _apply(node, out)
-    out_shape = tuple(out.shape[1:])
-    offset = out.reshape(-1).numpy()
-    params = _neuron(name, neuron_node, out_shape, dt)
-    if conv_like and len(in_shape) == 3 and _conv_foldable(pending, in_shape):
-        weight, stride, padding = _fused_conv(pending)
-        scale = params.scale.reshape(out_shape)
-        if not np.allclose(scale, scale[:, :1, :1]):
-            raise ValueError(f"NIR node {name!r}: per-pixel input scale cannot fold into a convolution")
-        weight = weight * scale[:, 0, 0][:, None, None, None]
-        synapse = "conv"
-    else:
-        n_in = int(np.prod(in_shape))
-        n_out = int(np.prod(out_shape))
+        return _sum(preds[target])
+
+
+def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, grouped):
+    """One projection per source of ``target`` (conv where the path allows), and the offset to its bias."""
+    shape = shapes[target]
+    offset = _evaluate(target, linear, nodes, preds, {}, 1, shapes).reshape(-1).numpy()
+    projs = []
+    for src in srcs:
+        src_name = INPUT if src == input_name else src
+        in_shape = shapes[src]
+        chain = _conv_chain(src, target, linear, nodes, preds)
+        if chain is not None and target not in grouped and src not in grouped and _conv_foldable(chain, in_shape):
+            weight, stride, padding = _fused_conv(chain)
+            s = scale.reshape(shape)
+            if np.allclose(s, s[:, :1, :1]):
+                projs.append(
+                    Projection(
+                        src_name,
+                        target,
+                        "conv",
+                        weight * s[:, 0, 0][:, None, None, None],
+                        in_shape,
+                        shape,
+                        stride,
+                        padding,
+                        [n for n, _ in chain],
+                    )
+                )
+                continue
+        n_in, n_out = int(np.prod(in_shape)), int(np.prod(shape))
         if n_in * n_out > _MAX_DENSE:
-            raise ValueError(f"NIR nodes {nodes}: folding into a dense {n_out}x{n_in} matrix is too large")
-        with torch.no_grad():
-            basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
-            cols = basis
-            for _, node in pending:
-                cols = _apply(node, cols)
-            matrix = (cols.reshape(n_in, -1).numpy() - offset).T
-        weight = matrix * params.scale[:, None]
-        stride, padding, synapse = (1, 1), (0, 0), "dense"
-    return FloatLayer(
-        name=name,
-        synapse=synapse,
-        weight=weight.astype(np.float64),
-        in_shape=tuple(in_shape),
-        out_shape=out_shape,
-        bias=params.bias + offset * params.scale,
-        du=params.du,
-        dv=params.dv,
-        vth=params.vth,
-        neuron=params.kind,
-        stride=stride,
-        padding=padding,
-        nodes=nodes,
-    )
+            raise GraphError(
+                f"NIR nodes {sorted(linear)} between {src!r} and {target!r}: a dense {n_out}x{n_in} matrix is too large"
+            )
+        basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
+        cols = _evaluate(target, linear, nodes, preds, {src: basis}, n_in, shapes).reshape(n_in, -1).numpy()
+        matrix = (cols - offset).T
+        nodes_on = sorted(n for n in linear if _reaches(src, n, preds))
+        projs.append(Projection(src_name, target, "dense", matrix * scale[:, None], in_shape, shape, nodes=nodes_on))
+    return projs, offset * scale
 
 
-def _conv_foldable(pending, in_shape) -> bool:
-    conv = pending[-1][1]
-    if _pair(conv.dilation) != (1, 1) or int(conv.groups) != 1 or isinstance(conv.padding, str):
+def _reaches(src, node, preds) -> bool:
+    seen, stack = set(), [node]
+    while stack:
+        k = stack.pop()
+        if k == src:
+            return True
+        for p in preds[k]:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return False
+
+
+def _conv_chain(src, target, linear, nodes, preds):
+    """``[(name, node), ...]`` when the only path src -> target is ``[Conv]`` or ``[Pool, Conv2d]``."""
+    chain = []
+    name = target
+    while True:
+        ps = preds[name]
+        if name != target and len(ps) != 1:
+            return None
+        if name == target:
+            mine = [p for p in ps if p == src or (p in linear and _reaches(src, p, preds))]
+            if len(mine) != 1:
+                return None
+            nxt = mine[0]
+        else:
+            nxt = ps[0]
+        if nxt == src:
+            break
+        if nxt not in linear:
+            return None
+        chain.append((nxt, nodes[nxt]))
+        name = nxt
+    chain.reverse()
+    kinds = [type(n) for _, n in chain]
+    if kinds in ([nir.Conv2d], [nir.Conv1d]):
+        return chain
+    if len(kinds) == 2 and kinds[0] in (nir.SumPool2d, nir.AvgPool2d) and kinds[1] is nir.Conv2d:
+        return chain
+    return None
+
+
+def _conv_foldable(chain, in_shape) -> bool:
+    conv = chain[-1][1]
+    if isinstance(conv, nir.Conv1d):
+        return len(in_shape) == 2 and int(np.atleast_1d(conv.dilation)[0]) == 1 and int(conv.groups) == 1
+    if len(in_shape) != 3 or _pair(conv.dilation) != (1, 1) or int(conv.groups) != 1:
         return False
-    if len(pending) == 1:
+    if len(chain) == 1:
         return True
-    pool = pending[0][1]
+    pool = chain[0][1]
     k, s, p = _pair(pool.kernel_size), _pair(pool.stride), _pair(pool.padding)
     return k == s and p == (0, 0) and in_shape[1] % k[0] == 0 and in_shape[2] % k[1] == 0
 
 
-def _fused_conv(pending) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
-    conv = pending[-1][1]
+def _fused_conv(chain) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    conv = chain[-1][1]
     w = np.asarray(conv.weight, dtype=np.float64)
+    if isinstance(conv, nir.Conv1d):  # [Co, Ci, k] -> height-1 [Co, Ci, 1, k] over (C, 1, L)
+        return w[:, :, None, :], (1, int(np.atleast_1d(conv.stride)[0])), (0, int(np.atleast_1d(conv.padding)[0]))
     stride, padding = _pair(conv.stride), _pair(conv.padding)
-    if len(pending) == 1:
+    if len(chain) == 1:
         return w, stride, padding
-    pool = pending[0][1]
+    pool = chain[0][1]
     k = _pair(pool.kernel_size)
     factor = 1.0 / (k[0] * k[1]) if isinstance(pool, nir.AvgPool2d) else 1.0
     fused = np.repeat(np.repeat(w, k[0], axis=2), k[1], axis=3) * factor

@@ -1,25 +1,28 @@
-"""NIR -> lava-nc processes, run with ``Loihi2SimCfg`` (``fixed_pt`` or ``floating_pt``).
+"""Lowered network -> lava-nc processes, run with ``Loihi2SimCfg`` (``fixed_pt`` or ``floating_pt``).
 
-Each lowered layer (:mod:`backends.graph`) becomes one synaptic process and one neuron process:
+Each population of the lowered network (:mod:`backends.network`) becomes one
+``lava.proc.lif.process.LIF`` (one per group of equal time constants, Lava's ``du``/``dv`` being one
+per process), each projection one synaptic process from its source's ``s_out`` to its target's
+``a_in`` (Lava's ``InPort`` sums several):
 
-- dense synapse -> ``lava.proc.dense.process.Dense`` (fixed point: weight mantissas,
-  ``weight_exp``, ``num_weight_bits``; Lava clips and truncates them itself);
-- conv synapse -> ``lava.proc.conv.process.Conv`` (Lava layout: input ``(W, H, C)``, weights
+- dense -> ``lava.proc.dense.process.Dense`` (fixed point: weight mantissas, ``weight_exp``,
+  ``num_weight_bits``; Lava clips and truncates them itself, one sign mode per process);
+- conv -> ``lava.proc.conv.process.Conv`` (Lava layout: maps ``(W, H, C)``, weights
   ``(C_out, kW, kH, C_in)``, a true convolution, so torch kernels are flipped; it ignores
-  ``weight_exp``/``num_weight_bits``, so weights arrive as full integers from
-  :mod:`backends.quantize`);
-- neurons -> ``lava.proc.lif.process.LIFReset`` (LIF with a periodic state reset, used to run many
-  samples in one long run: layer ``l`` resets at local step ``l + 2``, when its first input of the
-  next sample arrives);
-- input -> ``lava.proc.io.source.RingBuffer``; output -> ``lava.proc.io.sink.RingBuffer`` on the last
-  layer (and on every layer when traces are asked for).
+  ``weight_exp``/``num_weight_bits``, so weights arrive as full integers from :mod:`backends.quantize`);
+  Conv1d maps ``(C, L)`` run as ``(L, 1, C)``;
+- input -> ``lava.proc.io.source.RingBuffer``; output -> ``lava.proc.io.sink.RingBuffer`` on the
+  output population (and on every population when traces are asked for).
 
-Conv populations live in Lava's ``(W, H, C)`` layout; a dense layer after one gets its weight
-columns permuted to that order and its input through ``s_out.flatten()``.
+Map-shaped populations live in Lava's ``(W, H, C)`` layout; a dense projection from one gets its
+weight columns permuted to that order and its input through ``s_out.flatten()``, and one into one
+its rows permuted and its output through ``a_out.reshape``.
 
-Samples are laid end to end in windows of ``T + L (+ pad)`` steps, ``samples_per_run`` at a time
-(one build, one long run); ``samples_per_run=1`` with ``fresh=True`` builds a new network per sample
-(slow, for reference). The runtime is always stopped, also when building or running raises.
+Samples are laid end to end in windows of ``T + latency (+ pad)`` steps, ``samples_per_run`` at a
+time in one build. Between two samples the run pauses and every LIF's ``u`` and ``v`` and every
+synapse's buffer are set to zero, so each sample starts from the state a fresh network has (the
+emulator's convention); ``fresh=True`` builds a new network for every sample instead (slow, for
+reference). The runtime is always stopped, also when building or running raises.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ import numpy as np
 import torch
 
 from backends.executor import RunResult, check_spikes
-from backends.graph import FloatLayer
+from backends.network import INPUT, Network
 from backends.profile import HardwareProfile
-from backends.quantize import IntLayer, quantize
+from backends.quantize import IntNetwork, quantize
 
 _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
@@ -62,24 +65,33 @@ def _import_lava_runtime() -> None:
         multiprocessing.set_start_method = original
 
 
-def _whc(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Torch ``[C, H, W]``-ordered values of a population -> Lava ``(W, H, C)`` layout."""
+def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Torch ``(C, H, W)`` -> Lava ``(W, H, C)``; Conv1d maps ``(C, L)`` -> ``(L, 1, C)``."""
     if len(shape) == 3:
-        return np.asarray(arr).reshape(shape).transpose(2, 1, 0)
+        return (shape[2], shape[1], shape[0])
+    if len(shape) == 2:
+        return (shape[1], 1, shape[0])
+    return tuple(shape)
+
+
+def _map3(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Torch-order map shape as three dimensions (Conv1d ``(C, L)`` -> ``(C, 1, L)``)."""
+    return (shape[0], 1, shape[1]) if len(shape) == 2 else tuple(shape)
+
+
+def _to_lava(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Torch-ordered values of a population ``[n]`` -> Lava's layout."""
+    if len(shape) >= 2:
+        return np.asarray(arr).reshape(_map3(shape)).transpose(2, 1, 0)
     return np.asarray(arr).reshape(shape)
 
 
-def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return (shape[2], shape[1], shape[0]) if len(shape) == 3 else tuple(shape)
-
-
-def _dense_columns(weight: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Permute dense weight columns from torch's (C, H, W) flattening to Lava's (W, H, C)."""
-    if len(in_shape) != 3:
-        return weight
-    c, h, w = in_shape
-    idx = np.arange(c * h * w).reshape(c, h, w).transpose(2, 1, 0).reshape(-1)
-    return weight[:, idx]
+def _lava_order(shape: tuple[int, ...]) -> np.ndarray:
+    """For each position of Lava's flattening, the torch flat index (identity for vectors)."""
+    n = int(np.prod(shape))
+    if len(shape) < 2:
+        return np.arange(n)
+    return np.arange(n).reshape(_map3(shape)).transpose(2, 1, 0).reshape(-1)
 
 
 def _conv_weight(weight: np.ndarray) -> np.ndarray:
@@ -87,16 +99,38 @@ def _conv_weight(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :])
 
 
-def describe_lowering(layers: list[FloatLayer]) -> list[str]:
-    """Which Lava processes the NIR nodes of each lowered layer become (one line a layer).
+def dense_blocks(src_groups, tgt_groups) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(target rows, source columns)`` blocks a dense projection is split into on Lava.
+
+    One Lava Dense per pair of a source group and a target group (a population with several time
+    constants runs as several LIF processes; :meth:`Population.groups <backends.network.Population.groups>`).
+    Lava determines the sign mode of each block's weights on its own, so the emulator applies
+    :func:`~backends.loihi.lava_weights` block by block too.
+
+    Args:
+        src_groups: the source's groups (``None``: one group, the whole source).
+        tgt_groups: the target's groups (``None``: one group).
+
+    Returns:
+        ``(rows, cols)`` index pairs (``None`` for "all").
+
+    Example:
+        >>> dense_blocks(None, [np.array([0, 2]), np.array([1])])
+        [(array([0, 2]), None), (array([1]), None)]
+    """
+    return [(rows, cols) for rows in (tgt_groups or [None]) for cols in (src_groups or [None])]
+
+
+def describe_lowering(network: Network) -> list[str]:
+    """Which Lava processes the NIR nodes of a lowered network become (one line a process group).
 
     Shapes are given in Lava's ``(W, H, C)`` layout; nothing of Lava is imported.
 
     Args:
-        layers: the lowered graph (:func:`backends.graph.lower`).
+        network: the lowered network (:func:`backends.graph.lower`).
 
     Returns:
-        ``len(layers) + 2`` lines: the input source, one per layer, the output sink.
+        the input source, one line per population, one per projection, the output sink.
 
     Example:
         >>> import nir
@@ -104,52 +138,60 @@ def describe_lowering(layers: list[FloatLayer]) -> list[str]:
         >>> graph = nir.NIRGraph.from_list(
         ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
         ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
-        >>> for line in describe_lowering(lower(graph)):
+        >>> for line in describe_lowering(lower(graph, dt=1.0)):
         ...     print(line)
         input -> RingBuffer (source)
-        linear + if -> Dense(2x3) + LIFReset(2,) [IF: du=1, dv=0, vth=1, reset at step 2 of each window]
-        output -> RingBuffer (sink)
+        if -> LIF(2,) [IF: du=1, dv=0, vth=1]
+        linear: input->if -> Dense(2x3)
+        output -> RingBuffer (sink) on if
     """
-    lines = []
-    for i, fl in enumerate(layers):
-        if fl.synapse == "dense":
-            syn = f"Dense({fl.n_out}x{fl.n_in})"
-        else:
-            k = fl.weight.shape[2:]
-            syn = (
-                f"Conv({_lava_shape(fl.in_shape)} -> {_lava_shape(fl.out_shape)}, kernel {k[1]}x{k[0]}, "
-                f"stride {fl.stride[1]}x{fl.stride[0]})"
-            )
-        lines.append(
-            f"{' + '.join(fl.nodes)} -> {syn} + LIFReset{_lava_shape(fl.out_shape)} "
-            f"[{fl.neuron}: du={fl.du:g}, dv={fl.dv:g}, vth={fl.vth:g}, reset at step {i + 2} of each window]"
+    lines = ["input -> RingBuffer (source)"]
+    for pop in network.populations:
+        groups = pop.groups()
+        du, dv = pop.du[groups[0][0]], pop.dv[groups[0][0]]
+        procs = (
+            f"LIF{_lava_shape(pop.shape)}"
+            if len(groups) == 1
+            else f"{len(groups)} LIF processes (time constant groups)"
         )
-    return ["input -> RingBuffer (source)"] + lines + ["output -> RingBuffer (sink)"]
+        lines.append(f"{pop.name} -> {procs} [{pop.neuron}: du={du:g}, dv={dv:g}, vth={pop.vth:g}]")
+    for proj in network.projections:
+        if proj.synapse == "dense":
+            syn = f"Dense({int(np.prod(proj.out_shape))}x{int(np.prod(proj.in_shape))})"
+        else:
+            k = proj.weight.shape[2:]
+            syn = (
+                f"Conv({_lava_shape(proj.in_shape)} -> {_lava_shape(proj.out_shape)}, kernel {k[1]}x{k[0]}, "
+                f"stride {proj.stride[1]}x{proj.stride[0]})"
+            )
+        via = (" + ".join(proj.nodes) + ": ") if proj.nodes else ""
+        lines.append(f"{via}{proj.name} -> {syn}{' [recurrent]' if proj.recurrent else ''}")
+    return lines + [f"output -> RingBuffer (sink) on {network.output}"]
 
 
 class LavaExecutor:
-    """Runs a lowered graph on Lava; ``run(spikes [B, T, ...]) -> RunResult``.
+    """Runs a lowered network on Lava; ``run(spikes [B, T, ...]) -> RunResult``.
 
-    Constructing it quantizes the layers (for a fixed-point profile) and imports nothing of Lava;
+    Constructing it quantizes the network (for a fixed-point profile) and imports nothing of Lava;
     each :meth:`run` builds the processes, runs them with ``Loihi2SimCfg`` and stops the runtime.
 
     Args:
-        layers: the lowered graph (:func:`backends.graph.lower`).
+        network: the lowered network (:func:`backends.graph.lower`).
         profile: the hardware profile (fixed point: ``select_tag="fixed_pt"``; float: ``"floating_pt"``).
-        pad_steps: idle steps added to each sample's window, ``P = T + L + pad_steps`` (>= 0).
-        samples_per_run: samples laid end to end in one build and run (``None``: all of them).
+        pad_steps: idle steps added to each sample's window, ``P = T + latency + pad_steps`` (>= 0).
+        samples_per_run: samples run in one build (``None``: all of them), the state zeroed between them.
         fresh: build a new network for every sample (``samples_per_run`` becomes 1; slow, for reference).
 
     Attributes:
         kind: ``"lava"``.
         profile: the hardware profile.
-        float_layers: the lowered layers.
-        int_layers: their quantized registers (:class:`~backends.quantize.IntLayer`), ``None`` for float.
+        network: the lowered network.
+        qnet: its integer registers (:class:`~backends.quantize.IntNetwork`), ``None`` for float.
         pad_steps, samples_per_run: as used.
 
     Raises:
         ValueError: ``pad_steps < 0``, ``samples_per_run < 1``, or quantization fails
-            (:func:`~backends.quantize.quantize_layer`).
+            (:func:`~backends.quantize.quantize_population`).
 
     Example:
         >>> import nir
@@ -158,7 +200,7 @@ class LavaExecutor:
         >>> graph = nir.NIRGraph.from_list(
         ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
         ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
-        >>> executor = LavaExecutor(lower(graph), load_profile("loihi2"), samples_per_run=16)
+        >>> executor = LavaExecutor(lower(graph, dt=1.0), load_profile("loihi2"), samples_per_run=16)
         >>> executor.in_shape, executor.window(4)
         ((3,), 5)
         >>> executor.run(torch.ones(1, 4, 3)).counts  # runs Lava  # doctest: +SKIP
@@ -169,7 +211,7 @@ class LavaExecutor:
 
     def __init__(
         self,
-        layers: list[FloatLayer],
+        network: Network,
         profile: HardwareProfile,
         pad_steps: int = 0,
         samples_per_run: int | None = None,
@@ -179,19 +221,19 @@ class LavaExecutor:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
         if samples_per_run is not None and samples_per_run < 1:
             raise ValueError(f"samples_per_run must be >= 1, got {samples_per_run}")
-        self.float_layers = layers
+        self.network = network
         self.profile = profile
         self.pad_steps = pad_steps
         self.samples_per_run = 1 if fresh else samples_per_run
-        self.int_layers: list[IntLayer] | None = quantize(layers, profile) if profile.fixed_point else None
+        self.qnet: IntNetwork | None = quantize(network, profile) if profile.fixed_point else None
 
     @property
     def in_shape(self) -> tuple[int, ...]:
         """Shape of one time step of input (torch order), e.g. ``(2, 34, 34)``."""
-        return self.float_layers[0].in_shape
+        return self.network.input_shape
 
     def window(self, timesteps: int) -> int:
-        """Steps per sample window ``P = T + L + pad_steps``.
+        """Steps per sample window ``P = T + latency + pad_steps``.
 
         Args:
             timesteps: input steps ``T`` per sample.
@@ -199,73 +241,111 @@ class LavaExecutor:
         Returns:
             the window length ``P``.
         """
-        return timesteps + len(self.float_layers) + self.pad_steps
+        return timesteps + self.network.latency + self.pad_steps
 
     # -- building ---------------------------------------------------------------------------
-    def _build(self, data: np.ndarray, total_steps: int, window: int, record: bool):
+    def _build(self, data: np.ndarray, total_steps: int, record: bool):
         from lava.proc.conv.process import Conv
         from lava.proc.dense.process import Dense
         from lava.proc.io.sink import RingBuffer as Sink
         from lava.proc.io.source import RingBuffer as Source
-        from lava.proc.lif.process import LIFReset
+        from lava.proc.lif.process import LIF
 
-        fixed = self.int_layers is not None
+        net, fixed = self.network, self.qnet is not None
         source = Source(data=data)
-        port = source.s_out
-        sinks = []
-        prev_shape = self.in_shape
-        for i, fl in enumerate(self.float_layers):
-            q = self.int_layers[i] if fixed else None
-            if fl.synapse == "dense":
-                if len(prev_shape) == 3:
-                    port = port.flatten()
-                w = q.weight if fixed else fl.weight
-                w = _dense_columns(w, prev_shape)
+        neurons: dict[str, list[tuple[np.ndarray | None, object]]] = {}
+        groups: dict[str, list[np.ndarray] | None] = {}
+        for i, pop in enumerate(net.populations):
+            q = self.qnet.populations[i] if fixed else None
+            split = pop.groups()
+            groups[pop.name] = split if len(split) > 1 else None
+            procs = []
+            for idx in split if len(split) > 1 else [None]:
+                first = split[0][0] if idx is None else idx[0]
+                shape = (len(idx),) if idx is not None else _lava_shape(pop.shape)
+
+                def lay(a, idx=idx, shape=pop.shape):
+                    return np.asarray(a)[idx] if idx is not None else _to_lava(a, shape)
+
+                if fixed:  # integer registers; a float scalar would fail Lava's fixed_pt models
+                    params = {
+                        "du": int(q.du[first]),
+                        "dv": int(q.dv[first]),
+                        "vth": int(q.vth),
+                        "bias_mant": lay(q.bias_mant).astype(np.int32),
+                        "bias_exp": lay(q.bias_exp).astype(np.int32),
+                    }
+                else:
+                    params = {
+                        "du": float(pop.du[first]),
+                        "dv": float(pop.dv[first]),
+                        "vth": float(pop.vth),
+                        "bias_mant": lay(pop.bias).astype(np.float64),
+                    }
+                procs.append((idx, LIF(shape=shape, **params)))
+            neurons[pop.name] = procs
+        synapses = []
+        for j, proj in enumerate(net.projections):
+            q = self.qnet.projections[j] if fixed else None
+            w = q.weight if fixed else proj.weight
+            if proj.source == INPUT:
+                srcs = [(None, source.s_out)]
+            else:
+                srcs = [(idx, lif.s_out) for idx, lif in neurons[proj.source]]
+            tgts = [(idx, lif.a_in) for idx, lif in neurons[proj.target]]
+            if proj.synapse == "conv":
+                (_, port), (_, a_in) = srcs[0], tgts[0]
+                syn = Conv(
+                    weight=_conv_weight(w).astype(np.int32 if fixed else np.float64),
+                    input_shape=_lava_shape(proj.in_shape),
+                    stride=(proj.stride[1], proj.stride[0]),
+                    padding=(proj.padding[1], proj.padding[0]),
+                )
+                port.connect(syn.s_in)
+                syn.a_out.connect(a_in)
+                synapses.append(syn)
+                continue
+            src_groups = None if proj.source == INPUT else groups[proj.source]
+            for rows, cols in dense_blocks(src_groups, groups[proj.target]):
+                port = next(p for idx, p in srcs if idx is cols)
+                a_in = next(p for idx, p in tgts if idx is rows)
+                block = w
+                if rows is not None:
+                    block = block[rows]
+                else:
+                    block = block[_lava_order(proj.out_shape)]
+                if cols is not None:
+                    block = block[:, cols]
+                else:
+                    block = block[:, _lava_order(proj.in_shape)]
                 if fixed:
                     syn = Dense(
-                        weights=w.astype(np.int32), weight_exp=int(q.weight_exp), num_weight_bits=int(q.num_weight_bits)
+                        weights=block.astype(np.int32),
+                        weight_exp=int(q.weight_exp),
+                        num_weight_bits=int(q.num_weight_bits),
                     )
                 else:
-                    syn = Dense(weights=w.astype(np.float64))
-            else:
-                w = _conv_weight(q.weight if fixed else fl.weight)
-                syn = Conv(
-                    weight=w.astype(np.int32 if fixed else np.float64),
-                    input_shape=_lava_shape(fl.in_shape),
-                    stride=(fl.stride[1], fl.stride[0]),
-                    padding=(fl.padding[1], fl.padding[0]),
-                )
-            port.connect(syn.s_in)
-            shape = _lava_shape(fl.out_shape)
-            reset = {"reset_interval": window, "reset_offset": (i + 2) % window}
-            if fixed:  # integer registers; a float scalar would fail Lava's fixed_pt models
-                params = {
-                    "du": int(q.du),
-                    "dv": int(q.dv),
-                    "vth": int(q.vth),
-                    "bias_mant": _whc(q.bias_mant, fl.out_shape).astype(np.int32),
-                    "bias_exp": _whc(q.bias_exp, fl.out_shape).astype(np.int32),
-                }
-            else:
-                params = {
-                    "du": float(fl.du),
-                    "dv": float(fl.dv),
-                    "vth": float(fl.vth),
-                    "bias_mant": _whc(fl.bias, fl.out_shape).astype(np.float64),
-                }
-            lif = LIFReset(shape=shape, **params, **reset)
-            syn.a_out.connect(lif.a_in)
-            if record or i == len(self.float_layers) - 1:
-                sink = Sink(shape=shape, buffer=total_steps)
-                lif.s_out.connect(sink.a_in)
-                sinks.append(sink)
-            port = lif.s_out
-            prev_shape = fl.out_shape
-        return source, sinks
+                    syn = Dense(weights=block.astype(np.float64))
+                (port.flatten() if cols is None and len(proj.in_shape) >= 2 else port).connect(syn.s_in)
+                out = syn.a_out
+                if rows is None and len(proj.out_shape) >= 2:
+                    out = out.reshape(_lava_shape(proj.out_shape))
+                out.connect(a_in)
+                synapses.append(syn)
+        sinks = {}
+        for pop in net.populations:
+            if record or pop.name == net.output:
+                sinks[pop.name] = []
+                for idx, lif in neurons[pop.name]:
+                    sink = Sink(shape=lif.s_out.shape, buffer=total_steps)
+                    lif.s_out.connect(sink.a_in)
+                    sinks[pop.name].append((idx, sink))
+        lifs = [lif for procs in neurons.values() for _, lif in procs]
+        return source, sinks, lifs, synapses
 
     # -- running ---------------------------------------------------------------------------
-    def _run_chunk(self, x: np.ndarray, window: int, record: bool) -> list[np.ndarray]:
-        """Run samples ``x`` ``[n, T, *in]`` end to end; per recorded layer ``[n, P, *out (torch)]``."""
+    def _run_chunk(self, x: np.ndarray, window: int, record: bool) -> dict[str, np.ndarray]:
+        """Run samples ``x`` ``[n, T, *in]`` end to end; per recorded population ``[n, P, *shape (torch)]``."""
         _import_lava_runtime()
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
@@ -274,30 +354,40 @@ class LavaExecutor:
         total = n * window
         frames = np.zeros((n, window) + self.in_shape, dtype=np.float64)
         frames[:, :steps_in] = x
-        frames = frames.reshape((total,) + self.in_shape)
-        if len(self.in_shape) == 3:
-            data = frames.transpose(3, 2, 1, 0)  # (W, H, C, time)
-        else:
-            data = frames.transpose(1, 0)
-        data = np.ascontiguousarray(data if self.int_layers is None else data.astype(np.int32))
+        frames = frames.reshape((total, -1))[:, _lava_order(self.in_shape)]
+        data = frames.reshape((total,) + _lava_shape(self.in_shape))
+        data = np.moveaxis(data, 0, -1)  # (*lava shape, time)
+        fixed = self.qnet is not None
+        data = np.ascontiguousarray(data if not fixed else data.astype(np.int32))
         source = None
         try:
-            source, sinks = self._build(data, total, window, record)
-            tag = "fixed_pt" if self.int_layers is not None else "floating_pt"
-            source.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag=tag))
-            raw = [np.asarray(s.data.get()) for s in sinks]
+            source, sinks, lifs, synapses = self._build(data, total, record)
+            cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
+            zero_type = np.int32 if fixed else np.float64
+            for k in range(n):
+                source.run(condition=RunSteps(num_steps=window), run_cfg=cfg)
+                if k + 1 < n:  # the next sample starts from a fresh network's state
+                    for lif in lifs:
+                        lif.u.set(np.zeros(lif.u.shape, zero_type))
+                        lif.v.set(np.zeros(lif.v.shape, zero_type))
+                    for syn in synapses:
+                        buf = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
+                        buf.set(np.zeros(buf.shape, zero_type))
+            raw = {name: [(idx, np.asarray(s.data.get())) for idx, s in parts] for name, parts in sinks.items()}
         finally:
             if source is not None and source.runtime is not None:
                 source.stop()
-        layers = self.float_layers if record else self.float_layers[-1:]
-        out = []
-        for fl, r in zip(layers, raw):
-            # r: (*lava_shape, time) -> [time, *torch shape]
-            if len(fl.out_shape) == 3:
-                r = r.transpose(3, 2, 1, 0)
-            else:
-                r = r.transpose(1, 0)
-            out.append((r != 0).reshape((n, window) + fl.out_shape))
+        out = {}
+        for name, parts in raw.items():
+            pop = self.network.population(name)
+            flat = np.zeros((total, pop.n), dtype=bool)
+            for idx, r in parts:
+                r = np.moveaxis(r, -1, 0).reshape(total, -1) != 0  # (time, lava flat)
+                if idx is None:
+                    flat[:, _lava_order(pop.shape)] = r
+                else:
+                    flat[:, idx] = r
+            out[name] = flat.reshape((n, window) + pop.shape)
         return out
 
     @torch.no_grad()
@@ -307,12 +397,12 @@ class LavaExecutor:
         Args:
             spikes: binary spikes ``[B, T, *in_shape]`` (tensor or array; see
                 :func:`~backends.executor.check_spikes`).
-            record: also record every layer's spikes (one sink per layer).
+            record: also record every population's spikes (one sink per LIF process).
 
         Returns:
             a :class:`~backends.executor.RunResult`: ``window`` ``[B, P, n_out]`` and ``output``
-            ``[B, T, n_out]`` float32 0/1 (``P = T + L + pad_steps``), ``layers`` (with ``record``)
-            one float32 ``[B, P, *out_shape]`` per layer (torch order).
+            ``[B, T, n_out]`` float32 0/1 (``P = T + latency + pad_steps``), ``layers`` (with
+            ``record``) one float32 ``[B, P, *shape]`` per population (torch order, network order).
 
         Raises:
             ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
@@ -326,7 +416,8 @@ class LavaExecutor:
         window = self.window(steps_in)
         per = self.samples_per_run or len(x)
         chunks = [self._run_chunk(x[i : i + per], window, record) for i in range(0, len(x), per)]
-        layers = [torch.from_numpy(np.concatenate(parts)).float() for parts in zip(*chunks)]
-        out = layers[-1].reshape(len(x), window, -1)
-        n = len(self.float_layers)
-        return RunResult(out, out[:, n : n + steps_in], layers if record else None)
+        merged = {name: torch.from_numpy(np.concatenate([c[name] for c in chunks])).float() for name in chunks[0]}
+        out = merged[self.network.output].reshape(len(x), window, -1)
+        lat = self.network.latency
+        layers = [merged[p.name] for p in self.network.populations] if record else None
+        return RunResult(out, out[:, lat : lat + steps_in], layers)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from backends.quantize import IntLayer
+from backends.quantize import IntPopulation, IntProjection
 
 
 def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
@@ -64,44 +64,42 @@ def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
     return -w if mode == "inhibitory" else w
 
 
-def applied_weights(q: IntLayer) -> np.ndarray:
-    """The integer weights Lava applies for layer ``q``.
+def applied_weights(q: IntProjection) -> np.ndarray:
+    """The integer weights Lava applies for projection ``q``.
 
     Dense: the mantissas after Lava's clip and truncation (:func:`lava_weights`); conv: the weights
     as quantized (Lava's Conv takes them as they are).
 
     Args:
-        q: a quantized layer (:class:`~backends.quantize.IntLayer`).
+        q: a quantized projection (:class:`~backends.quantize.IntProjection`).
 
     Returns:
         int64 array: dense ``[n_out, n_in]`` (still to be shifted by ``q.weight_exp``), or conv
         ``[C_out, C_in, kH, kW]`` in torch layout (``weight_exp`` already applied).
 
     Example:
-        >>> q = IntLayer(name="l", synapse="dense", weight=np.array([[3, -5, 200]]), weight_exp=0,
-        ...              num_weight_bits=6, in_shape=(3,), out_shape=(1,), du=0, dv=0, vth=100,
-        ...              bias_mant=np.zeros(1, dtype=np.int64), bias_exp=np.zeros(1, dtype=np.int64))
+        >>> q = IntProjection(source="input", target="l", synapse="dense", weight=np.array([[3, -5, 200]]),
+        ...                   weight_exp=0, num_weight_bits=6, in_shape=(3,), out_shape=(1,))
         >>> applied_weights(q)
         array([[  0,  -8, 200]])
     """
     return lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
 
 
-def applied_bias(q: IntLayer) -> np.ndarray:
+def applied_bias(q: IntPopulation) -> np.ndarray:
     """The per-step integer bias ``bias_mant << bias_exp`` (a right shift for negative exponents).
 
     Lava's ``scale_bias`` (``proc/lif/models.py`` 110-122); the bias is added to ``v`` every step.
 
     Args:
-        q: a quantized layer (:class:`~backends.quantize.IntLayer`).
+        q: a quantized population (:class:`~backends.quantize.IntPopulation`).
 
     Returns:
-        int64 array ``[n_out]`` (torch order of the population, flattened), in ``v``'s units.
+        int64 array ``[n]`` (torch order of the population, flattened), in ``v``'s units.
 
     Example:
-        >>> q = IntLayer(name="l", synapse="dense", weight=np.ones((2, 3), dtype=np.int64), weight_exp=0,
-        ...              num_weight_bits=8, in_shape=(3,), out_shape=(2,), du=0, dv=0, vth=100,
-        ...              bias_mant=np.array([5, -5]), bias_exp=np.array([2, -1]))
+        >>> q = IntPopulation(name="l", shape=(2,), neuron="LIF", du=np.zeros(2), dv=np.zeros(2), vth=100,
+        ...                   bias_mant=np.array([5, -5]), bias_exp=np.array([2, -1]))
         >>> applied_bias(q)
         array([20, -3])
     """
@@ -214,3 +212,65 @@ def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
     if _within(x, -half, half - 1):
         return x
     return torch.remainder(x + half, 1 << bits) - half
+
+
+def lif_step(
+    u: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    du_keep,
+    dv_keep,
+    bias: torch.Tensor | None,
+    vth: int,
+    m: int,
+    shift: int,
+    bits: int,
+    spike: torch.Tensor,
+    work: tuple[torch.Tensor, torch.Tensor],
+) -> torch.Tensor:
+    """One step of Lava's fixed-point LIF, in place on int64 ``u`` and ``v`` (``proc/lif/models.py``).
+
+    ``u = wrap24(trunc(u * du_keep / 2^bits) + wrap32(a << shift))``;
+    ``v = clip(trunc(v * dv_keep / 2^bits) + u + bias, +-(m - 1))``; ``spike = v > vth``; ``v -> 0``
+    where it spiked.
+
+    Args:
+        u, v: int64 state, shaped like the population (batch first), updated in place.
+        a: int64 synaptic input of this step, same shape.
+        du_keep, dv_keep: ``4096 - du - 1`` and ``4096 - dv``: ints, or int64 tensors broadcasting
+            to ``u`` for per-neuron decays.
+        bias: int64 bias (``bias_mant << bias_exp``) broadcasting to ``v``, or ``None``.
+        vth: the threshold in ``v``'s units (``vth << 6``).
+        m: the state bound ``2**(state_bits - 1)``.
+        shift: Lava's activation shift (6).
+        bits: the decay register width (12).
+        spike: bool tensor shaped like ``v`` receiving the spikes.
+        work: two int64 scratch tensors shaped like ``v``.
+
+    Returns:
+        ``spike``.
+
+    Example:
+        >>> u, v = torch.zeros(1, 2, dtype=torch.int64), torch.zeros(1, 2, dtype=torch.int64)
+        >>> spike = torch.zeros(1, 2, dtype=torch.bool)
+        >>> work = (torch.empty_like(u), torch.empty_like(u))
+        >>> a = torch.tensor([[100, 300]])
+        >>> lif_step(u, v, a, 0, 4096, None, 200 << 6, 2**23, 6, 12, spike, work), v
+        (tensor([[False,  True]]), tensor([[6400,    0]]))
+    """
+    unity = 1 << bits
+    a6 = wrap32(a << shift)
+    keep_all_u = not isinstance(du_keep, torch.Tensor) and du_keep == 0
+    if keep_all_u:  # du = 4095: the current forgets everything each step
+        u.copy_(wrap_state(a6, m))
+    else:
+        u.copy_(wrap_state(wrap32(decay(u, du_keep, bits) + a6), m))
+    drive = u + bias if bias is not None else u
+    if isinstance(dv_keep, torch.Tensor) or dv_keep != unity:
+        torch.add(decay(v, dv_keep, bits, out=work[0], scratch=work[1]), drive, out=v)
+    else:
+        v.add_(drive)
+    v.clamp_(-(m - 1), m - 1)
+    torch.gt(v, vth, out=spike)
+    v.masked_fill_(spike, 0)
+    return spike

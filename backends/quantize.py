@@ -1,20 +1,23 @@
-"""Float hardware layers -> Loihi-style integer parameters for a profile, with a per-layer scale.
+"""Float network -> Loihi-style integer registers for a profile, with one scale per population.
 
 Integer domain (lava-nc's bit-accurate LIF): ``u += a << 6``, ``v += u + bias``, spike when
-``v > vth << 6``. With a per-layer scale ``s`` (float membrane unit -> integer weight unit):
+``v > vth << 6``. With a per-population scale ``s`` (float membrane unit -> integer weight unit),
+shared by every projection into the population:
 
-- weights: ``w * s = mantissa * 2**weight_exp``; the mantissa grid is Lava's (``mantissa_bits``,
-  mixed sign drops one more low bit: 8-bit mixed weights are even). ``s`` is chosen so that the
-  largest weight uses the whole mantissa, and ``weight_exp`` (>= 0 when possible, Lava shifts the
-  summed activation) so that the threshold sits ``headroom`` times below the 24-bit state limit;
+- weights: ``w * s = mantissa * 2**weight_exp``, one ``weight_exp`` per projection; the mantissa grid
+  is Lava's (``mantissa_bits``; mixed sign drops one more low bit: 8-bit mixed weights are even).
+  ``s`` is the largest at which every incoming projection's largest weight still fits its mantissa
+  (at an exponent in the profile's range) and the threshold sits ``headroom`` times below the
+  24-bit state limit; each projection then takes the smallest exponent its weights fit;
 - threshold: ``vth_int = round(vth * s)`` (17 bits);
 - bias: ``bias * s * 64 = bias_mant * 2**bias_exp`` (13-bit mantissa, exponent 0..7 per neuron);
-- decays: ``du_reg = round(du * 4096) - 1`` (Lava adds 1 to du), ``dv_reg = round(dv * 4096)``,
+- decays, per neuron: ``du_reg = round(du * 4096) - 1`` (Lava adds 1 to du), ``dv_reg = round(dv * 4096)``,
   both clipped to 12 bits.
 
-Dense layers keep mantissa and exponent apart (Lava's Dense applies ``weight_exp``); Lava's Conv
+Dense projections keep mantissa and exponent apart (Lava's Dense applies ``weight_exp``); Lava's Conv
 ignores ``weight_exp`` and ``num_weight_bits``, so conv weights are handed over as
-``mantissa << weight_exp`` integers, already on the grid. Each layer reports its quantization error.
+``mantissa << weight_exp`` integers (exponent >= 0), already on the grid. Each population reports
+its quantization error.
 """
 
 from __future__ import annotations
@@ -24,95 +27,142 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from backends.graph import FloatLayer
+from backends.network import Network, Population, Projection
 from backends.profile import HardwareProfile
 
 
 @dataclass(frozen=True)
 class QuantizationError:
-    """How far one layer's integer registers are from its float parameters.
+    """How far one population's integer registers (and its incoming weights) are from the floats.
 
     Attributes:
         scale: float membrane unit -> integer weight unit.
-        weight_exp: the layer's weight exponent.
-        weight_rel_rms_error: RMS of (dequantized - float) weights over RMS of the float weights.
+        weight_exps: the incoming projections' weight exponents.
+        weight_rel_rms_error: RMS of (dequantized - float) incoming weights over their RMS.
         weights_zeroed: share of non-zero float weights whose mantissa is 0.
         threshold_rel_error: relative error of the dequantized threshold.
-        dv_float, dv_quantized, du_float, du_quantized: decays before and after quantization.
+        dv_max_error, du_max_error: largest decay error per step.
         bias_abs_error: largest absolute bias error (float units).
 
     Example:
-        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
-        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
-        >>> error = quantize_layer(layer, HardwareProfile("loihi2", fixed_point=True)).error
-        >>> error.weight_exp, error.dv_quantized  # dv = 410 / 4096
-        (6, 0.10009765625)
+        >>> net = _example()
+        >>> error = quantize(net, HardwareProfile("loihi2", fixed_point=True)).populations[0].error
+        >>> error.weight_exps, round(error.dv_max_error, 6)  # dv = 410 / 4096
+        ((6,), 9.8e-05)
     """
 
     scale: float
-    weight_exp: int
+    weight_exps: tuple[int, ...]
     weight_rel_rms_error: float
     weights_zeroed: float
     threshold_rel_error: float
-    dv_float: float
-    dv_quantized: float
-    du_float: float
-    du_quantized: float
+    dv_max_error: float
+    du_max_error: float
     bias_abs_error: float
 
 
 @dataclass
-class IntLayer:
-    """A hardware layer in Lava's integer registers (torch layouts, like :class:`FloatLayer`).
-
-    Made by :func:`quantize_layer`; the emulator and Lava's processes take their registers from it.
+class IntProjection:
+    """A projection's integer weights as Lava takes them (torch layouts, like :class:`Projection`).
 
     Attributes:
-        name: the layer's name (its neuron node's name in the NIR graph).
-        synapse: ``"dense"`` or ``"conv"``.
+        source, target, synapse, in_shape, out_shape, stride, padding, recurrent: as the float projection.
         weight: int64; dense: mantissas ``[n_out, n_in]`` (Lava's Dense clips and truncates them,
             :func:`~backends.loihi.lava_weights`, and shifts the sum by ``weight_exp``); conv: full
             integers ``mantissa << weight_exp`` ``[C_out, C_in, kH, kW]``, already on the grid.
         weight_exp: Lava's Dense ``weight_exp`` (0 for conv: already applied to the weights).
         num_weight_bits: Lava's ``num_weight_bits`` (the profile's ``mantissa_bits``).
-        in_shape, out_shape: per-sample shapes of the input and of the population (torch order,
-            ``(C, H, W)`` for conv maps).
-        du, dv: Lava's 12-bit decay registers (Lava adds 1 to ``du``).
-        vth: the 17-bit threshold register (Lava compares ``v`` with ``vth << 6``).
-        bias_mant, bias_exp: int64 ``[n_out]``: per-neuron bias ``bias_mant << bias_exp`` added to ``v``.
-        stride, padding: conv stride and padding ``(H, W)`` in torch order (``(1, 1)``, ``(0, 0)`` for dense).
-        scale: float membrane unit -> integer weight unit (see the module docstring).
-        error: the layer's :class:`QuantizationError`.
 
     Example:
-        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
-        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
-        >>> q = quantize_layer(layer, HardwareProfile("loihi2", fixed_point=True))
-        >>> q.weight, q.weight_exp, q.vth, q.du, q.dv
-        (array([[ 128, -256,   76]]), 6, 16384, 4095, 410)
+        >>> q = quantize(_example(), HardwareProfile("loihi2", fixed_point=True)).projections[0]
+        >>> q.weight, q.weight_exp
+        (array([[ 128, -256,   76]]), 6)
     """
 
-    name: str
+    source: str
+    target: str
     synapse: str
-    weight: np.ndarray  # int64: dense mantissas [n_out, n_in]; conv full integers [Co, Ci, kH, kW]
-    weight_exp: int  # dense only (0 for conv: already applied)
+    weight: np.ndarray
+    weight_exp: int
     num_weight_bits: int
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-    du: int
-    dv: int
-    vth: int
-    bias_mant: np.ndarray  # int64 [n_out]
-    bias_exp: np.ndarray  # int64 [n_out]
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
+    recurrent: bool = False
+
+    @property
+    def name(self) -> str:
+        """``"source->target"``."""
+        return f"{self.source}->{self.target}"
+
+
+@dataclass
+class IntPopulation:
+    """A population in Lava's integer LIF registers.
+
+    Attributes:
+        name, shape, neuron: as the float population.
+        du, dv: int64 ``[n]`` 12-bit decay registers per neuron (Lava adds 1 to ``du``).
+        vth: the 17-bit threshold register (Lava compares ``v`` with ``vth << 6``).
+        bias_mant, bias_exp: int64 ``[n]``: per-neuron bias ``bias_mant << bias_exp`` added to ``v``.
+        scale: float membrane unit -> integer weight unit (see the module docstring).
+        error: its :class:`QuantizationError`.
+
+    Example:
+        >>> q = quantize(_example(), HardwareProfile("loihi2", fixed_point=True)).populations[0]
+        >>> q.vth, q.du, q.dv
+        (16384, array([4095]), array([410]))
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    neuron: str
+    du: np.ndarray
+    dv: np.ndarray
+    vth: int
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
     scale: float = 1.0
     error: QuantizationError | None = None
 
     @property
-    def n_out(self) -> int:
-        """Number of neurons in the population (``prod(out_shape)``)."""
-        return int(np.prod(self.out_shape))
+    def n(self) -> int:
+        """Number of neurons (``prod(shape)``)."""
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class IntNetwork:
+    """A lowered network in integer registers: what the emulator and Lava's processes are built from.
+
+    Attributes:
+        network: the float network it was quantized from.
+        populations: one :class:`IntPopulation` per population, same order.
+        projections: one :class:`IntProjection` per projection, same order.
+
+    Example:
+        >>> qnet = quantize(_example(), HardwareProfile("loihi2", fixed_point=True))
+        >>> qnet.population("lif").vth
+        16384
+    """
+
+    network: Network
+    populations: list[IntPopulation]
+    projections: list[IntProjection]
+
+    def population(self, name: str) -> IntPopulation:
+        """The population called ``name``."""
+        return self.populations[self.network.index(name)]
+
+
+def _example() -> Network:
+    """A one-population network for the examples: weights ``[[0.5, -1.0, 0.3]]``, LIF with dv = 0.1."""
+    from backends.network import INPUT
+
+    pop = Population("lif", (1,), np.ones(1), np.full(1, 0.1), 1.0, np.zeros(1), "LIF")
+    proj = Projection(INPUT, "lif", "dense", np.array([[0.5, -1.0, 0.3]]), (3,), (1,))
+    return Network((3,), [pop], [proj], "lif", 1e-3)
 
 
 def mantissa_grid(mixed: bool, bits: int) -> tuple[int, int, int]:
@@ -181,149 +231,173 @@ def _bias(bias: np.ndarray, scale: float, profile: HardwareProfile) -> tuple[np.
     return mant, exp
 
 
-def choose_scale(layer: FloatLayer, profile: HardwareProfile) -> tuple[float, int]:
-    """``(scale, weight_exp)``: full mantissa for the largest weight, threshold below the state range.
+def _mant_max(w: np.ndarray, bits: int) -> int:
+    mixed = bool(w.min() < 0 < w.max())
+    _, lo, hi = mantissa_grid(mixed, bits)
+    return max(hi, -lo if mixed else hi)
 
-    The target scale keeps ``vth * scale`` within 17 bits and ``headroom`` times below the 24-bit
-    state bound (in ``v``'s units, after the shift by 6); ``weight_exp`` is the largest exponent
-    at which the largest weight still fits the mantissa, clamped to ``[exp_min, exp_max]`` (conv:
-    ``[0, exp_max]``, Lava's Conv has no ``weight_exp``), and the scale is then set so that the
-    largest weight takes the whole mantissa.
+
+def _exp_range(proj: Projection, profile: HardwareProfile) -> tuple[int, int]:
+    # Lava's Conv takes full integers (no weight_exp): keep conv exponents >= 0
+    return (0 if proj.synapse == "conv" else profile.exp_min), profile.exp_max
+
+
+def choose_scale(pop: Population, incoming: list[Projection], profile: HardwareProfile) -> float:
+    """The population's scale: every incoming weight fits, the threshold sits below the state range.
+
+    The target keeps ``vth * scale`` within 17 bits and ``headroom`` times below the 24-bit state
+    bound (in ``v``'s units, after the shift by 6). For each projection, the largest exponent in
+    the profile's range at which its largest weight still fits the mantissa at (or below) the
+    target gives a scale that fills the mantissa; the population takes the smallest of them.
 
     Args:
-        layer: the float layer.
+        pop: the float population.
+        incoming: the projections into it.
         profile: a fixed-point hardware profile.
 
     Returns:
-        ``(scale, weight_exp)``: a float and an int.
+        the scale (float membrane unit -> integer weight unit).
 
     Example:
-        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
-        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
-        >>> choose_scale(layer, HardwareProfile("loihi2", fixed_point=True))
-        (16384.0, 6)
+        >>> net = _example()
+        >>> choose_scale(net.populations[0], net.projections, HardwareProfile("loihi2", fixed_point=True))
+        16384.0
     """
-    wmax = float(np.abs(layer.weight).max())
-    mixed = bool(layer.weight.min() < 0 < layer.weight.max())
-    _, lo, hi = mantissa_grid(mixed, profile.mantissa_bits)
-    mant_max = max(hi, -lo if mixed else hi)
     vth_limit = (1 << profile.threshold_bits) - 1
-    s_target = min(profile.max_state / (1 << profile.shift) / profile.headroom / layer.vth, vth_limit / layer.vth)
+    s_target = min(profile.max_state / (1 << profile.shift) / profile.headroom / pop.vth, vth_limit / pop.vth)
+    scales = []
+    for proj in incoming:
+        wmax = float(np.abs(proj.weight).max()) if proj.weight.size else 0.0
+        if wmax == 0:
+            continue
+        mant_max = _mant_max(proj.weight, profile.mantissa_bits)
+        lo, hi = _exp_range(proj, profile)
+        exp = min(max(math.floor(math.log2(s_target * wmax / mant_max)), lo), hi)
+        scales.append(mant_max * 2.0**exp / wmax)
+    return min(scales) if scales else s_target
+
+
+def _projection_exp(proj: Projection, scale: float, profile: HardwareProfile) -> int:
+    """The smallest exponent at which the projection's largest weight fits its mantissa at ``scale``."""
+    wmax = float(np.abs(proj.weight).max()) if proj.weight.size else 0.0
+    lo, hi = _exp_range(proj, profile)
     if wmax == 0:
-        return s_target, 0
-    exp = math.floor(math.log2(s_target * wmax / mant_max))
-    # Lava's Conv takes full integers (no weight_exp): keep conv exponents >= 0
-    exp_min = 0 if layer.synapse == "conv" else profile.exp_min
-    exp = min(max(exp, exp_min), profile.exp_max)
-    return mant_max * 2.0**exp / wmax, exp
+        return lo
+    need = math.log2(wmax * scale / _mant_max(proj.weight, profile.mantissa_bits))
+    return min(max(math.ceil(need - 1e-9), lo), hi)
 
 
-def quantize_layer(layer: FloatLayer, profile: HardwareProfile) -> IntLayer:
-    """One :class:`FloatLayer` in integers (``profile.fixed_point`` must be true).
+def quantize_population(pop: Population, incoming: list[Projection], profile: HardwareProfile):
+    """One population and its incoming projections in integers (``profile.fixed_point`` must be true).
 
     Args:
-        layer: the float layer (:func:`backends.graph.lower`).
+        pop: the float population.
+        incoming: the projections into it (:meth:`Network.incoming <backends.network.Network.incoming>`).
         profile: a fixed-point hardware profile.
 
     Returns:
-        the :class:`IntLayer`, with its :class:`QuantizationError`.
+        ``(IntPopulation, [IntProjection, ...])`` with the population's :class:`QuantizationError`.
 
     Raises:
         ValueError: the profile is float, or the threshold does not fit ``threshold_bits``.
 
     Example:
-        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
-        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
-        >>> quantize_layer(layer, HardwareProfile("loihi2", fixed_point=True)).weight
-        array([[ 128, -256,   76]])
+        >>> net = _example()
+        >>> loihi2 = HardwareProfile("loihi2", fixed_point=True)
+        >>> q, [proj] = quantize_population(net.populations[0], net.projections, loihi2)
+        >>> proj.weight, proj.weight_exp, q.vth
+        (array([[ 128, -256,   76]]), 6, 16384)
     """
     if not profile.fixed_point:
         raise ValueError(f"profile {profile.name!r} is float: nothing to quantize")
-    scale, exp = choose_scale(layer, profile)
-    mant = quantize_weights(layer.weight, scale, exp, profile.mantissa_bits)
-    vth = int(round(layer.vth * scale))
+    scale = choose_scale(pop, incoming, profile)
+    vth = int(round(pop.vth * scale))
     if not 0 < vth < (1 << profile.threshold_bits):
-        raise ValueError(f"layer {layer.name!r}: threshold {vth} does not fit {profile.threshold_bits} bits")
-    bias_mant, bias_exp = _bias(layer.bias, scale, profile)
+        raise ValueError(f"population {pop.name!r}: threshold {vth} does not fit {profile.threshold_bits} bits")
+    bias_mant, bias_exp = _bias(pop.bias, scale, profile)
     unity = profile.decay_unity
-    du = int(np.clip(round(layer.du * unity) - 1, 0, unity - 1))
-    dv = int(np.clip(round(layer.dv * unity), 0, unity - 1))
-    w_back = mant * 2.0**exp / scale
-    rms = float(np.sqrt(np.mean(layer.weight**2))) or 1.0
+    du = np.clip(np.round(pop.du * unity) - 1, 0, unity - 1).astype(np.int64)
+    dv = np.clip(np.round(pop.dv * unity), 0, unity - 1).astype(np.int64)
+    projections, exps, errors, weights, zeroed = [], [], [], [], []
+    for proj in incoming:
+        exp = _projection_exp(proj, scale, profile)
+        mant = quantize_weights(proj.weight, scale, exp, profile.mantissa_bits)
+        errors.append((mant * 2.0**exp / scale - proj.weight).reshape(-1))
+        weights.append(proj.weight.reshape(-1))
+        zeroed.append(((mant == 0) & (proj.weight != 0)).reshape(-1))
+        exps.append(exp)
+        weight, weight_exp = (mant << exp, 0) if proj.synapse == "conv" else (mant, exp)
+        projections.append(
+            IntProjection(
+                proj.source,
+                proj.target,
+                proj.synapse,
+                weight,
+                weight_exp,
+                profile.mantissa_bits,
+                proj.in_shape,
+                proj.out_shape,
+                proj.stride,
+                proj.padding,
+                proj.recurrent,
+            )
+        )
+    w = np.concatenate(weights) if weights else np.zeros(1)
+    err = np.concatenate(errors) if errors else np.zeros(1)
+    rms = float(np.sqrt(np.mean(w**2))) or 1.0
     error = QuantizationError(
         scale=scale,
-        weight_exp=exp,
-        weight_rel_rms_error=float(np.sqrt(np.mean((w_back - layer.weight) ** 2)) / rms),
-        weights_zeroed=float(np.mean((mant == 0) & (layer.weight != 0))),
-        threshold_rel_error=abs(vth / scale - layer.vth) / layer.vth,
-        dv_float=layer.dv,
-        dv_quantized=dv / unity,
-        du_float=layer.du,
-        du_quantized=(du + 1) / unity,
-        bias_abs_error=float(np.abs(bias_mant * 2.0**bias_exp / scale / (1 << profile.shift) - layer.bias).max())
-        if len(layer.bias)
-        else 0.0,
+        weight_exps=tuple(exps),
+        weight_rel_rms_error=float(np.sqrt(np.mean(err**2)) / rms),
+        weights_zeroed=float(np.mean(np.concatenate(zeroed))) if zeroed else 0.0,
+        threshold_rel_error=abs(vth / scale - pop.vth) / pop.vth,
+        dv_max_error=float(np.abs(dv / unity - pop.dv).max()),
+        du_max_error=float(np.abs((du + 1) / unity - pop.du).max()),
+        bias_abs_error=float(np.abs(bias_mant * 2.0**bias_exp / scale / (1 << profile.shift) - pop.bias).max()),
     )
-    if layer.synapse == "conv":
-        weight, weight_exp = mant << exp, 0
-    else:
-        weight, weight_exp = mant, exp
-    return IntLayer(
-        name=layer.name,
-        synapse=layer.synapse,
-        weight=weight,
-        weight_exp=weight_exp,
-        num_weight_bits=profile.mantissa_bits,
-        in_shape=layer.in_shape,
-        out_shape=layer.out_shape,
-        du=du,
-        dv=dv,
-        vth=vth,
-        bias_mant=bias_mant,
-        bias_exp=bias_exp,
-        stride=layer.stride,
-        padding=layer.padding,
-        scale=scale,
-        error=error,
-    )
+    qpop = IntPopulation(pop.name, pop.shape, pop.neuron, du, dv, vth, bias_mant, bias_exp, scale, error)
+    return qpop, projections
 
 
-def quantize(layers: list[FloatLayer], profile: HardwareProfile) -> list[IntLayer]:
-    """Quantize every layer; see :func:`quantize_layer`.
+def quantize(network: Network, profile: HardwareProfile) -> IntNetwork:
+    """Quantize every population with its incoming projections; see :func:`quantize_population`.
 
     Args:
-        layers: the float layers of a lowered graph (:func:`backends.graph.lower`).
+        network: the lowered network (:func:`backends.graph.lower`).
         profile: a fixed-point hardware profile.
 
     Returns:
-        one :class:`IntLayer` per layer, in the same order.
+        the :class:`IntNetwork` (populations and projections in the network's order).
 
     Raises:
-        ValueError: the profile is float, or a threshold does not fit (:func:`quantize_layer`).
+        ValueError: the profile is float, or a threshold does not fit (:func:`quantize_population`).
 
     Example:
-        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
-        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
-        >>> [q.weight_exp for q in quantize([layer, layer], HardwareProfile("loihi2", fixed_point=True))]
-        [6, 6]
+        >>> qnet = quantize(_example(), HardwareProfile("loihi2", fixed_point=True))
+        >>> [p.weight_exp for p in qnet.projections]
+        [6]
     """
-    return [quantize_layer(layer, profile) for layer in layers]
+    pops, by_name = [], {}
+    for pop in network.populations:
+        qpop, projs = quantize_population(pop, network.incoming(pop.name), profile)
+        pops.append(qpop)
+        for p in projs:
+            by_name[p.name] = p
+    return IntNetwork(network, pops, [by_name[p.name] for p in network.projections])
 
 
-def quantization_report(layers: list[IntLayer]) -> list[dict]:
-    """Per-layer quantization error (for printing or JSON).
+def quantization_report(qnet: IntNetwork) -> list[dict]:
+    """Per-population quantization error (for printing or JSON).
 
     Args:
-        layers: quantized layers (:func:`quantize`); those without an ``error`` are left out.
+        qnet: a quantized network (:func:`quantize`).
 
     Returns:
-        one dict a layer: ``layer`` (name), ``synapse`` and the fields of :class:`QuantizationError`.
+        one dict a population: ``population`` (name) and the fields of :class:`QuantizationError`.
 
     Example:
-        >>> layer = FloatLayer(name="lif", synapse="dense", weight=np.array([[0.5, -1.0, 0.3]]), in_shape=(3,),
-        ...                    out_shape=(1,), bias=np.zeros(1), du=1.0, dv=0.1, vth=1.0, neuron="LIF")
-        >>> report = quantization_report(quantize([layer], HardwareProfile("loihi2", fixed_point=True)))
-        >>> report[0]["layer"], report[0]["weight_exp"], round(report[0]["weight_rel_rms_error"], 4)
-        ('lif', 6, 0.0027)
+        >>> report = quantization_report(quantize(_example(), HardwareProfile("loihi2", fixed_point=True)))
+        >>> report[0]["population"], report[0]["weight_exps"], round(report[0]["weight_rel_rms_error"], 4)
+        ('lif', (6,), 0.0027)
     """
-    return [{"layer": q.name, "synapse": q.synapse, **asdict(q.error)} for q in layers if q.error is not None]
+    return [{"population": q.name, **asdict(q.error)} for q in qnet.populations if q.error is not None]

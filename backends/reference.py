@@ -1,155 +1,133 @@
-"""Float execution of a NIR graph with Norse (``norse.torch.from_nir``'s node mapping).
+"""Float execution of a lowered network in NIR's reading of time: the float ground truth for any graph.
 
-Norse's importer (``norse/torch/utils/import_nir.py::_import_norse_module``) is used as it is,
-with two additions in :func:`_import_node`, where Norse 1.1.0 returns nothing or the wrong thing:
+The reference runs the same :class:`~backends.network.Network` as the emulator and Lava (so the
+three accept and refuse the same graphs, and read ``dt``, ``r``, ``w_in`` and ``v_leak`` alike),
+in float64 and without the hardware's synaptic delays: a forward projection acts within the step,
+as in the frameworks that train these networks (and Norse), and a recurrent projection one step
+later (a population's spikes at ``t - 1`` reach itself at ``t``). The neuron update is Lava's float
+LIF (:mod:`backends.graph`): ``u = u (1 - du) + a;  v = v (1 - dv) + u + bias;  spike v > vth;  v -> 0``.
 
-- ``nir.AvgPool2d`` -> ``torch.nn.AvgPool2d`` (Norse's mapper returns ``None`` and nirtorch then
-  drops the node silently, which changes the network);
-- ``nir.Flatten``: NIR's ``start_dim`` indexes the per-sample shape, but Norse builds
-  ``torch.nn.Flatten(start_dim)`` for batched tensors, which would flatten the batch too; the
-  batch dimension is added to the indices.
-
-Everything else, LIF/IF/CubaLIF and the synapses included, is Norse's own mapping.
+Norse's own NIR importer is not used: in norse 1.1.0 it ignores ``r`` for LIF and IF nodes (a
+snnTorch graph with ``r = tau / dt`` gives no spikes there), drops ``AvgPool2d`` and flattens the
+batch with ``Flatten``; this project's exported networks are checked against the Norse models
+that made them instead (``neuroattack.export.validate_export``).
 """
 
 from __future__ import annotations
 
-from functools import partial
-
-import nir
-import nirtorch
-import numpy as np
 import torch
-from norse.torch.utils.import_nir import _import_norse_module
+import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
-
-
-def _import_node(node: nir.NIRNode, dt: float) -> torch.nn.Module | None:
-    if isinstance(node, nir.AvgPool2d):
-        return torch.nn.AvgPool2d(
-            kernel_size=tuple(int(k) for k in np.atleast_1d(node.kernel_size)),
-            stride=tuple(int(k) for k in np.atleast_1d(node.stride)),
-            padding=tuple(int(k) for k in np.atleast_1d(node.padding)),
-        )
-    if isinstance(node, nir.Flatten):
-        end = node.end_dim if node.end_dim < 0 else node.end_dim + 1
-        return torch.nn.Flatten(node.start_dim + 1, end)
-    return _import_norse_module(node, ignore_warnings=True, dt=dt)
-
-
-def load_norse(graph: nir.NIRGraph, dt: float = 1e-3) -> torch.nn.Module:
-    """A Norse module executing ``graph`` one time step per call: ``out, state = m(x, state)``.
-
-    Args:
-        graph: the NIR graph.
-        dt: seconds per step, for the NIR time constants.
-
-    Returns:
-        a ``torch.nn.Module`` (nirtorch's graph executor) taking one step ``[B, *in_shape]`` and
-        the previous state (``None`` at the start).
-
-    Example:
-        >>> graph = nir.NIRGraph.from_list(
-        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
-        ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
-        >>> out, state = load_norse(graph)(torch.ones(1, 3), None)  # one step, B = 1
-        >>> out.detach()
-        tensor([[1., 1.]])
-    """
-    return nirtorch.load(graph, partial(_import_node, dt=dt))
-
-
-@torch.no_grad()
-def run_reference(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Run a loaded graph over time-first input ``[T, B, ...]``; output ``[T, B, ...]``.
-
-    Args:
-        module: a module from :func:`load_norse`.
-        x: float input ``[T, B, *in_shape]``, started from the initial state.
-
-    Returns:
-        the output ``[T, B, *out_shape]``, one step per input step (no delays).
-
-    Example:
-        >>> graph = nir.NIRGraph.from_list(
-        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
-        ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
-        >>> run_reference(load_norse(graph), torch.ones(4, 1, 3)).shape  # [T, B, n_out]
-        torch.Size([4, 1, 2])
-    """
-    state = None
-    out = []
-    for t in range(x.shape[0]):
-        y, state = module(x[t], state)
-        out.append(y)
-    return torch.stack(out)
+from backends.network import INPUT, Network
+from backends.profile import FLOAT
 
 
 class ReferenceExecutor:
-    """Float execution of a NIR graph by Norse: ``run(spikes [B, T, ...]) -> RunResult``.
-
-    No synaptic delays: ``window`` and ``output`` are the same ``T`` steps.
+    """Float execution of a lowered network, no delays: ``run(spikes [B, T, ...]) -> RunResult``.
 
     Args:
-        graph: the NIR graph (one ``Input`` node with a shape).
-        dt: seconds per step, for the NIR time constants (default ``graph.metadata["dt"]``, else 1e-3).
+        network: the lowered network (:func:`backends.graph.lower`).
 
     Attributes:
         kind: ``"reference"``.
         profile: :data:`~backends.profile.FLOAT`.
-        graph: the NIR graph.
-        dt: seconds per step.
-        module: the Norse module (:func:`load_norse`).
+        network: the lowered network.
         in_shape: shape of one time step of input, e.g. ``(2, 34, 34)``.
 
-    Raises:
-        ValueError: the graph has not exactly one ``Input`` node with a shape.
-
     Example:
+        >>> import nir, numpy as np
+        >>> from backends.graph import lower
         >>> graph = nir.NIRGraph.from_list(
         ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
         ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
-        >>> result = ReferenceExecutor(graph).run(torch.ones(1, 4, 3))  # [B=1, T=4, 3]
+        >>> result = ReferenceExecutor(lower(graph, dt=1.0)).run(torch.ones(1, 4, 3))  # [B=1, T=4, 3]
         >>> result.window.shape, result.counts
         (torch.Size([1, 4, 2]), tensor([[4., 4.]]))
     """
 
     kind = "reference"
 
-    def __init__(self, graph: nir.NIRGraph, dt: float | None = None):
-        from backends.profile import FLOAT
-
-        self.graph = graph
+    def __init__(self, network: Network):
+        self.network = network
         self.profile = FLOAT
-        self.dt = float(dt if dt is not None else (graph.metadata or {}).get("dt", 1e-3))
-        self.module = load_norse(graph, self.dt)
-        inputs = [n for n in graph.nodes.values() if isinstance(n, nir.Input)]
-        if len(inputs) != 1 or inputs[0].input_type.get("input") is None:
-            raise ValueError("NIR graph needs exactly one Input node with a shape")
-        self.in_shape = tuple(int(s) for s in np.atleast_1d(inputs[0].input_type["input"]))
+        self.in_shape = network.input_shape
+        self._w = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in network.projections}
 
-    def run(self, spikes, record: bool = False):
-        """Run binary input ``[B, T, *in_shape]`` in float with Norse.
+    def _apply(self, proj, s: torch.Tensor) -> torch.Tensor:
+        """Projection ``proj`` on source spikes ``[m, *in_shape]`` -> ``[m, *out_shape]`` (float64)."""
+        m = s.shape[0]
+        w = self._w[proj.name]
+        if proj.synapse == "dense":
+            out = s.reshape(m, -1).double() @ w.T
+        else:
+            x = s.double()
+            x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x
+            out = F.conv2d(x, w, stride=proj.stride, padding=proj.padding)
+        return out.reshape(m, *proj.out_shape)
+
+    def _params(self, name: str):
+        pop = self.network.population(name)
+        shape = pop.shape
+        return (
+            torch.as_tensor(1 - pop.du, dtype=torch.float64).reshape(shape),
+            torch.as_tensor(1 - pop.dv, dtype=torch.float64).reshape(shape),
+            torch.as_tensor(pop.bias, dtype=torch.float64).reshape(shape),
+            pop.vth,
+        )
+
+    @torch.no_grad()
+    def run(self, spikes, record: bool = False) -> RunResult:
+        """Run binary input ``[B, T, *in_shape]`` in float, without synaptic delays.
 
         Args:
             spikes: binary spikes ``[B, T, *in_shape]`` (tensor or array; see
                 :func:`~backends.executor.check_spikes`).
-            record: must be ``False``: per-layer traces are not recorded.
+            record: also return every population's spikes.
 
         Returns:
             a :class:`~backends.executor.RunResult` whose ``window`` and ``output`` are the same
-            ``[B, T, n_out]`` tensor (no delays), ``layers`` ``None``.
+            ``[B, T, n_out]`` tensor (no delays); ``layers`` (with ``record``) one float32
+            ``[B, T, *shape]`` per population.
 
         Raises:
-            ValueError: ``record`` is true, the input is not binary spikes of shape
-                ``[B, T, *in_shape]``, or ``B = 0``.
+            ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
         """
-        if record:
-            raise ValueError("the reference backend does not record per-layer traces")
-        x = check_spikes(spikes, self.in_shape).float()
+        x = check_spikes(spikes, self.in_shape)
         if len(x) == 0:
             raise ValueError("hardware input has no samples")
-        out = run_reference(self.module, x.transpose(0, 1)).transpose(0, 1)
-        out = out.reshape(out.shape[0], out.shape[1], -1)
-        return RunResult(out, out, None)
+        net = self.network
+        batch, steps = x.shape[:2]
+        out = {INPUT: x.transpose(0, 1).double()}
+        for group in net.components():
+            members = set(group)
+            ext = {}
+            for name in group:  # inputs from outside the group, all steps at once
+                a = torch.zeros((steps, batch, *net.population(name).shape), dtype=torch.float64)
+                for proj in net.incoming(name):
+                    if proj.source not in members:
+                        src = out[proj.source]
+                        a += self._apply(proj, src.reshape(steps * batch, *proj.in_shape)).reshape(a.shape)
+                ext[name] = a
+            params = {name: self._params(name) for name in group}
+            state = {name: (torch.zeros_like(ext[name][0]), torch.zeros_like(ext[name][0])) for name in group}
+            fired = {name: torch.zeros_like(ext[name]) for name in group}
+            for t in range(steps):
+                for name in group:
+                    a = ext[name][t].clone()
+                    for proj in net.incoming(name):
+                        if proj.source in members:
+                            step = t - 1 if proj.recurrent else t
+                            if step >= 0:
+                                a += self._apply(proj, fired[proj.source][step])
+                    du_keep, dv_keep, bias, vth = params[name]
+                    u, v = state[name]
+                    u = u * du_keep + a
+                    v = v * dv_keep + u + bias
+                    spike = v > vth
+                    state[name] = (u, torch.where(spike, torch.zeros_like(v), v))
+                    fired[name][t] = spike.double()
+            out.update(fired)
+        result = out[net.output].transpose(0, 1).reshape(batch, steps, -1).float()
+        layers = [out[p.name].transpose(0, 1).float() for p in net.populations] if record else None
+        return RunResult(result, result, layers)

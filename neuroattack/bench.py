@@ -6,6 +6,7 @@ import platform
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
 from neuroattack.attacks.base import Attack
@@ -60,17 +61,28 @@ def bench_attacks(
     }
 
 
-def synaptic_macs(layers, timesteps: int) -> int:
-    """Multiply-accumulates of the synaptic products of one sample (the emulator's dense work)."""
+def _active_steps(network, timesteps: int) -> dict:
+    """Steps that can carry spikes out of each source when no population keeps state (the input's
+    ``T``, one more per projection on the longest path)."""
+    return {name: timesteps + depth for name, depth in network.depths().items()}
+
+
+def synaptic_macs(network, timesteps: int) -> int:
+    """Multiply-accumulates of the synaptic products of one sample (the emulator's dense work).
+
+    Args:
+        network: the lowered network (:class:`backends.Network`).
+        timesteps: input steps ``T``.
+
+    Returns:
+        the count, over every projection, of ``active steps x n_out x fan-in``.
+    """
     total = 0
-    active = timesteps
-    for layer in layers:
-        if layer.synapse == "dense":
-            total += active * layer.n_in * layer.n_out
-        else:
-            k = layer.weight.shape[1] * layer.weight.shape[2] * layer.weight.shape[3]
-            total += active * layer.n_out * k
-        active += 1
+    active = _active_steps(network, timesteps)
+    for proj in network.projections:
+        n_out = int(np.prod(proj.out_shape))
+        fan_in = int(np.prod(proj.in_shape)) if proj.synapse == "dense" else int(np.prod(proj.weight.shape[1:]))
+        total += active[proj.source] * n_out * fan_in
     return total
 
 
@@ -87,24 +99,35 @@ def _median_seconds(fn, min_seconds: float, min_repeats: int = 5) -> float:
     return times[len(times) // 2]
 
 
-def int8_product_seconds(layers, timesteps: int, batch: int, min_seconds: float = 1.0) -> float:
+def int8_product_seconds(network, timesteps: int, batch: int, min_seconds: float = 1.0) -> float:
     """Median time of the best exact integer product this machine does for one batch's synapses.
 
-    A micro-benchmark independent of the emulator: for every dense layer, ``torch._int_mm`` (int8 x
-    int8 -> int32, exact) of random operands of the layer's shape (``[steps * batch, n_in]`` x
+    A micro-benchmark independent of the emulator: for every dense projection, ``torch._int_mm``
+    (int8 x int8 -> int32, exact) of random operands of its shape (``[steps * batch, n_in]`` x
     ``[n_in, n_out]``, dimensions padded to multiples of 8 as the kernel needs); for every conv
-    layer, a float32 convolution of its shape (exact while sums stay below ``2**24``). ``steps``
-    grows by one per layer, as each synapse adds a step of delay.
+    projection, a float32 convolution of its shape (exact while sums stay below ``2**24``). ``steps``
+    grows by one per projection on the path, as each synapse adds a step of delay.
+
+    Args:
+        network: the lowered network (:class:`backends.Network`).
+        timesteps: input steps ``T``.
+        batch: samples per batch.
+        min_seconds: least total time to measure.
+
+    Returns:
+        the median seconds of one batch's products.
     """
     import torch.nn.functional as F
 
     gen = torch.Generator().manual_seed(0)
     ops = []
-    active = timesteps
-    for layer in layers:
+    steps = _active_steps(network, timesteps)
+    for layer in network.projections:
+        active = steps[layer.source]
         rows = max(active * batch, 17)
+        n_in, n_out = int(np.prod(layer.in_shape)), int(np.prod(layer.out_shape))
         if layer.synapse == "dense":
-            k, n = -(-layer.n_in // 8) * 8, -(-layer.n_out // 8) * 8
+            k, n = -(-n_in // 8) * 8, -(-n_out // 8) * 8
             a = torch.randint(0, 2, (rows, k), dtype=torch.int8, generator=gen)
             w = torch.randint(-128, 128, (k, n), dtype=torch.int8, generator=gen)
             ops.append(lambda a=a, w=w: torch._int_mm(a, w))
@@ -112,7 +135,6 @@ def int8_product_seconds(layers, timesteps: int, batch: int, min_seconds: float 
             x = torch.randint(0, 2, (active * batch, *layer.in_shape), generator=gen).float()
             w = torch.randn(layer.weight.shape, generator=gen)
             ops.append(lambda x=x, w=w, s=layer.stride, p=layer.padding: F.conv2d(x, w, stride=s, padding=p))
-        active += 1
 
     def products():
         for op in ops:
@@ -146,7 +168,7 @@ def bench_backends(
     if len(batch) < batch_size:
         batch = batch.repeat((batch_size + len(batch) - 1) // len(batch), *([1] * (batch.dim() - 1)))[:batch_size]
     emu_sps = len(batch) / _median_seconds(lambda: emu.run(batch), min_seconds)
-    limit = len(batch) / int8_product_seconds(emu.float_layers, spikes.shape[1], len(batch))
+    limit = len(batch) / int8_product_seconds(emu.network, spikes.shape[1], len(batch))
 
     lava = backends.load(graph, profile, "lava")
     sub = spikes[:lava_samples]
@@ -161,7 +183,7 @@ def bench_backends(
     fresh.run(spikes[:fresh_samples])
     fresh_sps = fresh_samples / (time.perf_counter() - t0)
 
-    macs = synaptic_macs(emu.float_layers, spikes.shape[1])
+    macs = synaptic_macs(emu.network, spikes.shape[1])
     return {
         "benchmark": "backends",
         "model": model.spec.text,

@@ -14,9 +14,13 @@ Norse's mapping for everything else:
   resets to 0, so such models are refused; so are current-synapse models (Norse's ``LIFCell``
   integrates its input one step late, which ``nir.CubaLIF`` cannot express).
 
+- ``IF`` nodes carry ``r = 1 / dt`` (NIR's IF is ``dv/dt = r I``; Norse's IAF adds its input once
+  a step).
+
 The graph's ``metadata`` carries ``dt`` (NIR itself has no time step). Validation re-reads the
-written file and runs it with :func:`backends.reference.load_norse` (Norse's importer with the same
-two additions) on random binary inputs; the output spikes must equal the Norse model's exactly.
+written file and runs it with the backends' float reference (:mod:`backends.reference`: the same
+lowering the hardware backends use, without their delays) on random binary inputs; the output
+spikes must equal the Norse model's exactly.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from norse.torch.module.lif_box import LIFBoxCell
 from norse.torch.utils.export_nir import _extract_norse_module
 from torch import nn
 
-from backends.reference import load_norse, run_reference
+import backends
 from neuroattack.fileio import atomic_path
 from neuroattack.models.neurons import DT, IAFSoftResetCell, is_spiking
 from neuroattack.models.snn import SNN
@@ -112,7 +116,8 @@ def _module_map(model: SNN) -> dict[type, Any]:
         if isinstance(m, IAFSoftResetCell):
             raise ValueError("neuron.reset='soft' cannot be deployed: Lava's LIF resets v to 0 (hard reset)")
         s = out_shapes[id(m)]
-        return nir.IF(r=np.ones(s, np.float32), v_threshold=_full(m.p.v_th, s), v_reset=_full(m.p.v_reset, s))
+        # NIR's IF is dv/dt = r I: Norse's IAF adds its input once a step, so r = 1 / dt
+        return nir.IF(r=np.full(s, 1 / DT, np.float32), v_threshold=_full(m.p.v_th, s), v_reset=_full(m.p.v_reset, s))
 
     def lif(m: LIFCell) -> nir.NIRNode:
         raise ValueError(
@@ -179,12 +184,13 @@ def validate_export(
     x = (torch.rand(timesteps, batch, *model.input_shape, generator=gen) < density).float()
     with torch.no_grad():
         expected = model(x)
-    got = run_reference(load_norse(graph, dt=graph.metadata.get("dt", DT)), x)
+    got = backends.load(graph, kind="reference").run(x.transpose(0, 1)).output.transpose(0, 1)
+    expected = expected.reshape(got.shape) if expected.numel() == got.numel() else expected
     if got.shape != expected.shape or not torch.equal(got, expected):
         diff = int((got != expected).sum()) if got.shape == expected.shape else "shape"
         raise ValueError(
             f"NIR export does not reproduce the model: {diff} of {expected.numel()} output spikes differ "
-            "when Norse runs the written graph"
+            "when the backends' float reference runs the written graph"
         )
 
 

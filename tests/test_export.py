@@ -70,3 +70,25 @@ def test_backends_read_the_written_file(tmp_path):
     with pytest.raises(ValueError, match="not a readable NIR file"):
         (tmp_path / "bad.nir").write_text("nope")
         backends.load(tmp_path / "bad.nir")
+
+
+def test_exported_trained_model_runs_alike_on_the_emulator_and_lava(event_victim, event_digits):
+    _, xt, _ = event_digits
+    graph = to_nir(event_victim.model)
+    x = xt[:6].float()
+    emu = backends.load(graph, "loihi2", "emulator").run(x, record=True)
+    lava = backends.load(graph, "loihi2", "lava", samples_per_run=3).run(x, record=True)
+    assert emu.layers[0].sum() > 0
+    assert all(torch.equal(a, b) for a, b in zip(emu.layers, lava.layers))
+
+
+def test_the_float_reference_reproduces_the_norse_model_and_floating_pt_lava(event_victim, event_digits):
+    _, xt, _ = event_digits
+    graph = to_nir(event_victim.model)
+    x = xt[:6].float()
+    ref = backends.load(graph, None, "reference").run(x)
+    with torch.no_grad():
+        sim = event_victim.model(x.transpose(0, 1)).transpose(0, 1)
+    assert ref.counts.sum() > 0 and torch.equal(ref.output, sim)
+    lava = backends.load(graph, "float", "lava").run(x)
+    assert torch.equal(ref.output, lava.output)  # no biases: only the hardware delay differs

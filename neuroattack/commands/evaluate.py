@@ -52,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
         preds = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend).argmax(-1)
         acc = float((preds == data.y).float().mean())
         result["profile"] = executor.profile.name
-        if getattr(executor, "int_layers", None):
-            result["quantization"] = backends.quantization_report(executor.int_layers)
+        if getattr(executor, "qnet", None) is not None:
+            result["quantization"] = backends.quantization_report(executor.qnet)
             for row in result["quantization"]:
                 print(
-                    f"  {row['layer']}: scale {row['scale']:.4g}, weight_exp {row['weight_exp']}, "
+                    f"  {row['population']}: scale {row['scale']:.4g}, weight_exp {list(row['weight_exps'])}, "
                     "weight rel. RMS error "
                     f"{row['weight_rel_rms_error']:.4f}, threshold rel. error {row['threshold_rel_error']:.2e}, "
-                    f"dv {row['dv_float']:.4g} -> {row['dv_quantized']:.4g}"
+                    f"dv error {row['dv_max_error']:.2g}"
                 )
     result["test_accuracy"] = acc
     write_json(out, result)

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwrite([args.out], [args.checkpoint], args.force)
     graph = export_trained(args.checkpoint, args.out)
     nodes = ", ".join(f"{k}:{type(v).__name__}" for k, v in graph.nodes.items())
-    print(f"wrote {args.out} ({nodes}); Norse re-import reproduces the model's spikes exactly")
+    print(f"wrote {args.out} ({nodes}); the backends' float reference reproduces the model's spikes exactly")
     print("on Lava:\n  " + "\n  ".join(backends.describe_lowering(backends.lower(graph))))
     return 0
 

@@ -2,7 +2,8 @@
 
 :class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`, built
 on the same functional core (:mod:`backends.loihi`): its forward pass is the emulator's integer
-arithmetic (Lava's weight truncation, ``weight_exp`` shifts, one-step synaptic delays, 12-bit decays
+arithmetic (Lava's weight truncation, ``weight_exp`` shifts, one-step synaptic delays on every projection
+(skip and recurrent ones included), per-neuron 12-bit decays
 with truncation toward zero, 24-bit wrap and saturation, ``v > vth << 6``, reset to 0), computed on
 integer-valued float64 tensors, so its output spikes over the hardware window equal the emulator's
 (and Lava's) exactly. Its backward pass uses the model's surrogate derivative at the threshold (in
@@ -24,6 +25,7 @@ from torch import nn
 
 import backends
 from backends.loihi import applied_bias, applied_weights, wrap_signed, wrap_state
+from backends.network import INPUT
 from neuroattack.models.neurons import SURROGATES
 from neuroattack.models.snn import SNN
 from neuroattack.models.surrogates import threshold
@@ -64,13 +66,21 @@ class HardwareSNN(nn.Module):
         self.input_shape = model.input_shape
         self.spec = model.spec
         self.neuron = model.neuron
-        self.float_layers = backends.lower(graph_of(model, timesteps))
-        self.int_layers = backends.quantize(self.float_layers, self.profile)
-        self.weights = [torch.as_tensor(applied_weights(q), dtype=torch.float64) for q in self.int_layers]
+        self.network = backends.lower(graph_of(model, timesteps))
+        self.qnet = backends.quantize(self.network, self.profile)
+        self.weights = {q.name: torch.as_tensor(applied_weights(q), dtype=torch.float64) for q in self.qnet.projections}
         self.biases = [
-            torch.as_tensor(applied_bias(q), dtype=torch.float64).reshape(q.out_shape) for q in self.int_layers
+            torch.as_tensor(applied_bias(q), dtype=torch.float64).reshape(q.shape) for q in self.qnet.populations
         ]
-        self.vth = [float(q.vth << self.profile.shift) for q in self.int_layers]
+        unity = self.profile.decay_unity
+        self.keeps = [
+            (
+                torch.as_tensor(unity - q.du - 1, dtype=torch.float64).reshape(q.shape),
+                torch.as_tensor(unity - q.dv, dtype=torch.float64).reshape(q.shape),
+            )
+            for q in self.qnet.populations
+        ]
+        self.vth = [float(q.vth << self.profile.shift) for q in self.qnet.populations]
         method = SURROGATES[model.neuron.surrogate]
         self._method = method
         self._width = float(model.neuron.surrogate_width)
@@ -78,11 +88,11 @@ class HardwareSNN(nn.Module):
     @property
     def num_classes(self) -> int:
         """Output neurons ``K``."""
-        return self.int_layers[-1].n_out
+        return self.qnet.population(self.network.output).n
 
     def spiking_layers(self) -> list[int]:
-        """Indices of the spiking layers (one per hardware layer)."""
-        return list(range(len(self.int_layers)))
+        """Indices of the spiking layers (one per population)."""
+        return list(range(len(self.qnet.populations)))
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ``ValueError`` unless ``x`` is ``[T, B, *input_shape]`` and finite (the float model's rule)."""
@@ -96,7 +106,7 @@ class HardwareSNN(nn.Module):
             for idx, value in overrides.items():
                 if not value > 0:
                     raise ValueError(f"threshold override must be > 0, got {value}")
-                q = self.int_layers[idx]
+                q = self.qnet.populations[idx]
                 self.vth[idx] = float(int(round(value * q.scale)) << self.profile.shift)
             yield
         finally:
@@ -104,46 +114,57 @@ class HardwareSNN(nn.Module):
 
     def _spike(self, v: torch.Tensor, i: int) -> torch.Tensor:
         """Heaviside(v > vth) with the model's surrogate, in float membrane units."""
-        x = (v - self.vth[i]) / (self.int_layers[i].scale * (1 << self.profile.shift))
+        x = (v - self.vth[i]) / (self.qnet.populations[i].scale * (1 << self.profile.shift))
         return threshold(x, self._method, torch.as_tensor(self._width))
 
+    def _synapse(self, q, s: torch.Tensor) -> torch.Tensor:
+        """Projection ``q``'s activation for spikes ``s`` ``[B, *in_shape]`` (Lava's integer rules, STE)."""
+        w = self.weights[q.name]
+        if q.synapse == "dense":
+            acc = s.reshape(s.shape[0], -1) @ w.T
+            scaled = acc * 2.0**q.weight_exp
+            a = scaled if q.weight_exp >= 0 else _ste(scaled, torch.floor(scaled))
+        else:
+            acc = F.conv2d(s, w, stride=q.stride, padding=q.padding)
+            a = _ste(acc, wrap_signed(acc, self.profile.state_bits))
+        return a.reshape(s.shape[0], *q.out_shape)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spikes ``[P, B, K]`` (``P = T + L``) for input ``[T, B, *input_shape]``: the
+        """Output spikes ``[P, B, K]`` (``P = T + latency``) for input ``[T, B, *input_shape]``: the
         emulator's integer forward pass, differentiable with the model's surrogate."""
         self.check_input(x)
         steps, batch = x.shape[:2]
-        window = steps + len(self.int_layers)
-        s = torch.cat([x.double(), x.new_zeros((window - steps, batch, *x.shape[2:]), dtype=torch.float64)])
+        net, qnet = self.network, self.qnet
+        window = steps + net.latency
         unity = float(self.profile.decay_unity)
         m = float(self.profile.max_state)
         shift = float(1 << self.profile.shift)
-        for i, (q, w) in enumerate(zip(self.int_layers, self.weights)):
-            flat = s.reshape(window * batch, *q.in_shape)
-            if q.synapse == "dense":
-                acc = flat.reshape(window * batch, -1) @ w.T
-                scaled = acc * 2.0**q.weight_exp
-                a = scaled if q.weight_exp >= 0 else _ste(scaled, torch.floor(scaled))
-            else:
-                acc = F.conv2d(flat, w, stride=q.stride, padding=q.padding)
-                a = _ste(acc, wrap_signed(acc, self.profile.state_bits))
-            a = _ste(a, wrap_signed(a, 32)).reshape(window, batch, *q.out_shape)
-            a = torch.cat([torch.zeros_like(a[:1]), a[:-1]])  # one step of synaptic delay
-            u = torch.zeros_like(a[0])
-            v = torch.zeros_like(a[0])
-            out = []
-            for t in range(window):
-                if t == i + 1:  # LIFReset at the step the layer's first input arrives
-                    u, v = torch.zeros_like(u), torch.zeros_like(v)
-                ud = u * (unity - q.du - 1) / unity
-                a6 = _ste(a[t] * shift, wrap_signed(a[t] * shift, 32))
+        pops = qnet.populations
+        state = [(x.new_zeros((batch, *q.shape), dtype=torch.float64),) * 2 for q in pops]
+        last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
+        last[INPUT] = x.new_zeros((batch, *x.shape[2:]), dtype=torch.float64)
+        out = []
+        for t in range(window):
+            now = {INPUT: x[t].double() if t < steps else last[INPUT] * 0}
+            for i, q in enumerate(pops):
+                a = 0.0
+                for proj in qnet.projections:  # each projection delivers what it got one step ago
+                    if proj.target == q.name:
+                        a = a + self._synapse(proj, last[proj.source])
+                a = _ste(a, wrap_signed(a, 32)) if isinstance(a, torch.Tensor) else torch.zeros_like(state[i][0])
+                u, v = state[i]
+                du_keep, dv_keep = self.keeps[i]
+                ud = u * du_keep / unity
+                a6 = _ste(a * shift, wrap_signed(a * shift, 32))
                 u = _ste(ud, torch.trunc(ud)) + a6
                 u = _ste(u, wrap_signed(u, 32))
                 u = _ste(u, wrap_state(u, self.profile.max_state))
-                vd = v * (unity - q.dv) / unity
+                vd = v * dv_keep / unity
                 v = _ste(vd, torch.trunc(vd)) + u + self.biases[i]
                 v = _ste(v, v.clamp(-(m - 1), m - 1))
                 z = self._spike(v, i)
-                v = v * (1 - z)
-                out.append(z)
-            s = torch.stack(out)
-        return s.reshape(window, batch, -1).float()
+                state[i] = (u, v * (1 - z))
+                now[q.name] = z
+            last = now
+            out.append(now[net.output].reshape(batch, -1))
+        return torch.stack(out).float()

@@ -1,11 +1,15 @@
+import warnings
+
 import nir
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from backends.graph import lower
-from tests.backends.helpers import random_graph
+import backends
+from backends.graph import GraphError, lower
+from backends.network import INPUT
+from tests.backends import graphs as G
 
 
 def _lif(shape, tau=2e-3, v_reset=None):
@@ -13,10 +17,12 @@ def _lif(shape, tau=2e-3, v_reset=None):
     return nir.LIF(tau=ones * tau, r=ones, v_leak=ones * 0, v_threshold=ones, v_reset=v_reset)
 
 
-def _graph(nodes: dict, shape):
+def _graph(nodes: dict, shape, out=1):
     names = ["input", *nodes, "output"]
-    all_nodes = {"input": nir.Input(np.array(shape)), **nodes, "output": nir.Output(np.array([1]))}
-    return nir.NIRGraph(all_nodes, list(zip(names[:-1], names[1:])), type_check=False)
+    all_nodes = {"input": nir.Input(np.array(shape)), **nodes, "output": nir.Output(np.array([out]))}
+    g = nir.NIRGraph(all_nodes, list(zip(names[:-1], names[1:])), type_check=False)
+    g.metadata = {"dt": 1e-3}
+    return g
 
 
 def test_pool_then_conv_folds_into_one_strided_conv():
@@ -26,73 +32,201 @@ def test_pool_then_conv_folds_into_one_strided_conv():
         {
             "pool": nir.AvgPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
             "conv": nir.Conv2d((4, 4), w, 1, 1, 1, 1, np.zeros(3, np.float32)),
-            "lif": _lif((3, 4, 4), tau=1e-3),  # dt/tau = 1: the weights are taken as they are
+            "lif": _lif((3 * 4 * 4,), tau=1e-3),  # dt/tau = 1: the weights are taken as they are
         },
         (2, 8, 8),
     )
-    (layer,) = lower(g)
-    assert layer.synapse == "conv" and layer.stride == (2, 2) and layer.weight.shape == (3, 2, 6, 6)
+    (proj,) = lower(g).projections
+    assert proj.synapse == "conv" and proj.stride == (2, 2) and proj.weight.shape == (3, 2, 6, 6)
     x = torch.rand(4, 2, 8, 8, dtype=torch.float64)
     expected = F.conv2d(F.avg_pool2d(x, 2), torch.as_tensor(w, dtype=torch.float64), padding=1)
-    got = F.conv2d(x, torch.as_tensor(layer.weight), stride=layer.stride, padding=layer.padding)
+    got = F.conv2d(x, torch.as_tensor(proj.weight), stride=proj.stride, padding=proj.padding)
     assert torch.allclose(got, expected)
 
 
 def test_pool_flatten_affine_folds_into_a_dense_matrix():
-    model, g = random_graph("4C3-AP2-10FC", (2, 6, 6), leak=0.0 + 1.0)
-    layers = lower(g)
-    assert [layer.synapse for layer in layers] == ["conv", "dense"]
-    assert layers[1].weight.shape == (10, 4 * 6 * 6)
+    rng = np.random.default_rng(1)
+    fc = rng.normal(size=(10, 4 * 3 * 3))
+    g = _graph(
+        {
+            "pool": nir.AvgPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
+            "flat": nir.Flatten({"input": np.array([4, 3, 3])}, 0, -1),
+            "fc": nir.Affine(fc, np.arange(10.0)),
+            "lif": _lif((10,), tau=1e-3),
+        },
+        (4, 6, 6),
+        out=10,
+    )
+    net = lower(g)
+    (proj,) = net.projections
+    assert proj.synapse == "dense" and proj.weight.shape == (10, 4 * 6 * 6) and proj.nodes == ["fc", "flat", "pool"]
     s = (torch.rand(3, 4, 6, 6) < 0.5).double()
-    fc = model.layers[4].weight.double()
-    expected = F.avg_pool2d(s, 2).flatten(1) @ fc.T
-    assert torch.allclose(s.flatten(1) @ torch.as_tensor(layers[1].weight).T, expected)
-    assert layers[0].nodes == ["l0_conv", "l1_if"] and layers[1].neuron == "IF"
+    expected = F.avg_pool2d(s, 2).flatten(1) @ torch.as_tensor(fc).T
+    assert torch.allclose(s.flatten(1) @ torch.as_tensor(proj.weight).T, expected)
+    assert np.allclose(net.populations[0].bias, np.arange(10.0))  # the Affine bias goes to v
 
 
-def test_lif_parameters_become_lava_decays():
-    _, g = random_graph("5FC", (3,), leak=0.75)
-    (layer,) = lower(g)
-    assert layer.du == 1.0 and layer.dv == pytest.approx(0.25) and layer.vth == pytest.approx(1.0)
+def test_lif_if_and_cubalif_parameters_follow_the_nir_equations():
+    dt = 1e-3
+    net = lower(G.chain([3, 4], lambda n: G.lif(n, tau=0.004, v_leak=0.5, r=2.0)), dt=dt)
+    pop, proj = net.populations[0], net.projections[0]
+    assert np.allclose(pop.du, 1) and np.allclose(pop.dv, 0.25) and np.allclose(pop.bias[0] - 0.25 * 0.5, 0, atol=1e-12)
+    g = G.chain([3, 4], lambda n: G.lif(n, tau=0.004, v_leak=0.5, r=2.0))
+    raw = np.asarray(g.nodes["fc0"].weight)
+    assert np.allclose(proj.weight, raw * 2.0 * 0.25)  # r dt / tau
+    net = lower(G.chain([3, 4], G.if_), dt=dt)  # IF: dv/dt = r I with r = 1 / dt: the weights as they are
+    assert np.allclose(net.projections[0].weight, np.asarray(G.chain([3, 4], G.if_).nodes["fc0"].weight))
+    net = lower(G.chain([3, 4], lambda n: G.cubalif(n, tau_syn=0.002, tau_mem=0.004)), dt=dt)
+    assert np.allclose(net.populations[0].du, 0.5) and np.allclose(net.populations[0].dv, 0.25)
 
 
-def test_unsupported_node_named():
-    g = _graph({"fc": nir.Affine(np.ones((2, 3)), np.zeros(2)), "thr": nir.Threshold(np.ones(2))}, (3,))
-    with pytest.raises(ValueError, match=r"NIR node 'thr' of type Threshold is not supported"):
+@pytest.mark.parametrize(
+    "node, nearest",
+    [
+        (nir.Threshold(np.ones(2)), "nearest form is an IF"),
+        (nir.LI(np.ones(2), np.ones(2), np.zeros(2)), "nearest form is a LIF"),
+        (nir.Delay(np.ones(2)), "remove the Delay"),
+    ],
+)
+def test_unsupported_nodes_are_named_with_the_nearest_form(node, nearest):
+    g = _graph({"fc": nir.Affine(np.ones((2, 3)), np.zeros(2)), "bad": node, "lif": _lif((2,))}, (3,), out=2)
+    with pytest.raises(GraphError, match=rf"NIR node 'bad' of type {type(node).__name__} .*{nearest}"):
         lower(g)
 
 
-def test_branching_graph_rejected():
+def test_merging_paths_from_one_source_sum_into_one_projection():
     nodes = {
         "input": nir.Input(np.array([3])),
-        "a": nir.Affine(np.ones((2, 3)), np.zeros(2)),
-        "b": nir.Affine(np.ones((2, 3)), np.zeros(2)),
-        "lif": _lif((2,)),
+        "a": nir.Affine(np.ones((2, 3)), np.full(2, 0.5)),
+        "b": nir.Affine(2 * np.ones((2, 3)), np.full(2, 0.25)),
+        "lif": _lif((2,), tau=1e-3),
         "output": nir.Output(np.array([2])),
     }
     edges = [("input", "a"), ("input", "b"), ("a", "lif"), ("b", "lif"), ("lif", "output")]
-    with pytest.raises(ValueError, match="not a feed-forward chain: node 'input' has 2 successors"):
-        lower(nir.NIRGraph(nodes, edges, type_check=False))
+    net = lower(nir.NIRGraph(nodes, edges, type_check=False), dt=1e-3)
+    (proj,) = net.projections
+    assert np.allclose(proj.weight, 3.0) and np.allclose(net.populations[0].bias, 0.75)
 
 
-def test_neuron_parameter_errors():
-    g = _graph({"fc": nir.Affine(np.ones((2, 3)), np.zeros(2)), "lif": _lif((2,), v_reset=np.ones(2))}, (3,))
-    with pytest.raises(ValueError, match="'lif': v_reset must be 0"):
+def test_skip_and_recurrent_projections():
+    net = lower(G.skip())
+    assert sorted(p.name for p in net.incoming("out")) == ["a->out", "b->out"]
+    assert net.latency == 3 and not net.recurrent and net.components() == [["a"], ["b"], ["out"]]
+    net = lower(G.recurrent())
+    rec = [p for p in net.projections if p.recurrent]
+    assert [p.name for p in rec] == ["hidden->hidden"]
+    assert net.components() == [["hidden"], ["out"]] and net.self_connected(["hidden"])
+    assert net.latency == 2
+
+
+def test_feedback_to_an_earlier_population_ties_the_populations_between():
+    rng = np.random.default_rng(0)
+    nodes = {
+        "input": nir.Input(np.array([3])),
+        "f1": nir.Linear(rng.normal(size=(4, 3))),
+        "a": _lif((4,), tau=1e-2),
+        "f2": nir.Linear(rng.normal(size=(4, 4))),
+        "b": _lif((4,), tau=1e-2),
+        "back": nir.Linear(rng.normal(size=(4, 4))),
+        "f3": nir.Linear(rng.normal(size=(2, 4))),
+        "c": _lif((2,), tau=1e-2),
+        "output": nir.Output(np.array([2])),
+    }
+    edges = [
+        ("input", "f1"),
+        ("f1", "a"),
+        ("a", "f2"),
+        ("f2", "b"),
+        ("b", "back"),
+        ("back", "a"),
+        ("b", "f3"),
+        ("f3", "c"),
+        ("c", "output"),
+    ]
+    net = lower(nir.NIRGraph(nodes, edges, type_check=False), dt=1e-3)
+    assert [p.name for p in net.projections if p.recurrent] == ["b->a"]
+    assert net.components() == [["a", "b"], ["c"]]
+
+
+def test_per_neuron_time_constants_split_into_groups_and_force_dense():
+    lif = _lif((4,))
+    lif.tau = np.array([2e-3, 4e-3, 2e-3, 4e-3])
+    net = lower(_graph({"fc": nir.Affine(np.ones((4, 3)), np.zeros(4)), "lif": lif}, (3,), out=4))
+    pop = net.populations[0]
+    assert [list(g) for g in pop.groups()] == [[0, 2], [1, 3]]
+    assert np.allclose(pop.dv, [0.5, 0.25, 0.5, 0.25])
+
+
+def test_nested_graphs_are_inlined():
+    inner = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([2])),
+            "lif": _lif((2,), tau=1e-2),
+            "rec": nir.Linear(np.eye(2)),
+            "output": nir.Output(np.array([2])),
+        },
+        edges=[("input", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")],
+        type_check=False,
+    )
+    outer = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([3])),
+            "fc": nir.Linear(np.ones((2, 3))),
+            "rnn": inner,
+            "output": nir.Output(np.array([2])),
+        },
+        edges=[("input", "fc"), ("fc", "rnn"), ("rnn", "output")],
+        type_check=False,
+    )
+    net = lower(outer, dt=1e-3)
+    assert [p.name for p in net.populations] == ["rnn.lif"]
+    assert sorted(p.name for p in net.projections) == ["input->rnn.lif", "rnn.lif->rnn.lif"]
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda g: setattr(g.nodes["fc0"], "weight", np.where(np.eye(4, 3) > 0, np.nan, 1.0)),
+            r"NIR node 'fc0': weight\[0\] = nan is not finite",
+        ),
+        (lambda g: g.nodes["n0"].tau.__setitem__(2, 0.0), r"NIR node 'n0': tau\[2\] = 0 must be > 0"),
+        (lambda g: g.nodes["n0"].v_threshold.__setitem__(1, 0.0), r"v_threshold\[1\] = 0 must be > 0"),
+        (lambda g: g.nodes["n0"].v_leak.__setitem__(3, np.inf), r"v_leak\[3\] = inf is not finite"),
+        (lambda g: g.nodes["n0"].v_reset.__setitem__(0, 0.5), r"v_reset\[0\] = 0.5; Lava's LIF resets v to 0"),
+        (lambda g: g.nodes["n0"].tau.__setitem__(1, 1e-4), r"tau\[1\] = 0.0001 s is below the time step dt = 0.001 s"),
+        (lambda g: g.metadata.__setitem__("dt", 0.0), r"time step dt from the graph's metadata = 0.0 must be"),
+        (lambda g: g.edges.append(("fc0", "output")), r"Output node 'output' must be fed by exactly one neuron"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["emulator", "reference", "lava"])
+def test_one_validation_refuses_alike_on_every_backend(mutate, message, kind):
+    g = G.chain([3, 4], G.lif)
+    mutate(g)
+    with pytest.raises(ValueError, match=message):
+        backends.load(g, "float", kind)  # nothing of Lava starts: validation comes first
+
+
+def test_dt_explicit_then_metadata_then_framework_then_guessed():
+    g = G.chain([3, 4], lambda n: G.lif(n, tau=0.01))
+    assert lower(g).dt == 1e-3 and lower(g, dt=1e-4).dt == 1e-4
+    g.metadata = {}
+    with pytest.warns(UserWarning, match="assumed snntorch's convention dt = 0.0001"):
+        assert lower(g, framework="snntorch").dt == 1e-4
+    with pytest.warns(UserWarning, match="guessed dt = 0.001"):
         lower(g)
-    lif = _lif((2,))
-    lif.tau = np.array([1e-3, 2e-3])
-    g = _graph({"fc": nir.Affine(np.ones((2, 3)), np.zeros(2)), "lif": lif}, (3,))
-    with pytest.raises(ValueError, match="per-neuron tau varies"):
-        lower(g)
-    g = _graph({"lif": _lif((3,)), "fc": nir.Affine(np.ones((2, 3)), np.zeros(2))}, (3,))
-    with pytest.raises(ValueError, match="follow the last neuron"):
-        lower(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lower(g, dt=1e-3)  # given: no warning
+    with pytest.raises(ValueError, match="unknown framework 'keras'"):
+        lower(g, framework="keras")
 
 
 def test_per_neuron_thresholds_are_normalised():
     lif = _lif((2,), tau=1e-3)
     lif.v_threshold = np.array([1.0, 2.0])
-    g = _graph({"fc": nir.Affine(np.array([[1.0, 1.0], [4.0, 2.0]]), np.zeros(2)), "lif": lif}, (2,))
-    (layer,) = lower(g)
-    assert layer.vth == 1.0
-    assert np.allclose(layer.weight, [[1.0, 1.0], [2.0, 1.0]])
+    g = _graph({"fc": nir.Affine(np.array([[1.0, 1.0], [4.0, 2.0]]), np.zeros(2)), "lif": lif}, (2,), out=2)
+    net = lower(g)
+    assert net.populations[0].vth == 1.0
+    assert np.allclose(net.projections[0].weight, [[1.0, 1.0], [2.0, 1.0]])
+    assert net.projections[0].source == INPUT

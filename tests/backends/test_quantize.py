@@ -4,8 +4,8 @@ import pytest
 from backends.graph import lower
 from backends.loihi import lava_weights
 from backends.profile import load_profile
-from backends.quantize import mantissa_grid, quantize_layer
-from tests.backends.helpers import random_graph
+from backends.quantize import mantissa_grid, quantize
+from tests.backends import graphs as G
 
 LOIHI = load_profile("loihi2")
 
@@ -18,27 +18,40 @@ def test_mantissa_grid_is_lavas():
 
 @pytest.mark.parametrize("bits", [8, 6, 4])
 def test_quantized_weights_survive_lavas_truncation(bits):
-    _, g = random_graph("30FC-10FC", (20,))
     profile = load_profile("loihi2" if bits == 8 else f"loihi2-w{bits}")
-    for layer in lower(g):
-        q = quantize_layer(layer, profile)
+    qnet = quantize(lower(G.chain([20, 30, 10], G.lif)), profile)
+    for q in qnet.projections:
         assert np.array_equal(lava_weights(q.weight, bits), q.weight)
         assert np.abs(q.weight).max() >= mantissa_grid(True, bits)[2] - mantissa_grid(True, bits)[0]  # full range
-        assert 0 < q.vth < 2**17 and 0 <= q.du <= 4095 and 0 <= q.dv <= 4095
+    for q in qnet.populations:
+        assert 0 < q.vth < 2**17 and np.all((0 <= q.du) & (q.du <= 4095)) and np.all((0 <= q.dv) & (q.dv <= 4095))
         assert q.error.weight_rel_rms_error < {8: 0.02, 6: 0.06, 4: 0.3}[bits]
 
 
 def test_threshold_and_decays():
-    _, g = random_graph("8FC", (5,), leak=0.5)
-    (layer,) = lower(g)
-    q = quantize_layer(layer, LOIHI)
-    assert q.du == 4095  # du = 1: the current register forgets everything every step
-    assert q.dv == 2048  # dv = 0.5 exactly
+    qnet = quantize(lower(G.chain([5, 8], lambda n: G.lif(n, tau=0.002))), LOIHI)
+    (q,) = qnet.populations
+    assert np.all(q.du == 4095)  # du = 1: the current register forgets everything every step
+    assert np.all(q.dv == 2048)  # dv = 0.5 exactly
     assert abs(q.vth / q.scale - 1.0) < 1e-3
     assert q.vth * 64 * LOIHI.headroom <= 2**23
 
 
+def test_projections_into_one_population_share_its_scale_with_their_own_exponents():
+    """A skip connection with 16x smaller weights keeps its precision: a smaller weight_exp."""
+    net = lower(G.skip())
+    small = next(p for p in net.projections if p.name == "a->out")
+    small.weight = small.weight / 16
+    qnet = quantize(net, LOIHI)
+    big_q = next(p for p in qnet.projections if p.name == "b->out")
+    small_q = next(p for p in qnet.projections if p.name == "a->out")
+    assert small_q.weight_exp == big_q.weight_exp - 4
+    scale = qnet.population("out").scale
+    for q, f in ((big_q, net.projections[[p.name for p in net.projections].index("b->out")]), (small_q, small)):
+        back = q.weight * 2.0**q.weight_exp / scale
+        assert np.abs(back - f.weight).max() <= 2.0**q.weight_exp / scale  # within one mantissa step
+
+
 def test_float_profile_has_nothing_to_quantize():
-    _, g = random_graph("8FC", (5,))
     with pytest.raises(ValueError, match="float"):
-        quantize_layer(lower(g)[0], load_profile("float"))
+        quantize(lower(G.chain([5, 8], G.lif)), load_profile("float"))
