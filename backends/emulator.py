@@ -350,15 +350,19 @@ class EmulatorExecutor:
             return acc << e if e >= 0 else acc >> -e
         return wrap_signed(acc, self.profile.state_bits)
 
-    def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor) -> None:
+    def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor, first: bool) -> None:
         """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``
-        ``[P, B, *out]``, one step late; only the first ``active`` source steps can carry spikes."""
+        ``[P, B, *out]`` (zeros; ``first``: nothing added yet, so write), one step late; only the
+        first ``active`` source steps can carry spikes."""
         steps, batch = s.shape[:2]
         active = min(active, steps - 1)
         if active <= 0:
             return
         acc = self._product(proj, s[:active].reshape(active * batch, *proj.in_shape))
-        out[1 : active + 1] += acc.reshape(active, batch, *proj.out_shape)
+        if first:
+            out[1 : active + 1] = acc.reshape(active, batch, *proj.out_shape)
+        else:
+            out[1 : active + 1] += acc.reshape(active, batch, *proj.out_shape)
 
     # -- neurons -----------------------------------------------------------------------------
     def _float_step(self, u, v, a, r: NeuronRegisters):
@@ -383,7 +387,7 @@ class EmulatorExecutor:
         v = torch.zeros_like(u)
         work = (torch.empty_like(u), torch.empty_like(u))  # the scan runs in place
         for t in range(a.shape[0]):  # step by step, so each step's tensors stay in cache
-            lif_step(
+            u = lif_step(
                 u,
                 v,
                 a[t],
@@ -447,9 +451,9 @@ class EmulatorExecutor:
             inputs = {}
             for name in group:  # everything from outside the group, layer-major
                 a = self._zeros(window, batch, net.population(name).shape)
-                for proj in net.incoming(name):
-                    if proj.source not in members:
-                        self._delayed(proj, spikes[proj.source], active[proj.source], a)
+                outside = [p for p in net.incoming(name) if p.source not in members]
+                for k, proj in enumerate(outside):
+                    self._delayed(proj, spikes[proj.source], active[proj.source], a, first=k == 0)
                 inputs[name] = a
             if len(group) == 1 and not net.self_connected(group):
                 name = group[0]
@@ -489,7 +493,7 @@ class EmulatorExecutor:
                 r = self._neurons[name]
                 u, v, work = state[name]
                 if fixed:
-                    lif_step(
+                    u = lif_step(
                         u,
                         v,
                         wrap32(a),
@@ -504,8 +508,6 @@ class EmulatorExecutor:
                         work,
                     )
                 else:
-                    u2, v2, spike = self._float_step(u, v, a, r)
-                    u.copy_(u2)
-                    v.copy_(v2)
-                    fired[name][t] = spike
+                    u, v, fired[name][t] = self._float_step(u, v, a, r)
+                state[name] = (u, v, work)
         return {name: f.view(torch.int8) for name, f in fired.items()}

@@ -228,14 +228,17 @@ def lif_step(
     spike: torch.Tensor,
     work: tuple[torch.Tensor, torch.Tensor],
 ) -> torch.Tensor:
-    """One step of Lava's fixed-point LIF, in place on int64 ``u`` and ``v`` (``proc/lif/models.py``).
+    """One step of Lava's fixed-point LIF on int64 state: ``v`` in place, the new ``u`` returned.
+
+    (``proc/lif/models.py``.)
 
     ``u = wrap24(trunc(u * du_keep / 2^bits) + wrap32(a << shift))``;
     ``v = clip(trunc(v * dv_keep / 2^bits) + u + bias, +-(m - 1))``; ``spike = v > vth``; ``v -> 0``
     where it spiked.
 
     Args:
-        u, v: int64 state, shaped like the population (batch first), updated in place.
+        u, v: int64 state, shaped like the population (batch first); ``v`` is updated in place,
+            ``u`` is not (the new current is returned, without a copy).
         a: int64 synaptic input of this step, same shape.
         du_keep, dv_keep: ``4096 - du - 1`` and ``4096 - dv``: ints, or int64 tensors broadcasting
             to ``u`` for per-neuron decays.
@@ -248,23 +251,24 @@ def lif_step(
         work: two int64 scratch tensors shaped like ``v``.
 
     Returns:
-        ``spike``.
+        the new current ``u`` (``spike`` holds the spikes).
 
     Example:
         >>> u, v = torch.zeros(1, 2, dtype=torch.int64), torch.zeros(1, 2, dtype=torch.int64)
         >>> spike = torch.zeros(1, 2, dtype=torch.bool)
         >>> work = (torch.empty_like(u), torch.empty_like(u))
         >>> a = torch.tensor([[100, 300]])
-        >>> lif_step(u, v, a, 0, 4096, None, 200 << 6, 2**23, 6, 12, spike, work), v
-        (tensor([[False,  True]]), tensor([[6400,    0]]))
+        >>> u = lif_step(u, v, a, 0, 4096, None, 200 << 6, 2**23, 6, 12, spike, work)
+        >>> spike, u, v
+        (tensor([[False,  True]]), tensor([[ 6400, 19200]]), tensor([[6400,    0]]))
     """
     unity = 1 << bits
     a6 = wrap32(a << shift)
     keep_all_u = not isinstance(du_keep, torch.Tensor) and du_keep == 0
     if keep_all_u:  # du = 4095: the current forgets everything each step
-        u.copy_(wrap_state(a6, m))
+        u = wrap_state(a6, m)
     else:
-        u.copy_(wrap_state(wrap32(decay(u, du_keep, bits) + a6), m))
+        u = wrap_state(wrap32(decay(u, du_keep, bits) + a6), m)
     drive = u + bias if bias is not None else u
     if isinstance(dv_keep, torch.Tensor) or dv_keep != unity:
         torch.add(decay(v, dv_keep, bits, out=work[0], scratch=work[1]), drive, out=v)
@@ -273,4 +277,4 @@ def lif_step(
     v.clamp_(-(m - 1), m - 1)
     torch.gt(v, vth, out=spike)
     v.masked_fill_(spike, 0)
-    return spike
+    return u
