@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 	  echo "creating $(VENV) with $$py"; \
 	  $$py -m venv "$(VENV)"; \
 	fi; \
-	"$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test,distributed]'; \
+	"$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test,distributed,interop]'; \
 	touch "$(STAMP)"
 
 test: setup lint

@@ -29,6 +29,7 @@ Importing this package starts nothing: Lava is imported at the first Lava run.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from backends.emulator import EmulatorExecutor
 from backends.executor import Executor, RunResult, check_spikes
 from backends.graph import GraphError, lower, validate
 from backends.lava import LavaExecutor, describe_lowering
-from backends.network import INPUT, Network, Population, Projection
+from backends.network import BIAS, INPUT, Network, Population, Projection
 from backends.profile import FLOAT, HardwareProfile, bundled_profiles, load_profile
 from backends.quantize import IntNetwork, quantization_report, quantize
 from backends.reference import ReferenceExecutor
@@ -49,6 +50,10 @@ KINDS = ("lava", "emulator", "reference")
 
 def read_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
     """A NIR graph, read with ``nir.read`` if a path is given (a clear error if it cannot be).
+
+    Files that fail only NIR's type check (rockpool 3.1 and sinabs 3.1 keep a batch or time
+    dimension in their ``Input``/``Output`` shapes) are read again without it, with a warning; the
+    lowering then checks the shapes itself (:mod:`backends.graph`).
 
     Args:
         graph: a ``nir.NIRGraph`` (returned as it is) or the path of a ``.nir`` file.
@@ -71,7 +76,12 @@ def read_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
     try:
         return nir.read(path)
     except Exception as err:  # h5py/nir raise several types for a bad file
-        raise ValueError(f"NIR graph {path}: not a readable NIR file ({err})") from err
+        try:
+            read = nir.read(path, type_check=False)
+        except Exception:
+            raise ValueError(f"NIR graph {path}: not a readable NIR file ({err})") from err
+        warnings.warn(f"NIR graph {path} fails NIR's type check ({err}); read without it", stacklevel=2)
+        return read
 
 
 def load(
@@ -125,6 +135,7 @@ def load(
 __all__ = [
     "FLOAT",
     "FRAMEWORK_DT",
+    "BIAS",
     "INPUT",
     "KINDS",
     "EmulatorExecutor",

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
 from backends.loihi import applied_bias, applied_weights, lif_step, wrap32, wrap_signed
-from backends.network import INPUT, Network
+from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
 
@@ -444,8 +444,8 @@ class EmulatorExecutor:
         window = self.window(steps_in)
         s = torch.zeros((window, batch, *self.in_shape), dtype=torch.int8)
         s[:steps_in] = x.transpose(0, 1)
-        spikes = {INPUT: s}
-        active = {INPUT: steps_in}  # steps that can carry spikes out of each source
+        spikes = {INPUT: s, BIAS: torch.ones((window, batch, 1), dtype=torch.int8)}
+        active = {INPUT: steps_in, BIAS: window}  # steps that can carry spikes out of each source
         for group in self._groups:
             members = set(group)
             inputs = {}

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backends.network import INPUT, Network, Population, Projection
+from backends.network import BIAS, INPUT, Network, Population, Projection
 from backends.timestep import resolve_dt
 
 LINEAR_NODES = (
@@ -178,13 +178,27 @@ def _positive(name: str, field: str, arr: np.ndarray) -> None:
         raise GraphError(f"NIR node {name!r}: {field}[{i}] = {flat[i]:g} must be > 0")
 
 
-def _input_shape(name: str, node: nir.Input) -> tuple[int, ...]:
+def _input_shape(name: str, node: nir.Input, consumers: list) -> tuple[int, ...]:
+    """The Input's per-sample shape; a leading batch or time dimension of 1 before dense layers
+    (rockpool 3.1 and sinabs 3.1 write ``[1, n]``) is dropped with a warning."""
     shape = node.input_type.get("input")
     if shape is None:
         raise GraphError(f"NIR Input node {name!r} has no shape")
     shape = tuple(int(s) for s in np.atleast_1d(shape))
     if not shape or any(s < 1 for s in shape):
         raise GraphError(f"NIR Input node {name!r}: shape {list(shape)} must have positive sizes")
+    if (
+        len(shape) >= 2
+        and shape[0] == 1
+        and consumers
+        and all(isinstance(c, (nir.Affine, nir.Linear)) for c in consumers)
+    ):
+        warnings.warn(
+            f"NIR Input node {name!r}: shape {list(shape)} keeps a leading batch/time dimension of 1 "
+            f"(rockpool and sinabs exports do); read as {list(shape[1:])}",
+            stacklevel=4,
+        )
+        return _input_shape(name, nir.Input(np.array(shape[1:])), consumers)
     return shape
 
 
@@ -268,22 +282,29 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
             )
     vth = arr("v_threshold")
     _positive(name, "v_threshold", vth)
-    r = arr("r")
     if isinstance(node, nir.LIF):
+        tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
+        if np.all(np.isinf(tau)) and np.all(np.isinf(np.asarray(node.r, dtype=np.float64))):
+            # snnTorch 1.0 writes beta = 1 (no leak) as tau = r = inf (tau = dt / (1 - beta),
+            # r = tau / dt): the limit r dt / tau = 1 is an integrator that adds its input each step
+            warnings.warn(
+                f"NIR node {name!r}: tau = r = inf (snnTorch's beta = 1) read as IF with r dt = 1", stacklevel=3
+            )
+            return np.ones(n), np.zeros(n), *_threshold(vth, np.ones(n), np.zeros(n))
         tau = arr("tau")
         _positive(name, "tau", tau)
         k = dt / tau
-        du, dv, scale, bias = np.ones(n), k, r * k, k * arr("v_leak")
+        du, dv, scale, bias = np.ones(n), k, arr("r") * k, k * arr("v_leak")
         what = ("tau", k)
     elif isinstance(node, nir.IF):
-        du, dv, scale, bias = np.ones(n), np.zeros(n), r * dt, np.zeros(n)
+        du, dv, scale, bias = np.ones(n), np.zeros(n), arr("r") * dt, np.zeros(n)
         what = None
     else:  # CubaLIF
         tau_syn, tau_mem = arr("tau_syn"), arr("tau_mem")
         _positive(name, "tau_syn", tau_syn)
         _positive(name, "tau_mem", tau_mem)
         du, dv = dt / tau_syn, dt / tau_mem
-        scale = arr("w_in") * du * dv * r
+        scale = arr("w_in") * du * dv * arr("r")
         bias = dv * arr("v_leak")
         bad = np.flatnonzero(du > 1)
         if bad.size:
@@ -303,9 +324,15 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
                 f"NIR node {name!r}: {field}[{i}] = {tau:g} s is below the time step dt = {dt:g} s "
                 f"(dt / {field} = {k[i]:g} > 1); pass the time step the network was trained with (dt=...)"
             )
+    return du, dv, *_threshold(vth, scale, bias)
+
+
+def _threshold(vth: np.ndarray, scale: np.ndarray, bias: np.ndarray):
+    """``(vth, scale, bias)`` with one threshold per population: each neuron's input scale and bias
+    divided by its own threshold over the common one (the dynamics are linear in ``v``)."""
     common = float(vth[0]) if np.allclose(vth, vth[0]) else 1.0
     norm = common / vth
-    return du, dv, common, scale * norm, bias * norm
+    return common, scale * norm, bias * norm
 
 
 # -- lowering --------------------------------------------------------------------------------
@@ -377,6 +404,11 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
     shapes = _shapes(nodes, preds, succs, input_name)
     sources = {k for k, n in nodes.items() if isinstance(n, NEURON_NODES) or k == input_name}
     neurons = [k for k, n in nodes.items() if isinstance(n, NEURON_NODES)]
+    for k in neurons:
+        if k in (INPUT, BIAS):
+            raise GraphError(
+                f"NIR neuron node {k!r}: the names {INPUT!r} and {BIAS!r} are reserved for sources; rename it"
+            )
     params = {k: _neuron(k, nodes[k], shapes[k], dt) for k in neurons}
     feeds = {k: _feeding(k, nodes, preds, sources) for k in neurons}
     order, back = _order(input_name, neurons, feeds, succs, nodes)
@@ -395,7 +427,13 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
         srcs, linear = feeds[k]
         scale = params[k][3]
         projs, offset = _projections(k, srcs, linear, nodes, preds, shapes, input_name, scale, grouped)
-        pops[k].bias = pops[k].bias + offset
+        if np.any(offset != 0) and np.any(pops[k].du < 1):
+            # a constant input current decays with the current (du < 1): not a bias on v, but a
+            # projection from a source that spikes every step
+            bias_nodes = sorted(n for n in linear if isinstance(nodes[n], (nir.Affine, nir.Conv1d, nir.Conv2d)))
+            projs.append(Projection(BIAS, k, "dense", offset[:, None], (1,), shapes[k], nodes=bias_nodes))
+        else:
+            pops[k].bias = pops[k].bias + offset
         for proj in projs:
             proj.recurrent = (proj.source, k) in back
             projections.append(proj)
@@ -404,7 +442,7 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
 
 def _shapes(nodes, preds, succs, input_name) -> dict[str, tuple[int, ...]]:
     """Per-sample output shape of every node, propagated from the input (neurons keep their input's)."""
-    shapes = {input_name: _input_shape(input_name, nodes[input_name])}
+    shapes = {input_name: _input_shape(input_name, nodes[input_name], [nodes[k] for k in succs[input_name]])}
     pending = [k for k in nodes if k != input_name]
     progress = True
     while pending and progress:
@@ -549,14 +587,14 @@ def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, 
         chain = _conv_chain(src, target, linear, nodes, preds)
         if chain is not None and target not in grouped and src not in grouped and _conv_foldable(chain, in_shape):
             weight, stride, padding = _fused_conv(chain)
-            s = scale.reshape(shape)
-            if np.allclose(s, s[:, :1, :1]):
+            s = scale.reshape(shape[0], -1)  # per channel: (C, H*W), or Conv1d's (C, L)
+            if np.allclose(s, s[:, :1]):
                 projs.append(
                     Projection(
                         src_name,
                         target,
                         "conv",
-                        weight * s[:, 0, 0][:, None, None, None],
+                        weight * s[:, 0][:, None, None, None],
                         in_shape,
                         shape,
                         stride,
@@ -573,19 +611,20 @@ def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, 
         basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
         cols = _evaluate(target, linear, nodes, preds, {src: basis}, n_in, shapes).reshape(n_in, -1).numpy()
         matrix = (cols - offset).T
-        nodes_on = sorted(n for n in linear if _reaches(src, n, preds))
+        nodes_on = sorted(n for n in linear if _reaches(src, n, preds, linear))
         projs.append(Projection(src_name, target, "dense", matrix * scale[:, None], in_shape, shape, nodes=nodes_on))
     return projs, offset * scale
 
 
-def _reaches(src, node, preds) -> bool:
+def _reaches(src, node, preds, linear) -> bool:
+    """Whether ``src`` reaches ``node`` through linear nodes only."""
     seen, stack = set(), [node]
     while stack:
         k = stack.pop()
         if k == src:
             return True
         for p in preds[k]:
-            if p not in seen:
+            if p not in seen and (p == src or p in linear):
                 seen.add(p)
                 stack.append(p)
     return False
@@ -600,7 +639,7 @@ def _conv_chain(src, target, linear, nodes, preds):
         if name != target and len(ps) != 1:
             return None
         if name == target:
-            mine = [p for p in ps if p == src or (p in linear and _reaches(src, p, preds))]
+            mine = [p for p in ps if p == src or (p in linear and _reaches(src, p, preds, linear))]
             if len(mine) != 1:
                 return None
             nxt = mine[0]

@@ -11,7 +11,8 @@ per process), each projection one synaptic process from its source's ``s_out`` t
   ``(C_out, kW, kH, C_in)``, a true convolution, so torch kernels are flipped; it ignores
   ``weight_exp``/``num_weight_bits``, so weights arrive as full integers from :mod:`backends.quantize`);
   Conv1d maps ``(C, L)`` run as ``(L, 1, C)``;
-- input -> ``lava.proc.io.source.RingBuffer``; output -> ``lava.proc.io.sink.RingBuffer`` on the
+- input -> ``lava.proc.io.source.RingBuffer`` (and one of ones for the constant-current ``bias``
+  source, when a slow-current population has an affine bias); output -> ``lava.proc.io.sink.RingBuffer`` on the
   output population (and on every population when traces are asked for).
 
 Map-shaped populations live in Lava's ``(W, H, C)`` layout; a dense projection from one gets its
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 
 from backends.executor import RunResult, check_spikes
-from backends.network import INPUT, Network
+from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
 
@@ -253,6 +254,9 @@ class LavaExecutor:
 
         net, fixed = self.network, self.qnet is not None
         source = Source(data=data)
+        ones = None
+        if any(p.source == BIAS for p in net.projections):  # the source that spikes every step
+            ones = Source(data=np.ones((1, total_steps), dtype=np.int32 if fixed else np.float64))
         neurons: dict[str, list[tuple[np.ndarray | None, object]]] = {}
         groups: dict[str, list[np.ndarray] | None] = {}
         for i, pop in enumerate(net.populations):
@@ -288,8 +292,8 @@ class LavaExecutor:
         for j, proj in enumerate(net.projections):
             q = self.qnet.projections[j] if fixed else None
             w = q.weight if fixed else proj.weight
-            if proj.source == INPUT:
-                srcs = [(None, source.s_out)]
+            if proj.source in (INPUT, BIAS):
+                srcs = [(None, source.s_out if proj.source == INPUT else ones.s_out)]
             else:
                 srcs = [(idx, lif.s_out) for idx, lif in neurons[proj.source]]
             tgts = [(idx, lif.a_in) for idx, lif in neurons[proj.target]]
@@ -305,7 +309,7 @@ class LavaExecutor:
                 syn.a_out.connect(a_in)
                 synapses.append(syn)
                 continue
-            src_groups = None if proj.source == INPUT else groups[proj.source]
+            src_groups = None if proj.source in (INPUT, BIAS) else groups[proj.source]
             for rows, cols in dense_blocks(src_groups, groups[proj.target]):
                 port = next(p for idx, p in srcs if idx is cols)
                 a_in = next(p for idx, p in tgts if idx is rows)

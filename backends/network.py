@@ -11,6 +11,9 @@ float reference all execute this one form, so they accept and refuse the same gr
   matrix or one convolution.
 - A projection is *recurrent* when its source does not come before its target in
   :attr:`Network.populations` (a population feeding itself or an earlier one).
+- The :data:`BIAS` source spikes at every step; a projection from it carries an affine bias into a
+  population whose current decays slowly (``du < 1``), where a constant input current is not the
+  same as a constant bias on ``v``. On the hardware it is one more spike source and Dense process.
 
 Timing: on the hardware backends every projection delays by one step (Lava's Dense and Conv send at
 ``t + 1`` what they received at ``t``), so spikes of the input at step ``t`` reach a population
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 INPUT = "input"
+BIAS = "bias"  # a source that spikes at every step: constant input currents (affine biases of slow-current neurons)
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Projection:
     """The linear map from one source to one target population (float64, torch layouts).
 
     Attributes:
-        source: :data:`INPUT` or a population's name.
+        source: :data:`INPUT`, :data:`BIAS` or a population's name.
         target: the target population's name.
         synapse: ``"dense"`` or ``"conv"``.
         weight: dense ``[n_target, n_source]`` over flattened shapes (torch ``(C, H, W)`` order);
@@ -160,7 +164,7 @@ class Network:
 
     def depths(self) -> dict[str, int]:
         """Longest path (in projections, recurrent ones left out) from the input to each population."""
-        depth = {INPUT: 0}
+        depth = {INPUT: 0, BIAS: 0}
         for pop in self.populations:
             depth[pop.name] = 1 + max(depth[p.source] for p in self.incoming(pop.name) if not p.recurrent)
         return depth

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
-from backends.network import INPUT, Network
+from backends.network import BIAS, INPUT, Network
 from backends.profile import FLOAT
 
 
@@ -98,7 +98,7 @@ class ReferenceExecutor:
             raise ValueError("hardware input has no samples")
         net = self.network
         batch, steps = x.shape[:2]
-        out = {INPUT: x.transpose(0, 1).double()}
+        out = {INPUT: x.transpose(0, 1).double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64)}
         for group in net.components():
             members = set(group)
             ext = {}

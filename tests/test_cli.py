@@ -75,3 +75,29 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in ckpt.iterdir()} == before
     assert main(["evaluate", "--checkpoint", str(ckpt), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_inspect_reads_a_foreign_nir_file_and_names_what_it_adapted(capsys):
+    from pathlib import Path
+
+    fixture = Path(__file__).parent / "fixtures" / "interop" / "sinabs_if_iaf.nir"
+    assert main(["inspect", "--nir", str(fixture), "--framework", "sinabs"]) == 0
+    out = capsys.readouterr().out
+    assert "fails NIR's type check" in out and "read as [6]" in out and "dt 1 s" in out
+    assert "input->1 -> Dense(5x6)" in out and "1 on loihi2: scale" in out
+
+
+def test_inspect_refuses_a_bad_graph_in_one_line(tmp_path, capsys):
+    import nir
+    import numpy as np
+
+    g = nir.NIRGraph.from_list(
+        nir.Input(np.array([3])),
+        nir.Linear(np.array([[1.0, np.nan, 2.0]])),
+        nir.IF(r=np.ones(1), v_threshold=np.ones(1)),
+        nir.Output(np.array([1])),
+    )
+    nir.write(tmp_path / "bad.nir", g)
+    assert main(["inspect", "--nir", str(tmp_path / "bad.nir"), "--dt", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["neuroattack inspect: error: NIR node 'linear': weight[1] = nan is not finite"]

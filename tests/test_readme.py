@@ -26,3 +26,12 @@ def test_what_is_where_names_every_module_and_nothing_else():
     assert named - modules == set(), "README names modules that do not exist"
     for folder in re.findall(r"^\s*([a-z_]+)/", block, flags=re.M):
         assert any(p.is_dir() for p in ROOT.rglob(folder) if ".venv" not in p.parts), folder
+
+
+def test_the_recurrent_example_runs_and_lava_agrees():
+    """The README's hand-built recurrent network runs as printed: emulator and Lava agree."""
+    text = (ROOT / "README.md").read_text()
+    code = text.split("A recurrent network, built by hand", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # its own assert compares every population
+    assert scope["emu"].layers[0].sum() > 0 and scope["lava"].window.shape == scope["emu"].window.shape

@@ -14,10 +14,22 @@ from neuroattack.commands.bench import BENCH_ATTACKS, BENCH_BACKENDS
 from neuroattack.commands.demo import COMMAND as DEMO
 from neuroattack.commands.evaluate import COMMAND as EVALUATE
 from neuroattack.commands.export import COMMAND as EXPORT
+from neuroattack.commands.inspect import COMMAND as INSPECT
 from neuroattack.commands.replay import COMMAND as REPLAY
 from neuroattack.commands.report import COMMAND as REPORT
 from neuroattack.commands.train import COMMAND as TRAIN
 
-COMMANDS: list[Command] = [TRAIN, EVALUATE, EXPORT, ATTACK, REPLAY, REPORT, BENCH_ATTACKS, BENCH_BACKENDS, DEMO]
+COMMANDS: list[Command] = [
+    TRAIN,
+    EVALUATE,
+    EXPORT,
+    INSPECT,
+    ATTACK,
+    REPLAY,
+    REPORT,
+    BENCH_ATTACKS,
+    BENCH_BACKENDS,
+    DEMO,
+]
 
 __all__ = ["COMMANDS", "Command"]

@@ -25,7 +25,7 @@ from torch import nn
 
 import backends
 from backends.loihi import applied_bias, applied_weights, wrap_signed, wrap_state
-from backends.network import INPUT
+from backends.network import BIAS, INPUT
 from neuroattack.models.neurons import SURROGATES
 from neuroattack.models.snn import SNN
 from neuroattack.models.surrogates import threshold
@@ -143,9 +143,10 @@ class HardwareSNN(nn.Module):
         state = [(x.new_zeros((batch, *q.shape), dtype=torch.float64),) * 2 for q in pops]
         last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
         last[INPUT] = x.new_zeros((batch, *x.shape[2:]), dtype=torch.float64)
+        last[BIAS] = x.new_ones((batch, 1), dtype=torch.float64)
         out = []
         for t in range(window):
-            now = {INPUT: x[t].double() if t < steps else last[INPUT] * 0}
+            now = {INPUT: x[t].double() if t < steps else last[INPUT] * 0, BIAS: last[BIAS]}
             for i, q in enumerate(pops):
                 a = 0.0
                 for proj in qnet.projections:  # each projection delivers what it got one step ago

@@ -203,6 +203,64 @@ def case_single_sign(profile):
     return g, x, check
 
 
+def case_pool_into_map(profile):
+    """Conv -> LIF -> AvgPool2d -> LIF: a dense projection into a map-shaped population (Lava's
+    Dense output reshaped to the LIF's (W, H, C))."""
+    rng = np.random.default_rng(5)
+    nodes = {
+        "input": nir.Input(np.array([2, 8, 8])),
+        "c1": nir.Conv2d((8, 8), rng.normal(0, 1.5, (4, 2, 3, 3)), 1, 1, 1, 1, np.zeros(4)),
+        "n1": G.lif(4 * 64, tau=0.002),
+        "pool": nir.AvgPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
+        "n2": G.if_(4 * 16, vth=0.3),
+        "output": nir.Output(np.array([4, 4, 4])),
+    }
+    edges = [("input", "c1"), ("c1", "n1"), ("n1", "pool"), ("pool", "n2"), ("n2", "output")]
+    g = G.graph(nodes, edges)
+    x = G.spikes((2, 8, 8), batch=3, steps=5, density=0.4)
+
+    def check(emu, result):
+        proj = emu.network.projections[1]
+        assert proj.synapse == "dense" and proj.out_shape == (4, 4, 4)
+        _all_spike(result)
+
+    return g, x, check
+
+
+def case_tau_groups(profile):
+    """Per-neuron time constants: one Lava LIF process per group, the dense projections split by group."""
+    g = G.chain([8, 10, 6], lambda n: G.lif(n, tau=np.resize([0.002, 0.004, 0.003], n)), scale=6.0)
+    x = G.spikes((8,), batch=3, steps=6, density=0.5)
+
+    def check(emu, result):
+        assert [len(p.groups()) for p in emu.network.populations] == [3, 3]
+        _all_spike(result)
+
+    return g, x, check
+
+
+def case_conv1d(profile):
+    rng = np.random.default_rng(6)
+    nodes = {
+        "input": nir.Input(np.array([2, 12])),
+        "c": nir.Conv1d(12, rng.normal(0, 2.0, (3, 2, 3)), 1, 1, 1, 1, np.zeros(3)),
+        "n": G.lif(3 * 12, tau=0.002),
+        "flat": nir.Flatten({"input": np.array([3, 12])}, 0, -1),
+        "fc": nir.Linear(rng.normal(0, 1.0, (4, 36))),
+        "out": G.lif(4, tau=0.002),
+        "output": nir.Output(np.array([4])),
+    }
+    edges = [("input", "c"), ("c", "n"), ("n", "flat"), ("flat", "fc"), ("fc", "out"), ("out", "output")]
+    g = G.graph(nodes, edges)
+    x = G.spikes((2, 12), batch=3, steps=6, density=0.5)
+
+    def check(emu, result):
+        assert emu.network.projections[0].synapse == "conv" and emu.network.projections[0].in_shape == (2, 12)
+        _all_spike(result)
+
+    return g, x, check
+
+
 def _spy(monkeypatch, name):
     changed = []
     original = getattr(loihi, name)
@@ -228,6 +286,9 @@ CASES = {
     "int32-wrap": case_int32_wrap,
     "state-wrap": case_state_wrap,
     "single-sign": case_single_sign,
+    "pool-into-map": case_pool_into_map,
+    "tau-groups": case_tau_groups,
+    "conv1d": case_conv1d,
 }
 FIXED_ONLY = {"negative-weight-exp", "int32-wrap", "state-wrap", "single-sign"}
 

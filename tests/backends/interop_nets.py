@@ -1,0 +1,248 @@
+"""Small networks from the frameworks users train in, exported to NIR by the frameworks themselves.
+
+Each builder returns an :class:`Exported`: the NIR file as the framework's exporter wrote it, the
+framework's own output spikes on a fixed binary input, and how to read its time step. snnTorch
+and rockpool export live (the ``interop`` extra installs them); sinabs 3.1.3 pins nir <= 1.0.4, so
+its exports are committed files (tests/fixtures/interop, made by scripts/interop/make_sinabs.py).
+Used by tests/backends/test_interop.py and by scripts/interop_table.py (README's interop table).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+
+import nir
+import numpy as np
+import torch
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
+T, B = 10, 2
+
+
+@dataclass
+class Exported:
+    """One framework network, exported.
+
+    Attributes:
+        framework: the framework's name (a key of ``backends.FRAMEWORK_DT``).
+        version: its installed version (or the one the fixture was made with).
+        network: what the network is.
+        path: the ``.nir`` file the exporter wrote.
+        x: the input ``[B, T, *shape]`` (binary).
+        own: the framework's own output ``[B, T, n_out]`` for ``x`` (spike counts).
+        same_semantics: whether the framework's neuron is what the NIR file says (reset to
+            ``v_reset``, one spike per step), so the float reference must reproduce ``own``.
+        note: what the exporter writes off the NIR specification, if anything.
+    """
+
+    framework: str
+    version: str
+    network: str
+    path: Path
+    x: np.ndarray
+    own: np.ndarray
+    same_semantics: bool
+    note: str = ""
+
+
+def _input(shape, seed=1, p=0.5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((B, T, *shape)) < p).astype(np.float32)
+
+
+# -- snnTorch (live) -------------------------------------------------------------------------------
+def _snntorch_nets():
+    import snntorch as snn
+
+    torch.manual_seed(0)
+
+    def full(v, shape):
+        return torch.full(shape if isinstance(shape, tuple) else (shape,), float(v))
+
+    def scaled(net, idx, k):
+        with torch.no_grad():
+            for i in idx:
+                net[i].weight.mul_(k)
+        return net
+
+    def leaky(beta, n, reset, **kw):
+        return snn.Leaky(beta=full(beta, n), threshold=full(1.0, n), init_hidden=True, reset_mechanism=reset, **kw)
+
+    def ff(reset):
+        return scaled(
+            torch.nn.Sequential(
+                torch.nn.Linear(6, 5), leaky(0.9, 5, reset), torch.nn.Linear(5, 3), leaky(0.8, 3, reset, output=True)
+            ),
+            [0, 2],
+            3.0,
+        )
+
+    def cuba():
+        def syn(alpha, beta, n, **kw):
+            return snn.Synaptic(
+                alpha=full(alpha, n),
+                beta=full(beta, n),
+                threshold=full(1.0, n),
+                init_hidden=True,
+                reset_mechanism="zero",
+                reset_delay=False,
+                **kw,
+            )
+
+        net = torch.nn.Sequential(
+            torch.nn.Linear(6, 5), syn(0.7, 0.9, 5), torch.nn.Linear(5, 3), syn(0.7, 0.8, 3, output=True)
+        )
+        return scaled(net, [0, 2], 2.0)
+
+    def rec():
+        net = torch.nn.Sequential(
+            torch.nn.Linear(6, 5),
+            snn.RLeaky(
+                beta=full(0.9, 5),
+                threshold=full(1.0, 5),
+                linear_features=5,
+                all_to_all=True,
+                init_hidden=True,
+                reset_mechanism="zero",
+                reset_delay=False,
+            ),
+            torch.nn.Linear(5, 3),
+            leaky(0.8, 3, "zero", output=True),
+        )
+        scaled(net, [0, 2], 3.0)
+        with torch.no_grad():
+            net[1].recurrent.weight.mul_(2.0)
+        return net
+
+    def conv():
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 2, 3),
+            leaky(0.9, (2, 4, 4), "zero"),
+            torch.nn.AvgPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8, 3),
+            leaky(0.8, 3, "zero", output=True),
+        )
+        return scaled(net, [0, 4], 8.0)
+
+    return [
+        ("Linear-Leaky-Linear-Leaky, reset zero", ff("zero"), (6,), True, ""),
+        ("Linear-Synaptic-Linear-Synaptic (CubaLIF), reset zero, reset_delay=False", cuba(), (6,), True, ""),
+        ("Linear-RLeaky (recurrent)-Linear-Leaky, reset zero, reset_delay=False", rec(), (6,), True, ""),
+        (
+            "Conv2d-Leaky-AvgPool2d-Flatten-Linear-Leaky, reset zero",
+            conv(),
+            (1, 6, 6),
+            True,
+            "AvgPool2d kernel and stride written as scalars",
+        ),
+        (
+            "Linear-Leaky-Linear-Leaky, reset subtract (default)",
+            ff("subtract"),
+            (6,),
+            False,
+            "subtract reset written as v_reset = 0",
+        ),
+    ]
+
+
+def snntorch_exports(folder: Path) -> list[Exported]:
+    """Export the snnTorch networks into ``folder``; run snnTorch on the fixed input."""
+    import snntorch
+    from snntorch import utils
+    from snntorch.export_nir import export_to_nir
+
+    out = []
+    for i, (what, net, shape, same, note) in enumerate(_snntorch_nets()):
+        x = _input(shape, seed=1)
+        graph = export_to_nir(net, torch.zeros((1, *shape)), ignore_dims=[0])
+        path = folder / f"snntorch_{i}.nir"
+        nir.write(path, graph)
+        utils.reset(net)
+        with torch.no_grad():
+            own = np.stack([net(torch.from_numpy(x[:, t]))[0].numpy() for t in range(T)], 1)
+        out.append(Exported("snntorch", snntorch.__version__, what, path, x, own.reshape(B, T, -1), same, note))
+    return out
+
+
+# -- rockpool (live) -------------------------------------------------------------------------------
+def rockpool_exports(folder: Path) -> list[Exported]:
+    """Export the rockpool networks into ``folder``; run rockpool on the fixed input."""
+    from rockpool.nn.combinators import Sequential
+    from rockpool.nn.modules import LIFNeuronTorch, LIFTorch, LinearTorch, to_nir
+
+    def w(shape, k, seed):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand(shape, generator=g) * 2 - 1) * k
+
+    dt = 1e-3
+    nets = [
+        (
+            "LinearTorch-LIFNeuronTorch x2 (LIF)",
+            Sequential(
+                LinearTorch((6, 5), weight=w((6, 5), 2.0, 1)),
+                LIFNeuronTorch(5, tau_mem=20e-3, dt=dt),
+                LinearTorch((5, 3), weight=w((5, 3), 2.0, 2)),
+                LIFNeuronTorch(3, tau_mem=10e-3, dt=dt),
+            ),
+            "subtract reset and several spikes a step; r = tau exp(-dt/tau) / dt",
+        ),
+        (
+            "LinearTorch-LIFTorch x2 (CubaLIF)",
+            Sequential(
+                LinearTorch((6, 5), weight=w((6, 5), 0.8, 1)),
+                LIFTorch(5, tau_mem=20e-3, tau_syn=5e-3, dt=dt),
+                LinearTorch((5, 3), weight=w((5, 3), 1.0, 2)),
+                LIFTorch(3, tau_mem=10e-3, tau_syn=5e-3, dt=dt),
+            ),
+            "w_in = 1 leaves the synaptic input gain at dt / tau_syn",
+        ),
+        (
+            "LinearTorch-LIFTorch(has_rec)-LinearTorch-LIFTorch",
+            Sequential(
+                LinearTorch((6, 5), weight=w((6, 5), 0.8, 1)),
+                LIFTorch(5, tau_mem=20e-3, tau_syn=5e-3, has_rec=True, w_rec=w((5, 5), 1.0, 3), dt=dt),
+                LinearTorch((5, 3), weight=w((5, 3), 1.0, 2)),
+                LIFTorch(3, tau_mem=10e-3, tau_syn=5e-3, dt=dt),
+            ),
+            "the recurrent weights are dropped on export",
+        ),
+    ]
+    version = importlib.metadata.version("rockpool")
+    out = []
+    for i, (what, net, note) in enumerate(nets):
+        x = _input((6,), seed=1)
+        path = folder / f"rockpool_{i}.nir"
+        nir.write(path, to_nir(net))
+        net.reset_state()
+        with torch.no_grad():
+            own, _, _ = net(torch.from_numpy(x))
+        note = "Input [1, 6], Output [1, 1, 3] (fail nir.read's type check); " + note
+        out.append(Exported("rockpool", version, what, path, x, own.numpy().reshape(B, T, -1), False, note))
+    return out
+
+
+# -- sinabs (committed files) ----------------------------------------------------------------------
+SINABS = [
+    ("sinabs_if_iaf_squeeze_vec", "Linear-IAFSqueeze-Linear-IAFSqueeze (IF)", ""),
+    (
+        "sinabs_ff_lif_squeeze_vec",
+        "Linear-LIFSqueeze-Linear-LIFSqueeze (LIF)",
+        "time constants in steps; exact exponential decay, not Euler",
+    ),
+    ("sinabs_if_iaf", "Linear-IAF-Linear-IAF (IF)", "Input [1, 6] keeps the time dimension"),
+]
+
+
+def sinabs_exports() -> list[Exported]:
+    """The committed sinabs 3.1.3 exports and sinabs' own outputs (tests/fixtures/interop)."""
+    out = []
+    for stem, what, note in SINABS:
+        ref = np.load(FIXTURES / f"{stem}.npz")
+        note = "subtract reset and several spikes a step, written as v_reset = 0" + (f"; {note}" if note else "")
+        out.append(
+            Exported("sinabs", "3.1.3", what, FIXTURES / f"{stem}.nir", ref["input"], ref["output"], False, note)
+        )
+    return out
