@@ -29,7 +29,12 @@ reference). The runtime is always stopped, also when building or running raises.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -64,6 +69,65 @@ def _import_lava_runtime() -> None:
         __import__(_LAVA_MP)
     finally:
         multiprocessing.set_start_method = original
+
+
+class Interrupted(Exception):
+    """A Lava run stopped by SIGINT or SIGTERM; the runtime and its worker processes are stopped.
+
+    Attributes:
+        signum: the signal's number.
+
+    Example:
+        >>> str(Interrupted(signal.SIGTERM))
+        'Lava run interrupted by SIGTERM; the runtime and its workers were stopped'
+    """
+
+    def __init__(self, signum: int):
+        self.signum = int(signum)
+        super().__init__(
+            f"Lava run interrupted by {signal.Signals(signum).name}; the runtime and its workers were stopped"
+        )
+
+
+class _StopRequest:
+    """What :func:`_signals_stop_the_run` yields: the signal received, if any."""
+
+    def __init__(self):
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` if a signal came (call between two steps of Lava's protocol)."""
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+@contextmanager
+def _signals_stop_the_run() -> Iterator[_StopRequest]:
+    """While Lava runs, SIGINT and SIGTERM are noted instead of acted on at once; the run checks
+    for them between samples (:meth:`_StopRequest.check`) and raises :class:`Interrupted` there, so
+    that the ``finally`` around the run stops the runtime (and every worker) cleanly. Raising
+    inside Lava's own calls would leave its message protocol half done and its stop failing.
+
+    Lava's workers are forked while this is in place and inherit the handler; in them it does
+    nothing (a Ctrl-C reaches the whole process group): the parent stops them. Outside the main
+    thread signals cannot be handled, and nothing is changed.
+    """
+    request = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    parent = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() == parent and request.signum is None:
+            request.signum = signum
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -364,23 +428,26 @@ class LavaExecutor:
         fixed = self.qnet is not None
         data = np.ascontiguousarray(data if not fixed else data.astype(np.int32))
         source = None
-        try:
-            source, sinks, lifs, synapses = self._build(data, total, record)
-            cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
-            zero_type = np.int32 if fixed else np.float64
-            for k in range(n):
-                source.run(condition=RunSteps(num_steps=window), run_cfg=cfg)
-                if k + 1 < n:  # the next sample starts from a fresh network's state
-                    for lif in lifs:
-                        lif.u.set(np.zeros(lif.u.shape, zero_type))
-                        lif.v.set(np.zeros(lif.v.shape, zero_type))
-                    for syn in synapses:
-                        buf = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
-                        buf.set(np.zeros(buf.shape, zero_type))
-            raw = {name: [(idx, np.asarray(s.data.get())) for idx, s in parts] for name, parts in sinks.items()}
-        finally:
-            if source is not None and source.runtime is not None:
-                source.stop()
+        with _signals_stop_the_run() as stop:
+            try:
+                source, sinks, lifs, synapses = self._build(data, total, record)
+                stop.check()
+                cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
+                zero_type = np.int32 if fixed else np.float64
+                for k in range(n):
+                    source.run(condition=RunSteps(num_steps=window), run_cfg=cfg)
+                    stop.check()
+                    if k + 1 < n:  # the next sample starts from a fresh network's state
+                        for lif in lifs:
+                            lif.u.set(np.zeros(lif.u.shape, zero_type))
+                            lif.v.set(np.zeros(lif.v.shape, zero_type))
+                        for syn in synapses:
+                            buf = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
+                            buf.set(np.zeros(buf.shape, zero_type))
+                raw = {name: [(idx, np.asarray(s.data.get())) for idx, s in parts] for name, parts in sinks.items()}
+            finally:
+                if source is not None and source.runtime is not None:
+                    source.stop()
         out = {}
         for name, parts in raw.items():
             pop = self.network.population(name)

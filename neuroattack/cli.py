@@ -31,13 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; a ``ValueError`` or ``FileNotFoundError`` is one error line and exit 2."""
+    """Run one command; a ``ValueError`` or ``FileNotFoundError`` is one error line and exit 2; a
+    Lava run stopped by SIGINT/SIGTERM is one line and exit ``128 + signal`` (Lava already stopped)."""
+    from backends.lava import Interrupted
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"neuroattack {args.command_name}: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:
+        print(f"neuroattack {args.command_name}: {err}", file=sys.stderr)
+        return 128 + err.signum
 
 
 if __name__ == "__main__":
