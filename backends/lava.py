@@ -20,10 +20,13 @@ weight columns permuted to that order and its input through ``s_out.flatten()``,
 its rows permuted and its output through ``a_out.reshape``.
 
 Samples are laid end to end in windows of ``T + latency (+ pad)`` steps, ``samples_per_run`` at a
-time in one build. Between two samples the run pauses and every LIF's ``u`` and ``v`` and every
-synapse's buffer are set to zero, so each sample starts from the state a fresh network has (the
-emulator's convention); ``fresh=True`` builds a new network for every sample instead (slow, for
-reference). The runtime is always stopped, also when building or running raises.
+time in one build, and each starts from the state a fresh network has (the emulator's convention):
+when a sample's activity provably ends inside its window (:meth:`LavaExecutor.quiet`: no bias, no
+slow current, no recurrence), ``LIFReset`` zeroes ``u`` and ``v`` at each window's first step in
+one long run; otherwise the run pauses after each sample and sets every LIF's ``v`` (and ``u``
+where the current carries over) and every synapse's buffer to zero. ``fresh=True`` builds a new
+network for every sample instead (slow, for reference). The runtime is always stopped, also when
+building or running raises, and on SIGINT/SIGTERM (:class:`Interrupted`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
 
 _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
+_QUIET_CHUNK = 32  # samples a run call covers in the long run without pauses
 
 
 def _import_lava_runtime() -> None:
@@ -309,19 +313,40 @@ class LavaExecutor:
         return timesteps + self.network.latency + self.pad_steps
 
     # -- building ---------------------------------------------------------------------------
-    def _build(self, data: np.ndarray, total_steps: int, record: bool):
+    def quiet(self) -> bool:
+        """Whether a sample's activity ends inside its window, so that a reset of ``u`` and ``v`` at
+        each window's first step (``LIFReset``) is all the next sample needs.
+
+        True when no population has a bias (on ``v`` or through the always-on source), a slow
+        current (``du < 1``) or a recurrent projection, and every population that feeds another
+        lies less deep than the output: then nothing spikes without input, the input's last effect
+        reaches a population of depth ``d`` at step ``T - 1 + d``, and no spike is in flight across
+        the window's end. Otherwise the run pauses after each sample and zeroes the state.
+        """
+        net = self.network
+        if net.recurrent or any(p.source == BIAS for p in net.projections):
+            return False
+        if any(np.any(p.bias != 0) or np.any(p.du < 1) for p in net.populations):
+            return False
+        depth = net.depths()
+        feeding = {p.source for p in net.projections} - {INPUT}
+        return all(depth[name] < net.latency for name in feeding)
+
+    def _build(self, data: np.ndarray, total_steps: int, record: bool, window: int):
         from lava.proc.conv.process import Conv
         from lava.proc.dense.process import Dense
         from lava.proc.io.sink import RingBuffer as Sink
         from lava.proc.io.source import RingBuffer as Source
-        from lava.proc.lif.process import LIF
+        from lava.proc.lif.process import LIF, LIFReset
 
         net, fixed = self.network, self.qnet is not None
+        quiet = self.quiet()
         source = Source(data=data)
         ones = None
         if any(p.source == BIAS for p in net.projections):  # the source that spikes every step
             ones = Source(data=np.ones((1, total_steps), dtype=np.int32 if fixed else np.float64))
         neurons: dict[str, list[tuple[np.ndarray | None, object]]] = {}
+        slow: dict[int, bool] = {}  # LIF process -> whether its current carries over (du < 1)
         groups: dict[str, list[np.ndarray] | None] = {}
         for i, pop in enumerate(net.populations):
             q = self.qnet.populations[i] if fixed else None
@@ -350,7 +375,12 @@ class LavaExecutor:
                         "vth": float(pop.vth),
                         "bias_mant": lay(pop.bias).astype(np.float64),
                     }
-                procs.append((idx, LIF(shape=shape, **params)))
+                if quiet:  # reset at each window's first step (Lava counts steps from 1)
+                    lif = LIFReset(shape=shape, reset_interval=window, reset_offset=1, **params)
+                else:
+                    lif = LIF(shape=shape, **params)
+                slow[id(lif)] = bool(pop.du[first] < 1)
+                procs.append((idx, lif))
             neurons[pop.name] = procs
         synapses = []
         for j, proj in enumerate(net.projections):
@@ -408,8 +438,19 @@ class LavaExecutor:
                     sink = Sink(shape=lif.s_out.shape, buffer=total_steps)
                     lif.s_out.connect(sink.a_in)
                     sinks[pop.name].append((idx, sink))
-        lifs = [lif for procs in neurons.values() for _, lif in procs]
+        lifs = [(lif, slow[id(lif)]) for procs in neurons.values() for _, lif in procs]
         return source, sinks, lifs, synapses
+
+    @staticmethod
+    def _zero(lifs, synapses, dtype) -> None:
+        """Set every LIF's ``v`` (and ``u`` where the current carries over) and every synaptic buffer to 0."""
+        for lif, slow in lifs:
+            lif.v.set(np.zeros(lif.v.shape, dtype))
+            if slow:  # with du = 1 the current is overwritten by the next step's input anyway
+                lif.u.set(np.zeros(lif.u.shape, dtype))
+        for syn in synapses:
+            buf = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
+            buf.set(np.zeros(buf.shape, dtype))
 
     # -- running ---------------------------------------------------------------------------
     def _run_chunk(self, x: np.ndarray, window: int, record: bool) -> dict[str, np.ndarray]:
@@ -430,20 +471,21 @@ class LavaExecutor:
         source = None
         with _signals_stop_the_run() as stop:
             try:
-                source, sinks, lifs, synapses = self._build(data, total, record)
+                source, sinks, lifs, synapses = self._build(data, total, record, window)
                 stop.check()
                 cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
                 zero_type = np.int32 if fixed else np.float64
-                for k in range(n):
-                    source.run(condition=RunSteps(num_steps=window), run_cfg=cfg)
-                    stop.check()
-                    if k + 1 < n:  # the next sample starts from a fresh network's state
-                        for lif in lifs:
-                            lif.u.set(np.zeros(lif.u.shape, zero_type))
-                            lif.v.set(np.zeros(lif.v.shape, zero_type))
-                        for syn in synapses:
-                            buf = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
-                            buf.set(np.zeros(buf.shape, zero_type))
+                if self.quiet():  # a long run (LIFReset zeroes u and v at each window's start), in
+                    for k in range(0, n, _QUIET_CHUNK):  # chunks so that a signal is seen soon
+                        steps = (min(n, k + _QUIET_CHUNK) - k) * window
+                        source.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+                        stop.check()
+                else:
+                    for k in range(n):
+                        source.run(condition=RunSteps(num_steps=window), run_cfg=cfg)
+                        stop.check()
+                        if k + 1 < n:  # the next sample starts from a fresh network's state
+                            self._zero(lifs, synapses, zero_type)
                 raw = {name: [(idx, np.asarray(s.data.get())) for idx, s in parts] for name, parts in sinks.items()}
             finally:
                 if source is not None and source.runtime is not None:

@@ -320,6 +320,26 @@ def test_samples_are_independent_in_every_mode(case):
     assert all(torch.equal(a[2:], b) for a, b in zip(long.layers, alone.layers))
 
 
+def test_quiet_networks_run_long_with_lifreset_and_agree_with_pausing(monkeypatch):
+    """An IF chain without biases keeps residual voltages between samples: LIFReset at each window's
+    start (one long run) and pausing to zero the state give the fresh network's spikes."""
+    from backends.lava import LavaExecutor
+
+    g = G.chain([6, 10, 4], G.if_, scale=1.5)
+    x = G.spikes((6,), batch=4, steps=5, density=0.4)
+    assert backends.load(g, "loihi2", "lava").quiet()
+    assert not backends.load(G.chain([6, 10, 4], G.if_, bias=0.1), "loihi2", "lava").quiet()
+    assert not backends.load(G.recurrent(), "loihi2", "lava").quiet()
+    fresh = backends.load(g, "loihi2", "lava", fresh=True).run(x, record=True)
+    quiet = backends.load(g, "loihi2", "lava").run(x, record=True)
+    monkeypatch.setattr(LavaExecutor, "quiet", lambda self: False)
+    paused = backends.load(g, "loihi2", "lava").run(x, record=True)
+    emu = backends.load(g, "loihi2", "emulator").run(x, record=True)
+    assert fresh.layers[-1].sum() > 0
+    for a, b, c, d in zip(fresh.layers, quiet.layers, paused.layers, emu.layers):
+        assert torch.equal(a, b) and torch.equal(a, c) and torch.equal(a, d)
+
+
 def test_batches_above_the_emulator_batch():
     g = G.chain([5, 6, 3], G.if_, scale=2.0, bias=0.1)
     x = G.spikes((5,), batch=300, steps=2, density=0.5)
