@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
-from backends.loihi import applied_bias, applied_weights, lif_step, wrap32, wrap_signed
+from backends.loihi import activation, applied_bias, applied_weights, lif_step, wrap32
 from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
@@ -345,10 +345,7 @@ class EmulatorExecutor:
         if self.qnet is None:
             return acc
         acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
-        if proj.synapse == "dense":
-            e = p.exp
-            return acc << e if e >= 0 else acc >> -e
-        return wrap_signed(acc, self.profile.state_bits)
+        return activation(acc, proj.synapse, p.exp, self.profile.state_bits)
 
     def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor, first: bool) -> None:
         """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``

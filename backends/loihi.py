@@ -2,7 +2,11 @@
 
 Pure functions on int64 torch tensors (or numpy arrays for weights), shared by the batched
 emulator (:mod:`backends.emulator`) and the differentiable fixed-point twin that attacks craft
-against: one definition of each rule. Source lines are those of ``lava/proc/{dense,conv,lif}/models.py``
+against: one definition of each rule. :func:`activation` and :func:`lif_update` compose them into
+a synapse's output and a LIF step, computed with a :class:`Rounding`: :data:`EXACT` (int64, the
+emulator) or :data:`STRAIGHT_THROUGH` (float64 holding the same integers, gradients passed
+through every rounding and wrap: the twin). The emulator's scan runs :func:`lif_step`, the same
+step in place (tested equal to :func:`lif_update`). Source lines are those of ``lava/proc/{dense,conv,lif}/models.py``
 and ``lava/utils/weightutils.py`` in lava-nc 0.10.0:
 
 - weights: Dense clips mantissas to 8 bits and truncates them to ``num_weight_bits`` by sign mode
@@ -18,6 +22,9 @@ and ``lava/utils/weightutils.py`` in lava-nc 0.10.0:
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -278,3 +285,118 @@ def lif_step(
     torch.gt(v, vth, out=spike)
     v.masked_fill_(spike, 0)
     return u
+
+
+def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Forward ``y``, backward identity (straight-through)."""
+    return x + (y - x).detach()
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How the integer rules are computed: the four operations where Lava rounds or wraps.
+
+    Attributes:
+        decay: ``(x, keep, bits) -> trunc(x * keep / 2**bits)``.
+        wrap32: two's-complement int32 wrap.
+        wrap_state: Lava LIF's one wrap of the current into ``(-m, m]``.
+        floor_shift: ``(acc, exp) -> floor(acc * 2**exp)`` (Dense's ``weight_exp``).
+        clamp: ``(v, m) -> clip(v, -(m - 1), m - 1)``.
+        wrap_signed: ``(x, bits)``: Conv's wrap of its sum.
+
+    Example:
+        >>> EXACT.decay(torch.tensor([-7]), 2048, 12), STRAIGHT_THROUGH.decay(torch.tensor([-7.0]), 2048, 12)
+        (tensor([-3]), tensor([-3.]))
+    """
+
+    decay: Callable
+    wrap32: Callable
+    wrap_state: Callable
+    floor_shift: Callable
+    clamp: Callable
+    wrap_signed: Callable
+
+
+EXACT = Rounding(
+    decay=decay,
+    wrap32=wrap32,
+    wrap_state=wrap_state,
+    floor_shift=lambda acc, e: acc << e if e >= 0 else acc >> -e,
+    clamp=lambda v, m: v.clamp(-(m - 1), m - 1),
+    wrap_signed=wrap_signed,
+)
+
+
+def _ste_decay(x, keep, bits):
+    y = x * keep / float(1 << bits)
+    return _ste(y, torch.trunc(y))
+
+
+def _ste_floor_shift(acc, e):
+    y = acc * 2.0**e
+    return y if e >= 0 else _ste(y, torch.floor(y))
+
+
+STRAIGHT_THROUGH = Rounding(
+    decay=_ste_decay,
+    wrap32=lambda x: _ste(x, wrap_signed(x, 32)),
+    wrap_state=lambda x, m: _ste(x, wrap_state(x, m)),
+    floor_shift=_ste_floor_shift,
+    clamp=lambda v, m: _ste(v, v.clamp(-(m - 1), m - 1)),
+    wrap_signed=lambda x, bits: _ste(x, wrap_signed(x, bits)),
+)
+
+
+def activation(acc: torch.Tensor, synapse: str, weight_exp: int, state_bits: int, rounding: Rounding = EXACT):
+    """What a synapse sends: Dense shifts its sum by ``weight_exp`` (a floor when negative), Conv wraps
+    it to ``state_bits`` (24) bits (``proc/dense/models.py`` 103-107, ``proc/conv/models.py`` 78-79).
+
+    Args:
+        acc: the summed weights of the spiking inputs, any shape (int64 or float64 integers).
+        synapse: ``"dense"`` or ``"conv"``.
+        weight_exp: the Dense's ``weight_exp`` (conv: ignored, already in the weights).
+        state_bits: the wrap width of Conv's sum.
+        rounding: :data:`EXACT` or :data:`STRAIGHT_THROUGH`.
+
+    Returns:
+        the activation, shaped like ``acc``.
+
+    Example:
+        >>> activation(torch.tensor([5, -5]), "dense", -1, 24)
+        tensor([ 2, -3])
+    """
+    if synapse == "dense":
+        return rounding.floor_shift(acc, weight_exp)
+    return rounding.wrap_signed(acc, state_bits)
+
+
+def lif_update(u, v, a, du_keep, dv_keep, bias, m: int, shift: int, bits: int, rounding: Rounding = EXACT):
+    """One step of Lava's fixed-point LIF before the spike test, pure (``proc/lif/models.py`` 145-186).
+
+    ``u' = wrap_state(wrap32(decay(u, du_keep) + wrap32(a << shift)))``;
+    ``v' = clamp(decay(v, dv_keep) + u' + bias)``. The caller compares ``v'`` with ``vth << 6``
+    and sets spiking neurons' ``v`` to 0.
+
+    Args:
+        u, v: the state (int64, or float64 integers with :data:`STRAIGHT_THROUGH`).
+        a: the step's summed synaptic input (int32 range), same shape.
+        du_keep, dv_keep: ``4096 - du - 1`` and ``4096 - dv`` (ints or tensors broadcasting to ``u``).
+        bias: ``bias_mant << bias_exp`` broadcasting to ``v``, or ``None``.
+        m: the state bound ``2**(state_bits - 1)``.
+        shift: the activation shift (6).
+        bits: the decay width (12).
+        rounding: :data:`EXACT` or :data:`STRAIGHT_THROUGH`.
+
+    Returns:
+        ``(u', v')``.
+
+    Example:
+        >>> u, v = lif_update(torch.tensor([0]), torch.tensor([100]), torch.tensor([3]), 0, 2048, None, 2**23, 6, 12)
+        >>> u, v  # u = 3 << 6; v = 100 / 2 + 192
+        (tensor([192]), tensor([242]))
+    """
+    a6 = rounding.wrap32(a * (1 << shift))
+    u = rounding.wrap_state(rounding.wrap32(rounding.decay(u, du_keep, bits) + a6), m)
+    drive = u + bias if bias is not None else u
+    v = rounding.clamp(rounding.decay(v, dv_keep, bits) + drive, m)
+    return u, v

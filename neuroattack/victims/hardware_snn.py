@@ -1,7 +1,8 @@
 """Hardware-in-the-loop: attacks crafted directly against the quantized (Loihi-style) execution.
 
 :class:`HardwareSNN` is a differentiable twin of :class:`backends.emulator.EmulatorExecutor`, built
-on the same functional core (:mod:`backends.loihi`): its forward pass is the emulator's integer
+on the same functional core (:mod:`backends.loihi`: :func:`~backends.loihi.activation` and
+:func:`~backends.loihi.lif_update` with straight-through rounding): its forward pass is the emulator's integer
 arithmetic (Lava's weight truncation, ``weight_exp`` shifts, one-step synaptic delays on every projection
 (skip and recurrent ones included), per-neuron 12-bit decays
 with truncation toward zero, 24-bit wrap and saturation, ``v > vth << 6``, reset to 0), computed on
@@ -24,16 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import backends
-from backends.loihi import applied_bias, applied_weights, wrap_signed, wrap_state
+from backends.loihi import STRAIGHT_THROUGH, activation, applied_bias, applied_weights, lif_update
 from backends.network import BIAS, INPUT
 from neuroattack.models.neurons import SURROGATES
 from neuroattack.models.snn import SNN
 from neuroattack.models.surrogates import threshold
-
-
-def _ste(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Forward ``y``, backward identity (straight-through)."""
-    return x + (y - x).detach()
 
 
 class HardwareSNN(nn.Module):
@@ -122,11 +118,10 @@ class HardwareSNN(nn.Module):
         w = self.weights[q.name]
         if q.synapse == "dense":
             acc = s.reshape(s.shape[0], -1) @ w.T
-            scaled = acc * 2.0**q.weight_exp
-            a = scaled if q.weight_exp >= 0 else _ste(scaled, torch.floor(scaled))
         else:
-            acc = F.conv2d(s, w, stride=q.stride, padding=q.padding)
-            a = _ste(acc, wrap_signed(acc, self.profile.state_bits))
+            x = s.reshape(s.shape[0], s.shape[1], 1, -1) if s.dim() == 3 else s  # Conv1d: height-1 maps
+            acc = F.conv2d(x, w, stride=q.stride, padding=q.padding)
+        a = activation(acc, q.synapse, q.weight_exp, self.profile.state_bits, STRAIGHT_THROUGH)
         return a.reshape(s.shape[0], *q.out_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,9 +131,7 @@ class HardwareSNN(nn.Module):
         steps, batch = x.shape[:2]
         net, qnet = self.network, self.qnet
         window = steps + net.latency
-        unity = float(self.profile.decay_unity)
-        m = float(self.profile.max_state)
-        shift = float(1 << self.profile.shift)
+        m, shift, bits = self.profile.max_state, self.profile.shift, self.profile.decay_bits
         pops = qnet.populations
         state = [(x.new_zeros((batch, *q.shape), dtype=torch.float64),) * 2 for q in pops]
         last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
@@ -152,17 +145,9 @@ class HardwareSNN(nn.Module):
                 for proj in qnet.projections:  # each projection delivers what it got one step ago
                     if proj.target == q.name:
                         a = a + self._synapse(proj, last[proj.source])
-                a = _ste(a, wrap_signed(a, 32)) if isinstance(a, torch.Tensor) else torch.zeros_like(state[i][0])
-                u, v = state[i]
+                a = STRAIGHT_THROUGH.wrap32(a) if isinstance(a, torch.Tensor) else torch.zeros_like(state[i][0])
                 du_keep, dv_keep = self.keeps[i]
-                ud = u * du_keep / unity
-                a6 = _ste(a * shift, wrap_signed(a * shift, 32))
-                u = _ste(ud, torch.trunc(ud)) + a6
-                u = _ste(u, wrap_signed(u, 32))
-                u = _ste(u, wrap_state(u, self.profile.max_state))
-                vd = v * dv_keep / unity
-                v = _ste(vd, torch.trunc(vd)) + u + self.biases[i]
-                v = _ste(v, v.clamp(-(m - 1), m - 1))
+                u, v = lif_update(*state[i], a, du_keep, dv_keep, self.biases[i], m, shift, bits, STRAIGHT_THROUGH)
                 z = self._spike(v, i)
                 state[i] = (u, v * (1 - z))
                 now[q.name] = z
