@@ -100,7 +100,7 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
         int8 tensor ``[B, T, *in_shape]`` of 0/1 (on the input's device).
 
     Raises:
-        ValueError: wrong shape, NaN, or a value other than 0 and 1.
+        ValueError: wrong shape, no time step (``T = 0``), NaN, or a value other than 0 and 1.
 
     Example:
         >>> check_spikes(torch.ones(2, 3, 4), (4,)).dtype
@@ -111,6 +111,8 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
         raise ValueError(
             f"hardware input: expected spikes [B, T, {', '.join(map(str, in_shape))}], got {list(x.shape)}"
         )
+    if x.shape[1] == 0:
+        raise ValueError(f"hardware input has no time steps: spikes {list(x.shape)} (T = 0)")
     if x.numel() == 0 or x.dtype == torch.bool:
         return x.to(torch.int8)
     if x.ne(0).logical_and_(x.ne(1)).any():  # one test for NaN, fractions and out-of-range values

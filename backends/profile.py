@@ -259,7 +259,10 @@ def _read_table(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(base_ref, str) or not base_ref:
         raise ValueError(f"{source}: extends = {base_ref!r} must name a profile")
-    base_path = _locate(base_ref, relative_to=path.parent)
+    try:
+        base_path = _locate(base_ref, relative_to=path.parent)
+    except FileNotFoundError as err:
+        raise ValueError(f"{source}: extends = {base_ref!r}, which is {str(err).split(': ', 1)[-1]}") from None
     base = _read_table(base_path, seen + (path,))
     merged = {**base, **{k: v for k, v in data.items() if k not in _SECTIONS}}
     for section in _SECTIONS:

@@ -70,11 +70,45 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> N
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a dict of tensors without unpickling arbitrary objects."""
+    """Load a dict of tensors without unpickling arbitrary objects.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is empty, truncated, not a torch file, or not a dict of named tensors
+            (one line naming the file).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises EOFError, RuntimeError, UnpicklingError, ... for a bad file
+        size = path.stat().st_size
+        what = "empty" if size == 0 else f"{size} bytes, {type(err).__name__}"
+        raise ValueError(
+            f"{path}: not a readable tensor file ({what}: truncated, corrupt or not torch.save'd)"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(f"{path}: expected a dict of named tensors, got {type(state).__name__}")
+    return state
+
+
+def check_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Raise ``ValueError`` naming the first non-finite value: ``where: name[i, j] = nan``.
+
+    Example:
+        >>> check_finite({"w": torch.tensor([[1.0, float("inf")]])}, "model.pt")
+        Traceback (most recent call last):
+        ValueError: model.pt: w[0, 1] = inf is not finite
+    """
+    for name, t in tensors.items():
+        if t.is_floating_point() or t.is_complex():
+            bad = (~torch.isfinite(t)).nonzero()
+            if len(bad):
+                idx = tuple(int(i) for i in bad[0])
+                raise ValueError(f"{where}: {name}[{', '.join(map(str, idx))}] = {t[idx].item()} is not finite")
 
 
 def _json_default(obj: Any) -> Any:

@@ -7,7 +7,14 @@ restarted skips every key already ``done`` (``has``). WAL journaling and a busy 
 worker processes (Ray tasks) write to the same file on one machine or a shared file system.
 
 Tables: ``meta(key, value)`` with ``schema_version``; ``runs(run_key, model, attack, settings,
-backend, profile, status, started, finished, result, artifacts)``; ``metrics(run_key, name, value)``.
+backend, profile, status, started, finished, result, artifacts, keyed_by)``; ``metrics(run_key, name,
+value)``.
+
+Schema versions: 1 keyed runs by labels (a checkpoint folder's name, a profile file's stem), so two
+models or profiles of one name shared a row; 2 keys them by content (digests in ``settings``) and
+adds ``keyed_by``. A version-1 store is migrated when opened, in one transaction: its rows are kept
+(reports still show them) and marked ``keyed_by = 'label'``, and no sweep counts them as done, so
+what they measured is measured again under content keys.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started REAL,
     finished REAL,
     result TEXT NOT NULL,
-    artifacts TEXT NOT NULL
+    artifacts TEXT NOT NULL,
+    keyed_by TEXT NOT NULL DEFAULT 'content'
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_key TEXT NOT NULL REFERENCES runs(run_key) ON DELETE CASCADE,
@@ -80,6 +88,8 @@ class ResultStore:
                     self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                     self.conn.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
                     tables = set(_TABLES)
+                elif tables >= _TABLES:
+                    self._migrate()
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -103,6 +113,15 @@ class ResultStore:
                 f"results store {self.path}: schema version {found}, this neuroattack reads version {SCHEMA_VERSION}"
             )
 
+    def _migrate(self) -> None:
+        """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] == "1":
+            # version 1 keyed runs by labels: keep the rows, never count them as done
+            self.conn.execute("ALTER TABLE runs ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'label'")
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', '1')")
+
     def __enter__(self) -> ResultStore:
         return self
 
@@ -113,9 +132,9 @@ class ResultStore:
         self.conn.close()
 
     def has(self, key: str) -> bool:
-        """Whether run ``key`` finished."""
-        row = self.conn.execute("SELECT status FROM runs WHERE run_key = ?", (key,)).fetchone()
-        return row is not None and row[0] == "done"
+        """Whether run ``key`` finished (runs migrated from schema 1, keyed by labels, never count)."""
+        row = self.conn.execute("SELECT status, keyed_by FROM runs WHERE run_key = ?", (key,)).fetchone()
+        return row is not None and row[0] == "done" and row[1] == "content"
 
     def put(
         self,
@@ -136,7 +155,7 @@ class ResultStore:
         with self.conn:
             self.conn.execute("DELETE FROM metrics WHERE run_key = ?", (key,))
             self.conn.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, 'content')",
                 (
                     key,
                     model,

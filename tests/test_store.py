@@ -60,3 +60,46 @@ def test_many_processes_creating_one_store_lose_no_row(tmp_path):
         with ResultStore(path) as store:
             assert len(store) == 6
             assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+_V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (run_key TEXT PRIMARY KEY, model TEXT NOT NULL, attack TEXT NOT NULL, settings TEXT NOT NULL,
+    backend TEXT NOT NULL, profile TEXT NOT NULL, status TEXT NOT NULL, started REAL, finished REAL,
+    result TEXT NOT NULL, artifacts TEXT NOT NULL);
+CREATE TABLE metrics (run_key TEXT NOT NULL REFERENCES runs(run_key) ON DELETE CASCADE, name TEXT NOT NULL,
+    value REAL, PRIMARY KEY (run_key, name));
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO runs VALUES ('k1', 'digits', 'pgd', '{}', 'emulator', 'loihi2', 'done', 1.0, 2.0, '{"asr": 0.5}', '{}');
+INSERT INTO metrics VALUES ('k1', 'asr', 0.5);
+"""
+
+
+def test_a_version_1_store_is_migrated_and_its_label_keyed_rows_are_never_counted_done(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "v1.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+    with ResultStore(path) as store:
+        (row,) = store.runs()
+        assert row["model"] == "digits" and row["result"] == {"asr": 0.5} and row["keyed_by"] == "label"
+        assert not store.has("k1")  # keyed by a folder name: measured again under a content key
+        key = store.put("digits@abc", "pgd", {"model_digest": "abc"}, "emulator", "loihi2", {"asr": 0.6})
+        assert store.has(key) and len(store) == 2
+        version = store.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+        assert version == "2"
+    with ResultStore(path) as store:  # opening again changes nothing
+        assert len(store) == 2
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "v9.sqlite"
+    with ResultStore(path):
+        pass
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    with pytest.raises(ValueError, match="schema version 9, this neuroattack reads version 2"):
+        ResultStore(path)

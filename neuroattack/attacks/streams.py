@@ -218,6 +218,7 @@ def load_streams(directory: str | os.PathLike) -> Streams:
             attrs = dict(f.attrs)
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 streams file ({err})") from err
+    _validate_file(path, arrays, attrs)
     kind = str(attrs.get("kind", ""))
     targets = arrays["targets"]
     bin_us = int(attrs.get("bin_us", -1))
@@ -235,6 +236,52 @@ def load_streams(directory: str | os.PathLike) -> Streams:
         settings=json.loads(attrs.get("settings", "{}")),
         bin_us=None if bin_us < 0 else bin_us,
     )
+
+
+_CLASS_ARRAYS = {"labels": 0, "targets": -1, "pred_clean": 0, "pred_adv": 0}  # name -> least allowed value
+
+
+def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"[{', '.join(map(str, idx))}] = {arr[idx]}"
+
+
+def _validate_file(path: Path, arrays: dict, attrs: dict) -> None:
+    """Refuse a streams file whose fields are missing or out of range, before any cast, naming the
+    file, the field, the index and the value as written."""
+    from neuroattack.encoding import SCHEMES
+
+    for name in ("kind", "encoding", "timesteps", "settings"):
+        if name not in attrs:
+            raise ValueError(f"{path}: attribute {name!r} is missing")
+    if str(attrs["kind"]) not in ("events", "images"):
+        raise ValueError(f"{path}: attribute 'kind' = {attrs['kind']!r}, expected 'events' or 'images'")
+    if str(attrs["encoding"]) not in SCHEMES:
+        raise ValueError(f"{path}: attribute 'encoding' = {attrs['encoding']!r}, expected one of {SCHEMES}")
+    steps = attrs["timesteps"]
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or int(steps) < 1:
+        raise ValueError(f"{path}: attribute 'timesteps' = {steps!r}, expected an integer >= 1")
+    try:
+        json.loads(attrs["settings"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: attribute 'settings' is not JSON") from None
+    for name, least in _CLASS_ARRAYS.items():
+        arr = arrays[name].numpy()
+        if arr.ndim != 1:
+            raise ValueError(f"{path}: {name} has shape {list(arr.shape)}, expected [N]")
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"{path}: {name} has dtype {arr.dtype}, expected integer classes")
+        if arr.size and (arr < least).any():
+            raise ValueError(f"{path}: {name}{_first_bad(arr, arr < least)} is below {least}")
+    success = arrays["success"].numpy()
+    if success.dtype.kind not in "biu" or (success.size and not np.isin(success, (0, 1)).all()):
+        raise ValueError(f"{path}: success must be 0/1, has dtype {success.dtype}")
+    for name in ("clean", "adversarial"):
+        arr = arrays[name].numpy()
+        if arr.ndim < 2 or (arr.ndim >= 2 and 0 in arr.shape[1:]):
+            raise ValueError(f"{path}: {name} has shape {list(arr.shape)}, expected [N, ...] with no empty axis")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError(f"{path}: {name}{_first_bad(arr, ~np.isfinite(arr))} is not finite")
 
 
 def streams_digest(directory: str | os.PathLike) -> str:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -337,13 +338,40 @@ def load_nmnist_sim(
     streams: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for c in range(n_chunks):
-        with np.load(_chunk_path(params, split, c), allow_pickle=False) as data:
-            offsets = np.concatenate([[0], np.cumsum(data["lengths"])])
-            x, y, t, p = data["x"], data["y"], data["t"], data["p"]
-            for i in range(len(data["lengths"])):
-                sl = slice(offsets[i], offsets[i + 1])
-                ev = np.empty(offsets[i + 1] - offsets[i], dtype=EVENT_DTYPE)
-                ev["x"], ev["y"], ev["t"], ev["p"] = x[sl], y[sl], t[sl], p[sl]
-                streams.append(ev)
-            labels.append(data["labels"])
+        try:
+            chunk_streams, chunk_labels = _read_chunk(_chunk_path(params, split, c), split, c)
+        except ValueError as err:  # derived data: say so, rebuild it, read it again
+            warnings.warn(f"{err}; rebuilding it", stacklevel=2)
+            _chunk_path(params, split, c).unlink()
+            chunk_streams, chunk_labels = _read_chunk(_build_chunk(split, c, params), split, c)
+        streams.extend(chunk_streams)
+        labels.append(chunk_labels)
     return streams[:n], np.concatenate(labels)[:n]
+
+
+def _read_chunk(path: Path, split: str, chunk: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """One cached chunk's event arrays and labels; ``ValueError`` naming the file if it is corrupt."""
+    expected = min(CHUNK, len(load_mnist(split)[1]) - chunk * CHUNK)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in ("x", "y", "t", "p", "lengths", "labels")}
+    except Exception as err:  # zipfile/zlib/OSError/KeyError/... for a truncated or foreign file
+        raise ValueError(f"nmnist-sim cache chunk {path} is corrupt ({type(err).__name__})") from None
+    lengths = arrays["lengths"]
+    n_events = len(arrays["x"])
+    if (
+        len(lengths) != expected
+        or len(arrays["labels"]) != expected
+        or np.any(lengths < 0)
+        or int(lengths.sum()) != n_events
+        or any(len(arrays[k]) != n_events for k in ("y", "t", "p"))
+    ):
+        raise ValueError(f"nmnist-sim cache chunk {path} is corrupt (its arrays do not agree)")
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    streams = []
+    for i in range(len(lengths)):
+        sl = slice(offsets[i], offsets[i + 1])
+        ev = np.empty(offsets[i + 1] - offsets[i], dtype=EVENT_DTYPE)
+        ev["x"], ev["y"], ev["t"], ev["p"] = arrays["x"][sl], arrays["y"][sl], arrays["t"][sl], arrays["p"][sl]
+        streams.append(ev)
+    return streams, arrays["labels"]

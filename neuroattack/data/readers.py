@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -125,15 +127,43 @@ def read_aedat4(path: str | os.PathLike, relative_time: bool = True) -> np.ndarr
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    try:
-        raw = tonic.io.read_aedat4(str(path))
-    except Exception as err:  # the aedat decoder raises bare RuntimeErrors
-        raise ValueError(f"{path}: not a readable AEDAT 4 file ({err})") from err
+    raw = _decode_aedat4_isolated(path)
     polarity = raw["on"] if "on" in raw.dtype.names else raw["p"]
     t = raw["t"].astype(np.int64)
     if relative_time and len(t):
         t = t - t[0]
     return make_events(raw["x"], raw["y"], t, polarity.astype(bool))
+
+
+def _decode_aedat4_isolated(path: Path) -> np.ndarray:
+    """``tonic.io.read_aedat4`` in a forked child process, its events handed back through a file.
+
+    The ``aedat`` decoder (Rust, used by tonic) aborts the whole interpreter on some malformed
+    files (a panic while unwinding another, found by fuzzing): decoding in a child turns that into
+    a clear error here. Other failures (its RuntimeErrors, pyo3's PanicException) are reported the
+    same way.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "events.npy"
+        err_file = Path(tmp) / "error.txt"
+        pid = os.fork()
+        if pid == 0:  # the child: decode, write, leave without running the parent's cleanups
+            code = 1
+            try:
+                np.save(out, tonic.io.read_aedat4(str(path)), allow_pickle=False)
+                code = 0
+            except BaseException as err:  # noqa: B036 - everything, Rust panics included, becomes exit 1
+                err_file.write_text((str(err).strip().splitlines() or [type(err).__name__])[0][:160])
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return np.load(out, allow_pickle=False)
+        if os.WIFSIGNALED(status):
+            why = f"the decoder crashed with {signal.Signals(os.WTERMSIG(status)).name}"
+        else:
+            why = err_file.read_text() if err_file.is_file() else "the decoder failed"
+        raise ValueError(f"{path}: not a readable AEDAT 4 file ({why})")
 
 
 def read_npz_events(path: str | os.PathLike) -> np.ndarray:
@@ -175,15 +205,22 @@ def read_npz_events(path: str | os.PathLike) -> np.ndarray:
                 arrays[field] = data[field]
             except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
                 raise ValueError(f"{path}: field {field!r} cannot be read ({err})") from err
+    shapes = {f: a.shape for f, a in arrays.items()}
+    if any(len(s) != 1 for s in shapes.values()) or len({s[0] for s in shapes.values()}) != 1:
+        got = ", ".join(f"{f} {list(s)}" for f, s in shapes.items())
+        raise ValueError(f"{path}: arrays x, y, t, p must be 1-D of one length, got {got}")
     limits = {f: np.iinfo(EVENT_DTYPE[f]) for f in ("x", "y", "t")}
     for field, arr in arrays.items():
         _check_npz_field(path, field, arr, None if field == "p" else (0, int(limits[field].max)))
-    return make_events(
-        arrays["x"].astype(np.int64),
-        arrays["y"].astype(np.int64),
-        arrays["t"].astype(np.int64),
-        arrays["p"].astype(bool),
-    )
+    try:
+        return make_events(
+            arrays["x"].astype(np.int64),
+            arrays["y"].astype(np.int64),
+            arrays["t"].astype(np.int64),
+            arrays["p"].astype(bool),
+        )
+    except ValueError as err:  # make_events' own checks (e.g. timestamps), with the file named
+        raise ValueError(f"{path}: {err}") from None
 
 
 def _check_npz_field(path: Path, field: str, arr: np.ndarray, bounds: tuple[int, int] | None) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from neuroattack.fileio import digest_files, load_tensors, read_json, save_tensors, write_json
+from neuroattack.fileio import check_finite, digest_files, load_tensors, read_json, save_tensors, write_json
 from neuroattack.models.ann import ANN
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
@@ -17,11 +17,36 @@ from neuroattack.models.snn import SNN
 REQUIRED_KEYS = ("model_type", "spec", "input_shape", "bias", "dataset", "timesteps", "encoding")
 
 
-def build_model(config: dict[str, Any]) -> nn.Module:
-    """Instantiate the (untrained) SNN or ANN a config describes."""
+def _check_config(config: Any) -> None:
+    """Refuse a config whose values have the wrong type or range, naming the key and the value."""
+    from neuroattack.encoding import SCHEMES
+
+    if not isinstance(config, dict):
+        raise ValueError(f"model config must be a JSON object, got {type(config).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
         raise ValueError(f"model config: missing key(s) {missing}")
+    for key in ("model_type", "spec", "dataset", "encoding"):
+        if not isinstance(config[key], str) or not config[key]:
+            raise ValueError(f"model config: {key} = {config[key]!r} must be a non-empty string")
+    shape = config["input_shape"]
+    if not isinstance(shape, list) or len(shape) not in (1, 3):
+        raise ValueError(f"model config: input_shape = {shape!r} must be [N] or [C, H, W]")
+    for i, size in enumerate(shape):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"model config: input_shape[{i}] = {size!r} must be a positive integer")
+    if not isinstance(config["bias"], bool):
+        raise ValueError(f"model config: bias = {config['bias']!r} must be true or false")
+    steps = config["timesteps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"model config: timesteps = {steps!r} must be an integer >= 1")
+    if config["encoding"] not in SCHEMES:
+        raise ValueError(f"model config: encoding = {config['encoding']!r} must be one of {SCHEMES}")
+
+
+def build_model(config: dict[str, Any]) -> nn.Module:
+    """Instantiate the (untrained) SNN or ANN a config describes (its values checked first)."""
+    _check_config(config)
     if config["model_type"] == "snn":
         neuron = NeuronConfig.from_dict(config.get("neuron", {}))
         return SNN(config["spec"], config["input_shape"], neuron, bias=config["bias"])
@@ -31,11 +56,14 @@ def build_model(config: dict[str, Any]) -> nn.Module:
 
 
 def save_checkpoint(directory: str | os.PathLike, model: nn.Module, config: dict[str, Any]) -> Path:
-    """Write ``model.pt`` and ``config.json`` into ``directory`` (each file atomically)."""
+    """Write ``model.pt`` and ``config.json`` into ``directory`` (each file atomically); a model with
+    non-finite weights is refused before anything is written."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     build_model(config)  # refuse a config that could not be loaded back
-    save_tensors(directory / "model.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    check_finite(state, f"model for {directory}")
+    directory.mkdir(parents=True, exist_ok=True)
+    save_tensors(directory / "model.pt", state)
     write_json(directory / "config.json", config)
     return directory
 
@@ -46,12 +74,25 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[nn.Module, dict[str, 
     if not directory.is_dir():
         raise FileNotFoundError(f"checkpoint {directory}: not a directory")
     config = read_json(directory / "config.json")
-    model = build_model(config)
-    state = load_tensors(directory / "model.pt")
     try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise ValueError(f"checkpoint {directory}: weights do not match config.json ({err})") from err
+        model = build_model(config)
+    except ValueError as err:
+        raise ValueError(f"{directory / 'config.json'}: {err}") from None
+    state = load_tensors(directory / "model.pt")
+    check_finite(state, str(directory / "model.pt"))
+    expected = model.state_dict()
+    problems = [f"missing {k}" for k in expected if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in expected]
+    problems += [
+        f"{k} has shape {list(state[k].shape)}, config.json gives {list(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if problems:
+        raise ValueError(
+            f"checkpoint {directory}: model.pt weights do not match config.json ({'; '.join(problems[:3])})"
+        )
+    model.load_state_dict(state)
     return model.eval(), config
 
 

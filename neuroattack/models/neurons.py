@@ -24,6 +24,7 @@ train and attack here but export refuses them. Surrogates: ``rect`` (Liang eq. 9
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -104,9 +105,19 @@ class NeuronConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NeuronConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
+        """The config a dict (read from a file) describes; every value's type is checked first."""
+        if not isinstance(data, dict):
+            raise ValueError(f"neuron config must be a table of options, got {type(data).__name__}")
+        fields = cls.__dataclass_fields__
+        unknown = sorted(map(repr, set(data) - set(fields)))
         if unknown:
-            raise ValueError(f"neuron config: unknown key(s) {sorted(unknown)}")
+            raise ValueError(f"neuron config: unknown key(s) {', '.join(unknown)}")
+        for key, value in data.items():
+            if isinstance(fields[key].default, str):
+                if not isinstance(value, str):
+                    raise ValueError(f"neuron.{key} = {value!r} must be a string")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"neuron.{key} = {value!r} must be a finite number")
         return cls(**data)
 
     def build(self) -> torch.nn.Module:

@@ -129,3 +129,46 @@ def test_streams_reject_bad_input(tmp_path):
     (tmp_path / "streams.h5").write_text("garbage")
     with pytest.raises(ValueError, match="not a readable HDF5 streams file"):
         load_streams(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda f: f.attrs.__delitem__("encoding"), r"streams.h5: attribute 'encoding' is missing"),
+        (
+            lambda f: f.attrs.__setitem__("timesteps", 0),
+            r"streams.h5: attribute 'timesteps' = 0, expected an integer >= 1",
+        ),
+        (
+            lambda f: (f.__delitem__("labels"), f.create_dataset("labels", data=[1.5, 2.0])),
+            r"streams.h5: labels has dtype float64, expected integer classes",
+        ),
+        (
+            lambda f: (f.__delitem__("labels"), f.create_dataset("labels", data=[3, -2])),
+            r"streams.h5: labels\[1\] = -2 is below 0",
+        ),
+        (lambda f: f.attrs.__setitem__("encoding", "rate"), r"attribute 'encoding' = 'rate', expected one of"),
+    ],
+)
+def test_a_bad_streams_file_is_refused_before_any_cast(tmp_path, edit, message):
+    import h5py
+
+    streams = Streams(
+        clean=torch.zeros(2, 1, 4, 4),
+        adversarial=torch.zeros(2, 1, 4, 4),
+        labels=torch.tensor([3, 1]),
+        targets=None,
+        success=torch.zeros(2, dtype=torch.bool),
+        pred_clean=torch.tensor([3, 1]),
+        pred_adv=torch.tensor([3, 1]),
+        kind="images",
+        encoding="direct",
+        timesteps=4,
+        settings={},
+    )
+    save_streams(tmp_path, streams)
+    assert torch.equal(load_streams(tmp_path).labels, torch.tensor([3, 1]))
+    with h5py.File(tmp_path / "streams.h5", "a") as f:
+        edit(f)
+    with pytest.raises(ValueError, match=message):
+        load_streams(tmp_path)

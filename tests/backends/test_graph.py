@@ -230,3 +230,9 @@ def test_per_neuron_thresholds_are_normalised():
     assert net.populations[0].vth == 1.0
     assert np.allclose(net.projections[0].weight, [[1.0, 1.0], [2.0, 1.0]])
     assert net.projections[0].source == INPUT
+
+
+def test_spikes_without_time_steps_are_refused():
+    emu = backends.load(G.chain([3, 4], G.if_), "loihi2", "emulator")
+    with pytest.raises(ValueError, match=r"hardware input has no time steps: spikes \[2, 0, 3\] \(T = 0\)"):
+        emu.run(torch.zeros(2, 0, 3))

@@ -78,3 +78,9 @@ def test_missing_profile(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_profile(tmp_path / "none.toml")
     assert not os.path.exists(tmp_path / "none.toml")
+
+
+def test_extends_naming_nothing_names_the_file_that_says_it(tmp_path):
+    (tmp_path / "mine.toml").write_text('extends = "nowhere"\n')
+    with pytest.raises(ValueError, match=r"mine.toml: extends = 'nowhere', which is no such file, nor a bundled"):
+        load_profile(tmp_path / "mine.toml")

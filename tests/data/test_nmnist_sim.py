@@ -77,3 +77,22 @@ def test_cached_dataset(monkeypatch):
     ds = load_dataset("nmnist-sim", "test", n=50, timesteps=5, progress=False)
     assert ds.x.shape == (50, 5, 2, 34, 34) and set(ds.x.unique().tolist()) <= {0, 1}
     assert ds.input_shape == (2, 34, 34) and ds.encoding == "events"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "disagree"])
+def test_a_corrupt_cache_chunk_is_named_and_rebuilt(monkeypatch, damage):
+    monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
+    streams, labels = load_nmnist_sim("test", n=50, progress=False)
+    chunk = cache_dir() / "nmnist-sim" / SensorParams().key() / "test-001.npz"
+    if damage == "truncate":
+        chunk.write_bytes(chunk.read_bytes()[:200])
+    elif damage == "garbage":
+        chunk.write_bytes(b"not a zip file at all")
+    else:
+        with np.load(chunk) as data:
+            arrays = dict(data)
+        arrays["lengths"] = arrays["lengths"][:-1]
+        np.savez(chunk, **arrays)
+    with pytest.warns(UserWarning, match=r"nmnist-sim cache chunk .*test-001.npz is corrupt .*; rebuilding it"):
+        again, again_labels = load_nmnist_sim("test", n=50, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(streams, again)) and np.array_equal(labels, again_labels)

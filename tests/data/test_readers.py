@@ -111,3 +111,17 @@ def test_npz_reader_refuses_unreadable_files_in_one_line(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ValueError, match=f"{path}: not a readable .npz file"):
         read_npz_events(path)
+
+
+def test_an_aedat4_file_that_crashes_the_decoder_is_one_clear_error(tmp_path):
+    """The aedat decoder aborts the interpreter on this header (a Rust panic while unwinding,
+    found by fuzzing): decoded in a child process, it is a ValueError here instead."""
+    data = bytearray((FIXTURES / "davis346_sample.aedat4").read_bytes()[:20000])
+    data[94] = 0xC3  # invalid UTF-8 in the header's XML
+    path = tmp_path / "crash.aedat4"
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        ValueError, match=r"crash.aedat4: not a readable AEDAT 4 file \(the decoder crashed with SIGABRT\)"
+    ):
+        read_aedat4(path)
+    assert len(read_aedat4(FIXTURES / "davis346_sample.aedat4")) == 78830  # the good file still reads
