@@ -368,6 +368,11 @@ class EmulatorExecutor:
         spike = v > r.vth
         return u, torch.where(spike, torch.zeros_like(v), v), spike
 
+    def _step(self, r: NeuronRegisters, u, v, a, spike, work) -> torch.Tensor:
+        """One fixed-point LIF step of a population in place (:func:`~backends.loihi.lif_step`); the new ``u``."""
+        p = self.profile
+        return lif_step(u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth, p.max_state, p.shift, p.decay_bits, spike, work)
+
     def _scan(self, name: str, a: torch.Tensor) -> torch.Tensor:
         """Scan population ``name``'s LIF over its input ``a`` ``[P, B, *shape]``; spikes (int8)."""
         r = self._neurons[name]
@@ -378,26 +383,12 @@ class EmulatorExecutor:
             for t in range(a.shape[0]):
                 u, v, fired[t] = self._float_step(u, v, a[t], r)
             return fired.view(torch.int8)
-        prof = self.profile
         a = wrap32(a)  # Lava's InPort sums the projections in int32
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
         v = torch.zeros_like(u)
         work = (torch.empty_like(u), torch.empty_like(u))  # the scan runs in place
         for t in range(a.shape[0]):  # step by step, so each step's tensors stay in cache
-            u = lif_step(
-                u,
-                v,
-                a[t],
-                r.du_keep,
-                r.dv_keep,
-                r.bias,
-                r.vth,
-                prof.max_state,
-                prof.shift,
-                prof.decay_bits,
-                fired[t],
-                work,
-            )
+            u = self._step(r, u, v, a[t], fired[t], work)
         return fired.view(torch.int8)
 
     def _keeps_state(self, name: str) -> bool:
@@ -479,7 +470,6 @@ class EmulatorExecutor:
             u = torch.zeros((batch, *shape), dtype=dtype)
             state[name] = (u, torch.zeros_like(u), (torch.empty_like(u), torch.empty_like(u)))
         fired = {name: torch.zeros((window, batch, *net.population(name).shape), dtype=torch.bool) for name in group}
-        prof = self.profile
         for t in range(window):
             for name in group:
                 a = inputs[name][t].clone()
@@ -490,20 +480,7 @@ class EmulatorExecutor:
                 r = self._neurons[name]
                 u, v, work = state[name]
                 if fixed:
-                    u = lif_step(
-                        u,
-                        v,
-                        wrap32(a),
-                        r.du_keep,
-                        r.dv_keep,
-                        r.bias,
-                        r.vth,
-                        prof.max_state,
-                        prof.shift,
-                        prof.decay_bits,
-                        fired[name][t],
-                        work,
-                    )
+                    u = self._step(r, u, v, wrap32(a), fired[name][t], work)
                 else:
                     u, v, fired[name][t] = self._float_step(u, v, a, r)
                 state[name] = (u, v, work)

@@ -17,6 +17,7 @@ import backends.loihi as loihi
 from backends.emulator import EmulatorExecutor
 from backends.graph import lower
 from tests.backends import graphs as G
+from tests.backends.processes import descendants
 
 FIXED = ["loihi2", "loihi2-w6", "loihi2-w4"]
 PROFILES = FIXED + ["float"]
@@ -361,27 +362,11 @@ def test_float_lava_equals_the_reference_up_to_the_hardware_delay():
     assert torch.equal(ref.output, lava.output)
 
 
-def _descendants() -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    found, frontier = set(), {os.getpid()}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier} - found
-        found |= frontier
-    return found
-
-
 def test_no_process_or_shared_memory_left_after_a_failing_run(monkeypatch):
     g = G.chain([6, 8, 10], G.if_)
     x = G.spikes((6,), batch=2, steps=4)
     backends.load(g, "loihi2", "lava").run(x)  # warm-up: the resource tracker lives on by design
-    procs, shm = _descendants(), set(os.listdir("/dev/shm"))
+    procs, shm = descendants(os.getpid()), set(os.listdir("/dev/shm"))
     broken = backends.load(g, "loihi2", "lava")
     build = broken._build
     started = []
@@ -390,7 +375,7 @@ def test_no_process_or_shared_memory_left_after_a_failing_run(monkeypatch):
         source, sinks, lifs, synapses = build(*args, **kwargs)
 
         def fail():
-            started.append(len(_descendants() - procs))  # the runtime is up: Lava processes exist
+            started.append(len(descendants(os.getpid()) - procs))  # the runtime is up: Lava processes exist
             raise RuntimeError("reading the output failed")
 
         for parts in sinks.values():
@@ -402,10 +387,10 @@ def test_no_process_or_shared_memory_left_after_a_failing_run(monkeypatch):
     with pytest.raises(RuntimeError, match="reading the output failed"):
         broken.run(x)
     assert started and started[0] > 0
-    assert _descendants() <= procs
+    assert descendants(os.getpid()) <= procs
     assert set(os.listdir("/dev/shm")) <= shm
     ok = backends.load(g, "loihi2", "lava").run(x)
-    assert _descendants() <= procs and ok.window.shape == (2, 6, 10)
+    assert descendants(os.getpid()) <= procs and ok.window.shape == (2, 6, 10)
 
 
 def test_bad_hardware_input():

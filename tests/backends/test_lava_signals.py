@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends.processes import alive, descendants
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
@@ -30,30 +32,6 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _descendants(pid: int) -> set[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_lava_and_leaves_no_process_or_shared_memory(sig):
     shm = set(os.listdir("/dev/shm"))
@@ -64,15 +42,15 @@ def test_a_signal_stops_lava_and_leaves_no_process_or_shared_memory(sig):
     deadline = time.time() + 120
     while len(workers) < 3 and time.time() < deadline and proc.poll() is None:  # the runtime is up
         time.sleep(0.5)
-        workers = _descendants(proc.pid)
+        workers = descendants(proc.pid)
     assert len(workers) >= 3, "Lava's workers never started"
     time.sleep(1.0)
-    workers |= _descendants(proc.pid)
+    workers |= descendants(proc.pid)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err[-2000:]
     assert out.strip() == f"Lava run interrupted by {sig.name}; the runtime and its workers were stopped"
     time.sleep(1.0)
-    left = {pid for pid in workers if _alive(pid)}
+    left = {pid for pid in workers if alive(pid)}
     assert not left, f"Lava workers left behind: {sorted(left)}"
     assert set(os.listdir("/dev/shm")) <= shm
