@@ -222,20 +222,23 @@ def load_streams(directory: str | os.PathLike) -> Streams:
     kind = str(attrs.get("kind", ""))
     targets = arrays["targets"]
     bin_us = int(attrs.get("bin_us", -1))
-    return Streams(
-        clean=arrays["clean"],
-        adversarial=arrays["adversarial"],
-        labels=arrays["labels"],
-        targets=None if bool((targets < 0).all()) else targets,
-        success=arrays["success"],
-        pred_clean=arrays["pred_clean"],
-        pred_adv=arrays["pred_adv"],
-        kind=kind,
-        encoding=str(attrs["encoding"]),
-        timesteps=int(attrs["timesteps"]),
-        settings=json.loads(attrs.get("settings", "{}")),
-        bin_us=None if bin_us < 0 else bin_us,
-    )
+    try:
+        return Streams(
+            clean=arrays["clean"],
+            adversarial=arrays["adversarial"],
+            labels=arrays["labels"],
+            targets=None if bool((targets < 0).all()) else targets,
+            success=arrays["success"],
+            pred_clean=arrays["pred_clean"],
+            pred_adv=arrays["pred_adv"],
+            kind=kind,
+            encoding=str(attrs["encoding"]),
+            timesteps=int(attrs["timesteps"]),
+            settings=json.loads(attrs.get("settings", "{}")),
+            bin_us=None if bin_us < 0 else bin_us,
+        )
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 _CLASS_ARRAYS = {"labels": 0, "targets": -1, "pred_clean": 0, "pred_adv": 0}  # name -> least allowed value

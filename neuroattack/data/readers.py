@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -193,8 +192,8 @@ def read_npz_events(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # not a zip, truncated, pickled
-        raise ValueError(f"{path}: not a readable .npz file ({err})") from err
+    except Exception as err:  # not a zip, truncated, pickled, encrypted, unsupported compression, ...
+        raise ValueError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
     with data:
         missing = [f for f in ("x", "y", "t", "p") if f not in data.files]
         if missing:
@@ -203,8 +202,8 @@ def read_npz_events(path: str | os.PathLike) -> np.ndarray:
         for field in ("x", "y", "t", "p"):
             try:
                 arrays[field] = data[field]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-                raise ValueError(f"{path}: field {field!r} cannot be read ({err})") from err
+            except Exception as err:  # zipfile and numpy raise many types for a damaged member
+                raise ValueError(f"{path}: field {field!r} cannot be read ({type(err).__name__}: {err})") from None
     shapes = {f: a.shape for f, a in arrays.items()}
     if any(len(s) != 1 for s in shapes.values()) or len({s[0] for s in shapes.values()}) != 1:
         got = ", ".join(f"{f} {list(s)}" for f, s in shapes.items())
