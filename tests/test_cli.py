@@ -3,7 +3,7 @@ come from the registries, and a flag that does not apply is one clear error."""
 
 import pytest
 
-from neuroattack.attacks.registry import ATTACKS, option_specs
+from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, option_specs
 from neuroattack.cli import build_parser, main
 from neuroattack.commands import COMMANDS
 from neuroattack.data.datasets import DATASETS
@@ -19,8 +19,8 @@ def _subparser(parser, *names):
 def test_every_attack_option_is_a_flag_with_its_docstring_help():
     attack = _subparser(build_parser(), "attack")
     flags = {opt: a for a in attack._actions for opt in a.option_strings}
-    assert sorted(flags["--attack"].choices) == sorted(ATTACKS)
-    for name, cls in ATTACKS.items():
+    assert sorted(flags["--attack"].choices) == sorted({**ATTACKS, **QUERY_ATTACKS})
+    for name, cls in {**ATTACKS, **QUERY_ATTACKS}.items():
         for opt in option_specs(cls):
             flag = f"--no-{opt.name}" if opt.default is True else f"--{opt.name}"
             assert flag in flags, (name, flag)

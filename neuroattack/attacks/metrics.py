@@ -193,3 +193,30 @@ class AttackResult:
             "zero_grad_first": int((self.zero_grad_first & attacked).sum()),
             "targeted": self.targets is not None,
         }
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a rate ``successes / n`` (95 % for ``z = 1.96``).
+
+    Args:
+        successes: successes ``k`` (0 <= k <= n).
+        n: trials (> 0).
+        z: the normal quantile of the confidence level.
+
+    Returns:
+        ``(low, high)`` in [0, 1].
+
+    Raises:
+        ValueError: ``n < 1`` or ``k`` outside ``[0, n]``.
+
+    Example:
+        >>> [round(v, 4) for v in wilson_interval(9, 10)]
+        [0.5958, 0.9821]
+    """
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"a rate needs 0 <= successes <= n and n >= 1, got {successes}/{n}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

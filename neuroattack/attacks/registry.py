@@ -16,15 +16,24 @@ from typing import Any
 
 from neuroattack.attacks.base import Attack
 from neuroattack.attacks.bim import BIM
+from neuroattack.attacks.boundary import SpikeBoundary
 from neuroattack.attacks.cwl2 import CWL2
 from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.g2s_rsf import G2SRSF
 from neuroattack.attacks.pgd import PGD
+from neuroattack.attacks.query import QueryAttack
+from neuroattack.attacks.square import SpikeSquare
 
 ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (G2SRSF, FGSM, PGD, BIM, CWL2)}
 
-# the constructor arguments every attack shares (``Attack.__init__``) or that name the model
-_SHARED = {"self", "model", "grad"} | set(inspect.signature(Attack.__init__).parameters)
+#: attacks that only query a backend executor (no gradient, no model): score- and decision-based
+QUERY_ATTACKS: dict[str, type[QueryAttack]] = {cls.name: cls for cls in (SpikeSquare, SpikeBoundary)}
+
+# the constructor arguments every attack of a family shares, or that name what it attacks
+_SHARED = {
+    Attack: {"self", "model", "grad"} | set(inspect.signature(Attack.__init__).parameters),
+    QueryAttack: {"self", "executor", "seed"},
+}
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,15 @@ def _kind(hint: Any, default: Any) -> type:
     raise TypeError(f"attack option with type {hint!r}: not a command-line type")
 
 
-def option_specs(cls: type[Attack]) -> list[AttackOption]:
-    """The keyword options of attack class ``cls`` beyond those every attack shares, in order.
+def option_specs(cls: type) -> list[AttackOption]:
+    """The keyword options of attack class ``cls`` beyond those every attack of its family shares, in order.
 
     Walks the constructors up the class hierarchy while they pass ``**kwargs`` on (``CWL2`` takes
     ``c`` and every option of ``G2SRSF``).
 
     Args:
-        cls: an attack class (a subclass of :class:`~neuroattack.attacks.base.Attack`).
+        cls: an attack class (a subclass of :class:`~neuroattack.attacks.base.Attack` or of
+            :class:`~neuroattack.attacks.query.QueryAttack`).
 
     Returns:
         The :class:`AttackOption` of each keyword argument, subclass options first.
@@ -91,10 +101,12 @@ def option_specs(cls: type[Attack]) -> list[AttackOption]:
         ['eps', 'alpha', 'steps']
     """
     helps = _arg_help(cls)
+    family = QueryAttack if issubclass(cls, QueryAttack) else Attack
+    shared = _SHARED[family]
     out: list[AttackOption] = []
     seen: set[str] = set()
     for klass in cls.__mro__:
-        if klass is Attack or not issubclass(klass, Attack):
+        if klass is Attack or not issubclass(klass, (Attack, QueryAttack)):
             break
         if "__init__" not in vars(klass):
             continue
@@ -102,7 +114,7 @@ def option_specs(cls: type[Attack]) -> list[AttackOption]:
         hints = typing.get_type_hints(init)
         params = inspect.signature(init).parameters
         for name, param in params.items():
-            if name in _SHARED or name in seen or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            if name in shared or name in seen or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
                 continue
             seen.add(name)
             out.append(AttackOption(name, _kind(hints.get(name), param.default), param.default, helps.get(name, "")))

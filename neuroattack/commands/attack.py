@@ -3,6 +3,11 @@
 The attack-specific flags are built from the attack registry: every keyword argument of an
 attack's constructor is a flag (``--eps``, ``--steps``, ``--gamma``, ...; ``--no-sampling`` for a
 switch that is on by default), and a flag the chosen attack does not take is an error.
+
+Gradient attacks (``g2s-rsf``, ``fgsm``, ``pgd``, ``bim``, ``cwl2``) craft on the model;
+query attacks (``square``: score-based, ``boundary``: decision-based) only query the deployed
+network on ``--backend`` (``emulator``, ``lava``, ``reference``) with ``--profile``, perturbing
+its input spikes (event-coded models).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from neuroattack.commands.base import Command, add_force, fraction, positive_int, rate, refuse_overwrite
+from neuroattack.commands.base import Command, add_force, add_profile, fraction, positive_int, rate, refuse_overwrite
 
 
 def _flag(name: str, default: Any) -> str:
@@ -20,10 +25,10 @@ def _flag(name: str, default: Any) -> str:
 
 def _attack_flags() -> dict[str, tuple[Any, list[tuple[str, str]]]]:
     """``{option: (an example AttackOption, [(attack, help with default), ...])}`` over every attack."""
-    from neuroattack.attacks.registry import ATTACKS, option_specs
+    from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, option_specs
 
     flags: dict[str, tuple[Any, list[tuple[str, str]]]] = {}
-    for name, cls in ATTACKS.items():
+    for name, cls in {**ATTACKS, **QUERY_ATTACKS}.items():
         for opt in option_specs(cls):
             first, uses = flags.setdefault(opt.name, (opt, []))
             if opt.kind is not first.kind:
@@ -47,11 +52,15 @@ def _attack_flags() -> dict[str, tuple[Any, list[tuple[str, str]]]]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from neuroattack.attacks.estimators import ESTIMATORS
-    from neuroattack.attacks.registry import ATTACKS
+    from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS
 
     p.add_argument("--checkpoint", required=True, type=Path)
-    p.add_argument("--attack", choices=sorted(ATTACKS), required=True)
-    p.add_argument("--grad", choices=sorted(ESTIMATORS), default="stbp")
+    p.add_argument("--attack", choices=sorted({**ATTACKS, **QUERY_ATTACKS}), required=True)
+    p.add_argument("--grad", choices=sorted(ESTIMATORS), default=None, help="gradient attacks (default stbp)")
+    p.add_argument(
+        "--backend", choices=["emulator", "lava", "reference"], default=None, help="query attacks (default emulator)"
+    )
+    add_profile(p, None, "query attacks: the deployment's hardware profile (default loihi2)")
     for name, (opt, uses) in _attack_flags().items():
         helps: dict[str, list[str]] = {}
         for attack, text in uses:
@@ -75,8 +84,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--targeted", action="store_true", help="Liang's protocol: every class but the true one")
     p.add_argument("--penultimate-threshold", type=float, default=None, help="Liang V-B, while crafting only")
     p.add_argument("--loss", choices=["mse", "ce"], default=None, help="default: the model's training loss")
-    p.add_argument("--eot", type=positive_int, default=1, help="Bernoulli encodings averaged per gradient")
-    p.add_argument("--eval-draws", type=positive_int, default=8, help="Bernoulli encodings judging success")
+    p.add_argument("--eot", type=positive_int, default=None, help="Bernoulli encodings averaged per gradient (1)")
+    p.add_argument("--eval-draws", type=positive_int, default=None, help="Bernoulli encodings judging success (8)")
     p.add_argument("--surrogate", type=Path, default=None, help="black-box: craft on this checkpoint")
     p.add_argument("--n", type=positive_int, default=None, help="first N test samples")
     p.add_argument("--batch-size", type=positive_int, default=64)
@@ -85,11 +94,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_force(p)
 
 
+_GRADIENT_ONLY = ("grad", "hart_gamma", "targeted", "penultimate_threshold", "loss", "eot", "eval_draws", "surrogate")
+_QUERY_ONLY = ("backend", "profile")
+
+
 def attack_options(args: argparse.Namespace) -> dict:
     """The keyword options of ``args.attack`` from the flags; a flag that does not apply is an error."""
-    from neuroattack.attacks.registry import ATTACKS, option_specs
+    from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, option_specs
 
-    own = {opt.name for opt in option_specs(ATTACKS[args.attack])}
+    query = args.attack in QUERY_ATTACKS
+    family_only = _GRADIENT_ONLY if query else _QUERY_ONLY
+    given_wrong = [k for k in family_only if getattr(args, k, None) not in (None, False)]
+    if given_wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given_wrong)
+        kind = "gradient attacks" if query else "query attacks (square, boundary)"
+        raise ValueError(f"{flags} apply to {kind} only, not to --attack {args.attack}")
+    own = {opt.name for opt in option_specs({**ATTACKS, **QUERY_ATTACKS}[args.attack])}
     given = {k[len("opt_") :]: v for k, v in vars(args).items() if k.startswith("opt_") and v is not None}
     wrong = sorted(k for k in given if k not in own)
     if wrong:
@@ -97,15 +117,17 @@ def attack_options(args: argparse.Namespace) -> dict:
         flags = ", ".join(_flag(k, defaults[k]) for k in wrong)
         raise ValueError(f"{flags} do(es) not apply to --attack {args.attack}")
     options: dict[str, Any] = dict(given)
+    if query:
+        return {**options, "seed": args.seed}
     grad_options = {}
     if args.hart_gamma is not None:
-        if args.grad != "hart":
+        if (args.grad or "stbp") != "hart":
             raise ValueError("--hart-gamma applies to --grad hart only")
         grad_options["gamma"] = args.hart_gamma
     options.update(
         targeted=args.targeted,
-        eot=args.eot,
-        eval_draws=args.eval_draws,
+        eot=args.eot or 1,
+        eval_draws=args.eval_draws or 8,
         penultimate_threshold=args.penultimate_threshold,
         seed=args.seed,
         grad_options=grad_options,
@@ -116,6 +138,7 @@ def attack_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from neuroattack.attacks.registry import QUERY_ATTACKS
     from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_streams
     from neuroattack.data.datasets import load_dataset
@@ -125,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
     options = attack_options(args)
     inputs = [args.checkpoint] + ([args.surrogate] if args.surrogate else [])
     refuse_overwrite([args.out / n for n in ("summary.json", "streams.h5", "streams.nir.h5")], inputs, args.force)
+    if args.attack in QUERY_ATTACKS:
+        return _run_query(args, options)
+    args.grad = args.grad or "stbp"
     victim = Victim.from_checkpoint(args.checkpoint)
     surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
     config = read_json(args.checkpoint / "config.json")
@@ -142,6 +168,28 @@ def run(args: argparse.Namespace) -> int:
         f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
         f"{rate(summary['asr'])} over {summary['n_attacked']} correctly classified inputs; "
         f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
+    )
+    return 0
+
+
+def _run_query(args: argparse.Namespace, options: dict) -> int:
+    """A query attack on the deployed network (``--backend``, ``--profile``): streams and summary."""
+    from neuroattack.attacks.query_runner import run_query_attack
+    from neuroattack.attacks.streams import save_streams
+    from neuroattack.fileio import write_json
+
+    backend, profile = args.backend or "emulator", args.profile or "loihi2"
+    result = run_query_attack(args.checkpoint, args.attack, backend, profile, options, args.n, args.batch_size)
+    save_streams(args.out, result.streams)
+    write_json(args.out / "summary.json", result.summary)
+    s = result.summary
+    low, high = s["asr_interval_95"] or (None, None)
+    interval = f" [{low:.3f}, {high:.3f}]" if low is not None else ""
+    print(
+        f"{args.attack} (query-only, {backend}/{profile}): ASR {rate(s['asr'])}{interval} over {s['n_attacked']} "
+        f"correctly classified inputs; mean perturbation {s['mean_perturbation']}, events +{s['mean_events_added']} "
+        f"-{s['mean_events_removed']}, queries median {s['queries_median']} (mean {s['queries_mean']}, "
+        f"budget {s['query_budget']}) -> {args.out}"
     )
     return 0
 

@@ -149,6 +149,8 @@ def _decode_aedat4_isolated(path: Path) -> np.ndarray:
         if pid == 0:  # the child: decode, write, leave without running the parent's cleanups
             code = 1
             try:
+                devnull = os.open(os.devnull, os.O_WRONLY)  # a crash's panic dump is not the user's to read
+                os.dup2(devnull, 2)
                 np.save(out, tonic.io.read_aedat4(str(path)), allow_pickle=False)
                 code = 0
             except BaseException as err:  # noqa: B036 - everything, Rust panics included, becomes exit 1

@@ -1,0 +1,207 @@
+"""Query-only attacks: the attacker sends input spikes to the deployed network and reads its output.
+
+No gradient and no model: a :class:`QueryAttack` holds a backend executor (the fixed-point
+emulator, Lava, or the float reference; :mod:`backends`) and perturbs the binary hardware input
+``[B, T, *in_shape]`` directly, adding and removing spikes. Score-based attacks read the output
+spike counts (:class:`~neuroattack.attacks.square.SpikeSquare`), decision-based ones only the
+predicted class (:class:`~neuroattack.attacks.boundary.SpikeBoundary`). Every sample has a budget
+of queries; one query is one sample's run on the executor, and samples are queried together in
+batches (the emulator runs a batch as fast as one sample).
+
+Success is judged on the executor itself: the prediction (most output spikes, ties to the lowest
+index) differs from the label, counted over the inputs it classifies correctly (Liang's ASR).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from neuroattack.attacks.metrics import perturbation, wilson_interval
+
+
+@dataclass
+class QueryResult:
+    """Per-sample outcome of a query attack (tensors ``[B]``).
+
+    Attributes:
+        labels: int64 true classes.
+        clean_correct: bool: the executor classifies the clean input correctly (only these are attacked).
+        success: bool: the adversarial input is misclassified.
+        queries: int64: executor runs spent on the sample (the clean query included).
+        added, removed: int64: input spikes added and removed.
+        l2_per_point: float32: Liang's average perturbation per point ``||x' - x||_2 / N``.
+        pred_clean, pred_adv: int64: the executor's predictions.
+        budget: the attack's query budget per sample.
+
+    Example:
+        >>> result = SpikeSquare(executor, queries=500).run(spikes, labels)[1]  # doctest: +SKIP
+        >>> result.summary()["queries_median"]  # doctest: +SKIP
+    """
+
+    labels: torch.Tensor
+    clean_correct: torch.Tensor
+    success: torch.Tensor
+    queries: torch.Tensor
+    added: torch.Tensor
+    removed: torch.Tensor
+    l2_per_point: torch.Tensor
+    pred_clean: torch.Tensor
+    pred_adv: torch.Tensor
+    budget: int
+
+    def summary(self) -> dict[str, Any]:
+        """ASR (with its 95 % Wilson interval) over correctly classified inputs; perturbation, events
+        added and removed (means over successes); queries (median and mean over attacked inputs).
+
+        Returns:
+            a JSON-compatible dict; a mean over no input is ``None``.
+        """
+        attacked = self.clean_correct
+        n = int(attacked.sum())
+        succ = self.success & attacked
+        k = int(succ.sum())
+
+        def mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:
+            return float(t[mask].float().mean()) if int(mask.sum()) else None
+
+        q = self.queries[attacked].float()
+        return {
+            "n_total": len(self.labels),
+            "n_attacked": n,
+            "n_success": k,
+            "clean_accuracy": float(attacked.float().mean()) if len(self.labels) else None,
+            "asr": k / n if n else None,
+            "asr_interval_95": list(wilson_interval(k, n)) if n else None,
+            "mean_perturbation": mean(self.l2_per_point, succ),
+            "mean_events_added": mean(self.added, succ),
+            "mean_events_removed": mean(self.removed, succ),
+            "queries_median": float(q.median()) if n else None,
+            "queries_mean": float(q.mean()) if n else None,
+            "query_budget": self.budget,
+        }
+
+
+def margin(counts: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """How far each sample is from misclassification, from output spike counts ``[B, K]``.
+
+    ``counts[y] - max_{k != y} counts[k]``, minus one half when the strongest other class would win
+    a tie (a lower index): the prediction is wrong exactly when the margin is below 0.
+
+    Example:
+        >>> margin(torch.tensor([[3.0, 3.0, 1.0], [2.0, 5.0, 5.0]]), torch.tensor([1, 1]))
+        tensor([-0.5000,  0.0000])
+    """
+    own = counts.gather(1, labels[:, None]).squeeze(1)
+    others = counts.scatter(1, labels[:, None], float("-inf"))
+    best, idx = others.max(1)
+    return own - best - 0.5 * (idx < labels).float()
+
+
+class QueryAttack:
+    """Base of the query-only attacks (see the module docstring).
+
+    Args:
+        executor: a backend executor (``backends.load(graph, profile, kind)``): ``run(spikes
+            [B, T, *in_shape])`` returns output spike counts.
+        queries: budget of executor runs per sample (the clean query included), >= 2.
+        seed: seed of the attack's random choices.
+
+    Attributes:
+        name: the attack's name (``--attack``).
+        decision_based: whether only the predicted class is read.
+
+    Example:
+        >>> atk = SpikeSquare(backends.load("m.nir", "loihi2", "emulator"), queries=1000)  # doctest: +SKIP
+        >>> x_adv, result = atk.run(spikes, labels)  # spikes [B, T, ...] binary  # doctest: +SKIP
+    """
+
+    name = "query"
+    decision_based = False
+
+    def __init__(self, executor, queries: int = 1000, seed: int = 0):
+        if not hasattr(executor, "run") or not hasattr(executor, "in_shape"):
+            raise ValueError(f"a query attack needs a backend executor, got {type(executor).__name__}")
+        if isinstance(queries, bool) or not isinstance(queries, int) or queries < 2:
+            raise ValueError(f"queries must be an integer >= 2, got {queries!r}")
+        self.executor = executor
+        self.queries = queries
+        self.seed = seed
+        self.last_result: QueryResult | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The attack's name and options (for results keys)."""
+        out = {"attack": self.name, "executor": getattr(self.executor, "kind", "?")}
+        out.update({k: v for k, v in vars(self).items() if isinstance(v, (int, float, str, bool)) and k != "seed"})
+        out["seed"] = self.seed
+        return out
+
+    def _counts(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spike counts ``[B, K]`` of hardware input ``x`` ``[B, T, ...]`` (one query each)."""
+        return self.executor.run(x).counts
+
+    def run(self, spikes: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, QueryResult]:
+        """Attack binary hardware input ``spikes`` ``[B, T, *in_shape]`` with labels ``[B]``.
+
+        Returns:
+            ``(adversarial spikes [B, T, *in_shape], QueryResult)``; inputs the executor already
+            misclassifies are returned unchanged.
+
+        Raises:
+            ValueError: spikes that are not binary ``[B, T, *in_shape]``, or labels of another length.
+        """
+        from backends.executor import check_spikes
+
+        x = check_spikes(spikes, self.executor.in_shape).float()
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        if labels.shape != (len(x),):
+            raise ValueError(f"labels must be [B={len(x)}], got {list(labels.shape)}")
+        gen = torch.Generator().manual_seed(self.seed)
+        counts = self._counts(x)
+        pred_clean = counts.argmax(1)
+        correct = pred_clean.eq(labels)
+        queries = torch.ones(len(x), dtype=torch.int64)
+        x_adv = x.clone()
+        idx = correct.nonzero().squeeze(1)
+        if len(idx):
+            x_adv[idx], used = self._attack(x[idx], labels[idx], counts[idx], x, pred_clean, gen)
+            queries[idx] += used
+        pred_adv = self._counts(x_adv).argmax(1)  # the verdict, on the executor (not counted as a query)
+        delta = x_adv - x
+        self.last_result = QueryResult(
+            labels=labels,
+            clean_correct=correct,
+            success=pred_adv.ne(labels),
+            queries=queries,
+            added=(delta > 0).flatten(1).sum(1),
+            removed=(delta < 0).flatten(1).sum(1),
+            l2_per_point=perturbation(x_adv, x),
+            pred_clean=pred_clean,
+            pred_adv=pred_adv,
+            budget=self.queries,
+        )
+        return x_adv, self.last_result
+
+    def _attack(self, x, labels, counts, pool, pool_pred, gen) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attack correctly classified ``x`` ``[b, T, ...]``; returns ``(x_adv, queries used [b])``.
+
+        ``pool``/``pool_pred`` are the whole batch and its clean predictions (a decision-based
+        attack may start from another sample)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(queries={self.queries}, seed={self.seed})"
+
+
+def window_sizes(shape: tuple[int, ...], fraction: float) -> list[int]:
+    """Side lengths of a box covering about ``fraction`` of a ``shape`` (every side scaled alike).
+
+    Example:
+        >>> window_sizes((8, 2, 34, 34), 0.01)
+        [3, 1, 11, 11]
+    """
+    k = fraction ** (1.0 / len(shape))
+    return [max(1, min(s, math.ceil(s * k))) for s in shape]

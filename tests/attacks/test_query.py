@@ -1,0 +1,172 @@
+"""Query-only attacks: they need nothing but a backend executor, stay within their budget, and
+are judged on the executor itself."""
+
+import pytest
+import torch
+
+import backends
+from neuroattack.attacks.boundary import SpikeBoundary
+from neuroattack.attacks.metrics import wilson_interval
+from neuroattack.attacks.query import margin
+from neuroattack.attacks.square import SpikeSquare
+from neuroattack.cli import main
+from neuroattack.replay import graph_of
+
+
+@pytest.fixture(scope="module")
+def emulator(event_victim):
+    return backends.load(graph_of(event_victim.model), "loihi2", "emulator")
+
+
+class DecisionOnly:
+    """An executor that hides the scores: counts replaced by a one-hot of the predicted class."""
+
+    def __init__(self, executor):
+        self.executor, self.in_shape, self.kind = executor, executor.in_shape, "decision-only"
+        self.calls = 0
+
+    def run(self, spikes):
+        self.calls += len(spikes)
+        result = self.executor.run(spikes)
+        onehot = torch.nn.functional.one_hot(result.prediction, result.counts.shape[1]).float()
+        return backends.RunResult(onehot[:, None, :], onehot[:, None, :])
+
+
+@pytest.mark.parametrize("cls", [SpikeSquare, SpikeBoundary])
+def test_query_attacks_fool_the_fixed_point_emulator_within_budget(emulator, event_digits, cls):
+    _, xt, yt = event_digits
+    x, y = xt[:40].float(), yt[:40]
+    atk = cls(emulator, queries=200, max_flips=0.15, seed=0)
+    x_adv, res = atk.run(x, y)
+    s = res.summary()
+    assert s["n_attacked"] >= 30 and s["asr"] >= 0.6, s
+    assert (res.queries <= 200).all() and s["queries_median"] <= 200
+    pred = emulator.run(x_adv).prediction  # judged on the executor itself, independently
+    ok = res.clean_correct & res.success
+    assert (pred[ok] != y[ok]).all() and torch.equal(res.success, pred.ne(y))
+    flips = (x_adv != x).flatten(1).sum(1)
+    assert (flips <= 0.15 * x[0].numel()).all()
+    assert torch.equal(res.added + res.removed, flips)
+    assert torch.equal(x_adv[~res.clean_correct], x[~res.clean_correct])  # misclassified inputs untouched
+    assert set(x_adv.unique().tolist()) <= {0.0, 1.0}
+    low, high = s["asr_interval_95"]
+    assert low <= s["asr"] <= high
+
+
+def test_the_decision_based_attack_reads_only_the_decision(emulator, event_digits):
+    _, xt, yt = event_digits
+    x, y = xt[:20].float(), yt[:20]
+    full = SpikeBoundary(emulator, queries=60, seed=3).run(x, y)[0]
+    hidden = DecisionOnly(emulator)
+    blind = SpikeBoundary(hidden, queries=60, seed=3).run(x, y)[0]
+    assert torch.equal(full, blind) and hidden.calls > 0  # the scores made no difference
+
+
+def test_square_uses_the_scores(emulator, event_digits):
+    _, xt, yt = event_digits
+    x, y = xt[:20].float(), yt[:20]
+    with_scores = SpikeSquare(emulator, queries=60, seed=3).run(x, y)[1]
+    blind = SpikeSquare(DecisionOnly(emulator), queries=60, seed=3).run(x, y)[1]
+    assert (
+        with_scores.queries.sum() != blind.queries.sum() or with_scores.l2_per_point.sum() != blind.l2_per_point.sum()
+    )
+
+
+def test_a_query_attack_on_lava_equals_the_same_attack_on_the_emulator(event_victim, event_digits):
+    """Spot check on Lava: the emulator is spike-exact, so the same seed gives the same attack."""
+    _, xt, yt = event_digits
+    x, y = xt[:3].float(), yt[:3]
+    graph = graph_of(event_victim.model)
+    on_emu = SpikeSquare(backends.load(graph, "loihi2", "emulator"), queries=4, seed=1).run(x, y)
+    on_lava = SpikeSquare(backends.load(graph, "loihi2", "lava"), queries=4, seed=1).run(x, y)
+    assert torch.equal(on_emu[0], on_lava[0]) and torch.equal(on_emu[1].queries, on_lava[1].queries)
+
+
+def test_margin_matches_the_prediction_rule():
+    counts = torch.tensor([[2.0, 2.0, 0.0], [1.0, 3.0, 3.0], [0.0, 1.0, 4.0]])
+    labels = torch.tensor([1, 1, 2])
+    wrong = counts.argmax(1).ne(labels)
+    assert torch.equal(margin(counts, labels) < 0, wrong)
+
+
+def test_bad_settings_are_refused(emulator):
+    with pytest.raises(ValueError, match="queries must be an integer >= 2"):
+        SpikeSquare(emulator, queries=1)
+    with pytest.raises(ValueError, match=r"max_flips must be in \(0, 1\]"):
+        SpikeBoundary(emulator, max_flips=0)
+    with pytest.raises(ValueError, match="needs a backend executor"):
+        SpikeSquare(object())
+    with pytest.raises(ValueError, match="a rate needs"):
+        wilson_interval(3, 2)
+
+
+def test_cli_query_attack_refuses_gradient_flags_and_image_models(digits_checkpoint, tmp_path, capsys):
+    argv = ["attack", "--checkpoint", str(digits_checkpoint), "--attack", "square", "--out", str(tmp_path / "q")]
+    assert main(argv + ["--grad", "hart"]) == 2
+    assert "--grad apply to gradient attacks only, not to --attack square" in capsys.readouterr().err
+    assert main(argv + ["--n", "4"]) == 2
+    assert "query attacks perturb the input spikes" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "attack",
+                "--checkpoint",
+                str(digits_checkpoint),
+                "--attack",
+                "pgd",
+                "--backend",
+                "lava",
+                "--out",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 2
+    )
+    assert "--backend apply to query attacks (square, boundary) only" in capsys.readouterr().err
+
+
+def test_cli_query_attack_on_an_event_model_writes_streams_and_summary(tmp_path, monkeypatch, capsys):
+    import json
+
+    from neuroattack.attacks.streams import load_streams
+    from neuroattack.data import nmnist_sim
+    from neuroattack.models.checkpoint import save_checkpoint
+    from neuroattack.models.snn import SNN
+
+    monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
+    torch.manual_seed(0)
+    model = SNN("16FC-10FC", (2, 34, 34), init_scale=4.0)
+    config = {
+        "model_type": "snn",
+        "spec": "16FC-10FC",
+        "input_shape": [2, 34, 34],
+        "bias": False,
+        "dataset": "nmnist-sim",
+        "timesteps": 4,
+        "encoding": "events",
+        "neuron": {},
+    }
+    save_checkpoint(tmp_path / "ck", model, config)
+    out = tmp_path / "q"
+    argv = [
+        "attack",
+        "--checkpoint",
+        str(tmp_path / "ck"),
+        "--attack",
+        "boundary",
+        "--queries",
+        "30",
+        "--n",
+        "12",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    line = capsys.readouterr().out
+    assert "boundary (query-only, emulator/loihi2): ASR" in line and "queries median" in line
+    summary = json.loads((out / "summary.json").read_text())
+    streams = load_streams(out)
+    assert len(streams) == 12 and streams.kind == "events" and summary["query_budget"] == 30
+    assert summary["settings"]["backend"] == "emulator" and summary["profile"] == "loihi2"
+    emu = backends.load(graph_of(model, 4), "loihi2", "emulator")
+    assert torch.equal(emu.run(streams.adversarial.float()).prediction, streams.pred_adv)
