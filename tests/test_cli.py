@@ -22,7 +22,7 @@ def test_every_attack_option_is_a_flag_with_its_docstring_help():
     assert sorted(flags["--attack"].choices) == sorted({**ATTACKS, **QUERY_ATTACKS})
     for name, cls in {**ATTACKS, **QUERY_ATTACKS}.items():
         for opt in option_specs(cls):
-            flag = f"--no-{opt.name}" if opt.default is True else f"--{opt.name}"
+            flag = f"--no-{opt.name}" if opt.default is True else "--" + opt.name.replace("_", "-")
             assert flag in flags, (name, flag)
             assert opt.help and opt.help.replace("``", "").rstrip(".")[:20] in flags[flag].help
 
