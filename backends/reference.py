@@ -23,6 +23,95 @@ from backends.network import BIAS, INPUT, Network
 from backends.profile import FLOAT
 
 
+def simulate(
+    network: Network,
+    x: torch.Tensor,
+    weights: dict[str, torch.Tensor] | None = None,
+    spike=None,
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Run a lowered network in float without synaptic delays; differentiable through ``spike``.
+
+    The one definition of the float ground truth: :class:`ReferenceExecutor` runs it without
+    gradients, the attack side's differentiable twin of a NIR graph runs it with a surrogate
+    ``spike`` function, so the two give the same spikes for the same input.
+
+    Args:
+        network: the lowered network (:func:`backends.graph.lower`).
+        x: time-first input ``[T, B, *in_shape]`` (float; 0/1 spikes on hardware).
+        weights: float64 projection weights by projection name (default: the network's own).
+        spike: ``(v - vth) -> spikes``; default the Heaviside step ``v > vth`` (no gradient).
+        thresholds: per-population threshold overrides ``{name: vth}`` (float units).
+
+    Returns:
+        ``{population name: spikes [T, B, *shape]}`` (float64), plus the input and bias sources.
+
+    Example:
+        >>> import nir, numpy as np
+        >>> from backends.graph import lower
+        >>> graph = nir.NIRGraph.from_list(
+        ...     nir.Input(np.array([3])), nir.Linear(np.ones((2, 3))),
+        ...     nir.IF(r=np.ones(2), v_threshold=np.ones(2)), nir.Output(np.array([2])))
+        >>> simulate(lower(graph, dt=1.0), torch.ones(4, 1, 3))["if"].sum().item()  # T=4, B=1
+        8.0
+    """
+    if weights is None:
+        weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in network.projections}
+    spike = spike or (lambda d: (d > 0).double())
+    thresholds = thresholds or {}
+    steps, batch = x.shape[:2]
+    out = {INPUT: x.double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64)}
+
+    def apply(proj, s: torch.Tensor) -> torch.Tensor:
+        m = s.shape[0]
+        w = weights[proj.name]
+        if proj.synapse == "dense":
+            y = s.reshape(m, -1) @ w.T
+        else:
+            s = s.reshape(m, s.shape[1], 1, -1) if s.dim() == 3 else s
+            y = F.conv2d(s, w, stride=proj.stride, padding=proj.padding)
+        return y.reshape(m, *proj.out_shape)
+
+    for group in network.components():
+        members = set(group)
+        ext = {}
+        for name in group:  # inputs from outside the group, all steps at once
+            shape = network.population(name).shape
+            a = torch.zeros((steps, batch, *shape), dtype=torch.float64)
+            for proj in network.incoming(name):
+                if proj.source not in members:
+                    a = a + apply(proj, out[proj.source].reshape(steps * batch, *proj.in_shape)).reshape(a.shape)
+            ext[name] = a
+        params = {}
+        for name in group:
+            pop = network.population(name)
+            params[name] = (
+                torch.as_tensor(1 - pop.du, dtype=torch.float64).reshape(pop.shape),
+                torch.as_tensor(1 - pop.dv, dtype=torch.float64).reshape(pop.shape),
+                torch.as_tensor(pop.bias, dtype=torch.float64).reshape(pop.shape),
+                thresholds.get(name, pop.vth),
+            )
+        state = {name: (torch.zeros_like(ext[name][0]), torch.zeros_like(ext[name][0])) for name in group}
+        fired: dict[str, list[torch.Tensor]] = {name: [] for name in group}
+        for t in range(steps):
+            for name in group:
+                a = ext[name][t]
+                for proj in network.incoming(name):
+                    if proj.source in members:
+                        step = t - 1 if proj.recurrent else t
+                        if step >= 0:
+                            a = a + apply(proj, fired[proj.source][step])
+                du_keep, dv_keep, bias, vth = params[name]
+                u, v = state[name]
+                u = u * du_keep + a
+                v = v * dv_keep + u + bias
+                z = spike(v - vth)
+                state[name] = (u, v * (1 - z.detach()) if z.requires_grad else torch.where(z > 0, 0.0, v))
+                fired[name].append(z)
+        out.update({name: torch.stack(zs) for name, zs in fired.items()})
+    return out
+
+
 class ReferenceExecutor:
     """Float execution of a lowered network, no delays: ``run(spikes [B, T, ...]) -> RunResult``.
 
@@ -54,28 +143,6 @@ class ReferenceExecutor:
         self.in_shape = network.input_shape
         self._w = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in network.projections}
 
-    def _apply(self, proj, s: torch.Tensor) -> torch.Tensor:
-        """Projection ``proj`` on source spikes ``[m, *in_shape]`` -> ``[m, *out_shape]`` (float64)."""
-        m = s.shape[0]
-        w = self._w[proj.name]
-        if proj.synapse == "dense":
-            out = s.reshape(m, -1).double() @ w.T
-        else:
-            x = s.double()
-            x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x
-            out = F.conv2d(x, w, stride=proj.stride, padding=proj.padding)
-        return out.reshape(m, *proj.out_shape)
-
-    def _params(self, name: str):
-        pop = self.network.population(name)
-        shape = pop.shape
-        return (
-            torch.as_tensor(1 - pop.du, dtype=torch.float64).reshape(shape),
-            torch.as_tensor(1 - pop.dv, dtype=torch.float64).reshape(shape),
-            torch.as_tensor(pop.bias, dtype=torch.float64).reshape(shape),
-            pop.vth,
-        )
-
     @torch.no_grad()
     def run(self, spikes, record: bool = False) -> RunResult:
         """Run binary input ``[B, T, *in_shape]`` in float, without synaptic delays.
@@ -98,36 +165,7 @@ class ReferenceExecutor:
             raise ValueError("hardware input has no samples")
         net = self.network
         batch, steps = x.shape[:2]
-        out = {INPUT: x.transpose(0, 1).double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64)}
-        for group in net.components():
-            members = set(group)
-            ext = {}
-            for name in group:  # inputs from outside the group, all steps at once
-                a = torch.zeros((steps, batch, *net.population(name).shape), dtype=torch.float64)
-                for proj in net.incoming(name):
-                    if proj.source not in members:
-                        src = out[proj.source]
-                        a += self._apply(proj, src.reshape(steps * batch, *proj.in_shape)).reshape(a.shape)
-                ext[name] = a
-            params = {name: self._params(name) for name in group}
-            state = {name: (torch.zeros_like(ext[name][0]), torch.zeros_like(ext[name][0])) for name in group}
-            fired = {name: torch.zeros_like(ext[name]) for name in group}
-            for t in range(steps):
-                for name in group:
-                    a = ext[name][t].clone()
-                    for proj in net.incoming(name):
-                        if proj.source in members:
-                            step = t - 1 if proj.recurrent else t
-                            if step >= 0:
-                                a += self._apply(proj, fired[proj.source][step])
-                    du_keep, dv_keep, bias, vth = params[name]
-                    u, v = state[name]
-                    u = u * du_keep + a
-                    v = v * dv_keep + u + bias
-                    spike = v > vth
-                    state[name] = (u, torch.where(spike, torch.zeros_like(v), v))
-                    fired[name][t] = spike.double()
-            out.update(fired)
+        out = simulate(net, x.transpose(0, 1).double(), self._w)
         result = out[net.output].transpose(0, 1).reshape(batch, steps, -1).float()
         layers = [out[p.name].transpose(0, 1).float() for p in net.populations] if record else None
         return RunResult(result, result, layers)

@@ -36,7 +36,8 @@ class HardwareSNN(nn.Module):
     """The fixed-point twin of a trained SNN on a hardware profile (see the module docstring).
 
     Args:
-        model: the trained float :class:`~neuroattack.models.snn.SNN`.
+        model: the trained float :class:`~neuroattack.models.snn.SNN`, or any NIR graph as a
+            :class:`~neuroattack.victims.nir_snn.NIRSNN` (its lowering is used as it is).
         profile: a fixed-point hardware profile (a bundled name such as ``"loihi2"``, a TOML path,
             or a :class:`backends.HardwareProfile`).
         timesteps: ``T``, used to validate the NIR export the twin is lowered from.
@@ -51,18 +52,22 @@ class HardwareSNN(nn.Module):
 
     supported_estimators = ("stbp",)
 
-    def __init__(self, model: SNN, profile, timesteps: int = 8):
+    def __init__(self, model, profile, timesteps: int = 8):
         super().__init__()
         from neuroattack.replay import graph_of
+        from neuroattack.victims.nir_snn import NIRSNN
 
         self.profile = backends.load_profile(profile)
         if not self.profile.fixed_point:
             raise ValueError("hardware-in-the-loop crafting needs a fixed-point profile")
         self.source = model
-        self.input_shape = model.input_shape
-        self.spec = model.spec
-        self.neuron = model.neuron
-        self.network = backends.lower(graph_of(model, timesteps))
+        self.input_shape = tuple(model.input_shape)
+        if isinstance(model, NIRSNN):  # any NIR graph: its lowering, its surrogate
+            self.network = model.network
+            method, width = model._surrogate
+        else:
+            self.network = backends.lower(graph_of(model, timesteps))
+            method, width = SURROGATES[model.neuron.surrogate], float(model.neuron.surrogate_width)
         self.qnet = backends.quantize(self.network, self.profile)
         self.weights = {q.name: torch.as_tensor(applied_weights(q), dtype=torch.float64) for q in self.qnet.projections}
         self.biases = [
@@ -77,9 +82,8 @@ class HardwareSNN(nn.Module):
             for q in self.qnet.populations
         ]
         self.vth = [float(q.vth << self.profile.shift) for q in self.qnet.populations]
-        method = SURROGATES[model.neuron.surrogate]
         self._method = method
-        self._width = float(model.neuron.surrogate_width)
+        self._width = width
 
     @property
     def num_classes(self) -> int:
@@ -136,10 +140,13 @@ class HardwareSNN(nn.Module):
         state = [(x.new_zeros((batch, *q.shape), dtype=torch.float64),) * 2 for q in pops]
         last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
         last[INPUT] = x.new_zeros((batch, *x.shape[2:]), dtype=torch.float64)
-        last[BIAS] = x.new_ones((batch, 1), dtype=torch.float64)
+        last[BIAS] = x.new_zeros((batch, 1), dtype=torch.float64)  # the always-on source, from step 0
         out = []
         for t in range(window):
-            now = {INPUT: x[t].double() if t < steps else last[INPUT] * 0, BIAS: last[BIAS]}
+            now = {
+                INPUT: x[t].double() if t < steps else last[INPUT] * 0,
+                BIAS: x.new_ones((batch, 1), dtype=torch.float64),
+            }
             for i, q in enumerate(pops):
                 a = 0.0
                 for proj in qnet.projections:  # each projection delivers what it got one step ago

@@ -53,6 +53,41 @@ class Victim:
         model, config = load_checkpoint(directory)
         return cls(model, config["encoding"], config["timesteps"], config.get("loss", "mse"))
 
+    @classmethod
+    def from_nir(
+        cls,
+        graph,
+        encoding: str = "events",
+        timesteps: int = 8,
+        loss: str = "mse",
+        dt: float | None = None,
+        framework: str | None = None,
+        surrogate: tuple[str, float] = ("rect", 1.0),
+    ) -> Victim:
+        """The victim of any NIR graph (a ``nir.NIRGraph`` or a ``.nir`` file from any framework).
+
+        Args:
+            graph: the graph or its file.
+            encoding: how dataset samples become its input (``"events"``, ``"bernoulli"``, ``"direct"``).
+            timesteps: ``T``, steps per sample.
+            loss: the loss the attacks use (``"mse"`` or ``"ce"``).
+            dt: seconds per step (``None``: the graph's metadata, else ``framework``'s convention).
+            framework: the exporting framework, for its time-step convention.
+            surrogate: ``(name, width)`` of the surrogate derivative used for gradients.
+
+        Returns:
+            the :class:`Victim` of a :class:`~neuroattack.victims.nir_snn.NIRSNN` (gradients: ``stbp``).
+
+        Example:
+            >>> victim = Victim.from_nir("net.nir", "events", 8, framework="snntorch")  # doctest: +SKIP
+            >>> G2SRSF(victim, grad="stbp", steps=25).run(frames, labels)  # doctest: +SKIP
+        """
+        from neuroattack.victims.nir_snn import NIRSNN
+
+        if not isinstance(timesteps, int) or timesteps < 1:
+            raise ValueError(f"timesteps must be an integer >= 1, got {timesteps!r}")
+        return cls(NIRSNN(graph, dt, framework, surrogate), encoding, timesteps, loss)
+
     @property
     def is_ann(self) -> bool:
         """Whether the model is an ANN (attacked with ``grad="ann"``)."""

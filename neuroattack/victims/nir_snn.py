@@ -1,0 +1,117 @@
+"""Any NIR graph as an attackable spiking model: the differentiable twin of the backends' lowering.
+
+:class:`NIRSNN` runs :func:`backends.reference.simulate` (the float reference's own code, on the
+network :func:`backends.lower` makes of the graph: skip connections, recurrence, per-neuron time
+constants, whatever framework wrote it) with a surrogate spike function, so its forward spikes are
+the reference backend's exactly and its backward pass is BPTT through the lowered dynamics (STBP,
+Liang eq. 8-9). Its fixed-point twin is :meth:`~neuroattack.victims.hardware_snn.HardwareSNN.from_graph`.
+
+The rate-based estimators (BPTR, RGA, HART, CBA) read layer-wise neuron parameters of this
+project's spec-built models and apply to those only; a graph's populations support ``"stbp"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import nir
+import torch
+from torch import nn
+
+import backends
+from backends.reference import simulate
+from neuroattack.models.neurons import SURROGATES
+from neuroattack.models.surrogates import install, threshold
+
+
+class NIRSNN(nn.Module):
+    """A NIR graph as a :class:`~neuroattack.victims.protocol.SpikingModel` (see the module docstring).
+
+    Args:
+        graph: a ``nir.NIRGraph`` or the path of a ``.nir`` file (any framework's).
+        dt: seconds per step (``None``: the graph's metadata, else ``framework``'s convention).
+        framework: the exporting framework, for its time-step convention.
+        surrogate: ``(name, width)`` of the surrogate derivative (``"rect"``, ``"triangle"``, ...).
+
+    ``forward(x [T, B, *input_shape]) -> spikes [T, B, K]`` (no hardware delays, as the reference).
+
+    Raises:
+        ValueError: a graph no backend accepts (:class:`backends.GraphError`), or an unknown surrogate.
+
+    Example:
+        >>> model = NIRSNN("snntorch_net.nir", framework="snntorch")  # doctest: +SKIP
+        >>> Victim(model, "events", 8, "mse")  # every gradient attack, with grad="stbp"  # doctest: +SKIP
+    """
+
+    supported_estimators = ("stbp",)
+
+    def __init__(
+        self,
+        graph: nir.NIRGraph | str | os.PathLike,
+        dt: float | None = None,
+        framework: str | None = None,
+        surrogate: tuple[str, float] = ("rect", 1.0),
+    ):
+        super().__init__()
+        if surrogate[0] not in SURROGATES or not surrogate[1] > 0:
+            raise ValueError(f"surrogate must be one of {sorted(SURROGATES)} with a width > 0, got {surrogate}")
+        install()
+        self.graph = backends.read_graph(graph)
+        self.network = backends.lower(self.graph, dt, framework)
+        self.input_shape = tuple(self.network.input_shape)
+        self._weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in self.network.projections}
+        self._surrogate = (SURROGATES[surrogate[0]], float(surrogate[1]))
+        self._thresholds: dict[str, float] = {}
+
+    @property
+    def num_classes(self) -> int:
+        """Output neurons ``K``."""
+        return self.network.population(self.network.output).n
+
+    def spiking_layers(self) -> list[str]:
+        """The populations' names, in evaluation order (one spiking layer each)."""
+        return [p.name for p in self.network.populations]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``x`` is ``[T, B, *input_shape]`` and finite."""
+        if x.dim() != len(self.input_shape) + 2 or tuple(x.shape[2:]) != self.input_shape:
+            raise ValueError(
+                f"NIR model input: expected shape [T, B, {', '.join(map(str, self.input_shape))}], got {list(x.shape)}"
+            )
+        if not torch.isfinite(x).all():
+            raise ValueError("NIR model input is not finite")
+
+    @contextmanager
+    def thresholds(self, overrides: dict[int, float]) -> Iterator[None]:
+        """Temporarily set population ``i``'s threshold (float units; negative counts from the end)."""
+        saved = dict(self._thresholds)
+        names = self.spiking_layers()
+        try:
+            for idx, value in overrides.items():
+                if not value > 0:
+                    raise ValueError(f"threshold override must be > 0, got {value}")
+                self._thresholds[names[idx]] = float(value)
+            yield
+        finally:
+            self._thresholds = saved
+
+    @contextmanager
+    def surrogate(self, method: str, alpha: float) -> Iterator[None]:
+        """Temporarily differentiate with surrogate ``method`` of width ``alpha``."""
+        saved = self._surrogate
+        try:
+            self._surrogate = (method, float(alpha))
+            yield
+        finally:
+            self._surrogate = saved
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spikes ``[T, B, K]`` for input ``[T, B, *input_shape]`` (float32, differentiable)."""
+        self.check_input(x)
+        method, width = self._surrogate
+        alpha = torch.as_tensor(width)
+        out = simulate(self.network, x.double(), self._weights, lambda d: threshold(d, method, alpha), self._thresholds)
+        spikes = out[self.network.output]
+        return spikes.reshape(spikes.shape[0], spikes.shape[1], -1).float()

@@ -1,0 +1,92 @@
+"""Any NIR graph as a victim: its twins equal the backends, and every algorithm attacks it."""
+
+import warnings
+
+import pytest
+import torch
+
+import backends
+from neuroattack.attacks.registry import build_attack
+from neuroattack.victims import NIRSNN, HardwareSNN, Victim
+from tests.backends import graphs as G
+from tests.backends import interop_nets as I
+
+
+def _frames(shape, batch=6, steps=8, seed=1):
+    return G.spikes(shape, batch=batch, steps=steps, density=0.4, seed=seed)
+
+
+GRAPHS = {
+    "recurrent": (lambda: G.recurrent(scale=10.0, rec_scale=6.0, neuron=lambda n: G.lif(n, tau=0.002)), (6,)),
+    "skip": (lambda: G.skip(scale=10.0, neuron=lambda n: G.lif(n, tau=0.002)), (6,)),
+    "cubalif-bias": (lambda: G.chain([6, 10, 6], lambda n: G.cubalif(n, 0.004, 0.005), scale=12.0, bias=0.1), (6,)),
+    "conv": (lambda: G.conv(scale=6.0), (2, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_twins_equal_the_reference_and_the_emulator(name):
+    make, shape = GRAPHS[name]
+    graph = make()
+    x = _frames(shape)
+    model = NIRSNN(graph)
+    with torch.no_grad():
+        sim = model(x.transpose(0, 1)).transpose(0, 1)
+    ref = backends.load(graph, None, "reference").run(x)
+    assert sim.sum() > 0 and torch.equal(sim, ref.output)
+    hil = HardwareSNN(model, "loihi2")
+    emu = backends.load(graph, "loihi2", "emulator").run(x)
+    with torch.no_grad():
+        hw = hil(x.transpose(0, 1)).transpose(0, 1)
+    assert hw.sum() > 0 and torch.equal(hw, emu.window)
+
+
+@pytest.fixture(scope="module")
+def snntorch_victim(tmp_path_factory):
+    pytest.importorskip("snntorch", reason="the interop extra (pip install .[interop]) is not installed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exported = I.snntorch_exports(tmp_path_factory.mktemp("snn"))[2]  # the recurrent RLeaky net
+        victim = Victim.from_nir(exported.path, "events", 10, framework="snntorch", surrogate=("rect", 1.0))
+    return victim, exported
+
+
+@pytest.mark.parametrize("attack", ["g2s-rsf"])
+def test_spike_attacks_attack_an_snntorch_graph_on_its_event_input(snntorch_victim, attack):
+    victim, exported = snntorch_victim
+    x = torch.as_tensor(exported.x).repeat(4, 1, 1)  # [8, T=10, 6]
+    y = torch.as_tensor(exported.own).sum(1).argmax(1).repeat(4)  # the network's own answers: all correct
+    x_adv, result = build_attack(attack, victim, "stbp", steps=10).run(x, y)
+    assert result.clean_correct.all() and (x_adv != x).any()
+    assert set(x_adv.unique().tolist()) <= {0.0, 1.0} and result.summary()["asr"] > 0
+
+
+@pytest.mark.parametrize(
+    "attack, encoding, options",
+    [
+        ("fgsm", "direct", {"eps": 0.5}),
+        ("pgd", "direct", {"eps": 0.5, "steps": 5}),
+        ("bim", "direct", {"eps": 0.5, "steps": 5}),
+        ("cwl2", "bernoulli", {"steps": 10}),
+    ],
+)
+def test_image_attacks_attack_an_snntorch_graph_on_coded_images(snntorch_victim, attack, encoding, options):
+    _, exported = snntorch_victim
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        victim = Victim.from_nir(exported.path, encoding, 10, framework="snntorch")
+    images = torch.rand(16, 6, generator=torch.Generator().manual_seed(0))
+    y = victim.predict(images, torch.Generator().manual_seed(1), draws=5).mode(0).values  # the network's answers
+    x_adv, result = build_attack(attack, victim, "stbp", **options).run(images, y)
+    assert result.clean_correct.any() and (x_adv != images).any(), f"{attack} changed nothing"
+    assert 0 <= float(x_adv.min()) and float(x_adv.max()) <= 1
+
+
+def test_gradient_flows_through_the_graph_and_rate_estimators_are_refused(snntorch_victim):
+    victim, exported = snntorch_victim
+    x = torch.as_tensor(exported.x).transpose(0, 1).requires_grad_()
+    out = victim.model(x)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    assert grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"supports grad in \['stbp'\]"):
+        build_attack("pgd", victim, "hart")
