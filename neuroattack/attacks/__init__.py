@@ -1,5 +1,6 @@
 """Attacks: gradient estimators (stbp, bptr, rga, hart, cba) x algorithms (fgsm, pgd, bim, cwl2,
-spike-domain g2s-rsf), torchattacks-style, one attack a module.
+spike-domain g2s-rsf), torchattacks-style, one attack a module; and query-only attacks on a
+deployed network (square: score-based, boundary: decision-based).
 
 Example:
     >>> from neuroattack.attacks import PGD
@@ -10,14 +11,17 @@ Example:
 
 from neuroattack.attacks.base import Attack, expand_targets, judge
 from neuroattack.attacks.bim import BIM
+from neuroattack.attacks.boundary import SpikeBoundary
 from neuroattack.attacks.cwl2 import CWL2
 from neuroattack.attacks.estimators import ESTIMATORS, make_estimator
 from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.g2s_rsf import G2SRSF
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import PGD
-from neuroattack.attacks.registry import ATTACKS, build_attack, option_specs
+from neuroattack.attacks.query import QueryAttack, QueryResult
+from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, build_attack, option_specs
 from neuroattack.attacks.runner import run_attack
+from neuroattack.attacks.square import SpikeSquare
 
 __all__ = [
     "ATTACKS",
@@ -29,6 +33,11 @@ __all__ = [
     "FGSM",
     "G2SRSF",
     "PGD",
+    "QUERY_ATTACKS",
+    "QueryAttack",
+    "QueryResult",
+    "SpikeBoundary",
+    "SpikeSquare",
     "build_attack",
     "expand_targets",
     "judge",

@@ -1,17 +1,16 @@
-"""Run a query-only attack over a checkpoint's test data on a deployed network, in batches.
+"""Run a query-only attack over a dataset on a deployed network, in batches.
 
-The model is exported to NIR and loaded on the backend (``emulator``, ``lava``, ``reference``)
-with a hardware profile; the attack then sees only that executor (:mod:`neuroattack.attacks.query`).
+The network (a checkpoint exported to NIR, or any NIR file) is loaded on a backend (``emulator``,
+``lava``, ``reference``) with a hardware profile; the attack then sees only that executor
+(:mod:`neuroattack.attacks.query`).
 The adversarial input spikes are saved as streams like every attack's, so ``neuroattack replay``
 can carry them to another backend or profile.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,56 +41,46 @@ class QueryRun:
 
 
 def run_query_attack(
-    checkpoint: str | os.PathLike,
+    executor,
+    data,
     attack: str,
-    backend: str = "emulator",
-    profile: str | os.PathLike | None = "loihi2",
     options: dict[str, Any] | None = None,
-    n: int | None = None,
     batch_size: int = 256,
     progress: bool = True,
 ) -> QueryRun:
-    """Attack the first ``n`` test samples of ``checkpoint``'s dataset on ``backend``/``profile``.
+    """Attack every sample of ``data`` on a deployed network that only answers queries.
 
     Args:
-        checkpoint: a checkpoint directory of an event-coded model (``encoding = "events"``).
+        executor: the deployed network, a backend executor (``backends.load(graph, profile, kind)``).
+        data: an event dataset (:class:`~neuroattack.data.datasets.Dataset` with ``encoding = "events"``):
+            its frames ``[N, T, *in_shape]`` are the spikes the hardware receives.
         attack: a query attack's name (:data:`~neuroattack.attacks.registry.QUERY_ATTACKS`).
-        backend: ``"emulator"``, ``"lava"`` or ``"reference"``.
-        profile: the hardware profile (``None``: float).
         options: the attack's keyword options (``queries``, ``max_flips``, ..., ``seed``).
-        n: samples (``None``: the whole test split).
         batch_size: samples attacked together (one executor run per query step).
         progress: show a progress bar over the batches.
 
     Returns:
-        the :class:`QueryRun`.
+        the :class:`QueryRun` (its summary names the backend and profile).
 
     Raises:
-        ValueError: an unknown attack, or a model that does not take spikes (query attacks perturb
-            the input spikes the chip receives).
+        ValueError: an unknown attack, or data that is not spikes (query attacks perturb the input
+            spikes the chip receives).
 
     Example:
-        >>> run = run_query_attack("runs/models/nmnist-sim", "square", "emulator", "loihi2",
-        ...                        {"queries": 1000}, n=100)  # doctest: +SKIP
+        >>> executor = backends.load("m.nir", "loihi2", "emulator")  # doctest: +SKIP
+        >>> run = run_query_attack(executor, load_dataset("nmnist-sim", "test", 100, 8), "square")  # doctest: +SKIP
         >>> run.summary["asr"], run.summary["asr_interval_95"]  # doctest: +SKIP
     """
     from neuroattack.attacks.registry import QUERY_ATTACKS
-    from neuroattack.data.datasets import load_dataset
-    from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import deploy
 
     if attack not in QUERY_ATTACKS:
         raise ValueError(f"query attack must be one of {sorted(QUERY_ATTACKS)}, got {attack!r}")
-    model, config = load_checkpoint(checkpoint)
-    if config["encoding"] != "events":
+    if data.encoding != "events":
         raise ValueError(
-            f"query attacks perturb the input spikes the hardware receives; {checkpoint} takes "
-            f"{config['encoding']!r}-coded images, so its adversarial inputs would not be images "
+            f"query attacks perturb the input spikes the hardware receives; dataset {data.name!r} holds "
+            f"{data.encoding!r}-coded images, so its adversarial inputs would not be images "
             "(attack an event-coded model, or use a gradient attack)"
         )
-    steps = config["timesteps"]
-    executor = deploy(model, backend, profile, steps)
-    data = load_dataset(config["dataset"], "test", n, steps)
     atk = QUERY_ATTACKS[attack](executor, **(options or {}))
     start = time.time()
     advs, results = [], []
@@ -116,7 +105,7 @@ def run_query_attack(
         },
         budget=atk.queries,
     )
-    settings = {**atk.settings(), "backend": backend, "profile": executor.profile.name}
+    settings = {**atk.settings(), "backend": executor.kind, "profile": executor.profile.name}
     streams = Streams(
         clean=data.x.to(torch.uint8),
         adversarial=torch.cat(advs).to(torch.uint8),
@@ -127,17 +116,16 @@ def run_query_attack(
         pred_adv=result.pred_adv,
         kind="events",
         encoding="events",
-        timesteps=steps,
+        timesteps=data.timesteps,
         settings=settings,
-        bin_us=getattr(data, "bin_us", None),
+        bin_us=(data.duration_us // data.timesteps) if getattr(data, "duration_us", None) else None,
     )
     summary = {
         **result.summary(),
         "seconds": time.time() - start,
         "settings": settings,
-        "checkpoint": str(Path(checkpoint)),
-        "dataset": config["dataset"],
-        "backend": backend,
+        "dataset": data.name,
+        "backend": executor.kind,
         "profile": executor.profile.name,
     }
     return QueryRun(result, streams, summary)

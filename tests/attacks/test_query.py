@@ -170,3 +170,47 @@ def test_cli_query_attack_on_an_event_model_writes_streams_and_summary(tmp_path,
     assert summary["settings"]["backend"] == "emulator" and summary["profile"] == "loihi2"
     emu = backends.load(graph_of(model, 4), "loihi2", "emulator")
     assert torch.equal(emu.run(streams.adversarial.float()).prediction, streams.pred_adv)
+
+
+def test_cli_attacks_any_nir_file_with_a_dataset(tmp_path, monkeypatch, capsys):
+    """``--graph FILE.nir --dataset NAME``: gradient (through the twin) and query attacks alike."""
+    import json
+
+    import nir
+    import numpy as np
+
+    from neuroattack.data import nmnist_sim
+
+    monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
+    rng = np.random.default_rng(0)
+    n_in = 2 * 34 * 34
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([2, 34, 34])),
+            "flat": nir.Flatten({"input": np.array([2, 34, 34])}, 0, -1),
+            "fc": nir.Linear(rng.normal(0, 3 / np.sqrt(n_in * 0.05), (10, n_in))),
+            "lif": nir.LIF(tau=np.full(10, 2e-3), r=np.ones(10), v_leak=np.zeros(10), v_threshold=np.ones(10)),
+            "output": nir.Output(np.array([10])),
+        },
+        edges=[("input", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
+    nir.write(tmp_path / "m.nir", graph)
+    common = [
+        "--graph",
+        str(tmp_path / "m.nir"),
+        "--dataset",
+        "nmnist-sim",
+        "--timesteps",
+        "4",
+        "--dt",
+        "1e-3",
+        "--n",
+        "8",
+    ]
+    assert main(["attack", *common, "--attack", "g2s-rsf", "--steps", "3", "--out", str(tmp_path / "g")]) == 0
+    summary = json.loads((tmp_path / "g" / "summary.json").read_text())
+    assert summary["graph"].endswith("m.nir") and summary["dataset"] == "nmnist-sim" and summary["n_total"] == 8
+    assert main(["attack", *common, "--attack", "square", "--queries", "10", "--out", str(tmp_path / "s")]) == 0
+    assert "square (query-only, emulator/loihi2)" in capsys.readouterr().out
+    assert main(["attack", "--graph", str(tmp_path / "m.nir"), "--attack", "square", "--out", str(tmp_path / "x")]) == 2
+    assert "--graph needs --dataset" in capsys.readouterr().err
