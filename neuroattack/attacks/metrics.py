@@ -173,11 +173,7 @@ class AttackResult:
         n_attacked = int(attacked.sum())
         succ = self.success & attacked
         n_succ = int(succ.sum())
-
-        def mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:
-            """Mean of ``t`` ``[B]`` over ``mask`` ``[B]`` (bool), ``None`` if ``mask`` is all false."""
-            return float(t[mask].float().mean()) if int(mask.sum()) else None
-
+        mean = masked_mean
         return {
             "n_total": len(self.labels),
             "n_attacked": n_attacked,
@@ -193,6 +189,16 @@ class AttackResult:
             "zero_grad_first": int((self.zero_grad_first & attacked).sum()),
             "targeted": self.targets is not None,
         }
+
+
+def masked_mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """Mean of ``t`` ``[B]`` over ``mask`` ``[B]`` (bool); ``None`` if ``mask`` is all false.
+
+    Example:
+        >>> masked_mean(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([True, True, False]))
+        2.0
+    """
+    return float(t[mask].float().mean()) if int(mask.sum()) else None
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from neuroattack.attacks.metrics import perturbation, wilson_interval
+from neuroattack.attacks.metrics import masked_mean, perturbation, wilson_interval
 
 
 @dataclass
@@ -64,10 +64,7 @@ class QueryResult:
         n = int(attacked.sum())
         succ = self.success & attacked
         k = int(succ.sum())
-
-        def mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:
-            return float(t[mask].float().mean()) if int(mask.sum()) else None
-
+        mean = masked_mean
         q = self.queries[attacked].float()
         return {
             "n_total": len(self.labels),
