@@ -172,7 +172,8 @@ def to_nir(model: SNN) -> nir.NIRGraph:
         nodes[names[key]] = node
     edges = [(names[a], names[b]) for a, b in graph.edges]
     out = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
-    out.metadata = {"dt": DT, "source": "neuroattack", "spec": model.spec.text}
+    spec = model.spec.text if model.spec is not None else "a user's Norse module"
+    out.metadata = {"dt": DT, "source": "neuroattack", "spec": spec}
     return out
 
 

@@ -8,7 +8,8 @@
 
 from neuroattack.victims.hardware_snn import HardwareSNN
 from neuroattack.victims.nir_snn import NIRSNN
+from neuroattack.victims.norse_snn import NorseSNN
 from neuroattack.victims.protocol import SpikingModel
 from neuroattack.victims.victim import Victim
 
-__all__ = ["HardwareSNN", "NIRSNN", "SpikingModel", "Victim"]
+__all__ = ["HardwareSNN", "NIRSNN", "NorseSNN", "SpikingModel", "Victim"]

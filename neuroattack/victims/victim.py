@@ -88,6 +88,30 @@ class Victim:
             raise ValueError(f"timesteps must be an integer >= 1, got {timesteps!r}")
         return cls(NIRSNN(graph, dt, framework, surrogate), encoding, timesteps, loss)
 
+    @classmethod
+    def from_module(
+        cls, module, input_shape: tuple[int, ...], encoding: str = "events", timesteps: int = 8, loss: str = "mse"
+    ) -> Victim:
+        """The victim of a user's own Norse network (:class:`~neuroattack.victims.norse_snn.NorseSNN`).
+
+        Args:
+            module: ``nn.Sequential`` / ``norse.torch.SequentialState`` of torch layers and Norse cells.
+            input_shape: shape of one time step of input.
+            encoding: ``"events"``, ``"bernoulli"`` or ``"direct"``.
+            timesteps: ``T``.
+            loss: the loss the attacks use.
+
+        Returns:
+            the :class:`Victim` (every estimator but CBA, every algorithm).
+
+        Example:
+            >>> net = norse.torch.SequentialState(nn.Linear(64, 10), norse.torch.LIFBoxCell())  # doctest: +SKIP
+            >>> victim = Victim.from_module(net, (64,), "bernoulli", 8)  # doctest: +SKIP
+        """
+        from neuroattack.victims.norse_snn import NorseSNN
+
+        return cls(NorseSNN(module, input_shape), encoding, timesteps, loss)
+
     @property
     def is_ann(self) -> bool:
         """Whether the model is an ANN (attacked with ``grad="ann"``)."""
