@@ -76,6 +76,8 @@ def crafted_on(run: dict) -> str:
         return f"{s['surrogate']} (black-box)"
     if s.get("craft_on") == "hardware":
         return f"{run['model']} on {run['profile']} (HIL)"
+    if s.get("craft_on") == "query":
+        return f"queries to {run['backend']}/{run['profile']}"
     return f"{run['model']} (sim)"
 
 

@@ -33,8 +33,9 @@ from neuroattack.store import ResultStore, record_run, run_key
 class RunSpec:
     """One run of a sweep.
 
-    ``craft_on``: ``"sim"`` (the Norse model, or ``surrogate`` for black-box transfer) or
-    ``"hardware"`` (hardware-in-the-loop against the fixed-point twin on ``profile``).
+    ``craft_on``: ``"sim"`` (the Norse model, or ``surrogate`` for black-box transfer),
+    ``"hardware"`` (hardware-in-the-loop against the fixed-point twin on ``profile``) or
+    ``"query"`` (a query-only attack, ``square`` or ``boundary``, on the deployment itself).
     ``hw_n``: replay only the first ``hw_n`` inputs (Lava is slow); ``None`` replays all ``n``.
     ``backend="none"``: simulation only, no replay (e.g. an ANN victim, which no backend runs).
     """
@@ -54,8 +55,8 @@ class RunSpec:
     label: str | None = None
 
     def __post_init__(self) -> None:
-        if self.craft_on not in ("sim", "hardware"):
-            raise ValueError(f"craft_on must be 'sim' or 'hardware', got {self.craft_on!r}")
+        if self.craft_on not in ("sim", "hardware", "query"):
+            raise ValueError(f"craft_on must be 'sim', 'hardware' or 'query', got {self.craft_on!r}")
         if self.craft_on == "hardware" and self.surrogate is not None:
             raise ValueError("a run crafts on the hardware twin or on a surrogate, not both")
 
@@ -151,6 +152,8 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
     from neuroattack.replay import deploy, replay_streams
 
     start = time.perf_counter()
+    if spec.craft_on == "query":
+        return _execute_query(spec, work_dir, progress, start)
     streams_dir, summary = craft(spec, work_dir, progress)
     sim = {
         k: summary.get(k)
@@ -180,6 +183,38 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
     hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
     result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
     return result, {"streams": str(streams_dir)}
+
+
+def _execute_query(spec: RunSpec, work_dir, progress: bool, start: float) -> tuple[dict, dict]:
+    """A query-only attack on the deployment (``backend``/``profile``): its summary is the hardware result."""
+    from neuroattack.attacks.query_runner import run_query_attack
+    from neuroattack.attacks.streams import save_streams
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.replay import deploy
+
+    model, config = load_checkpoint(spec.checkpoint)
+    executor = deploy(model, spec.backend, spec.profile, config["timesteps"])
+    data = load_dataset(config["dataset"], "test", spec.n, config["timesteps"], progress=progress)
+    run = run_query_attack(executor, data, spec.attack, {"seed": spec.seed, **spec.options}, progress=progress)
+    out = Path(work_dir) / "query" / spec.key()
+    save_streams(out, run.streams)
+    s = run.summary
+    hardware = {
+        "hw_asr": s["asr"],
+        "hw_asr_interval_95": s["asr_interval_95"],
+        "hw_clean_accuracy": s["clean_accuracy"],
+        "n": s["n_total"],
+        "n_attacked": s["n_attacked"],
+        "mean_perturbation": s["mean_perturbation"],
+        "mean_events_added": s["mean_events_added"],
+        "mean_events_removed": s["mean_events_removed"],
+        "queries_median": s["queries_median"],
+        "queries_mean": s["queries_mean"],
+        "query_budget": s["query_budget"],
+    }
+    sim = {"mean_perturbation": s["mean_perturbation"]}
+    return {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}, {"streams": str(out)}
 
 
 def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread: bool = True) -> str:

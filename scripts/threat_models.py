@@ -1,0 +1,43 @@
+"""Threat models on the deployed network: which attacker is strongest against fixed-point hardware?
+
+On the nmnist-sim SNN, for each fixed-point profile (Loihi-2 8-bit, 6-bit, 4-bit weights), the
+same test inputs are attacked by
+- a white-box attacker who crafts in float simulation and replays on the chip (G2S/RSF, STBP),
+- a hardware-in-the-loop attacker who crafts against the fixed-point twin of that profile,
+- a score-based query attacker who only reads the chip's output spike counts (square),
+- a decision-based query attacker who only reads its predicted class (boundary),
+all judged on the emulator of that profile (spike-exact with Lava), with the query attackers'
+budget and the perturbation bound of 10 % of the input's elements.
+
+    python scripts/threat_models.py [--quick] [--n N] [--executor ray]
+"""
+
+from neuroattack.studies import nmnist_snn, study_main
+from neuroattack.sweep import RunSpec
+
+PROFILES = ("loihi2", "loihi2-w6", "loihi2-w4")
+
+
+def build(args):
+    model = nmnist_snn(args.models, args.quick)
+    n = args.n or (100 if args.quick else 300)
+    queries = 300 if args.quick else 1000
+    g2s = {"steps": 25, "gamma": 0.05}
+    specs = []
+    for profile in PROFILES:
+        common = {"backend": "emulator", "profile": profile, "n": n, "label": "nmnist-sim"}
+        specs += [
+            RunSpec(model, "g2s-rsf", "stbp", g2s, craft_on="sim", **common),
+            RunSpec(model, "g2s-rsf", "stbp", g2s, craft_on="hardware", **common),
+            RunSpec(model, "square", "none", {"queries": queries}, craft_on="query", **common),
+            RunSpec(model, "boundary", "none", {"queries": queries}, craft_on="query", **common),
+        ]
+    return specs
+
+
+if __name__ == "__main__":
+    study_main(
+        "Threat models: white-box replayed, hardware-in-the-loop, score- and decision-based queries",
+        build,
+        "threat_models",
+    )
