@@ -46,5 +46,7 @@ $PY scripts/hart_findings.py --n 300        2>/dev/null | tail -120 > runs/logs/
 $PY scripts/quantization_sweep.py --n 300   2>/dev/null | tail -20 > runs/logs/quantization.log
 $PY scripts/liang_findings.py --n 300       2>/dev/null | tail -35 > runs/logs/liang.log
 $PY scripts/sharmin_findings.py --n 300     2>/dev/null | tail -30 > runs/logs/sharmin.log
+$PY scripts/threat_models.py --n 300       2>/dev/null | tail -20 > runs/logs/threat_models.log
+$PY scripts/interop_table.py               2>/dev/null > runs/logs/interop.log
 rm -rf runs/demo-fresh
 ( time NEUROATTACK_CACHE=$(mktemp -d) $NA demo --out runs/demo-fresh ) 2>&1 | grep -v "it/s\]\|s/it\]\|chunk/s\]" | tail -16 > runs/logs/demo.log
