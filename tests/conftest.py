@@ -86,3 +86,25 @@ def digits_checkpoint(tmp_path_factory, digits_victim):
     }
     save_checkpoint(path, model, config)
     return path
+
+
+@pytest.fixture(scope="session")
+def nmnist_event_checkpoint(tmp_path_factory):
+    """An untrained 16FC-10FC SNN on nmnist-sim event frames (T = 4), saved as a checkpoint."""
+    from neuroattack.models.checkpoint import save_checkpoint
+    from neuroattack.models.snn import SNN
+
+    torch.manual_seed(0)
+    config = {
+        "model_type": "snn",
+        "spec": "16FC-10FC",
+        "input_shape": [2, 34, 34],
+        "bias": False,
+        "dataset": "nmnist-sim",
+        "timesteps": 4,
+        "encoding": "events",
+        "neuron": {},
+    }
+    path = tmp_path_factory.mktemp("nmnist_events") / "ck"
+    save_checkpoint(path, SNN("16FC-10FC", (2, 34, 34), init_scale=4.0), config)
+    return path

@@ -96,30 +96,16 @@ def test_runs_are_keyed_by_content_not_names(tmp_path, checkpoint, digits_victim
     assert spec.key() != key and spec.craft_key() != craft
 
 
-def test_query_runs_sweep_into_the_store_and_report(tmp_path, monkeypatch):
+def test_query_runs_sweep_into_the_store_and_report(tmp_path, monkeypatch, nmnist_event_checkpoint):
     """A query attack on the deployment is one more threat model of a sweep, stored and reported."""
-    import torch
-
     from neuroattack.data import nmnist_sim
-    from neuroattack.models.checkpoint import save_checkpoint
-    from neuroattack.models.snn import SNN
     from neuroattack.report import rows
 
     monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
-    torch.manual_seed(0)
-    config = {
-        "model_type": "snn",
-        "spec": "16FC-10FC",
-        "input_shape": [2, 34, 34],
-        "bias": False,
-        "dataset": "nmnist-sim",
-        "timesteps": 4,
-        "encoding": "events",
-        "neuron": {},
-    }
-    save_checkpoint(tmp_path / "ck", SNN("16FC-10FC", (2, 34, 34), init_scale=4.0), config)
     specs = [
-        RunSpec(str(tmp_path / "ck"), name, "none", {"queries": 12}, "emulator", "loihi2", n=8, craft_on="query")
+        RunSpec(
+            str(nmnist_event_checkpoint), name, "none", {"queries": 12}, "emulator", "loihi2", n=8, craft_on="query"
+        )
         for name in ("square", "boundary")
     ]
     assert run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False) == {"done": 2, "skipped": 0}

@@ -125,33 +125,22 @@ def test_cli_query_attack_refuses_gradient_flags_and_image_models(digits_checkpo
     assert "--backend apply to query attacks (square, boundary) only" in capsys.readouterr().err
 
 
-def test_cli_query_attack_on_an_event_model_writes_streams_and_summary(tmp_path, monkeypatch, capsys):
+def test_cli_query_attack_on_an_event_model_writes_streams_and_summary(
+    tmp_path, monkeypatch, capsys, nmnist_event_checkpoint
+):
     import json
 
     from neuroattack.attacks.streams import load_streams
     from neuroattack.data import nmnist_sim
-    from neuroattack.models.checkpoint import save_checkpoint
-    from neuroattack.models.snn import SNN
+    from neuroattack.models.checkpoint import load_checkpoint
 
     monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
-    torch.manual_seed(0)
-    model = SNN("16FC-10FC", (2, 34, 34), init_scale=4.0)
-    config = {
-        "model_type": "snn",
-        "spec": "16FC-10FC",
-        "input_shape": [2, 34, 34],
-        "bias": False,
-        "dataset": "nmnist-sim",
-        "timesteps": 4,
-        "encoding": "events",
-        "neuron": {},
-    }
-    save_checkpoint(tmp_path / "ck", model, config)
+    model, _ = load_checkpoint(nmnist_event_checkpoint)
     out = tmp_path / "q"
     argv = [
         "attack",
         "--checkpoint",
-        str(tmp_path / "ck"),
+        str(nmnist_event_checkpoint),
         "--attack",
         "boundary",
         "--queries",
