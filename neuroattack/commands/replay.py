@@ -9,7 +9,13 @@ from neuroattack.commands.base import Command, add_force, add_profile, positive_
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, type=Path)
+    from backends.timestep import FRAMEWORK_DT
+
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a checkpoint directory (neuroattack train)")
+    source.add_argument("--graph", type=Path, help="any network as a NIR file (its float twin gives the sim side)")
+    p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
+    p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
     p.add_argument("--streams", required=True, type=Path, help="directory written by 'neuroattack attack'")
     p.add_argument("--backend", choices=["lava", "emulator", "reference"], default="emulator")
     add_profile(p, "loihi2")
@@ -31,23 +37,34 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.store import record_run
 
     started = time.time()
-    refuse_overwrite([args.out / "replay.json"], [args.checkpoint, args.streams], args.force)
-    model, config = load_checkpoint(args.checkpoint)
+    source = args.checkpoint or args.graph
+    refuse_overwrite([args.out / "replay.json"], [source, args.streams], args.force)
     streams = load_streams(args.streams)
-    if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:
-        raise ValueError(
-            f"streams were made for a {streams.encoding} model with T={streams.timesteps}; the checkpoint "
-            f"takes {config['encoding']} input with T={config['timesteps']}"
-        )
+    if args.checkpoint is not None:
+        if args.dt is not None or args.framework is not None:
+            raise ValueError("--dt and --framework apply to --graph only (a checkpoint's graph says its dt)")
+        model, config = load_checkpoint(args.checkpoint)
+        if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:
+            raise ValueError(
+                f"streams were made for a {streams.encoding} model with T={streams.timesteps}; the checkpoint "
+                f"takes {config['encoding']} input with T={config['timesteps']}"
+            )
+        executor = deploy(model, args.backend, args.profile, config["timesteps"])
+    else:
+        import backends
+        from neuroattack.victims import NIRSNN
+
+        model = NIRSNN(args.graph, args.dt, args.framework)
+        executor = backends.load(args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework)
     if args.n is not None:
         streams = streams.head(args.n)
-    executor = deploy(model, args.backend, args.profile, config["timesteps"])
     metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
     profile = executor.profile.name
     result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
     write_json(args.out / "replay.json", result)
     if args.store is not None:
         from neuroattack.attacks.streams import streams_digest
+        from neuroattack.fileio import digest_files
         from neuroattack.models.checkpoint import checkpoint_digest
 
         settings = {
@@ -55,14 +72,16 @@ def run(args: argparse.Namespace) -> int:
             "n": len(streams),
             "draws": args.draws,
             "seed": args.seed,
-            "model_digest": checkpoint_digest(args.checkpoint),
+            "model_digest": checkpoint_digest(args.checkpoint)
+            if args.checkpoint
+            else digest_files([args.graph], f"NIR graph {args.graph}"),
             "profile_digest": executor.profile.digest(),
             "streams_digest": streams_digest(args.streams),
         }
         attack = f"{streams.settings.get('attack', '?')}/{streams.settings.get('grad', '?')}"
         record_run(
             args.store,
-            args.checkpoint.name,
+            source.name,
             attack,
             settings,
             args.backend,

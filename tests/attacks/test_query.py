@@ -201,5 +201,13 @@ def test_cli_attacks_any_nir_file_with_a_dataset(tmp_path, monkeypatch, capsys):
     assert summary["graph"].endswith("m.nir") and summary["dataset"] == "nmnist-sim" and summary["n_total"] == 8
     assert main(["attack", *common, "--attack", "square", "--queries", "10", "--out", str(tmp_path / "s")]) == 0
     assert "square (query-only, emulator/loihi2)" in capsys.readouterr().out
+    replay = ["replay", "--graph", str(tmp_path / "m.nir"), "--dt", "1e-3", "--streams", str(tmp_path / "g")]
+    assert (
+        main([*replay, "--backend", "emulator", "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "r")])
+        == 0
+    )
+    replayed = json.loads((tmp_path / "r" / "replay.json").read_text())["hardware"]
+    assert replayed["n"] == 8 and replayed["hw_clean_accuracy"] is not None
+    assert main([*replay, "--backend", "emulator", "--out", str(tmp_path / "r2"), "--framework", "snntorch"]) == 0
     assert main(["attack", "--graph", str(tmp_path / "m.nir"), "--attack", "square", "--out", str(tmp_path / "x")]) == 2
     assert "--graph needs --dataset" in capsys.readouterr().err
