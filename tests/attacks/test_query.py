@@ -209,5 +209,34 @@ def test_cli_attacks_any_nir_file_with_a_dataset(tmp_path, monkeypatch, capsys):
     replayed = json.loads((tmp_path / "r" / "replay.json").read_text())["hardware"]
     assert replayed["n"] == 8 and replayed["hw_clean_accuracy"] is not None
     assert main([*replay, "--backend", "emulator", "--out", str(tmp_path / "r2"), "--framework", "snntorch"]) == 0
+    evaluate = [
+        "evaluate",
+        "--graph",
+        str(tmp_path / "m.nir"),
+        "--dataset",
+        "nmnist-sim",
+        "--timesteps",
+        "4",
+        "--n",
+        "8",
+    ]
+    assert (
+        main(
+            [
+                *evaluate,
+                "--dt",
+                "1e-3",
+                "--backend",
+                "emulator",
+                "--profile",
+                "loihi2",
+                "--out",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "e.json").read_text())["n_test"] == 8
+    assert main([*evaluate, "--out", str(tmp_path / "e2.json")]) == 2  # norse: a file runs on a backend
     assert main(["attack", "--graph", str(tmp_path / "m.nir"), "--attack", "square", "--out", str(tmp_path / "x")]) == 2
     assert "--graph needs --dataset" in capsys.readouterr().err
