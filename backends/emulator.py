@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
-from backends.loihi import activation, applied_bias, applied_weights, lif_step, wrap32
+from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, wrap32
 from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
@@ -362,12 +362,6 @@ class EmulatorExecutor:
             out[1 : active + 1] += acc.reshape(active, batch, *proj.out_shape)
 
     # -- neurons -----------------------------------------------------------------------------
-    def _float_step(self, u, v, a, r: NeuronRegisters):
-        u = u * r.du_keep + a
-        v = v * r.dv_keep + u + (r.bias if r.bias is not None else 0)
-        spike = v > r.vth
-        return u, torch.where(spike, torch.zeros_like(v), v), spike
-
     def _step(self, r: NeuronRegisters, u, v, a, spike, work) -> torch.Tensor:
         """One fixed-point LIF step of a population in place (:func:`~backends.loihi.lif_step`); the new ``u``."""
         p = self.profile
@@ -381,7 +375,7 @@ class EmulatorExecutor:
             u = torch.zeros(a.shape[1:], dtype=torch.float64)
             v = torch.zeros_like(u)
             for t in range(a.shape[0]):
-                u, v, fired[t] = self._float_step(u, v, a[t], r)
+                u, v, fired[t] = float_lif_step(u, v, a[t], r.du_keep, r.dv_keep, r.bias, r.vth)
             return fired.view(torch.int8)
         a = wrap32(a)  # Lava's InPort sums the projections in int32
         u = torch.zeros(a.shape[1:], dtype=torch.int64)
@@ -482,6 +476,6 @@ class EmulatorExecutor:
                 if fixed:
                     u = self._step(r, u, v, wrap32(a), fired[name][t], work)
                 else:
-                    u, v, fired[name][t] = self._float_step(u, v, a, r)
+                    u, v, fired[name][t] = float_lif_step(u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth)
                 state[name] = (u, v, work)
         return {name: f.view(torch.int8) for name, f in fired.items()}

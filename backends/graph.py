@@ -111,19 +111,16 @@ def _flatten_nested(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict, list]:
         else:
             nodes[full] = node
     for src, dst in graph.edges:
-        for a in _resolve(src, exit_, prefix, nodes):
-            for b in _resolve(dst, entry, prefix, nodes):
+        for a in _resolve(src, exit_, prefix):
+            for b in _resolve(dst, entry, prefix):
                 edges.append((a, b))
     return nodes, edges
 
 
-def _resolve(name: str, ports: dict[str, list[str]], prefix: str, nodes: dict) -> list[str]:
-    """An edge endpoint: a plain node, a nested graph (its Input/Output nodes) or ``graph.node``."""
-    if name in ports:
-        return ports[name]
-    if prefix + name in nodes or "." not in name:
-        return [prefix + name]
-    return [prefix + name]  # ``sub.node`` addresses an inner node directly
+def _resolve(name: str, ports: dict[str, list[str]], prefix: str) -> list[str]:
+    """An edge endpoint: a nested graph (its Input/Output nodes), else the node itself (a plain node,
+    or ``graph.node`` addressing an inner node directly)."""
+    return ports.get(name, [prefix + name])
 
 
 def _contract(nodes: dict, edges: list) -> tuple[dict, list]:
@@ -411,11 +408,11 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
             )
     params = {k: _neuron(k, nodes[k], shapes[k], dt) for k in neurons}
     feeds = {k: _feeding(k, nodes, preds, sources) for k in neurons}
-    order, back = _order(input_name, neurons, feeds, succs, nodes)
+    order, back = _order(input_name, neurons, feeds)
     used = set()
     for k in neurons:
         used |= feeds[k][1]
-    _reachability(nodes, succs, preds, input_name, output_name, set(order) | used)
+    _reachability(nodes, preds, input_name, output_name, set(order) | used)
     populations = []
     for k in order:
         du, dv, vth, _, bias = params[k]
@@ -495,7 +492,7 @@ def _feeding(target, nodes, preds, sources) -> tuple[list[str], set[str]]:
     return srcs, linear
 
 
-def _order(input_name, neurons, feeds, succs, nodes) -> tuple[list[str], set[tuple[str, str]]]:
+def _order(input_name, neurons, feeds) -> tuple[list[str], set[tuple[str, str]]]:
     """Populations in depth-first order from the input; the (source, target) pairs that go back."""
     targets = {k: [] for k in [input_name, *neurons]}
     for k in neurons:
@@ -531,7 +528,7 @@ def _order(input_name, neurons, feeds, succs, nodes) -> tuple[list[str], set[tup
     return order, back
 
 
-def _reachability(nodes, succs, preds, input_name, output_name, used) -> None:
+def _reachability(nodes, preds, input_name, output_name, used) -> None:
     """Every node lies on a path from the input and on one to the output (else it is dropped silently)."""
     for name in nodes:
         if name in (input_name, output_name):

@@ -332,7 +332,7 @@ class LavaExecutor:
         feeding = {p.source for p in net.projections} - {INPUT}
         return all(depth[name] < net.latency for name in feeding)
 
-    def _build(self, data: np.ndarray, total_steps: int, record: bool, window: int):
+    def _build(self, data: np.ndarray, total_steps: int, record: bool, window: int, quiet: bool):
         from lava.proc.conv.process import Conv
         from lava.proc.dense.process import Dense
         from lava.proc.io.sink import RingBuffer as Sink
@@ -340,7 +340,6 @@ class LavaExecutor:
         from lava.proc.lif.process import LIF, LIFReset
 
         net, fixed = self.network, self.qnet is not None
-        quiet = self.quiet()
         source = Source(data=data)
         ones = None
         if any(p.source == BIAS for p in net.projections):  # the source that spikes every step
@@ -471,11 +470,12 @@ class LavaExecutor:
         source = None
         with _signals_stop_the_run() as stop:
             try:
-                source, sinks, lifs, synapses = self._build(data, total, record, window)
+                quiet = self.quiet()
+                source, sinks, lifs, synapses = self._build(data, total, record, window, quiet)
                 stop.check()
                 cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt")
                 zero_type = np.int32 if fixed else np.float64
-                if self.quiet():  # a long run (LIFReset zeroes u and v at each window's start), in
+                if quiet:  # a long run (LIFReset zeroes u and v at each window's start), in
                     for k in range(0, n, _QUIET_CHUNK):  # chunks so that a signal is seen soon
                         steps = (min(n, k + _QUIET_CHUNK) - k) * window
                         source.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)

@@ -400,3 +400,36 @@ def lif_update(u, v, a, du_keep, dv_keep, bias, m: int, shift: int, bits: int, r
     drive = u + bias if bias is not None else u
     v = rounding.clamp(rounding.decay(v, dv_keep, bits) + drive, m)
     return u, v
+
+
+def float_lif_step(u, v, a, du_keep, dv_keep, bias, vth, spike=None):
+    """One step of Lava's ``floating_pt`` LIF (``proc/lif/models.py`` 24-71), with its reset.
+
+    ``u = u (1 - du) + a``; ``v = v (1 - dv) + u + bias``; spike where ``v > vth``; ``v -> 0`` there.
+    The emulator's float profile and the float reference (:func:`backends.reference.simulate`, also
+    the attack side's differentiable twin) run this one step.
+
+    Args:
+        u, v: float state, shaped like the population (batch first).
+        a: the step's synaptic input, same shape.
+        du_keep, dv_keep: ``1 - du`` and ``1 - dv`` (floats, or tensors broadcasting to ``u``).
+        bias: per-neuron bias broadcasting to ``v``, or ``None``.
+        vth: the threshold (float units).
+        spike: ``(v - vth) -> spikes`` with a surrogate gradient; ``None``: the step ``v > vth``.
+
+    Returns:
+        ``(u, v after the reset, spikes)``; the spikes are 0/1 in ``v``'s dtype (bool without ``spike``).
+
+    Example:
+        >>> u, v, z = float_lif_step(torch.zeros(2), torch.tensor([0.5, 0.9]), torch.tensor([0.2, 0.2]),
+        ...                          0.0, 1.0, None, 1.0)
+        >>> z, v
+        (tensor([False,  True]), tensor([0.7000, 0.0000]))
+    """
+    u = u * du_keep + a
+    v = v * dv_keep + u + bias if bias is not None else v * dv_keep + u
+    if spike is None:
+        z = v > vth
+        return u, torch.where(z, torch.zeros_like(v), v), z
+    z = spike(v - vth)
+    return u, v * (1 - z.detach()), z

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
+from backends.loihi import float_lif_step
 from backends.network import BIAS, INPUT, Network
 from backends.profile import FLOAT
 
@@ -40,7 +41,7 @@ def simulate(
         network: the lowered network (:func:`backends.graph.lower`).
         x: time-first input ``[T, B, *in_shape]`` (float; 0/1 spikes on hardware).
         weights: float64 projection weights by projection name (default: the network's own).
-        spike: ``(v - vth) -> spikes``; default the Heaviside step ``v > vth`` (no gradient).
+        spike: ``(v - vth) -> spikes`` with a surrogate gradient; default the step ``v > vth``.
         thresholds: per-population threshold overrides ``{name: vth}`` (float units).
 
     Returns:
@@ -57,7 +58,6 @@ def simulate(
     """
     if weights is None:
         weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in network.projections}
-    spike = spike or (lambda d: (d > 0).double())
     thresholds = thresholds or {}
     steps, batch = x.shape[:2]
     out = {INPUT: x.double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64)}
@@ -91,23 +91,20 @@ def simulate(
                 torch.as_tensor(pop.bias, dtype=torch.float64).reshape(pop.shape),
                 thresholds.get(name, pop.vth),
             )
+        inside = {name: [p for p in network.incoming(name) if p.source in members] for name in group}
         state = {name: (torch.zeros_like(ext[name][0]), torch.zeros_like(ext[name][0])) for name in group}
         fired: dict[str, list[torch.Tensor]] = {name: [] for name in group}
         for t in range(steps):
             for name in group:
                 a = ext[name][t]
-                for proj in network.incoming(name):
-                    if proj.source in members:
-                        step = t - 1 if proj.recurrent else t
-                        if step >= 0:
-                            a = a + apply(proj, fired[proj.source][step])
+                for proj in inside[name]:
+                    step = t - 1 if proj.recurrent else t
+                    if step >= 0:
+                        a = a + apply(proj, fired[proj.source][step])
                 du_keep, dv_keep, bias, vth = params[name]
-                u, v = state[name]
-                u = u * du_keep + a
-                v = v * dv_keep + u + bias
-                z = spike(v - vth)
-                state[name] = (u, v * (1 - z.detach()) if z.requires_grad else torch.where(z > 0, 0.0, v))
-                fired[name].append(z)
+                u, v, z = float_lif_step(*state[name], a, du_keep, dv_keep, bias, vth, spike)
+                state[name] = (u, v)
+                fired[name].append(z.double())
         out.update({name: torch.stack(zs) for name, zs in fired.items()})
     return out
 

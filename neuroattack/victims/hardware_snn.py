@@ -137,6 +137,7 @@ class HardwareSNN(nn.Module):
         window = steps + net.latency
         m, shift, bits = self.profile.max_state, self.profile.shift, self.profile.decay_bits
         pops = qnet.populations
+        incoming = [[p for p in qnet.projections if p.target == q.name] for q in pops]
         state = [(x.new_zeros((batch, *q.shape), dtype=torch.float64),) * 2 for q in pops]
         last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
         last[INPUT] = x.new_zeros((batch, *x.shape[2:]), dtype=torch.float64)
@@ -149,9 +150,8 @@ class HardwareSNN(nn.Module):
             }
             for i, q in enumerate(pops):
                 a = 0.0
-                for proj in qnet.projections:  # each projection delivers what it got one step ago
-                    if proj.target == q.name:
-                        a = a + self._synapse(proj, last[proj.source])
+                for proj in incoming[i]:  # each projection delivers what it got one step ago
+                    a = a + self._synapse(proj, last[proj.source])
                 a = STRAIGHT_THROUGH.wrap32(a) if isinstance(a, torch.Tensor) else torch.zeros_like(state[i][0])
                 du_keep, dv_keep = self.keeps[i]
                 u, v = lif_update(*state[i], a, du_keep, dv_keep, self.biases[i], m, shift, bits, STRAIGHT_THROUGH)
