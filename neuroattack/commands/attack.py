@@ -16,7 +16,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from neuroattack.commands.base import Command, add_force, add_profile, fraction, positive_int, rate, refuse_overwrite
+from neuroattack.commands.base import (
+    Command,
+    add_force,
+    add_network,
+    add_profile,
+    fraction,
+    network_config,
+    positive_int,
+    rate,
+    refuse_overwrite,
+)
 
 
 def _flag(name: str, default: Any) -> str:
@@ -51,20 +61,10 @@ def _attack_flags() -> dict[str, tuple[Any, list[tuple[str, str]]]]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from backends.timestep import FRAMEWORK_DT
     from neuroattack.attacks.estimators import ESTIMATORS
     from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS
-    from neuroattack.data.datasets import DATASETS
-    from neuroattack.encoding import SCHEMES
 
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path, help="a checkpoint directory (neuroattack train)")
-    source.add_argument("--graph", type=Path, help="any network as a NIR file (sinabs, snnTorch, rockpool, ...)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default=None, help="with --graph: the data to attack")
-    p.add_argument("--encoding", choices=SCHEMES, default=None, help="with --graph: how samples reach it (events)")
-    p.add_argument("--timesteps", type=positive_int, default=None, help="with --graph: steps per sample (8)")
-    p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
-    p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
+    add_network(p, "any network as a NIR file (sinabs, snnTorch, rockpool, ...)")
     p.add_argument("--attack", choices=sorted({**ATTACKS, **QUERY_ATTACKS}), required=True)
     p.add_argument("--grad", choices=sorted(ESTIMATORS), default=None, help="gradient attacks (default stbp)")
     p.add_argument(
@@ -108,20 +108,9 @@ _GRADIENT_ONLY = ("grad", "hart_gamma", "targeted", "penultimate_threshold", "lo
 _QUERY_ONLY = ("backend", "profile")
 
 
-_GRAPH_ONLY = ("dataset", "encoding", "timesteps", "dt", "framework")
-
-
 def attack_options(args: argparse.Namespace) -> dict:
     """The keyword options of ``args.attack`` from the flags; a flag that does not apply is an error."""
     from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, option_specs
-
-    if args.checkpoint is not None:
-        wrong = [k for k in _GRAPH_ONLY if getattr(args, k, None) is not None]
-        if wrong:
-            flags = ", ".join("--" + k for k in wrong)
-            raise ValueError(f"{flags} apply to --graph only (a checkpoint's config.json says them)")
-    elif args.dataset is None:
-        raise ValueError("--graph needs --dataset: the data to attack")
 
     query = args.attack in QUERY_ATTACKS
     family_only = _GRADIENT_ONLY if query else _QUERY_ONLY
@@ -166,23 +155,24 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.fileio import read_json, write_json
     from neuroattack.victims import Victim
 
+    graph = network_config(args)
     options = attack_options(args)
     inputs = [args.checkpoint or args.graph] + ([args.surrogate] if args.surrogate else [])
     refuse_overwrite([args.out / n for n in ("summary.json", "streams.h5", "streams.nir.h5")], inputs, args.force)
     if args.attack in QUERY_ATTACKS:
-        return _run_query(args, options)
+        return _run_query(args, options, graph)
     args.grad = args.grad or "stbp"
-    if args.checkpoint is not None:
+    if graph is None:
         victim = Victim.from_checkpoint(args.checkpoint)
         config = read_json(args.checkpoint / "config.json")
-        dataset, steps = config["dataset"], config["timesteps"]
     else:
-        dataset, steps = args.dataset, args.timesteps or 8
+        config = graph
         victim = Victim.from_nir(
-            args.graph, args.encoding or "events", steps, args.loss or "mse", args.dt, args.framework
+            args.graph, config["encoding"], config["timesteps"], args.loss or "mse", args.dt, args.framework
         )
+    dataset = config["dataset"]
     surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
-    data = load_dataset(dataset, "test", args.n, steps)
+    data = load_dataset(dataset, "test", args.n, config["timesteps"])
     result = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate)
     summary = {
         **result.summary,
@@ -201,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_query(args: argparse.Namespace, options: dict) -> int:
+def _run_query(args: argparse.Namespace, options: dict, graph: dict | None) -> int:
     """A query attack on the deployed network (``--backend``, ``--profile``): streams and summary."""
     import backends
     from neuroattack.attacks.query_runner import run_query_attack
@@ -212,19 +202,13 @@ def _run_query(args: argparse.Namespace, options: dict) -> int:
     from neuroattack.replay import deploy
 
     backend, profile = args.backend or "emulator", args.profile or "loihi2"
-    if args.checkpoint is not None:
+    if graph is None:
         model, config = load_checkpoint(args.checkpoint)
-        if config["encoding"] != "events":
-            raise ValueError(
-                f"query attacks perturb the input spikes the hardware receives; {args.checkpoint} takes "
-                f"{config['encoding']!r}-coded images (attack an event-coded model, or use a gradient attack)"
-            )
         executor = deploy(model, backend, profile, config["timesteps"])
-        dataset, steps = config["dataset"], config["timesteps"]
     else:
+        config = graph
         executor = backends.load(args.graph, profile, backend, dt=args.dt, framework=args.framework)
-        dataset, steps = args.dataset, args.timesteps or 8
-    data = load_dataset(dataset, "test", args.n, steps)
+    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
     result = run_query_attack(executor, data, args.attack, options, args.batch_size)
     result.summary["checkpoint" if args.checkpoint else "graph"] = str(args.checkpoint or args.graph)
     save_streams(args.out, result.streams)

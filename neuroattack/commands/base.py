@@ -53,6 +53,44 @@ def rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+_GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework")
+
+
+def add_network(p: argparse.ArgumentParser, graph_help: str, data: bool = True) -> None:
+    """``--checkpoint DIR`` or ``--graph FILE.nir``; for a graph ``--dt`` and ``--framework``, and with
+    ``data`` also ``--dataset``, ``--encoding`` and ``--timesteps`` (a checkpoint's config says them)."""
+    from backends.timestep import FRAMEWORK_DT
+    from neuroattack.data.datasets import DATASETS
+    from neuroattack.encoding import SCHEMES
+
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a checkpoint directory (neuroattack train)")
+    source.add_argument("--graph", type=Path, help=graph_help)
+    if data:
+        p.add_argument("--dataset", choices=sorted(DATASETS), default=None, help="with --graph: the data (required)")
+        p.add_argument("--encoding", choices=SCHEMES, default=None, help="with --graph: how samples reach it (events)")
+        p.add_argument("--timesteps", type=positive_int, default=None, help="with --graph: steps per sample (8)")
+    p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
+    p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
+
+
+def network_config(args: argparse.Namespace) -> dict | None:
+    """What ``--graph`` says in place of a checkpoint's config: ``{"dataset", "timesteps", "encoding"}``
+    (defaults 8 steps, events; empty without data flags); ``None`` for ``--checkpoint``, where a
+    graph-only flag is an error."""
+    flags = [k for k in _GRAPH_FLAGS if hasattr(args, k)]
+    if args.checkpoint is not None:
+        given = [f"--{k}" for k in flags if getattr(args, k) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to --graph only (a checkpoint says them itself)")
+        return None
+    if not hasattr(args, "dataset"):
+        return {}
+    if args.dataset is None:
+        raise ValueError("--graph needs --dataset: the data to use")
+    return {"dataset": args.dataset, "timesteps": args.timesteps or 8, "encoding": args.encoding or "events"}
+
+
 def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "hardware profile") -> None:
     """``--profile``: a bundled profile's name or a TOML path."""
     from backends.profile import bundled_profiles

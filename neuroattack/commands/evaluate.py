@@ -7,22 +7,19 @@ from pathlib import Path
 
 import torch
 
-from neuroattack.commands.base import Command, add_force, add_profile, positive_int, refuse_overwrite
+from neuroattack.commands.base import (
+    Command,
+    add_force,
+    add_network,
+    add_profile,
+    network_config,
+    positive_int,
+    refuse_overwrite,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from backends.timestep import FRAMEWORK_DT
-    from neuroattack.data.datasets import DATASETS
-    from neuroattack.encoding import SCHEMES
-
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path, help="a checkpoint directory (neuroattack train)")
-    source.add_argument("--graph", type=Path, help="any network as a NIR file (run on --backend)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), default=None, help="with --graph: the test data")
-    p.add_argument("--encoding", choices=SCHEMES, default=None, help="with --graph: how samples reach it (events)")
-    p.add_argument("--timesteps", type=positive_int, default=None, help="with --graph: steps per sample (8)")
-    p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
-    p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
+    add_network(p, "any network as a NIR file (run on --backend)")
     p.add_argument("--n", type=positive_int, default=None, help="first N test samples")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
@@ -43,21 +40,15 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.train import evaluate
 
-    if args.graph is not None:
-        if args.dataset is None or args.out is None:
-            raise ValueError("--graph needs --dataset (the test data) and --out (the JSON file)")
+    config = network_config(args)
+    if config is not None:
+        if args.out is None:
+            raise ValueError("--graph needs --out (the JSON file)")
         if args.backend == "norse":
             raise ValueError("a NIR file runs on a backend: --backend reference (float), emulator or lava")
-        config = {"dataset": args.dataset, "timesteps": args.timesteps or 8, "encoding": args.encoding or "events"}
-    else:
-        given = [
-            f"--{k}" for k in ("dataset", "encoding", "timesteps", "dt", "framework") if getattr(args, k) is not None
-        ]
-        if given:
-            raise ValueError(f"{', '.join(given)} apply to --graph only (a checkpoint's config.json says them)")
     out = args.out or args.checkpoint / "evaluation.json"
     refuse_overwrite([out], [args.checkpoint or args.graph], args.force)
-    if args.checkpoint is not None:
+    if config is None:
         model, config = load_checkpoint(args.checkpoint)
     data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
     result = {"n_test": len(data), "backend": args.backend, "profile": None}
@@ -69,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         import backends
         from neuroattack.replay import deploy, hardware_spikes, run_on
 
-        if args.graph is not None:
+        if args.graph is not None:  # a NIR file: loaded as it is
             executor = backends.load(args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework)
         else:
             executor = deploy(model, args.backend, args.profile, config["timesteps"])

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command, add_force, add_profile, positive_int, rate, refuse_overwrite
+from neuroattack.commands.base import (
+    Command,
+    add_force,
+    add_network,
+    add_profile,
+    network_config,
+    positive_int,
+    rate,
+    refuse_overwrite,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from backends.timestep import FRAMEWORK_DT
-
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path, help="a checkpoint directory (neuroattack train)")
-    source.add_argument("--graph", type=Path, help="any network as a NIR file (its float twin gives the sim side)")
-    p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
-    p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
+    add_network(p, "any network as a NIR file (its float twin gives the sim side)", data=False)
     p.add_argument("--streams", required=True, type=Path, help="directory written by 'neuroattack attack'")
     p.add_argument("--backend", choices=["lava", "emulator", "reference"], default="emulator")
     add_profile(p, "loihi2")
@@ -40,9 +43,7 @@ def run(args: argparse.Namespace) -> int:
     source = args.checkpoint or args.graph
     refuse_overwrite([args.out / "replay.json"], [source, args.streams], args.force)
     streams = load_streams(args.streams)
-    if args.checkpoint is not None:
-        if args.dt is not None or args.framework is not None:
-            raise ValueError("--dt and --framework apply to --graph only (a checkpoint's graph says its dt)")
+    if network_config(args) is None:
         model, config = load_checkpoint(args.checkpoint)
         if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:
             raise ValueError(
