@@ -289,7 +289,7 @@ class EmulatorExecutor:
             unfolded = unfold_pooling(w, proj.stride, proj.padding) if proj.synapse == "conv" else None
             return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded)
         q = self.qnet.projections[i]
-        w = applied_weights(q)
+        w = applied_weights(q, self.network.blocks(proj))
         fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max() if w.size else 0
         dtype = torch.float32 if fan < _EXACT_F32 else torch.float64
         weight = torch.as_tensor(w, dtype=dtype)

@@ -168,28 +168,6 @@ def _conv_weight(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :])
 
 
-def dense_blocks(src_groups, tgt_groups) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``(target rows, source columns)`` blocks a dense projection is split into on Lava.
-
-    One Lava Dense per pair of a source group and a target group (a population with several time
-    constants runs as several LIF processes; :meth:`Population.groups <backends.network.Population.groups>`).
-    Lava determines the sign mode of each block's weights on its own, so the emulator applies
-    :func:`~backends.loihi.lava_weights` block by block too.
-
-    Args:
-        src_groups: the source's groups (``None``: one group, the whole source).
-        tgt_groups: the target's groups (``None``: one group).
-
-    Returns:
-        ``(rows, cols)`` index pairs (``None`` for "all").
-
-    Example:
-        >>> dense_blocks(None, [np.array([0, 2]), np.array([1])])
-        [(array([0, 2]), None), (array([1]), None)]
-    """
-    return [(rows, cols) for rows in (tgt_groups or [None]) for cols in (src_groups or [None])]
-
-
 def describe_lowering(network: Network) -> list[str]:
     """Which Lava processes the NIR nodes of a lowered network become (one line a process group).
 
@@ -346,11 +324,9 @@ class LavaExecutor:
             ones = Source(data=np.ones((1, total_steps), dtype=np.int32 if fixed else np.float64))
         neurons: dict[str, list[tuple[np.ndarray | None, object]]] = {}
         slow: dict[int, bool] = {}  # LIF process -> whether its current carries over (du < 1)
-        groups: dict[str, list[np.ndarray] | None] = {}
         for i, pop in enumerate(net.populations):
             q = self.qnet.populations[i] if fixed else None
             split = pop.groups()
-            groups[pop.name] = split if len(split) > 1 else None
             procs = []
             for idx in split if len(split) > 1 else [None]:
                 first = split[0][0] if idx is None else idx[0]
@@ -402,8 +378,7 @@ class LavaExecutor:
                 syn.a_out.connect(a_in)
                 synapses.append(syn)
                 continue
-            src_groups = None if proj.source in (INPUT, BIAS) else groups[proj.source]
-            for rows, cols in dense_blocks(src_groups, groups[proj.target]):
+            for rows, cols in net.blocks(proj):
                 port = next(p for idx, p in srcs if idx is cols)
                 a_in = next(p for idx, p in tgts if idx is rows)
                 block = w

@@ -71,14 +71,17 @@ def lava_weights(mantissas: np.ndarray, num_weight_bits: int) -> np.ndarray:
     return -w if mode == "inhibitory" else w
 
 
-def applied_weights(q: IntProjection) -> np.ndarray:
+def applied_weights(q: IntProjection, blocks: list | None = None) -> np.ndarray:
     """The integer weights Lava applies for projection ``q``.
 
-    Dense: the mantissas after Lava's clip and truncation (:func:`lava_weights`); conv: the weights
-    as quantized (Lava's Conv takes them as they are).
+    Dense: the mantissas after Lava's clip and truncation (:func:`lava_weights`), block by block
+    when the projection runs as several Dense processes (each has its own sign mode); conv: the
+    weights as quantized (Lava's Conv takes them as they are).
 
     Args:
         q: a quantized projection (:class:`~backends.quantize.IntProjection`).
+        blocks: its Lava Dense blocks ``[(rows, cols), ...]`` (:meth:`Network.blocks
+            <backends.network.Network.blocks>`; ``None`` for "all"); default one block.
 
     Returns:
         int64 array: dense ``[n_out, n_in]`` (still to be shifted by ``q.weight_exp``), or conv
@@ -90,7 +93,16 @@ def applied_weights(q: IntProjection) -> np.ndarray:
         >>> applied_weights(q)
         array([[  0,  -8, 200]])
     """
-    return lava_weights(q.weight, q.num_weight_bits) if q.synapse == "dense" else q.weight
+    if q.synapse != "dense":
+        return q.weight
+    if blocks is None or blocks == [(None, None)]:
+        return lava_weights(q.weight, q.num_weight_bits)
+    out = np.empty_like(q.weight)
+    n_out, n_in = q.weight.shape
+    for rows, cols in blocks:
+        index = np.ix_(np.arange(n_out) if rows is None else rows, np.arange(n_in) if cols is None else cols)
+        out[index] = lava_weights(q.weight[index], q.num_weight_bits)
+    return out
 
 
 def applied_bias(q: IntPopulation) -> np.ndarray:

@@ -60,6 +60,7 @@ class Population:
     vth: float
     bias: np.ndarray
     neuron: str
+    _groups: list | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -72,11 +73,12 @@ class Population:
         Returns:
             one int64 array a group; a single group ``arange(n)`` when the decays are uniform.
         """
-        keys = np.stack([self.du, self.dv], axis=1)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        order = np.argsort(first)
-        return [np.flatnonzero(inverse == g) for g in order]
+        if self._groups is None:  # computed once: Lava's processes and the emulator's blocks share them
+            keys = np.stack([self.du, self.dv], axis=1)
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            self._groups = [np.flatnonzero(inverse == g) for g in np.argsort(first)]
+        return self._groups
 
 
 @dataclass
@@ -156,6 +158,36 @@ class Network:
     def incoming(self, name: str) -> list[Projection]:
         """The projections into population ``name``."""
         return [p for p in self.projections if p.target == name]
+
+    def blocks(self, proj: Projection) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        """The ``(target rows, source columns)`` blocks a dense projection runs as on Lava.
+
+        A population with several time constants is one LIF process per group
+        (:meth:`Population.groups`), so a dense projection touching it is one Dense per pair of a
+        target group and a source group; Lava determines each Dense's sign mode on its own, so the
+        emulator applies Lava's weight truncation block by block too
+        (:func:`~backends.loihi.applied_weights`).
+
+        Args:
+            proj: a projection of this network.
+
+        Returns:
+            the pairs, ``None`` standing for "all" on a side with one group.
+
+        Example:
+            >>> a = Population("a", (3,), np.ones(3), np.array([0.1, 0.2, 0.1]), 1.0, np.zeros(3), "LIF")
+            >>> net = Network((2,), [a], [Projection(INPUT, "a", "dense", np.ones((3, 2)), (2,), (3,))], "a", 1e-3)
+            >>> [(list(rows), cols) for rows, cols in net.blocks(net.projections[0])]
+            [([0, 2], None), ([1], None)]
+        """
+
+        def split(name: str) -> list[np.ndarray | None]:
+            if name in (INPUT, BIAS):
+                return [None]
+            groups = self.population(name).groups()
+            return list(groups) if len(groups) > 1 else [None]
+
+        return [(rows, cols) for rows in split(proj.target) for cols in split(proj.source)]
 
     @property
     def recurrent(self) -> bool:

@@ -69,7 +69,10 @@ class HardwareSNN(nn.Module):
             self.network = backends.lower(graph_of(model, timesteps))
             method, width = SURROGATES[model.neuron.surrogate], float(model.neuron.surrogate_width)
         self.qnet = backends.quantize(self.network, self.profile)
-        self.weights = {q.name: torch.as_tensor(applied_weights(q), dtype=torch.float64) for q in self.qnet.projections}
+        self.weights = {
+            q.name: torch.as_tensor(applied_weights(q, self.network.blocks(p)), dtype=torch.float64)
+            for q, p in zip(self.qnet.projections, self.network.projections)
+        }
         self.biases = [
             torch.as_tensor(applied_bias(q), dtype=torch.float64).reshape(q.shape) for q in self.qnet.populations
         ]

@@ -404,3 +404,19 @@ def test_bad_hardware_input():
         backends.load(g, "loihi2", "loihi")
     with pytest.raises(ValueError, match="float only"):
         backends.load(g, "loihi2", "reference")
+
+
+def test_each_lava_dense_block_keeps_its_own_sign_mode():
+    """A population split by time constants runs as several Lava Dense blocks, each with its own sign
+    mode: an all-negative block clips the mixed grid's -256 to -255. The emulator applies it block by block."""
+    w = np.zeros((4, 6))
+    w[[0, 2]] = -np.linspace(1.0, 2.0, 6)  # the tau-0.002 group: only negative weights, largest |w| = 2
+    w[[1, 3]] = np.linspace(0.2, 1.0, 6)  # the tau-0.004 group: positive
+    g = G.chain([6, 4], lambda n: G.lif(n, tau=np.resize([0.002, 0.004], n)), scale=0.0)
+    g.nodes["fc0"].weight = w
+    emu = backends.load(g, "loihi2", "emulator")
+    q = emu.qnet.projections[0]
+    assert q.weight.min() == -256 and (q.weight[[0, 2]] <= 0).all()  # the whole matrix is mixed
+    assert int(emu._syn[q.name].weight.min()) == -255  # the inhibitory block, as Lava applies it
+    x = G.spikes((6,), batch=3, steps=6, density=0.6)
+    _compare(g, x, "loihi2")
