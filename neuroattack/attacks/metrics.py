@@ -148,13 +148,7 @@ class AttackResult:
         Example:
             >>> total = AttackResult.concat([first.last_result, second.last_result])  # doctest: +SKIP
         """
-        if not results:
-            raise ValueError("no attack results to join")
-        merged = {}
-        for f in fields(AttackResult):
-            parts = [getattr(r, f.name) for r in results]
-            merged[f.name] = None if parts[0] is None else torch.cat(parts)
-        return AttackResult(**merged)
+        return concat_records(AttackResult, results)
 
     def summary(self) -> dict[str, Any]:
         """ASR over clean-correct inputs, mean perturbation over successes, iteration means.
@@ -189,6 +183,32 @@ class AttackResult:
             "zero_grad_first": int((self.zero_grad_first & attacked).sum()),
             "targeted": self.targets is not None,
         }
+
+
+def concat_records(cls, results: list):
+    """Join per-sample records of several batches (a dataclass of ``[B]`` tensors): tensors are
+    concatenated, ``None`` stays ``None``, any other field (a setting) is taken from the first.
+
+    Args:
+        cls: the record's dataclass (:class:`AttackResult`, :class:`~neuroattack.attacks.query.QueryResult`).
+        results: the batches' records, in order.
+
+    Returns:
+        one record of ``cls`` over all batches.
+
+    Raises:
+        ValueError: if ``results`` is empty.
+
+    Example:
+        >>> total = concat_records(AttackResult, [first.last_result, second.last_result])  # doctest: +SKIP
+    """
+    if not results:
+        raise ValueError("no attack results to join")
+    merged = {}
+    for f in fields(cls):
+        parts = [getattr(r, f.name) for r in results]
+        merged[f.name] = torch.cat(parts) if isinstance(parts[0], torch.Tensor) else parts[0]
+    return cls(**merged)
 
 
 def masked_mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from neuroattack.attacks.metrics import concat_records
 from neuroattack.attacks.query import QueryResult
 from neuroattack.attacks.streams import Streams
 
@@ -88,23 +89,7 @@ def run_query_attack(
         adv, res = atk.run(data.x[i : i + batch_size].float(), data.y[i : i + batch_size])
         advs.append(adv)
         results.append(res)
-    result = QueryResult(
-        **{
-            name: torch.cat([getattr(r, name) for r in results])
-            for name in (
-                "labels",
-                "clean_correct",
-                "success",
-                "queries",
-                "added",
-                "removed",
-                "l2_per_point",
-                "pred_clean",
-                "pred_adv",
-            )
-        },
-        budget=atk.queries,
-    )
+    result = concat_records(QueryResult, results)
     settings = {**atk.settings(), "backend": executor.kind, "profile": executor.profile.name}
     streams = Streams(
         clean=data.x.to(torch.uint8),
