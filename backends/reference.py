@@ -20,8 +20,34 @@ import torch.nn.functional as F
 
 from backends.executor import RunResult, check_spikes
 from backends.loihi import float_lif_step
-from backends.network import BIAS, INPUT, Network
+from backends.network import BIAS, INPUT, Network, Projection
 from backends.profile import FLOAT
+
+
+def apply_projection(proj: Projection, weight: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """One projection's float map of ``s`` ``[M, *proj.in_shape]`` -> ``[M, *proj.out_shape]``.
+
+    Args:
+        proj: the projection (its synapse kind, stride, padding and shapes).
+        weight: its weights as a float tensor (``proj.weight``'s layout), e.g. a differentiable copy.
+        s: ``M`` source activity vectors (spikes or rates), ``[M, *proj.in_shape]``.
+
+    Returns:
+        ``[M, *proj.out_shape]``: ``s @ weight.T`` (dense) or the cross-correlation (conv).
+
+    Example:
+        >>> import numpy as np
+        >>> proj = Projection("a", "b", "dense", np.eye(2), (2,), (2,))
+        >>> apply_projection(proj, torch.eye(2, dtype=torch.float64) * 3, torch.ones(1, 2, dtype=torch.float64))
+        tensor([[3., 3.]], dtype=torch.float64)
+    """
+    m = s.shape[0]
+    if proj.synapse == "dense":
+        y = s.reshape(m, -1) @ weight.T
+    else:
+        s = s.reshape(m, s.shape[1], 1, -1) if s.dim() == 3 else s
+        y = F.conv2d(s, weight, stride=proj.stride, padding=proj.padding)
+    return y.reshape(m, *proj.out_shape)
 
 
 def simulate(
@@ -30,6 +56,7 @@ def simulate(
     weights: dict[str, torch.Tensor] | None = None,
     spike=None,
     thresholds: dict[str, float] | None = None,
+    observe=None,
 ) -> dict[str, torch.Tensor]:
     """Run a lowered network in float without synaptic delays; differentiable through ``spike``.
 
@@ -43,6 +70,9 @@ def simulate(
         weights: float64 projection weights by projection name (default: the network's own).
         spike: ``(v - vth) -> spikes`` with a surrogate gradient; default the step ``v > vth``.
         thresholds: per-population threshold overrides ``{name: vth}`` (float units).
+        observe: ``(name, a, v - vth) -> None`` called for every population at every step with its
+            synaptic input ``a`` and its membrane potential before the reset minus the threshold
+            (``[B, *shape]`` each; the rate-domain gradient estimators average them over time).
 
     Returns:
         ``{population name: spikes [T, B, *shape]}`` (float64), plus the input and bias sources.
@@ -63,14 +93,7 @@ def simulate(
     out = {INPUT: x.double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64)}
 
     def apply(proj, s: torch.Tensor) -> torch.Tensor:
-        m = s.shape[0]
-        w = weights[proj.name]
-        if proj.synapse == "dense":
-            y = s.reshape(m, -1) @ w.T
-        else:
-            s = s.reshape(m, s.shape[1], 1, -1) if s.dim() == 3 else s
-            y = F.conv2d(s, w, stride=proj.stride, padding=proj.padding)
-        return y.reshape(m, *proj.out_shape)
+        return apply_projection(proj, weights[proj.name], s)
 
     for group in network.components():
         members = set(group)
@@ -102,11 +125,22 @@ def simulate(
                     if step >= 0:
                         a = a + apply(proj, fired[proj.source][step])
                 du_keep, dv_keep, bias, vth = params[name]
-                u, v, z = float_lif_step(*state[name], a, du_keep, dv_keep, bias, vth, spike)
+                fn = spike if observe is None else _observed(spike, observe, name, a)
+                u, v, z = float_lif_step(*state[name], a, du_keep, dv_keep, bias, vth, fn)
                 state[name] = (u, v)
                 fired[name].append(z.double())
         out.update({name: torch.stack(zs) for name, zs in fired.items()})
     return out
+
+
+def _observed(spike, observe, name: str, a: torch.Tensor):
+    """``spike`` (default the step ``d > 0``) that first shows ``(name, a, d)`` to ``observe``."""
+
+    def fn(d: torch.Tensor) -> torch.Tensor:
+        observe(name, a, d)
+        return spike(d) if spike is not None else (d > 0).to(d.dtype)
+
+    return fn
 
 
 class ReferenceExecutor:

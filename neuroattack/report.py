@@ -6,6 +6,9 @@ Writes ``report.md`` and ``report.html`` (the same content) and PNG plots under 
 - ``asr_vs_eps.png`` / ``asr_vs_gamma.png``: ASR against the attack's eps or RSF gamma, where a
   sweep varied them;
 - ``transfer_heatmap.png``: hardware ASR, crafted-on (rows) x evaluated-on (columns);
+- ``threat_models.png``: hardware ASR (95 % Wilson interval) of each threat model (white-box
+  crafted in simulation and replayed, hardware-in-the-loop, query-only) per model and profile,
+  where the store holds more than one;
 - ``raster.png``: one clean and one adversarial event stream with the flipped events marked.
 """
 
@@ -36,6 +39,7 @@ COLUMNS = [
     ("hw clean acc", "hw_clean"),
     ("sim ASR", "sim_asr"),
     ("hw ASR", "hw_asr"),
+    ("hw ASR 95 %", "hw_asr_interval"),
     ("transfer", "transfer"),
     ("agree clean", "agree_clean"),
     ("agree adv", "agree_adv"),
@@ -49,6 +53,8 @@ def _fmt(value: Any, std: Any = None) -> str:
     if isinstance(value, float):
         text = f"{value:.3f}"
         return f"{text} ± {std:.3f}" if std else text
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return f"[{value[0]:.3f}, {value[1]:.3f}]"
     return str(value)
 
 
@@ -81,6 +87,34 @@ def crafted_on(run: dict) -> str:
     return f"{run['model']} (sim)"
 
 
+def threat_model(run: dict) -> str:
+    """Which attacker a run models: ``"white-box (sim, replayed)"``, ``"black-box transfer"``,
+    ``"hardware-in-the-loop"`` or ``"query: <attack>"``."""
+    s = run["settings"]
+    if s.get("surrogate"):
+        return "black-box transfer"
+    if s.get("craft_on") == "hardware":
+        return "hardware-in-the-loop"
+    if s.get("craft_on") == "query":
+        return f"query: {run['attack'].split('/')[0]}"
+    return "white-box (sim, replayed)"
+
+
+def hw_asr_interval(hw: dict) -> tuple[float, float] | None:
+    """The 95 % Wilson interval of a run's hardware ASR over the inputs the hardware classified
+    correctly (as stored by a query run; else from ``n``, ``hw_clean_accuracy`` and ``hw_asr``,
+    exact for one replay, the mean draw's counts for several)."""
+    from neuroattack.attacks.metrics import wilson_interval
+
+    if hw.get("hw_asr_interval_95") is not None:
+        return tuple(hw["hw_asr_interval_95"])
+    n, clean, asr = hw.get("n"), hw.get("hw_clean_accuracy"), hw.get("hw_asr")
+    if n is None or clean is None or asr is None:
+        return None
+    correct = round(clean * n)
+    return wilson_interval(round(asr * correct), correct) if correct else None
+
+
 def rows(runs: list[dict]) -> list[dict]:
     """One flat record per run for tables and plots."""
     out = []
@@ -100,6 +134,8 @@ def rows(runs: list[dict]) -> list[dict]:
                 "sim_asr": hw.get("sim_asr", sim.get("asr")),  # without a replay: the attack's own ASR
                 "hw_asr": hw.get("hw_asr"),
                 "hw_asr_std": hw.get("hw_asr_std"),
+                "hw_asr_interval": hw_asr_interval(hw),
+                "threat": threat_model(run),
                 "transfer": hw.get("transfer_rate"),
                 "agree_clean": hw.get("agreement_clean"),
                 "agree_adv": hw.get("agreement_adv"),
@@ -141,6 +177,44 @@ def _bar_plot(records: list[dict], path: Path) -> bool:
         ax.set_ylim(0, 1.2)  # headroom for the legend above bars near 1
         ax.legend(loc="upper right", fontsize=7, ncol=2)
     axes[0, 0].set_title("ASR in simulation vs on hardware")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _threat_plot(records: list[dict], path: Path) -> bool:
+    """Hardware ASR with 95 % intervals per threat model, one panel per model, a bar group per profile."""
+    records = [r for r in records if r["hw_asr"] is not None]
+    by_model: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_model[r["model"]].append(r)
+    by_model = {m: rs for m, rs in by_model.items() if len({r["threat"] for r in rs}) > 1}
+    if not by_model:
+        return False
+    fig, axes = plt.subplots(1, len(by_model), figsize=(6.5 * len(by_model), 4.2), squeeze=False)
+    for ax, (model, rs) in zip(axes[0], sorted(by_model.items())):
+        profiles = list(dict.fromkeys(r["profile"] for r in rs))
+        threats = list(dict.fromkeys(r["threat"] for r in rs))
+        width = 0.8 / len(threats)
+        for j, threat in enumerate(threats):
+            xs, ys, lo, hi = [], [], [], []
+            for i, profile in enumerate(profiles):
+                hit = [r for r in rs if r["threat"] == threat and r["profile"] == profile]
+                if not hit:
+                    continue
+                r = hit[0]
+                interval = r["hw_asr_interval"] or (r["hw_asr"], r["hw_asr"])
+                xs.append(i - 0.4 + width * (j + 0.5))
+                ys.append(r["hw_asr"])
+                lo.append(r["hw_asr"] - interval[0])
+                hi.append(interval[1] - r["hw_asr"])
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=threat)
+        ax.set_xticks(range(len(profiles)), profiles)
+        ax.set_ylim(0, 1.25)
+        ax.set_ylabel("hardware ASR (95 % Wilson interval)")
+        ax.set_title(f"{model}: threat models on the deployment")
+        ax.legend(loc="upper right", fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -305,6 +379,8 @@ def build_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, titl
     for option in ("eps", "gamma"):
         if _sweep_plot(records, option, plots / f"asr_vs_{option}.png"):
             figures.append((f"ASR vs {option}", f"plots/asr_vs_{option}.png"))
+    if _threat_plot(records, plots / "threat_models.png"):
+        figures.append(("Threat models on the deployment", "plots/threat_models.png"))
     if _heatmap(records, plots / "transfer_heatmap.png"):
         figures.append(("Transfer heatmap", "plots/transfer_heatmap.png"))
     if _raster_from(records, plots / "raster.png"):

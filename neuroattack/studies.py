@@ -90,8 +90,14 @@ def accuracy(path: str | Path) -> float:
     return read_json(Path(path) / "metrics.json")["test_accuracy"]
 
 
-def study_main(description: str, build: Callable[[argparse.Namespace], list[RunSpec]], name: str) -> None:
-    """Parse the common options, build the runs, sweep them into the store, report."""
+def study_main(
+    description: str,
+    build: Callable[[argparse.Namespace], list[RunSpec]],
+    name: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """Parse the common options (and the study's own, from ``add_arguments``), build the runs,
+    sweep them into the store, report."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--store", type=Path, default=Path(f"runs/{name}/results.sqlite"))
     parser.add_argument("--models", type=Path, default=Path("runs/models"))
@@ -101,6 +107,8 @@ def study_main(description: str, build: Callable[[argparse.Namespace], list[RunS
     parser.add_argument("--address", default=None, help="Ray cluster address (ray.init(address=...))")
     parser.add_argument("--quick", action="store_true", help="small data and models: minutes, not hours")
     parser.add_argument("--n", type=int, default=None, help="test inputs attacked per run")
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args()
     specs = build(args)
     counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)

@@ -38,6 +38,14 @@ class RunSpec:
     ``"query"`` (a query-only attack, ``square`` or ``boundary``, on the deployment itself).
     ``hw_n``: replay only the first ``hw_n`` inputs (Lava is slow); ``None`` replays all ``n``.
     ``backend="none"``: simulation only, no replay (e.g. an ANN victim, which no backend runs).
+
+    ``checkpoint`` may also be a NIR file (``.nir``, any framework's): then ``dataset`` names the
+    data (required), ``encoding``, ``timesteps``, ``dt`` and ``framework`` say how it runs (as
+    ``neuroattack attack --graph``), and the file's bytes key the run.
+
+    Example:
+        >>> RunSpec("net.nir", "g2s-rsf", dataset="nmnist-sim", framework="snntorch").graph
+        True
     """
 
     checkpoint: str
@@ -53,16 +61,78 @@ class RunSpec:
     craft_on: str = "sim"
     seed: int = 0
     label: str | None = None
+    dataset: str | None = None
+    encoding: str = "events"
+    timesteps: int = 8
+    dt: float | None = None
+    framework: str | None = None
 
     def __post_init__(self) -> None:
+        if self.graph and self.dataset is None:
+            raise ValueError(f"run on NIR graph {self.checkpoint}: give dataset= (the data to attack)")
+        if not self.graph and (self.dataset, self.dt, self.framework) != (None, None, None):
+            raise ValueError(f"dataset, dt and framework apply to a .nir checkpoint only, not {self.checkpoint}")
         if self.craft_on not in ("sim", "hardware", "query"):
             raise ValueError(f"craft_on must be 'sim', 'hardware' or 'query', got {self.craft_on!r}")
         if self.craft_on == "hardware" and self.surrogate is not None:
             raise ValueError("a run crafts on the hardware twin or on a surrogate, not both")
 
     @property
+    def graph(self) -> bool:
+        """Whether ``checkpoint`` is a NIR file rather than a checkpoint folder."""
+        return Path(self.checkpoint).suffix == ".nir"
+
+    @property
     def model(self) -> str:
         return self.label or Path(self.checkpoint).name
+
+    def model_digest(self) -> str:
+        """The model's content digest (a checkpoint's files, or the NIR file's bytes)."""
+        from neuroattack.fileio import digest_files
+        from neuroattack.models.checkpoint import checkpoint_digest
+
+        if self.graph:
+            return digest_files([Path(self.checkpoint)], f"NIR graph {self.checkpoint}")
+        return checkpoint_digest(self.checkpoint)
+
+    def _graph_settings(self) -> dict[str, Any]:
+        """How a NIR file runs (empty for a checkpoint, whose config says it: keys stay as they were)."""
+        if not self.graph:
+            return {}
+        keys = ("dataset", "encoding", "timesteps", "dt", "framework")
+        return {"graph": {k: getattr(self, k) for k in keys}}
+
+    def victim(self):
+        """The :class:`~neuroattack.victims.victim.Victim` this run attacks."""
+        from neuroattack.victims import Victim
+
+        if self.graph:
+            return Victim.from_nir(self.checkpoint, self.encoding, self.timesteps, dt=self.dt, framework=self.framework)
+        return Victim.from_checkpoint(self.checkpoint)
+
+    def data(self, progress: bool = False):
+        """The first ``n`` test samples of the run's dataset."""
+        from neuroattack.data.datasets import load_dataset
+        from neuroattack.fileio import read_json
+
+        if self.graph:
+            dataset, timesteps = self.dataset, self.timesteps
+        else:
+            config = read_json(Path(self.checkpoint) / "config.json")
+            dataset, timesteps = config["dataset"], config["timesteps"]
+        return load_dataset(dataset, "test", self.n, timesteps, progress=progress)
+
+    def deployment(self):
+        """``(model, executor)``: the float model and the network on ``backend`` with ``profile``."""
+        import backends
+        from neuroattack.models.checkpoint import load_checkpoint
+        from neuroattack.replay import deploy
+
+        if self.graph:
+            executor = backends.load(self.checkpoint, self.profile, self.backend, dt=self.dt, framework=self.framework)
+            return self.victim().model, executor
+        model, config = load_checkpoint(self.checkpoint)
+        return model, deploy(model, self.backend, self.profile, config["timesteps"])
 
     @property
     def profile_name(self) -> str:
@@ -78,7 +148,7 @@ class RunSpec:
         from neuroattack.models.checkpoint import checkpoint_digest
 
         return {
-            "model_digest": checkpoint_digest(self.checkpoint),
+            "model_digest": self.model_digest(),
             "surrogate_digest": None if self.surrogate is None else checkpoint_digest(self.surrogate),
             "profile_digest": self._profile_digest(),
             "options": self.options,
@@ -89,6 +159,7 @@ class RunSpec:
             "surrogate": None if self.surrogate is None else Path(self.surrogate).name,
             "craft_on": self.craft_on,
             "checkpoint": str(self.checkpoint),
+            **self._graph_settings(),
         }
 
     def key(self) -> str:
@@ -104,7 +175,7 @@ class RunSpec:
         from neuroattack.models.checkpoint import checkpoint_digest
 
         blob = {
-            "model_digest": checkpoint_digest(self.checkpoint),
+            "model_digest": self.model_digest(),
             "attack": self.attack,
             "grad": self.grad,
             "options": self.options,
@@ -113,6 +184,7 @@ class RunSpec:
             "surrogate_digest": None if self.surrogate is None else checkpoint_digest(self.surrogate),
             "craft_on": self.craft_on,
             "profile": self._profile_digest() if self.craft_on == "hardware" else None,
+            **self._graph_settings(),
         }
         return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -121,14 +193,13 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
     """The adversarial streams of ``spec`` (crafted once, then read from the cache)."""
     from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_streams
-    from neuroattack.data.datasets import load_dataset
     from neuroattack.fileio import read_json, write_json
     from neuroattack.victims import HardwareSNN, Victim
 
     out = Path(work_dir) / "streams" / spec.craft_key()
     if (out / "summary.json").is_file():
         return out, read_json(out / "summary.json")
-    victim = Victim.from_checkpoint(spec.checkpoint)
+    victim = spec.victim()
     crafter = None
     if spec.surrogate is not None:
         crafter = Victim.from_checkpoint(spec.surrogate)
@@ -136,8 +207,7 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
         crafter = Victim(
             HardwareSNN(victim.model, spec.profile, victim.timesteps), victim.encoding, victim.timesteps, victim.loss
         )
-    config = read_json(Path(spec.checkpoint) / "config.json")
-    data = load_dataset(config["dataset"], "test", spec.n, config["timesteps"], progress=progress)
+    data = spec.data(progress)
     options = {"seed": spec.seed, **spec.options}
     run = run_attack(victim, data, spec.attack, spec.grad, options, surrogate=crafter, progress=progress)
     save_streams(out, run.streams)
@@ -148,8 +218,7 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
 def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) -> tuple[dict, dict]:
     """Craft (or reuse), replay on the backend, and return ``(result, artifacts)``."""
     from neuroattack.attacks.streams import load_streams
-    from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import deploy, replay_streams
+    from neuroattack.replay import replay_streams
 
     start = time.perf_counter()
     if spec.craft_on == "query":
@@ -178,8 +247,7 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
     streams = load_streams(streams_dir)
     if spec.hw_n is not None:
         streams = streams.head(spec.hw_n)
-    model, config = load_checkpoint(spec.checkpoint)
-    executor = deploy(model, spec.backend, spec.profile, config["timesteps"])
+    model, executor = spec.deployment()
     hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
     result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
     return result, {"streams": str(streams_dir)}
@@ -189,13 +257,9 @@ def _execute_query(spec: RunSpec, work_dir, progress: bool, start: float) -> tup
     """A query-only attack on the deployment (``backend``/``profile``): its summary is the hardware result."""
     from neuroattack.attacks.query_runner import run_query_attack
     from neuroattack.attacks.streams import save_streams
-    from neuroattack.data.datasets import load_dataset
-    from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import deploy
 
-    model, config = load_checkpoint(spec.checkpoint)
-    executor = deploy(model, spec.backend, spec.profile, config["timesteps"])
-    data = load_dataset(config["dataset"], "test", spec.n, config["timesteps"], progress=progress)
+    _, executor = spec.deployment()
+    data = spec.data(progress)
     run = run_query_attack(executor, data, spec.attack, {"seed": spec.seed, **spec.options}, progress=progress)
     out = Path(work_dir) / "query" / spec.key()
     save_streams(out, run.streams)

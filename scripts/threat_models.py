@@ -10,6 +10,10 @@ all judged on the emulator of that profile (spike-exact with Lava), with the que
 budget and the perturbation bound of 10 % of the input's elements.
 
     python scripts/threat_models.py [--quick] [--n N] [--executor ray]
+    python scripts/threat_models.py --graph net.nir --dataset nmnist-sim [--framework snntorch] [--timesteps 8]
+
+With ``--graph`` the network is any NIR file (any framework's export) instead of the nmnist-sim
+model trained here.
 """
 
 from neuroattack.studies import nmnist_snn, study_main
@@ -18,14 +22,28 @@ from neuroattack.sweep import RunSpec
 PROFILES = ("loihi2", "loihi2-w6", "loihi2-w4")
 
 
+def add_arguments(parser):
+    from backends.timestep import FRAMEWORK_DT
+
+    parser.add_argument("--graph", default=None, help="a NIR file to study instead of the nmnist-sim model")
+    parser.add_argument("--dataset", default="nmnist-sim", help="with --graph: its test data (event frames)")
+    parser.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
+    parser.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step")
+    parser.add_argument("--timesteps", type=int, default=8, help="with --graph: steps per sample")
+
+
 def build(args):
-    model = nmnist_snn(args.models, args.quick)
+    if args.graph:
+        model, label = args.graph, None
+        source = {"dataset": args.dataset, "timesteps": args.timesteps, "dt": args.dt, "framework": args.framework}
+    else:
+        model, label, source = nmnist_snn(args.models, args.quick), "nmnist-sim", {}
     n = args.n or (100 if args.quick else 300)
     queries = 300 if args.quick else 1000
     g2s = {"steps": 25, "gamma": 0.05}
     specs = []
     for profile in PROFILES:
-        common = {"backend": "emulator", "profile": profile, "n": n, "label": "nmnist-sim"}
+        common = {"backend": "emulator", "profile": profile, "n": n, "label": label, **source}
         specs += [
             RunSpec(model, "g2s-rsf", "stbp", g2s, craft_on="sim", **common),
             RunSpec(model, "g2s-rsf", "stbp", g2s, craft_on="hardware", **common),
@@ -40,4 +58,5 @@ if __name__ == "__main__":
         "Threat models: white-box replayed, hardware-in-the-loop, score- and decision-based queries",
         build,
         "threat_models",
+        add_arguments,
     )

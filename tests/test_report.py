@@ -89,7 +89,8 @@ def test_report_renders(small_store, tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     assert "| g2s-rsf/stbp |" in md and "0.980 ± 0.020" in md
     plots = {p.name for p in (tmp_path / "report" / "plots").iterdir()}
-    assert plots == {"asr_sim_vs_hw.png", "asr_vs_eps.png", "asr_vs_gamma.png", "transfer_heatmap.png", "raster.png"}
+    expected = {"asr_sim_vs_hw.png", "asr_vs_eps.png", "asr_vs_gamma.png", "transfer_heatmap.png", "raster.png"}
+    assert plots == expected | {"threat_models.png"}  # the store holds white-box and black-box runs
     for name in plots:
         path = tmp_path / "report" / "plots" / name
         assert path.stat().st_size > 10_000, name

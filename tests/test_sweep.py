@@ -102,6 +102,7 @@ def test_query_runs_sweep_into_the_store_and_report(tmp_path, monkeypatch, nmnis
     from neuroattack.report import rows
 
     monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
+    monkeypatch.setenv("NEUROATTACK_CACHE", str(tmp_path / "cache"))  # chunks of 40: a cache of their own
     specs = [
         RunSpec(
             str(nmnist_event_checkpoint), name, "none", {"queries": 12}, "emulator", "loihi2", n=8, craft_on="query"
@@ -117,3 +118,56 @@ def test_query_runs_sweep_into_the_store_and_report(tmp_path, monkeypatch, nmnis
         hw = run["result"]["hardware"]
         assert hw["query_budget"] == 12 and hw["queries_median"] <= 12 and hw["n"] == 8
     assert run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False) == {"done": 0, "skipped": 2}
+
+
+def store_runs(path):
+    with ResultStore(path) as store:
+        return store.runs()
+
+
+def test_a_nir_file_is_a_sweep_model_like_a_checkpoint(tmp_path, nmnist_event_checkpoint):
+    """A run on the NIR export of a checkpoint: crafted against the graph's twin and replayed on the
+    graph's deployment, it sees the clean inputs as the checkpoint's run does; query runs too."""
+    import nir
+
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.replay import graph_of
+
+    model, _ = load_checkpoint(nmnist_event_checkpoint)
+    path = tmp_path / "net.nir"
+    nir.write(path, graph_of(model, 4))
+    g2s = {"steps": 3, "gamma": 0.05}
+    common = {"backend": "emulator", "profile": "loihi2", "n": 8}
+    graph_runs = [
+        RunSpec(str(path), "g2s-rsf", "stbp", g2s, dataset="nmnist-sim", timesteps=4, **common),
+        RunSpec(str(path), "g2s-rsf", "stbp", g2s, dataset="nmnist-sim", timesteps=4, craft_on="hardware", **common),
+        RunSpec(
+            str(path), "square", "none", {"queries": 20}, dataset="nmnist-sim", timesteps=4, craft_on="query", **common
+        ),
+    ]
+    ckpt_run = RunSpec(str(nmnist_event_checkpoint), "g2s-rsf", "stbp", g2s, **common)
+    counts = run_sweep([*graph_runs, ckpt_run], tmp_path / "r.sqlite", tmp_path / "work", progress=False)
+    assert counts == {"done": 4, "skipped": 0}
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        rows = {r["run_key"]: r["result"] for r in store.runs()}
+    results = [rows[s.key()] for s in [*graph_runs, ckpt_run]]
+    assert results[0]["hardware"]["hw_clean_accuracy"] == results[3]["hardware"]["hw_clean_accuracy"]
+    assert results[2]["hardware"]["queries_median"] is not None
+    # the report draws the three threat models of the graph with their intervals
+    from neuroattack.report import build_report, rows
+
+    records = [r for r in rows(store_runs(tmp_path / "r.sqlite")) if r["model"] == "net.nir"]
+    assert {r["threat"] for r in records} == {"white-box (sim, replayed)", "hardware-in-the-loop", "query: square"}
+    for r in records:
+        low, high = r["hw_asr_interval"]
+        assert low <= r["hw_asr"] <= high and high - low > 0
+    build_report(tmp_path / "r.sqlite", tmp_path / "report")
+    assert (tmp_path / "report" / "plots" / "threat_models.png").stat().st_size > 0
+    assert "threat_models.png" in (tmp_path / "report" / "report.html").read_text()
+    with pytest.raises(ValueError, match="give dataset="):
+        RunSpec(str(path), "g2s-rsf")
+    with pytest.raises(ValueError, match="apply to a .nir checkpoint only"):
+        RunSpec(str(nmnist_event_checkpoint), "g2s-rsf", dataset="nmnist-sim")
+    before = graph_runs[0].key()
+    path.write_bytes(path.read_bytes() + b"\0")  # another file under the same name is another run
+    assert graph_runs[0].key() != before

@@ -6,8 +6,10 @@ constants, whatever framework wrote it) with a surrogate spike function, so its 
 the reference backend's exactly and its backward pass is BPTT through the lowered dynamics (STBP,
 Liang eq. 8-9). Its fixed-point twin is :meth:`~neuroattack.victims.hardware_snn.HardwareSNN.from_graph`.
 
-The rate-based estimators (BPTR, RGA, HART, CBA) read layer-wise neuron parameters of this
-project's spec-built models and apply to those only; a graph's populations support ``"stbp"``.
+Every gradient estimator applies: STBP through the lowered dynamics; the rate-domain estimators
+(BPTR, RGA, HART) and the conversion view (CBA) act on the graph's neuron nodes, each population
+with its own input gain, threshold and leak
+(:func:`~neuroattack.attacks.estimators.rate_proxy.record_graph`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class NIRSNN(nn.Module):
         >>> Victim(model, "events", 8, "mse")  # every gradient attack, with grad="stbp"  # doctest: +SKIP
     """
 
-    supported_estimators = ("stbp",)
+    supported_estimators = None  # every estimator: STBP and the rate-domain ones on the populations
 
     def __init__(
         self,
@@ -107,11 +109,32 @@ class NIRSNN(nn.Module):
         finally:
             self._surrogate = saved
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spikes ``[T, B, K]`` for input ``[T, B, *input_shape]`` (float32, differentiable)."""
+    @property
+    def weights(self) -> dict[str, torch.Tensor]:
+        """Float64 weights by projection name (``"source->target"``), as the forward pass uses them."""
+        return self._weights
+
+    def threshold_of(self, name: str) -> float:
+        """Population ``name``'s threshold now (an override from :meth:`thresholds`, else its own)."""
+        return self._thresholds.get(name, self.network.population(name).vth)
+
+    def simulate(self, x: torch.Tensor, observe=None) -> dict[str, torch.Tensor]:
+        """Every population's spikes for input ``x`` ``[T, B, *input_shape]`` (float64, differentiable).
+
+        Args:
+            x: time-first input ``[T, B, *input_shape]``.
+            observe: passed to :func:`backends.reference.simulate` (per step: name, input, ``v - vth``).
+
+        Returns:
+            ``{population name: spikes [T, B, *shape]}`` plus the input and bias sources.
+        """
         self.check_input(x)
         method, width = self._surrogate
         alpha = torch.as_tensor(width)
-        out = simulate(self.network, x.double(), self._weights, lambda d: threshold(d, method, alpha), self._thresholds)
-        spikes = out[self.network.output]
+        spike = lambda d: threshold(d, method, alpha)  # noqa: E731
+        return simulate(self.network, x.double(), self._weights, spike, self._thresholds, observe)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Output spikes ``[T, B, K]`` for input ``[T, B, *input_shape]`` (float32, differentiable)."""
+        spikes = self.simulate(x)[self.network.output]
         return spikes.reshape(spikes.shape[0], spikes.shape[1], -1).float()

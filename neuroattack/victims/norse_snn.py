@@ -4,7 +4,8 @@
 and Norse cells, written and trained by the user, and runs it exactly as this project's spec-built
 :class:`~neuroattack.models.snn.SNN` runs its own layers (time-first input, each cell stepped over
 time). It is an ``SNN`` in every way the attacks use: every gradient estimator (STBP through the
-user's own cells and surrogate; BPTR, RGA and HART from the cells' shared leak and threshold)
+user's own cells and surrogate; BPTR, RGA and HART from the cells' shared leak and threshold; CBA
+through the same layers with ReLU in place of the cells)
 and every algorithm apply, and it exports to NIR, so it deploys on the emulator and on Lava and
 has a fixed-point twin (:class:`~neuroattack.victims.hardware_snn.HardwareSNN`).
 
@@ -107,7 +108,7 @@ class NorseSNN(SNN):
         self.neuron = neuron
         self.spec = None
         self.detach_recurrence = False
-        self.supported_estimators = ("stbp", "bptr", "rga", "hart")  # CBA needs an ANN twin from a spec
+        self.supported_estimators = None  # every estimator (CBA's ANN view runs on these layers)
         with torch.no_grad():
             try:
                 out = self(torch.zeros(1, 1, *self.input_shape))

@@ -76,7 +76,7 @@ class Victim:
             surrogate: ``(name, width)`` of the surrogate derivative used for gradients.
 
         Returns:
-            the :class:`Victim` of a :class:`~neuroattack.victims.nir_snn.NIRSNN` (gradients: ``stbp``).
+            the :class:`Victim` of a :class:`~neuroattack.victims.nir_snn.NIRSNN` (every estimator).
 
         Example:
             >>> victim = Victim.from_nir("net.nir", "events", 8, framework="snntorch")  # doctest: +SKIP
@@ -102,7 +102,7 @@ class Victim:
             loss: the loss the attacks use.
 
         Returns:
-            the :class:`Victim` (every estimator but CBA, every algorithm).
+            the :class:`Victim` (every estimator, every algorithm).
 
         Example:
             >>> net = norse.torch.SequentialState(nn.Linear(64, 10), norse.torch.LIFBoxCell())  # doctest: +SKIP

@@ -135,6 +135,8 @@ def test_cli_query_attack_on_an_event_model_writes_streams_and_summary(
     from neuroattack.models.checkpoint import load_checkpoint
 
     monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
+
+    monkeypatch.setenv("NEUROATTACK_CACHE", str(tmp_path / "cache"))  # chunks of 40: a cache of their own
     model, _ = load_checkpoint(nmnist_event_checkpoint)
     out = tmp_path / "q"
     argv = [
@@ -171,6 +173,8 @@ def test_cli_attacks_any_nir_file_with_a_dataset(tmp_path, monkeypatch, capsys):
     from neuroattack.data import nmnist_sim
 
     monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
+
+    monkeypatch.setenv("NEUROATTACK_CACHE", str(tmp_path / "cache"))  # chunks of 40: a cache of their own
     rng = np.random.default_rng(0)
     n_in = 2 * 34 * 34
     graph = nir.NIRGraph(

@@ -53,7 +53,7 @@ def test_it_deploys_and_its_fixed_point_twin_equals_the_emulator(norse_victim, e
     assert torch.equal(hw, emu.window)
 
 
-@pytest.mark.parametrize("grad", ["stbp", "bptr", "rga", "hart"])
+@pytest.mark.parametrize("grad", ["stbp", "bptr", "rga", "hart", "cba"])
 @pytest.mark.parametrize("attack", ["fgsm", "pgd", "bim"])
 def test_every_estimator_and_image_algorithm(norse_victim, grad, attack):
     victim, _ = norse_victim
@@ -87,5 +87,22 @@ def test_unsupported_layers_and_cells_are_named():
         NorseSNN(nn.Sequential(nn.Linear(4, 3), snn.LIFBoxCell(), nn.Linear(3, 2), snn.IAFCell()), (4,))
     with pytest.raises(ValueError, match="must end with a spiking cell"):
         NorseSNN(nn.Sequential(nn.Linear(4, 3)), (4,))
-    with pytest.raises(ValueError, match=r"supports grad in \[.*\]"):
-        build_attack("pgd", Victim.from_module(_net(), (1, 8, 8), "bernoulli", 8), "cba")
+
+
+def test_cba_is_the_gradient_of_the_relu_twin_of_the_users_layers(norse_victim):
+    """CBA on a Norse module: the ANN twin is the user's own Linear layers with ReLU (scaled by
+    kappa / theta) in place of the cells; its gradient, computed here by hand, is CBA's."""
+    victim, net = norse_victim
+    from neuroattack.attacks.estimators import make_estimator
+
+    image = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    x = victim.inputs(image.detach(), torch.Generator().manual_seed(1))
+    out = make_estimator("cba").output(victim.model, x, image)
+    (g,) = torch.autograd.grad(out.mean(0)[:, 2].sum(), image)
+    fc1, fc2 = (m for m in net if isinstance(m, nn.Linear))
+    k = victim.model.neuron.input_gain / victim.model.neuron.threshold
+    z = image.detach().clone().requires_grad_()
+    logits = fc2(torch.relu(fc1(z.flatten(1)) * k)) * k
+    (expected,) = torch.autograd.grad(logits[:, 2].sum(), z)
+    assert expected.abs().sum() > 0
+    torch.testing.assert_close(g, expected)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from neuroattack.attacks.estimators.rate_proxy import LayerStats, RateProxyEstimator
-from neuroattack.models.snn import SNN
+from neuroattack.models.snn import SNN  # noqa: F401 (the examples use it)
 
 
 class BPTR(RateProxyEstimator):
@@ -34,7 +34,7 @@ class BPTR(RateProxyEstimator):
 
     name = "bptr"
 
-    def gain(self, stats: LayerStats, model: SNN) -> torch.Tensor:
+    def gain(self, stats: LayerStats) -> torch.Tensor:
         """``(kappa / theta) * 1[rate > 0]``: the gradient passes where the neuron fired."""
-        scale = model.neuron.input_gain / model.neuron.threshold
+        scale = stats.input_gain / stats.threshold
         return scale * (stats.rate > 0).to(stats.rate.dtype)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from neuroattack.attacks.estimators.rate_proxy import LayerStats, RateProxyEstimator
-from neuroattack.models.snn import SNN
+from neuroattack.models.snn import SNN  # noqa: F401 (the examples use it)
 
 
 def rga_slope(u: torch.Tensor, tau: float) -> torch.Tensor:
@@ -58,7 +58,7 @@ class RGA(RateProxyEstimator):
 
     name = "rga"
 
-    def gain(self, stats: LayerStats, model: SNN) -> torch.Tensor:
+    def gain(self, stats: LayerStats) -> torch.Tensor:
         """``(kappa / theta) * rga_slope(kappa * c / theta, lambda)`` from the mean input current ``c``."""
-        scale = model.neuron.input_gain / model.neuron.threshold
-        return scale * rga_slope(scale * stats.current, model.neuron.leak)
+        scale = stats.input_gain / stats.threshold
+        return scale * rga_slope(scale * stats.current, stats.leak)
