@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import nir
+import torch
 
 from backends.emulator import EmulatorExecutor
 from backends.executor import Executor, RunResult, check_spikes
@@ -90,6 +91,7 @@ def load(
     kind: str = "emulator",
     dt: float | None = None,
     framework: str | None = None,
+    device: str | torch.device = "cpu",
     **options: Any,
 ):
     """An executor for ``graph`` on backend ``kind`` with hardware ``profile`` (default: float).
@@ -102,6 +104,9 @@ def load(
         dt: seconds per step for the NIR time constants (default ``graph.metadata["dt"]``, else the
             ``framework``'s convention, else 1 ms with a warning; :func:`~backends.timestep.resolve_dt`).
         framework: the exporting framework (``"snntorch"``, ``"sinabs"``, ...), for its time step.
+        device: where the emulator and the reference compute (``"cpu"``, ``"cuda"``, ...; results
+            come back on the CPU, the emulator's spikes the same on every device); Lava runs on
+            the CPU whatever it says, as lava-nc does.
         **options: ``pad_steps`` (lava, emulator), ``batch_size`` (emulator), ``samples_per_run`` and
             ``fresh`` (lava).
 
@@ -126,9 +131,9 @@ def load(
         raise ValueError(f"the reference backend runs float only; profile {profile.name!r} is fixed point")
     network = lower(graph, dt, framework)
     if kind == "reference":
-        return ReferenceExecutor(network, **options)
+        return ReferenceExecutor(network, device=device, **options)
     if kind == "emulator":
-        return EmulatorExecutor(network, profile, **options)
+        return EmulatorExecutor(network, profile, device=device, **options)
     return LavaExecutor(network, profile, **options)
 
 

@@ -32,12 +32,16 @@ recurrent projections (:meth:`~backends.network.Network.components`) run step by
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backends.events import accumulate_conv, accumulate_dense
 from backends.executor import RunResult, check_spikes
 from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, wrap32
 from backends.network import BIAS, INPUT, Network
@@ -74,7 +78,8 @@ class Int8Product:
                 [ 250, -250]])
     """
 
-    def __init__(self, weight: np.ndarray):
+    def __init__(self, weight: np.ndarray, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
         w = np.asarray(weight, dtype=np.int64)
         nz = np.abs(w[w != 0])
         self.step = int(np.gcd.reduce(nz)) if nz.size else 1
@@ -91,7 +96,8 @@ class Int8Product:
         for factor, part in parts:
             padded = np.zeros((self.k, self.n), dtype=np.int8)
             padded[: self.n_in, : self.n_out] = part.T
-            self.parts.append((factor * self.step, torch.from_numpy(padded)))
+            self.parts.append((factor * self.step, torch.from_numpy(padded).to(self.device)))
+        self._int_mm = True  # until the device's kernel refuses a shape: then the exact float path
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` int8 ``[m, n_in]`` -> int64 ``[m, n_out]``.
@@ -103,17 +109,28 @@ class Int8Product:
             int64 ``[m, n_out]``: ``x @ weight.T``, exact.
         """
         m = x.shape[0]
-        rows = max(m, 17)
+        rows = max(-(-m // 8) * 8, 24)  # CUDA's kernel needs more than 16 rows, a multiple of 8
         if rows != m or self.k != self.n_in:
-            xp = torch.zeros((rows, self.k), dtype=torch.int8)
+            xp = torch.zeros((rows, self.k), dtype=torch.int8, device=x.device)
             xp[:m, : self.n_in] = x
             x = xp
         acc = None
         for factor, w in self.parts:
-            term = torch._int_mm(x, w)[:m, : self.n_out].to(torch.int64)
+            term = self._part(x, w)[:m, : self.n_out].to(torch.int64)
             term = term * factor if factor != 1 else term
             acc = term if acc is None else acc + term
         return acc
+
+    def _part(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``x @ w`` for int8 operands: ``torch._int_mm``, or where the device refuses it, a float32
+        product, exact because every partial sum is an integer of magnitude below ``128 * n_in``
+        (< 2**24 for ``n_in`` < 131072, which quantization guarantees)."""
+        if self._int_mm:
+            try:
+                return torch._int_mm(x, w)
+            except RuntimeError:
+                self._int_mm = False
+        return torch.round(x.float() @ w.float()).to(torch.int32)
 
 
 def unfold_pooling(weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int]):
@@ -163,6 +180,8 @@ class SynapseParams:
         unfolded: a folded sum-pool undone (:func:`unfold_pooling`), or ``None``.
         product: the exact int8 product of a fixed-point dense projection (:class:`Int8Product`).
         exp: the dense projection's ``weight_exp``.
+        weight_t: int64 ``[n_in, n_out]`` weights of a fixed-point dense projection for the
+            event-driven product (:func:`~backends.events.accumulate_dense`), on the CPU only.
 
     Example:
         >>> params = SynapseParams(weight=torch.ones(2, 3, dtype=torch.float64), dtype=torch.float64)
@@ -175,6 +194,7 @@ class SynapseParams:
     unfolded: tuple | None = None
     product: Int8Product | None = None
     exp: int = 0
+    weight_t: torch.Tensor | None = None
 
 
 @dataclass
@@ -201,12 +221,35 @@ class NeuronRegisters:
     slow: bool
 
 
-def _uniform(values: np.ndarray, shape, dtype):
+def _uniform(values: np.ndarray, shape, dtype, device):
     """A scalar when every neuron shares the value, else a tensor shaped like the population."""
     flat = np.asarray(values).reshape(-1)
     if np.all(flat == flat[0]):
         return flat[0].item()
-    return torch.as_tensor(flat, dtype=dtype).reshape(shape)
+    return torch.as_tensor(flat, dtype=dtype, device=device).reshape(shape)
+
+
+@contextmanager
+def exact_arithmetic(device: torch.device) -> Iterator[None]:
+    """Float products stay exact on CUDA: TF32 (a 10-bit mantissa, on by default for cuDNN convs)
+    is switched off for the duration and restored after; nothing changes on other devices.
+
+    Args:
+        device: the device the emulator computes on.
+
+    Example:
+        >>> with exact_arithmetic(torch.device("cpu")):
+        ...     pass
+    """
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 class EmulatorExecutor:
@@ -218,6 +261,7 @@ class EmulatorExecutor:
         pad_steps: idle steps added to each sample's window, ``P = T + latency + pad_steps`` (>= 0).
         batch_size: samples emulated at once (memory: a few ``[P, batch_size, *shape]`` int64 tensors
             per population).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... (a ``torch.device``).
 
     Attributes:
         kind: ``"emulator"``.
@@ -225,6 +269,8 @@ class EmulatorExecutor:
         network: the lowered network.
         qnet: its integer registers (:class:`~backends.quantize.IntNetwork`), ``None`` for float.
         pad_steps, batch_size: as given.
+        device: where it computes (``torch.device``); results come back on the CPU. Integer paths
+            are exact on every device (:func:`exact_arithmetic`): CUDA gives the CPU's spikes.
 
     Raises:
         ValueError: ``pad_steps`` is negative, ``batch_size < 1``, or quantization fails
@@ -245,7 +291,14 @@ class EmulatorExecutor:
 
     kind = "emulator"
 
-    def __init__(self, network: Network, profile: HardwareProfile, pad_steps: int = 0, batch_size: int = 256):
+    def __init__(
+        self,
+        network: Network,
+        profile: HardwareProfile,
+        pad_steps: int = 0,
+        batch_size: int = 256,
+        device: str | torch.device = "cpu",
+    ):
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
         if batch_size < 1:
@@ -254,6 +307,11 @@ class EmulatorExecutor:
         self.network = network
         self.pad_steps = pad_steps
         self.batch_size = batch_size
+        self.device = torch.device(device)
+        # event-driven products on the CPU for integer profiles (exact in any order there)
+        self._event_driven = self.device.type == "cpu" and profile.fixed_point
+        self._costs: dict[str, list[tuple[float, float]]] = {}
+        self.paths: dict[str, str] = {}
         self.qnet: IntNetwork | None = quantize(network, profile) if profile.fixed_point else None
         self._syn = {p.name: self._prepare_synapse(i) for i, p in enumerate(network.projections)}
         self._neurons = {p.name: self._prepare_neurons(i) for i, p in enumerate(network.populations)}
@@ -285,39 +343,43 @@ class EmulatorExecutor:
     def _prepare_synapse(self, i: int) -> SynapseParams:
         proj = self.network.projections[i]
         if self.qnet is None:
-            w = torch.as_tensor(proj.weight, dtype=torch.float64)
+            w = torch.as_tensor(proj.weight, dtype=torch.float64, device=self.device)
             unfolded = unfold_pooling(w, proj.stride, proj.padding) if proj.synapse == "conv" else None
             return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded)
         q = self.qnet.projections[i]
         w = applied_weights(q, self.network.blocks(proj))
         fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max() if w.size else 0
         dtype = torch.float32 if fan < _EXACT_F32 else torch.float64
-        weight = torch.as_tensor(w, dtype=dtype)
+        weight = torch.as_tensor(w, dtype=dtype, device=self.device)
         return SynapseParams(
             weight=weight,
             dtype=dtype,
             unfolded=unfold_pooling(weight, q.stride, q.padding) if q.synapse == "conv" else None,
-            product=Int8Product(w) if q.synapse == "dense" else None,
+            product=Int8Product(w, self.device) if q.synapse == "dense" else None,
+            weight_t=torch.as_tensor(w.T.copy(), dtype=torch.int64)
+            if q.synapse == "dense" and self._event_driven
+            else None,
             exp=q.weight_exp,
         )
 
     def _prepare_neurons(self, i: int) -> NeuronRegisters:
         pop = self.network.populations[i]
+        dev = self.device
         if self.qnet is None:
-            bias = torch.as_tensor(pop.bias, dtype=torch.float64).reshape(pop.shape)
+            bias = torch.as_tensor(pop.bias, dtype=torch.float64, device=dev).reshape(pop.shape)
             return NeuronRegisters(
-                du_keep=_uniform(1 - pop.du, pop.shape, torch.float64),
-                dv_keep=_uniform(1 - pop.dv, pop.shape, torch.float64),
+                du_keep=_uniform(1 - pop.du, pop.shape, torch.float64, dev),
+                dv_keep=_uniform(1 - pop.dv, pop.shape, torch.float64, dev),
                 bias=bias if bool((bias != 0).any()) else None,
                 vth=pop.vth,
                 slow=bool(np.any(pop.du < 1)),
             )
         q = self.qnet.populations[i]
         unity = self.profile.decay_unity
-        bias = torch.as_tensor(applied_bias(q), dtype=torch.int64).reshape(q.shape)
+        bias = torch.as_tensor(applied_bias(q), dtype=torch.int64, device=dev).reshape(q.shape)
         return NeuronRegisters(
-            du_keep=_uniform(unity - q.du - 1, q.shape, torch.int64),
-            dv_keep=_uniform(unity - q.dv, q.shape, torch.int64),
+            du_keep=_uniform(unity - q.du - 1, q.shape, torch.int64, dev),
+            dv_keep=_uniform(unity - q.dv, q.shape, torch.int64, dev),
             bias=bias if bool((bias != 0).any()) else None,
             vth=q.vth << self.profile.shift,
             slow=bool(np.any(q.du < unity - 1)),
@@ -329,23 +391,61 @@ class EmulatorExecutor:
         (int64 for fixed point, with ``weight_exp`` and Conv's 24-bit wrap applied; float64 otherwise)."""
         p = self._syn[proj.name]
         m = x.shape[0]
-        if p.product is not None:
-            acc = p.product(x.reshape(m, -1))
-        elif proj.synapse == "dense":
-            acc = x.reshape(m, -1).to(p.dtype) @ p.weight.T
+        if proj.synapse == "dense":
+            flat = x.reshape(m, -1)
+            if p.product is not None:
+                dense = lambda: p.product(flat)  # noqa: E731
+            else:
+                dense = lambda: flat.to(p.dtype) @ p.weight.T  # noqa: E731
+            sparse = (lambda: accumulate_dense(flat, p.weight_t)) if p.weight_t is not None else None  # noqa: E731
+            events = flat
         else:
             x = x.to(p.dtype)
             x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
             if p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
                 b, w, stride, padding = p.unfolded
-                acc = F.conv2d(F.avg_pool2d(x, b) * (b * b), w, stride=stride, padding=padding)
+                x = F.avg_pool2d(x, b) * (b * b)
             else:
-                acc = F.conv2d(x, p.weight, stride=proj.stride, padding=proj.padding)
-        acc = acc.reshape(m, *proj.out_shape)
+                w, stride, padding = p.weight, proj.stride, proj.padding
+            out_hw = tuple(
+                (n + 2 * pad - k) // s + 1 for n, pad, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)
+            )
+            dense = lambda: F.conv2d(x, w, stride=stride, padding=padding)  # noqa: E731
+            sparse = (lambda: accumulate_conv(x, w, stride, padding, out_hw)) if self._event_driven else None  # noqa: E731
+            events = x
+        acc = self._choose(proj.name, m, events, dense, sparse).reshape(m, *proj.out_shape)
         if self.qnet is None:
             return acc
         acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
         return activation(acc, proj.synapse, p.exp, self.profile.state_bits)
+
+    def _choose(self, name: str, m: int, events: torch.Tensor, dense, sparse) -> torch.Tensor:
+        """Run the dense or the event-driven product, whichever the costs measured on this
+        projection's first two batches predict to be faster at this batch's rows and events
+        (both run, timed and checked equal on those batches)."""
+        if sparse is None:
+            return dense()
+        nnz = max(int(torch.count_nonzero(events)), 1)
+        seen = self._costs.get(name, [])
+        if len(seen) < 2:
+            t0 = time.perf_counter()
+            a = dense()
+            t1 = time.perf_counter()
+            b = sparse()
+            t2 = time.perf_counter()
+            if not torch.equal(a.to(b.dtype), b):
+                raise RuntimeError(f"projection {name}: the event-driven product differs from the dense one")
+            seen.append(((t1 - t0) / m, (t2 - t1) / nnz))
+            self._costs[name] = seen
+            self.paths[name] = "both (measuring)"
+            return a
+        per_row = min(c[0] for c in seen)
+        per_event = min(c[1] for c in seen)
+        if per_event * nnz < per_row * m:
+            self.paths[name] = "event-driven"
+            return sparse()
+        self.paths[name] = "dense"
+        return dense()
 
     def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor, first: bool) -> None:
         """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``
@@ -370,15 +470,15 @@ class EmulatorExecutor:
     def _scan(self, name: str, a: torch.Tensor) -> torch.Tensor:
         """Scan population ``name``'s LIF over its input ``a`` ``[P, B, *shape]``; spikes (int8)."""
         r = self._neurons[name]
-        fired = torch.zeros(a.shape, dtype=torch.bool)  # viewed as int8 at the end, no copy
+        fired = torch.zeros(a.shape, dtype=torch.bool, device=a.device)  # viewed as int8 at the end, no copy
         if self.qnet is None:
-            u = torch.zeros(a.shape[1:], dtype=torch.float64)
+            u = torch.zeros(a.shape[1:], dtype=torch.float64, device=a.device)
             v = torch.zeros_like(u)
             for t in range(a.shape[0]):
                 u, v, fired[t] = float_lif_step(u, v, a[t], r.du_keep, r.dv_keep, r.bias, r.vth)
             return fired.view(torch.int8)
         a = wrap32(a)  # Lava's InPort sums the projections in int32
-        u = torch.zeros(a.shape[1:], dtype=torch.int64)
+        u = torch.zeros(a.shape[1:], dtype=torch.int64, device=a.device)
         v = torch.zeros_like(u)
         work = (torch.empty_like(u), torch.empty_like(u))  # the scan runs in place
         for t in range(a.shape[0]):  # step by step, so each step's tensors stay in cache
@@ -409,7 +509,11 @@ class EmulatorExecutor:
             ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
         """
         x = check_spikes(spikes, self.in_shape)
-        results = [self._run_batch(x[i : i + self.batch_size], record) for i in range(0, len(x), self.batch_size)]
+        with exact_arithmetic(self.device):
+            results = [
+                self._run_batch(x[i : i + self.batch_size].to(self.device), record)
+                for i in range(0, len(x), self.batch_size)
+            ]
         if not results:
             raise ValueError("hardware input has no samples")
         window = torch.cat([r.window for r in results])
@@ -418,15 +522,17 @@ class EmulatorExecutor:
         return RunResult(window, output, layers)
 
     def _zeros(self, steps: int, batch: int, shape) -> torch.Tensor:
-        return torch.zeros((steps, batch, *shape), dtype=torch.int64 if self.qnet is not None else torch.float64)
+        dtype = torch.int64 if self.qnet is not None else torch.float64
+        return torch.zeros((steps, batch, *shape), dtype=dtype, device=self.device)
 
     def _run_batch(self, x: torch.Tensor, record: bool) -> RunResult:
         net = self.network
         batch, steps_in = x.shape[:2]
         window = self.window(steps_in)
-        s = torch.zeros((window, batch, *self.in_shape), dtype=torch.int8)
+        dev = self.device
+        s = torch.zeros((window, batch, *self.in_shape), dtype=torch.int8, device=dev)
         s[:steps_in] = x.transpose(0, 1)
-        spikes = {INPUT: s, BIAS: torch.ones((window, batch, 1), dtype=torch.int8)}
+        spikes = {INPUT: s, BIAS: torch.ones((window, batch, 1), dtype=torch.int8, device=dev)}
         active = {INPUT: steps_in, BIAS: window}  # steps that can carry spikes out of each source
         for group in self._groups:
             members = set(group)
@@ -446,9 +552,9 @@ class EmulatorExecutor:
                 spikes.update(self._run_group(group, inputs, window, batch))
                 active.update({name: window for name in group})
         out_name = net.output
-        out = spikes[out_name].transpose(0, 1).reshape(batch, window, -1).float()
+        out = spikes[out_name].transpose(0, 1).reshape(batch, window, -1).float().cpu()
         lat = self._latency
-        layers = [spikes[p.name].transpose(0, 1).float() for p in net.populations] if record else None
+        layers = [spikes[p.name].transpose(0, 1).float().cpu() for p in net.populations] if record else None
         return RunResult(out, out[:, lat : lat + steps_in], layers)
 
     def _run_group(self, group, inputs, window, batch) -> dict[str, torch.Tensor]:
@@ -461,9 +567,12 @@ class EmulatorExecutor:
         state = {}
         for name in group:
             shape = net.population(name).shape
-            u = torch.zeros((batch, *shape), dtype=dtype)
+            u = torch.zeros((batch, *shape), dtype=dtype, device=self.device)
             state[name] = (u, torch.zeros_like(u), (torch.empty_like(u), torch.empty_like(u)))
-        fired = {name: torch.zeros((window, batch, *net.population(name).shape), dtype=torch.bool) for name in group}
+        fired = {
+            name: torch.zeros((window, batch, *net.population(name).shape), dtype=torch.bool, device=self.device)
+            for name in group
+        }
         for t in range(window):
             for name in group:
                 a = inputs[name][t].clone()

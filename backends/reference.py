@@ -66,8 +66,10 @@ def simulate(
 
     Args:
         network: the lowered network (:func:`backends.graph.lower`).
-        x: time-first input ``[T, B, *in_shape]`` (float; 0/1 spikes on hardware).
-        weights: float64 projection weights by projection name (default: the network's own).
+        x: time-first input ``[T, B, *in_shape]`` (float; 0/1 spikes on hardware); it runs on
+            ``x``'s device.
+        weights: float64 projection weights by projection name, on ``x``'s device (default: the
+            network's own).
         spike: ``(v - vth) -> spikes`` with a surrogate gradient; default the step ``v > vth``.
         thresholds: per-population threshold overrides ``{name: vth}`` (float units).
         observe: ``(name, a, v - vth) -> None`` called for every population at every step with its
@@ -86,11 +88,12 @@ def simulate(
         >>> simulate(lower(graph, dt=1.0), torch.ones(4, 1, 3))["if"].sum().item()  # T=4, B=1
         8.0
     """
+    dev = x.device
     if weights is None:
-        weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in network.projections}
+        weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64, device=dev) for p in network.projections}
     thresholds = thresholds or {}
     steps, batch = x.shape[:2]
-    out = {INPUT: x.double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64)}
+    out = {INPUT: x.double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64, device=dev)}
 
     def apply(proj, s: torch.Tensor) -> torch.Tensor:
         return apply_projection(proj, weights[proj.name], s)
@@ -100,7 +103,7 @@ def simulate(
         ext = {}
         for name in group:  # inputs from outside the group, all steps at once
             shape = network.population(name).shape
-            a = torch.zeros((steps, batch, *shape), dtype=torch.float64)
+            a = torch.zeros((steps, batch, *shape), dtype=torch.float64, device=dev)
             for proj in network.incoming(name):
                 if proj.source not in members:
                     a = a + apply(proj, out[proj.source].reshape(steps * batch, *proj.in_shape)).reshape(a.shape)
@@ -109,9 +112,9 @@ def simulate(
         for name in group:
             pop = network.population(name)
             params[name] = (
-                torch.as_tensor(1 - pop.du, dtype=torch.float64).reshape(pop.shape),
-                torch.as_tensor(1 - pop.dv, dtype=torch.float64).reshape(pop.shape),
-                torch.as_tensor(pop.bias, dtype=torch.float64).reshape(pop.shape),
+                torch.as_tensor(1 - pop.du, dtype=torch.float64, device=dev).reshape(pop.shape),
+                torch.as_tensor(1 - pop.dv, dtype=torch.float64, device=dev).reshape(pop.shape),
+                torch.as_tensor(pop.bias, dtype=torch.float64, device=dev).reshape(pop.shape),
                 thresholds.get(name, pop.vth),
             )
         inside = {name: [p for p in network.incoming(name) if p.source in members] for name in group}
@@ -148,6 +151,7 @@ class ReferenceExecutor:
 
     Args:
         network: the lowered network (:func:`backends.graph.lower`).
+        device: where it computes (float64; results come back on the CPU).
 
     Attributes:
         kind: ``"reference"``.
@@ -168,11 +172,14 @@ class ReferenceExecutor:
 
     kind = "reference"
 
-    def __init__(self, network: Network):
+    def __init__(self, network: Network, device: str | torch.device = "cpu"):
         self.network = network
         self.profile = FLOAT
         self.in_shape = network.input_shape
-        self._w = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in network.projections}
+        self.device = torch.device(device)
+        self._w = {
+            p.name: torch.as_tensor(p.weight, dtype=torch.float64, device=self.device) for p in network.projections
+        }
 
     @torch.no_grad()
     def run(self, spikes, record: bool = False) -> RunResult:
@@ -196,7 +203,7 @@ class ReferenceExecutor:
             raise ValueError("hardware input has no samples")
         net = self.network
         batch, steps = x.shape[:2]
-        out = simulate(net, x.transpose(0, 1).double(), self._w)
-        result = out[net.output].transpose(0, 1).reshape(batch, steps, -1).float()
-        layers = [out[p.name].transpose(0, 1).float() for p in net.populations] if record else None
+        out = simulate(net, x.transpose(0, 1).double().to(self.device), self._w)
+        result = out[net.output].transpose(0, 1).reshape(batch, steps, -1).float().cpu()
+        layers = [out[p.name].transpose(0, 1).float().cpu() for p in net.populations] if record else None
         return RunResult(result, result, layers)

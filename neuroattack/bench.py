@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,13 +17,17 @@ from neuroattack.models.snn import SNN
 from neuroattack.victims import Victim
 
 
-def _machine() -> dict[str, Any]:
-    return {
+def _machine(device=None) -> dict[str, Any]:
+    out = {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
     }
+    if device is not None and torch.device(device).type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return out
 
 
 def bench_attacks(
@@ -32,19 +38,59 @@ def bench_attacks(
     repeats: int = 5,
     estimators: tuple[str, ...] = tuple(name for name in ESTIMATORS if name != "ann"),
     hart_gamma: float = 1.0,
+    device="cpu",
 ) -> dict[str, Any]:
-    """Seconds per PGD iteration (one image-gradient step on a batch) per estimator and ``T``.
+    """Seconds per PGD iteration (one image-gradient step on a batch) per estimator and ``T``; per
+    ``T`` also one training step (BPTT and Adam on the batch) and one G2S/RSF iteration (the STBP
+    spike gradient and the ternary update on the batch's Bernoulli spikes).
 
-    Each measurement is the median of ``repeats`` gradient steps after one warm-up step.
+    Each measurement is the median of ``repeats`` steps after one warm-up step, on ``device``
+    (queued GPU work waited for).
     """
-    rows = []
+    from neuroattack.attacks.functional import g2s
+    from neuroattack.encoding import bernoulli_encode
+    from neuroattack.losses import resolve_loss
+
+    device = torch.device(device)
+    sync = _sync(device)
+    model = model.to(device)
+    images, labels = images.to(device), labels.to(device)
+    rows, steps_rows = [], []
+    gen = torch.Generator().manual_seed(0)
     for steps in timesteps:
         victim = Victim(model, "bernoulli", steps, "mse")
         for name in estimators:
             options = {"gamma": hart_gamma} if name == "hart" else {}
             atk = Attack(victim, grad=name, grad_options=options, seed=0)
-            seconds = _median_seconds(lambda atk=atk: atk.image_gradient(images, labels), 0.0, repeats)
+            seconds = _median_seconds(lambda atk=atk: atk.image_gradient(images, labels), 0.0, repeats, sync)
             rows.append({"estimator": name, "timesteps": steps, "seconds_per_iteration": seconds})
+        opt = torch.optim.Adam(model.parameters(), lr=0.0)  # lr 0: the step's cost, the weights kept
+        loss_fn = resolve_loss("mse")
+
+        def train_step(steps=steps, opt=opt, loss_fn=loss_fn):
+            out = model(bernoulli_encode(images, steps, gen))
+            opt.zero_grad(set_to_none=True)
+            loss_fn(out, labels).mean().backward()
+            opt.step()
+
+        spikes = bernoulli_encode(images, steps, gen).transpose(0, 1).detach()
+        events = Attack(Victim(model, "events", steps, "mse"), grad="stbp", seed=0)
+
+        def g2s_step(spikes=spikes, events=events):
+            grad = events.spike_gradient(spikes.transpose(0, 1), labels).transpose(0, 1)
+            return g2s(grad, spikes, gen)
+
+        model.train()
+        train_s = _median_seconds(train_step, 0.0, repeats, sync)
+        model.eval()
+        steps_rows.append(
+            {
+                "timesteps": steps,
+                "train_step_seconds": train_s,
+                "g2s_rsf_iteration_seconds": _median_seconds(g2s_step, 0.0, repeats, sync),
+            }
+        )
+    model.cpu()
     by = {(r["estimator"], r["timesteps"]): r["seconds_per_iteration"] for r in rows}
     ratios = {
         f"hart_over_stbp_T{t}": by[("hart", t)] / by[("stbp", t)]
@@ -55,9 +101,11 @@ def bench_attacks(
         "benchmark": "attacks",
         "model": model.spec.text,
         "batch": int(images.shape[0]),
+        "device": str(device),
         "results": rows,
+        "training_and_g2s": steps_rows,
         "ratios": ratios,
-        "machine": _machine(),
+        "machine": _machine(device),
     }
 
 
@@ -67,143 +115,244 @@ def _active_steps(network, timesteps: int) -> dict:
     return {name: timesteps + depth for name, depth in network.depths().items()}
 
 
-def synaptic_macs(network, timesteps: int) -> int:
-    """Multiply-accumulates of the synaptic products of one sample (the emulator's dense work).
+def synaptic_macs(executor, timesteps: int) -> int:
+    """Multiply-accumulates of one sample's synaptic products as the emulator computes them.
+
+    A conv whose folded sum-pool the emulator undoes (:func:`backends.emulator.unfold_pooling`)
+    counts its small kernel (the pooling's adds are not multiply-accumulates); every other
+    projection its full fan-in.
 
     Args:
-        network: the lowered network (:class:`backends.Network`).
+        executor: the emulator (:class:`backends.EmulatorExecutor`) of the network.
         timesteps: input steps ``T``.
 
     Returns:
         the count, over every projection, of ``active steps x n_out x fan-in``.
     """
     total = 0
+    network = executor.network
     active = _active_steps(network, timesteps)
     for proj in network.projections:
         n_out = int(np.prod(proj.out_shape))
-        fan_in = int(np.prod(proj.in_shape)) if proj.synapse == "dense" else int(np.prod(proj.weight.shape[1:]))
+        if proj.synapse == "dense":
+            fan_in = int(np.prod(proj.in_shape))
+        else:
+            unfolded = executor._syn[proj.name].unfolded
+            fan_in = int(np.prod((unfolded[1] if unfolded is not None else proj.weight).shape[1:]))
         total += active[proj.source] * n_out * fan_in
     return total
 
 
-def _median_seconds(fn, min_seconds: float, min_repeats: int = 5) -> float:
+def _median_seconds(fn, min_seconds: float, min_repeats: int = 5, sync=None) -> float:
     """Median wall time of ``fn`` after one warm-up call: at least ``min_repeats`` calls and
-    ``min_seconds`` in all."""
+    ``min_seconds`` in all (``sync`` waits for a device's queued work before each clock read)."""
+    sync = sync or (lambda: None)
     fn()
+    sync()
     times, start = [], time.perf_counter()
     while time.perf_counter() - start < min_seconds or len(times) < min_repeats:
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     times.sort()
     return times[len(times) // 2]
 
 
-def int8_product_seconds(network, timesteps: int, batch: int, min_seconds: float = 1.0) -> float:
-    """Median time of the best exact integer product this machine does for one batch's synapses.
+def _sync(device: torch.device):
+    return torch.cuda.synchronize if device.type == "cuda" else None
 
-    A micro-benchmark independent of the emulator: for every dense projection, ``torch._int_mm``
-    (int8 x int8 -> int32, exact) of random operands of its shape (``[steps * batch, n_in]`` x
-    ``[n_in, n_out]``, dimensions padded to multiples of 8 as the kernel needs); for every conv
-    projection, a float32 convolution of its shape (exact while sums stay below ``2**24``). ``steps``
-    grows by one per projection on the path, as each synapse adds a step of delay.
+
+def product_limit_seconds(
+    network, timesteps: int, batch: int, densities: dict[str, float], device="cpu", min_seconds: float = 1.0
+) -> dict[str, float]:
+    """This machine's fastest exact synaptic work for one batch, by a micro-benchmark.
+
+    Independent of the emulator: for every dense projection, the faster of ``torch._int_mm``
+    (int8 x int8 -> int32 on random operands of its shape, ``[steps * batch, n_in] x [n_in, n_out]``,
+    padded to multiples of 8) and the sparse accumulation of the weight rows of active inputs
+    (a CSR spike matrix of the source's measured density times the weights, what an event-driven
+    chip does); for every conv, a float32 convolution of its shape (exact while sums stay below
+    ``2**24``). ``steps`` grows by one per projection on the path (each synapse adds a delay).
 
     Args:
         network: the lowered network (:class:`backends.Network`).
         timesteps: input steps ``T``.
         batch: samples per batch.
-        min_seconds: least total time to measure.
+        densities: the fraction of active spikes of each source (``"input"`` and populations).
+        device: where to measure.
+        min_seconds: least time to measure each variant.
 
     Returns:
-        the median seconds of one batch's products.
+        ``{"dense": s, "sparse": s, "best": s}``: seconds of one batch's products with the dense
+        products only, with the sparse accumulation wherever it exists, and with the faster per
+        projection.
     """
     import torch.nn.functional as F
 
+    device = torch.device(device)
     gen = torch.Generator().manual_seed(0)
-    ops = []
+    dense_ops, sparse_ops = [], []
     steps = _active_steps(network, timesteps)
     for layer in network.projections:
         active = steps[layer.source]
-        rows = max(active * batch, 17)
+        rows = max(-(-active * batch // 8) * 8, 24)
         n_in, n_out = int(np.prod(layer.in_shape)), int(np.prod(layer.out_shape))
         if layer.synapse == "dense":
             k, n = -(-n_in // 8) * 8, -(-n_out // 8) * 8
-            a = torch.randint(0, 2, (rows, k), dtype=torch.int8, generator=gen)
-            w = torch.randint(-128, 128, (k, n), dtype=torch.int8, generator=gen)
-            ops.append(lambda a=a, w=w: torch._int_mm(a, w))
+            density = max(densities.get(layer.source, 1.0), 1e-4)
+            a = (torch.rand((rows, k), generator=gen) < density).to(torch.int8).to(device)
+            w = torch.randint(-128, 128, (k, n), dtype=torch.int8, generator=gen).to(device)
+            dense_ops.append(lambda a=a, w=w: torch._int_mm(a, w))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+                csr = a.float().to_sparse_csr()
+            wf = w.float()
+            sparse_ops.append(lambda csr=csr, wf=wf: csr @ wf)
         else:
-            x = torch.randint(0, 2, (active * batch, *layer.in_shape), generator=gen).float()
-            w = torch.randn(layer.weight.shape, generator=gen)
-            ops.append(lambda x=x, w=w, s=layer.stride, p=layer.padding: F.conv2d(x, w, stride=s, padding=p))
+            x = torch.randint(0, 2, (active * batch, *layer.in_shape), generator=gen).float().to(device)
+            w = torch.randn(layer.weight.shape, generator=gen).to(device)
+            op = lambda x=x, w=w, s=layer.stride, p=layer.padding: F.conv2d(x, w, stride=s, padding=p)  # noqa: E731
+            dense_ops.append(op)
+            sparse_ops.append(op)
+    sync = _sync(device)
+    timed_dense = [_median_seconds(op, min_seconds / max(len(dense_ops), 1), sync=sync) for op in dense_ops]
+    timed_sparse = [_median_seconds(op, min_seconds / max(len(sparse_ops), 1), sync=sync) for op in sparse_ops]
+    return {
+        "dense": sum(timed_dense),
+        "sparse": sum(timed_sparse),
+        "best": sum(min(a, b) for a, b in zip(timed_dense, timed_sparse)),
+    }
 
-    def products():
-        for op in ops:
-            op()
 
-    return _median_seconds(products, min_seconds)
+def _lava_rates(graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None) -> dict[str, Any]:
+    """Lava cold (the process's first fresh run of ``samples``, build to stop) and at steady state
+    (the marginal rate between two later fresh runs of ``samples`` and twice as many, so the fixed
+    costs of a run cancel)."""
+    import backends
+
+    def timed(n: int):
+        lava = backends.load(graph, profile, "lava", dt, framework)
+        x = spikes[:n] if len(spikes) >= n else spikes.repeat(-(-n // len(spikes)), *([1] * (spikes.dim() - 1)))[:n]
+        t0 = time.perf_counter()
+        out = lava.run(x)
+        return time.perf_counter() - t0, out
+
+    cold, out = timed(samples)  # the process's first run: imports and caches included
+    t1, _ = timed(samples)
+    t2, _ = timed(2 * samples)
+    return {
+        "lava_cold_samples_per_s": samples / cold,
+        "lava_cold_seconds": cold,
+        "lava_steady_samples_per_s": samples / (t2 - t1) if t2 > t1 else None,
+        "lava_steady_note": f"marginal rate between fresh runs of {samples} and {2 * samples} samples "
+        "(after the cold run)",
+        "lava_samples": samples,
+        "_lava_window": out.window,
+    }
 
 
 def bench_backends(
-    model: SNN,
+    graph,
     spikes: torch.Tensor,
     profile,
     lava_samples: int = 100,
     fresh_samples: int = 4,
     batch_size: int = 256,
     min_seconds: float = 2.0,
+    device="cpu",
+    lava: bool = True,
+    label: str = "",
+    dt: float | None = None,
+    framework: str | None = None,
 ) -> dict[str, Any]:
-    """Samples per second of the emulator and of Lava fixed_pt, and their spike-for-spike match.
+    """Samples per second of the emulator and of Lava fixed_pt, like with like, and their spike match.
 
-    ``spikes`` ``[N, T, ...]`` binary. Lava's fastest mode is one long run over ``lava_samples``
-    samples (build, compile, run, read, stop all included); fresh-per-sample builds a network per
-    sample. The emulator's rate is the median over repeated batches of ``batch_size``; its arithmetic
-    limit is the same batch with the synaptic products alone.
+    - Emulator cold: load (lowering, quantization) and the first batch, all included; warm: the
+      median batch after that (``device``; results copied back to the CPU included).
+    - Lava cold: a fresh run of ``lava_samples`` (build, compile, run, read, stop); steady state:
+      the marginal rate between fresh runs of ``lava_samples`` and twice as many. Fresh per sample:
+      a new network per sample.
+    - Ratios: emulator warm / Lava steady state, emulator cold / Lava cold.
+    - The machine's limit: :func:`product_limit_seconds` at the densities the emulator measured;
+      synaptic operations as the emulator computes them (:func:`synaptic_macs`).
+
+    Args:
+        graph: the NIR graph (``nir.NIRGraph``).
+        spikes: binary input ``[N, T, *in_shape]``.
+        profile: the hardware profile (name, path or profile).
+        lava_samples: samples in Lava's first long run (the second runs twice as many).
+        fresh_samples: samples run with a fresh network each.
+        batch_size: emulator samples per batch.
+        min_seconds: least time for each median.
+        device: where the emulator computes.
+        lava: also time Lava (``False`` where lava-nc is not installed, e.g. a GPU machine).
+        label: what the network is, for the report.
+        dt, framework: the graph's time step, as :func:`backends.load` reads them.
+
+    Returns:
+        the report (JSON-ready).
     """
     import backends
-    from neuroattack.replay import graph_of
 
-    graph = graph_of(model, spikes.shape[1])
-    emu = backends.load(graph, profile, "emulator", batch_size=batch_size)
+    device = torch.device(device)
     batch = spikes[:batch_size]
     if len(batch) < batch_size:
         batch = batch.repeat((batch_size + len(batch) - 1) // len(batch), *([1] * (batch.dim() - 1)))[:batch_size]
-    emu_sps = len(batch) / _median_seconds(lambda: emu.run(batch), min_seconds)
-    limit = len(batch) / int8_product_seconds(emu.network, spikes.shape[1], len(batch))
-
-    lava = backends.load(graph, profile, "lava")
-    sub = spikes[:lava_samples]
+    sync = _sync(device) or (lambda: None)
     t0 = time.perf_counter()
-    lava_out = lava.run(sub)
-    lava_sps = len(sub) / (time.perf_counter() - t0)
-    emu_out = emu.run(sub)
-    match = float((emu_out.window == lava_out.window).float().mean())
-
-    fresh = backends.load(graph, profile, "lava", fresh=True)
-    t0 = time.perf_counter()
-    fresh.run(spikes[:fresh_samples])
-    fresh_sps = fresh_samples / (time.perf_counter() - t0)
-
-    macs = synaptic_macs(emu.network, spikes.shape[1])
-    return {
+    emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size)
+    first = emu.run(batch, record=True)
+    sync()
+    cold_s = time.perf_counter() - t0
+    warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
+    steps = int(spikes.shape[1])
+    names = [p.name for p in emu.network.populations]
+    densities = {"input": float(batch.float().mean())}
+    densities.update({n: float(layer.float().mean()) for n, layer in zip(names, first.layers)})
+    limit = product_limit_seconds(emu.network, steps, len(batch), densities, device, min_seconds=min_seconds / 2)
+    macs = synaptic_macs(emu, steps)
+    warm_sps = len(batch) / warm_s
+    report: dict[str, Any] = {
         "benchmark": "backends",
-        "model": model.spec.text,
+        "model": label,
         "profile": emu.profile.name,
-        "timesteps": int(spikes.shape[1]),
-        "window_steps": emu.window(spikes.shape[1]),
-        "emulator_samples_per_s": emu_sps,
+        "device": str(device),
+        "timesteps": steps,
+        "window_steps": emu.window(steps),
         "emulator_batch": batch_size,
-        "lava_long_run_samples_per_s": lava_sps,
-        "lava_long_run_samples": len(sub),
-        "lava_fresh_per_sample_samples_per_s": fresh_sps,
-        "emulator_over_lava_ratio": emu_sps / lava_sps,
-        "output_spike_match_fraction": match,
+        "emulator_cold_seconds": cold_s,
+        "emulator_cold_samples_per_s": len(batch) / cold_s,
+        "emulator_warm_samples_per_s": warm_sps,
+        "spike_densities": densities,
+        "emulator_products": dict(emu.paths),  # per projection: dense, or event-driven (backends.events)
         "synaptic_macs_per_sample": macs,
-        "int8_product_limit_samples_per_s": limit,
-        "int8_product_limit_note": "samples/s if this machine's exact products of the synapses' shapes "
-        "(torch._int_mm int8 x int8 -> int32 for dense, float32 conv) were the only work: a micro-benchmark "
-        "on random operands, independent of the emulator",
-        "synaptic_ops_per_s_at_limit": macs * limit,
-        "emulator_fraction_of_int8_product_limit": emu_sps / limit,
-        "ratio_at_int8_product_limit": limit / lava_sps,
-        "machine": _machine(),
+        "synaptic_macs_per_s": macs * warm_sps,
+        "product_limit_samples_per_s": {k: len(batch) / v for k, v in limit.items()},
+        "product_limit_note": "samples/s if this machine's fastest exact products of the synapses' shapes were "
+        "the only work (micro-benchmark on random operands at the measured densities, independent of the "
+        "emulator): dense int8 products, the sparse accumulation of active inputs' weight rows, the faster of each",
+        "emulator_fraction_of_product_limit": warm_sps / (len(batch) / limit["best"]),
+        "machine": _machine(device),
     }
+    if lava:
+        rates = _lava_rates(graph, profile, spikes, lava_samples, dt, framework)
+        lava_window = rates.pop("_lava_window")
+        n = len(lava_window)
+        emu_window = emu.run(spikes[:n] if len(spikes) >= n else batch[:n]).window
+        fresh = backends.load(graph, profile, "lava", dt, framework, fresh=True)
+        t0 = time.perf_counter()
+        fresh.run(spikes[:fresh_samples])
+        report.update(rates)
+        report.update(
+            {
+                "lava_fresh_per_sample_samples_per_s": fresh_samples / (time.perf_counter() - t0),
+                "emulator_warm_over_lava_steady": warm_sps / rates["lava_steady_samples_per_s"]
+                if rates["lava_steady_samples_per_s"]
+                else None,
+                "emulator_cold_over_lava_cold": report["emulator_cold_samples_per_s"]
+                / rates["lava_cold_samples_per_s"],
+                "output_spike_match_fraction": float((emu_window == lava_window).float().mean()),
+            }
+        )
+    return report

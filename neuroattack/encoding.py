@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from neuroattack.draws import bernoulli
+
 SCHEMES = ("bernoulli", "direct", "events")
 
 
@@ -21,7 +23,7 @@ class _BernoulliSample(torch.autograd.Function):
     @staticmethod
     def forward(ctx, images: torch.Tensor, timesteps: int, generator: torch.Generator | None):
         probs = images.unsqueeze(0).expand(timesteps, *images.shape)
-        return torch.bernoulli(probs, generator=generator)
+        return bernoulli(probs, generator)  # the same spikes on every device
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):

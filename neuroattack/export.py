@@ -25,6 +25,7 @@ spikes must equal the Norse model's exactly.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class _StepView(nn.Module):
 
 
 def _full(value: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
-    return np.broadcast_to(value.detach().double().numpy(), shape).astype(np.float32).copy()
+    return np.broadcast_to(value.detach().double().cpu().numpy(), shape).astype(np.float32).copy()
 
 
 def _module_map(model: SNN) -> dict[type, Any]:
@@ -78,10 +79,10 @@ def _module_map(model: SNN) -> dict[type, Any]:
             out_shapes[id(layer)] = tuple(x.shape[1:])
 
     def conv(m: nn.Conv2d) -> nir.NIRNode:
-        bias = m.bias.detach().numpy() if m.bias is not None else np.zeros(m.out_channels, np.float32)
+        bias = m.bias.detach().cpu().numpy() if m.bias is not None else np.zeros(m.out_channels, np.float32)
         return nir.Conv2d(
             input_shape=in_shapes[id(m)][1:],
-            weight=m.weight.detach().numpy().copy(),
+            weight=m.weight.detach().cpu().numpy().copy(),
             stride=m.stride,
             padding=m.padding,
             dilation=m.dilation,
@@ -97,8 +98,8 @@ def _module_map(model: SNN) -> dict[type, Any]:
         return nir.Flatten(input_type={"input": np.array(in_shapes[id(m)])}, start_dim=0, end_dim=-1)
 
     def linear(m: nn.Linear) -> nir.NIRNode:
-        bias = m.bias.detach().numpy() if m.bias is not None else np.zeros(m.out_features, np.float32)
-        return nir.Affine(weight=m.weight.detach().numpy().copy(), bias=bias.copy())
+        bias = m.bias.detach().cpu().numpy() if m.bias is not None else np.zeros(m.out_features, np.float32)
+        return nir.Affine(weight=m.weight.detach().cpu().numpy().copy(), bias=bias.copy())
 
     def lif_box(m: LIFBoxCell) -> nir.NIRNode:
         if m.p.reset_method is not reset_value:
@@ -183,6 +184,8 @@ def validate_export(
     """Raise ``ValueError`` unless ``graph`` run by Norse reproduces ``model``'s spikes exactly."""
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(timesteps, batch, *model.input_shape, generator=gen) < density).float()
+    if any(p.device.type != "cpu" for p in model.parameters()):  # checked on the CPU, as the reference runs
+        model = copy.deepcopy(model).cpu()
     with torch.no_grad():
         expected = model(x)
     got = backends.load(graph, kind="reference").run(x.transpose(0, 1)).output.transpose(0, 1)

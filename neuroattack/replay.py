@@ -131,8 +131,11 @@ def summarize_draws(draws: list[dict]) -> dict:
 
 
 @torch.no_grad()
-def _sim_counts(model: SNN, spikes: torch.Tensor, batch_size: int) -> torch.Tensor:
-    out = [model(spikes[i : i + batch_size].transpose(0, 1).float()).sum(0) for i in range(0, len(spikes), batch_size)]
+def _sim_counts(model: SNN, spikes: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    out = [
+        model(spikes[i : i + batch_size].transpose(0, 1).float().to(device)).sum(0).cpu()
+        for i in range(0, len(spikes), batch_size)
+    ]
     return torch.cat(out)
 
 
@@ -144,13 +147,17 @@ def replay_streams(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> dict:
     """Run the clean and adversarial inputs of ``streams`` in simulation and on ``executor``.
 
     Event streams replay as they are (one pass). Images are turned into spike trains by the same
     Bernoulli encoder, ``draws`` times (seeds ``seed, seed+1, ...``); simulation and hardware see
     the very same spikes in each draw. Returns :func:`summarize_draws` of :func:`replay_metrics`.
+    The simulation runs on ``device`` (the model is moved there); the executor where it was built.
     """
+    device = torch.device(device)
+    model.to(device)
     n_draws = draws if streams.kind == "images" else 1
     if n_draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
@@ -160,7 +167,7 @@ def replay_streams(
         spikes = [
             hardware_spikes(x, streams.encoding, streams.timesteps, gen) for x in (streams.clean, streams.adversarial)
         ]
-        sim = [_sim_counts(model, s, batch_size) for s in spikes]
+        sim = [_sim_counts(model, s, batch_size, device) for s in spikes]
         hw = [run_on(executor, s, batch_size, progress, desc=f"replay draw {d + 1}/{n_draws}") for s in spikes]
         results.append(
             replay_metrics(

@@ -90,11 +90,13 @@ def evaluate(
     batch_size: int = 256,
     progress: bool = False,
 ) -> float:
-    """Accuracy of ``model`` on ``dataset``; Bernoulli draws come from ``seed``."""
+    """Accuracy of ``model`` on ``dataset`` (on the model's device); Bernoulli draws come from ``seed``."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
+    device = next(iter(model.parameters()), torch.zeros(0)).device  # batches go where the model is
     correct = 0
     for x, y in tqdm(dataset.batches(batch_size), disable=not progress, desc="evaluate", leave=False):
+        x, y = x.to(device), y.to(device)
         out = output_spikes(model, x, encoding, timesteps, gen)
         correct += int((out.sum(0).argmax(-1) == y).sum())
     return correct / len(dataset)
@@ -111,12 +113,18 @@ def fit(
     lr: float = 2e-3,
     seed: int = 0,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> list[dict]:
     """BPTT (Adam, cosine schedule) of ``model`` on ``train_set``; returns per-epoch losses.
 
     Norse's LIF weights are the papers' weights / (1 - lambda) and Adam's step is scale-free, so
     for an SNN the learning rate is divided alike: the papers' parametrisation trains at ``lr``.
+    ``device``: where the model trains (it is moved there and stays; batches follow). The shuffle
+    and the Bernoulli draws come from a CPU generator, so every device sees the same batches and
+    spikes.
     """
+    device = torch.device(device)
+    model.to(device)
     loss_fn = resolve_loss(loss)
     if isinstance(model, SNN):
         lr = lr / model.neuron.input_gain
@@ -135,6 +143,7 @@ def fit(
             disable=not progress,
         )
         for x, y in bar:
+            x, y = x.to(device), y.to(device)
             out = output_spikes(model, x, encoding, timesteps, gen)
             batch_loss = loss_fn(out, y).mean()
             opt.zero_grad(set_to_none=True)
@@ -149,10 +158,19 @@ def fit(
     return history
 
 
-def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, progress: bool = True) -> tuple[nn.Module, dict]:
+def train(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, dict]:
     """Train a model as ``cfg`` says; if ``out_dir`` is given, write the checkpoint and metrics there.
 
-    Returns ``(model, metrics)`` with ``test_accuracy``, ``val_accuracy``, ``train_seconds``.
+    ``device``: where it trains and is evaluated (:func:`fit`); the model returned and saved is
+    on the CPU, so a checkpoint loads anywhere.
+
+    Returns ``(model, metrics)`` with ``test_accuracy``, ``val_accuracy``, ``train_seconds``,
+    ``device``.
     """
     torch.manual_seed(cfg.seed)
     train_set = load_dataset(cfg.dataset, "train", cfg.n_train, cfg.timesteps, progress=progress)
@@ -167,17 +185,29 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, progress: 
     model = build_model(model_cfg)
     start = time.perf_counter()
     history = fit(
-        model, train_set, encoding, cfg.timesteps, cfg.loss, cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, progress
+        model,
+        train_set,
+        encoding,
+        cfg.timesteps,
+        cfg.loss,
+        cfg.epochs,
+        cfg.batch_size,
+        cfg.lr,
+        cfg.seed,
+        progress,
+        device,
     )
     train_seconds = time.perf_counter() - start
     metrics = {
         "test_accuracy": evaluate(model, test_set, encoding, cfg.timesteps, seed=cfg.seed + 1),
         "val_accuracy": evaluate(model, val_set, encoding, cfg.timesteps, seed=cfg.seed + 2),
         "train_seconds": round(train_seconds, 2),
+        "device": str(torch.device(device)),
         "n_train": len(train_set),
         "n_test": len(test_set),
         "history": history,
     }
+    model.cpu()
     if out_dir is not None:
         out = Path(out_dir)
         save_checkpoint(out, model, model_cfg)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from neuroattack.draws import bernoulli
+
 
 def _per_sample_max(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).amax(1).view(-1, *([1] * (t.dim() - 1)))
@@ -102,7 +104,7 @@ def g2s(
         True
     """
     if sampling:
-        mask = torch.bernoulli(normalize_abs(grad), generator=generator)
+        mask = bernoulli(normalize_abs(grad), generator)
         sign = torch.sign(grad * mask)
     else:
         sign = torch.sign(grad)
@@ -131,5 +133,5 @@ def rsf(x: torch.Tensor, gamma: float, generator: torch.Generator | None = None)
     """
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
-    mask = torch.bernoulli(torch.full_like(x, gamma), generator=generator)
+    mask = bernoulli(torch.full_like(x, gamma), generator)
     return mask * (1 - 2 * x)

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -149,6 +149,16 @@ class AttackResult:
             >>> total = AttackResult.concat([first.last_result, second.last_result])  # doctest: +SKIP
         """
         return concat_records(AttackResult, results)
+
+    def cpu(self) -> AttackResult:
+        """The same record with every tensor on the CPU (an attack run on a GPU returns this).
+
+        Example:
+            >>> record = attack.last_result.cpu()  # doctest: +SKIP
+        """
+        return replace(
+            self, **{f.name: getattr(self, f.name).cpu() for f in fields(self) if getattr(self, f.name) is not None}
+        )
 
     def summary(self) -> dict[str, Any]:
         """ASR over clean-correct inputs, mean perturbation over successes, iteration means.

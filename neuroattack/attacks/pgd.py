@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from neuroattack.attacks.base import Attack, check_eps
+from neuroattack.draws import uniform
 
 
 class PGD(Attack):
@@ -62,7 +63,7 @@ class PGD(Attack):
         goal = targets if self.targeted else labels
         x = x.float()
         if self.random_start:
-            noise = torch.rand(x.shape, generator=self.generator) * 2 - 1
+            noise = uniform(x, self.generator) * 2 - 1
             x_adv = (x + self.eps * noise).clamp(0, 1)
         else:
             x_adv = x.clone()

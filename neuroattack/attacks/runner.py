@@ -8,6 +8,8 @@ target ``victim``; both records are kept (``source_*`` keys for the surrogate).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,23 @@ class AttackRun:
     summary: dict[str, Any]
 
 
+@contextmanager
+def on_device(device: torch.device) -> Iterator[None]:
+    """Tensors an attack creates without naming a device land on ``device`` (torch's device
+    context); nothing changes on the CPU, where the context is not entered.
+
+    Example:
+        >>> with on_device(torch.device("cpu")):
+        ...     torch.zeros(1).device
+        device(type='cpu')
+    """
+    if device.type == "cpu":
+        yield
+        return
+    with device:
+        yield
+
+
 def run_attack(
     victim: Victim,
     data: Dataset,
@@ -58,6 +77,7 @@ def run_attack(
     batch_size: int = 64,
     surrogate: Victim | None = None,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> AttackRun:
     """Attack every sample of ``data`` (each once per other class if ``options['targeted']``).
 
@@ -74,6 +94,9 @@ def run_attack(
         surrogate: for black-box transfer, the model the inputs are crafted on (same input layout
             and encoding as ``victim``); ``None``: white-box.
         progress: show a progress bar.
+        device: where the models run and the attack computes (``"cpu"``, ``"cuda"``, ...); the
+            models are moved there, each batch too, and the results come back on the CPU. Random
+            draws come from CPU generators, so a run draws the same numbers on every device.
 
     Returns:
         The :class:`AttackRun`: per-sample results, saved-stream payload and summary.
@@ -97,6 +120,9 @@ def run_attack(
             )
     if data.encoding == "events" and victim.encoding != "events":
         raise ValueError(f"dataset {data.name} holds events, the model takes {victim.encoding} input")
+    device = torch.device(device)
+    for v in {id(victim): victim, id(crafter): crafter}.values():
+        v.model.to(device)
     atk = build_attack(attack, crafter, grad, **options)
     results, sources, clean, adv, labels, targets = [], [], [], [], [], []
     start = time.perf_counter()
@@ -107,11 +133,15 @@ def run_attack(
         tgt = None
         if atk.targeted:
             x, y, tgt = expand_targets(x, y, victim.model.num_classes)
-        x_adv, res = atk.run(x, y, tgt)
-        if surrogate is not None:
-            sources.append(res)
-            extra = {k: getattr(res, k) for k in ("iterations", "rsf_invocations", "zero_grad_first")}
-            res = atk.judge_on(victim, x, x_adv, y, tgt, **extra)
+        with on_device(device):
+            x_dev, y_dev = x.to(device), y.to(device)
+            tgt_dev = None if tgt is None else tgt.to(device)
+            x_adv, res = atk.run(x_dev, y_dev, tgt_dev)
+            if surrogate is not None:
+                sources.append(res.cpu())
+                extra = {k: getattr(res, k) for k in ("iterations", "rsf_invocations", "zero_grad_first")}
+                res = atk.judge_on(victim, x_dev, x_adv, y_dev, tgt_dev, **extra)
+        x_adv, res = x_adv.cpu(), res.cpu()
         results.append(res)
         clean.append(x)
         adv.append(x_adv)

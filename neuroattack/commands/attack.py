@@ -18,6 +18,7 @@ from typing import Any
 
 from neuroattack.commands.base import (
     Command,
+    add_device,
     add_force,
     add_network,
     add_profile,
@@ -101,6 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path)
+    add_device(p)
     add_force(p)
 
 
@@ -152,15 +154,17 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_streams
     from neuroattack.data.datasets import load_dataset
+    from neuroattack.device import resolve_device
     from neuroattack.fileio import read_json, write_json
     from neuroattack.victims import Victim
 
+    device = resolve_device(args.device)
     graph = network_config(args)
     options = attack_options(args)
     inputs = [args.checkpoint or args.graph] + ([args.surrogate] if args.surrogate else [])
     refuse_overwrite([args.out / n for n in ("summary.json", "streams.h5", "streams.nir.h5")], inputs, args.force)
     if args.attack in QUERY_ATTACKS:
-        return _run_query(args, options, graph)
+        return _run_query(args, options, graph, device)
     args.grad = args.grad or "stbp"
     if graph is None:
         victim = Victim.from_checkpoint(args.checkpoint)
@@ -173,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = config["dataset"]
     surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
     data = load_dataset(dataset, "test", args.n, config["timesteps"])
-    result = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate)
+    result = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate, device=device)
     summary = {
         **result.summary,
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
@@ -191,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_query(args: argparse.Namespace, options: dict, graph: dict | None) -> int:
+def _run_query(args: argparse.Namespace, options: dict, graph: dict | None, device) -> int:
     """A query attack on the deployed network (``--backend``, ``--profile``): streams and summary."""
     import backends
     from neuroattack.attacks.query_runner import run_query_attack
@@ -204,10 +208,10 @@ def _run_query(args: argparse.Namespace, options: dict, graph: dict | None) -> i
     backend, profile = args.backend or "emulator", args.profile or "loihi2"
     if graph is None:
         model, config = load_checkpoint(args.checkpoint)
-        executor = deploy(model, backend, profile, config["timesteps"])
+        executor = deploy(model, backend, profile, config["timesteps"], device=device)
     else:
         config = graph
-        executor = backends.load(args.graph, profile, backend, dt=args.dt, framework=args.framework)
+        executor = backends.load(args.graph, profile, backend, dt=args.dt, framework=args.framework, device=device)
     data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
     result = run_query_attack(executor, data, args.attack, options, args.batch_size)
     result.summary["checkpoint" if args.checkpoint else "graph"] = str(args.checkpoint or args.graph)

@@ -102,6 +102,15 @@ def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "ha
     )
 
 
+def add_device(p: argparse.ArgumentParser) -> None:
+    """``--device cpu|cuda|auto`` (default auto: CUDA where torch sees it; :mod:`neuroattack.device`)."""
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where models, attacks and the emulator compute: cpu, cuda, cuda:N or auto (CUDA if available)",
+    )
+
+
 def add_force(p: argparse.ArgumentParser) -> None:
     """``--force``: allow an output path that is one of the command's input files."""
     p.add_argument("--force", action="store_true", help="write even where an output path is one of the input files")

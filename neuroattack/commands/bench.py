@@ -1,8 +1,9 @@
 """``neuroattack bench attacks|backends``: speed benchmarks written as JSON.
 
 Two commands under one group, each with its own flags: ``bench attacks`` times one PGD gradient
-step per estimator (``--batch``: images per step); ``bench backends`` times the emulator against
-Lava (``--emulator-batch``: samples per emulator batch).
+step per estimator, one training step and one G2S/RSF iteration (``--batch``: images per step);
+``bench backends`` times the emulator against Lava, cold and at steady state (``--emulator-batch``:
+samples per emulator batch). Both take ``--device``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from neuroattack.commands.base import Command, add_profile, positive_int
+from neuroattack.commands.base import Command, add_device, add_network, add_profile, network_config, positive_int
 
 
 def add_attacks_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,12 +25,15 @@ def add_attacks_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch", type=positive_int, default=64, help="images per gradient step")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed steps per estimator (median)")
+    p.add_argument("--timesteps", type=positive_int, nargs="+", default=[4, 8, 16], help="T values to time")
     p.add_argument("--out", required=True, type=Path)
+    add_device(p)
 
 
 def run_attacks(args: argparse.Namespace) -> int:
     from neuroattack.bench import bench_attacks
     from neuroattack.data.datasets import DATASETS, load_dataset
+    from neuroattack.device import resolve_device
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.models.snn import SNN
@@ -43,47 +47,97 @@ def run_attacks(args: argparse.Namespace) -> int:
     if not isinstance(model, SNN) or DATASETS[dataset].encoding != "bernoulli":
         raise ValueError("bench attacks needs an image SNN checkpoint (the PGD iteration is on images)")
     data = load_dataset(dataset, "test", args.batch)
-    report = bench_attacks(model, data.x, data.y, repeats=args.repeats)
+    device = resolve_device(args.device)
+    report = bench_attacks(model, data.x, data.y, tuple(args.timesteps), args.repeats, device=device)
     write_json(args.out, report)
     for row in report["results"]:
         print(f"{row['estimator']:5s} T={row['timesteps']:2d}: {row['seconds_per_iteration'] * 1000:8.1f} ms/iteration")
+    for row in report["training_and_g2s"]:
+        print(
+            f"T={row['timesteps']:2d}: training step {row['train_step_seconds'] * 1000:8.1f} ms, "
+            f"G2S/RSF iteration {row['g2s_rsf_iteration_seconds'] * 1000:8.1f} ms"
+        )
     for key, value in report["ratios"].items():
         print(f"{key}: {value:.3f}")
     return 0
 
 
 def add_backends_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=Path, required=True)
+    add_network(p, "any network as a NIR file (with --dataset, or --input)")
     add_profile(p, "loihi2")
-    p.add_argument("--lava-samples", type=positive_int, default=100, help="samples in Lava's long run")
+    p.add_argument("--input", type=Path, default=None, help="binary spikes [N, T, ...] as .npz (key 'spikes')")
+    p.add_argument("--lava-samples", type=positive_int, default=100, help="samples in Lava's first long run")
     p.add_argument("--emulator-batch", type=positive_int, default=256, help="samples per emulator batch")
+    p.add_argument("--no-lava", action="store_true", help="time the emulator only (where lava-nc is not installed)")
     p.add_argument("--out", required=True, type=Path)
+    add_device(p)
+
+
+def _bench_input(args: argparse.Namespace, samples: int):
+    """``(graph, spikes [N, T, ...], label)`` for ``bench backends``."""
+    import numpy as np
+
+    import backends
+    from neuroattack.data.datasets import load_dataset
+    from neuroattack.models.checkpoint import load_checkpoint
+    from neuroattack.replay import graph_of, hardware_spikes
+
+    if args.checkpoint is not None:
+        network_config(args)  # graph-only flags are an error here
+        model, ckpt = load_checkpoint(args.checkpoint)
+        graph, label = graph_of(model, ckpt["timesteps"]), model.spec.text
+        dataset, encoding, timesteps = ckpt["dataset"], ckpt["encoding"], ckpt["timesteps"]
+    else:
+        graph, label = backends.read_graph(args.graph), args.graph.name
+        dataset, encoding, timesteps = args.dataset, args.encoding or "events", args.timesteps or 8
+    if args.input is not None:
+        with np.load(args.input, allow_pickle=False) as data:
+            if "spikes" not in data:
+                raise ValueError(f"{args.input}: no array 'spikes' (expected binary spikes [N, T, ...])")
+            return graph, torch.as_tensor(data["spikes"]).float(), label
+    if dataset is None:
+        raise ValueError("--graph needs --dataset or --input: the spikes to run")
+    data = load_dataset(dataset, "test", samples, timesteps)
+    return graph, hardware_spikes(data.x, encoding, timesteps, torch.Generator().manual_seed(0)), label
 
 
 def run_backends(args: argparse.Namespace) -> int:
     from neuroattack.bench import bench_backends
-    from neuroattack.data.datasets import load_dataset
+    from neuroattack.device import resolve_device
     from neuroattack.fileio import write_json
-    from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import hardware_spikes
 
-    model, config = load_checkpoint(args.checkpoint)
+    device = resolve_device(args.device)
     batch = args.emulator_batch
-    data = load_dataset(config["dataset"], "test", max(batch, args.lava_samples), config["timesteps"])
-    spikes = hardware_spikes(data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(0))
-    report = bench_backends(model, spikes, args.profile, lava_samples=args.lava_samples, batch_size=batch)
-    report["checkpoint"] = str(args.checkpoint)
+    graph, spikes, label = _bench_input(args, max(batch, args.lava_samples))
+    report = bench_backends(
+        graph,
+        spikes,
+        args.profile,
+        lava_samples=args.lava_samples,
+        batch_size=batch,
+        device=device,
+        lava=not args.no_lava,
+        label=label,
+        dt=args.dt,
+        framework=args.framework,
+    )
+    report["source"] = str(args.checkpoint or args.graph)
     write_json(args.out, report)
-    for key in (
-        "emulator_samples_per_s",
-        "lava_long_run_samples_per_s",
-        "lava_fresh_per_sample_samples_per_s",
-        "emulator_over_lava_ratio",
+    keys = [
+        "emulator_cold_samples_per_s",
+        "emulator_warm_samples_per_s",
+        "lava_cold_samples_per_s",
+        "lava_steady_samples_per_s",
+        "emulator_warm_over_lava_steady",
+        "emulator_cold_over_lava_cold",
         "output_spike_match_fraction",
-        "int8_product_limit_samples_per_s",
-        "emulator_fraction_of_int8_product_limit",
-    ):
-        print(f"{key}: {report[key]:.4g}")
+        "emulator_fraction_of_product_limit",
+    ]
+    for key in keys:
+        if report.get(key) is not None:
+            print(f"{key}: {report[key]:.4g}")
+    for kind, value in report["product_limit_samples_per_s"].items():
+        print(f"product_limit_samples_per_s ({kind}): {value:.4g}")
     return 0
 
 

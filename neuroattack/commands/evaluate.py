@@ -9,6 +9,7 @@ import torch
 
 from neuroattack.commands.base import (
     Command,
+    add_device,
     add_force,
     add_network,
     add_profile,
@@ -31,15 +32,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_profile(p, None)
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--out", type=Path, default=None, help="JSON file (default CHECKPOINT/evaluation.json)")
+    add_device(p)
     add_force(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from neuroattack.data.datasets import load_dataset
+    from neuroattack.device import resolve_device
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.train import evaluate
 
+    device = resolve_device(args.device)
     config = network_config(args)
     if config is not None:
         if args.out is None:
@@ -51,19 +55,21 @@ def run(args: argparse.Namespace) -> int:
     if config is None:
         model, config = load_checkpoint(args.checkpoint)
     data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
-    result = {"n_test": len(data), "backend": args.backend, "profile": None}
+    result = {"n_test": len(data), "backend": args.backend, "profile": None, "device": str(device)}
     if args.backend == "norse":
         if args.profile is not None:
             raise ValueError("--profile needs a hardware backend (lava, emulator, reference)")
-        acc = evaluate(model, data, config["encoding"], config["timesteps"], seed=args.seed, progress=True)
+        acc = evaluate(model.to(device), data, config["encoding"], config["timesteps"], seed=args.seed, progress=True)
     else:
         import backends
         from neuroattack.replay import deploy, hardware_spikes, run_on
 
         if args.graph is not None:  # a NIR file: loaded as it is
-            executor = backends.load(args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework)
+            executor = backends.load(
+                args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework, device=device
+            )
         else:
-            executor = deploy(model, args.backend, args.profile, config["timesteps"])
+            executor = deploy(model, args.backend, args.profile, config["timesteps"], device=device)
         spikes = hardware_spikes(
             data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(args.seed)
         )

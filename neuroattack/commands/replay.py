@@ -7,6 +7,7 @@ from pathlib import Path
 
 from neuroattack.commands.base import (
     Command,
+    add_device,
     add_force,
     add_network,
     add_profile,
@@ -27,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--store", type=Path, default=None, help="also record the run in this results store")
     p.add_argument("--out", required=True, type=Path)
+    add_device(p)
     add_force(p)
 
 
@@ -34,11 +36,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from neuroattack.attacks.streams import load_streams
+    from neuroattack.device import resolve_device
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.replay import deploy, replay_streams
     from neuroattack.store import record_run
 
+    device = resolve_device(args.device)
     started = time.time()
     source = args.checkpoint or args.graph
     refuse_overwrite([args.out / "replay.json"], [source, args.streams], args.force)
@@ -50,16 +54,18 @@ def run(args: argparse.Namespace) -> int:
                 f"streams were made for a {streams.encoding} model with T={streams.timesteps}; the checkpoint "
                 f"takes {config['encoding']} input with T={config['timesteps']}"
             )
-        executor = deploy(model, args.backend, args.profile, config["timesteps"])
+        executor = deploy(model, args.backend, args.profile, config["timesteps"], device=device)
     else:
         import backends
         from neuroattack.victims import NIRSNN
 
         model = NIRSNN(args.graph, args.dt, args.framework)
-        executor = backends.load(args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework)
+        executor = backends.load(
+            args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework, device=device
+        )
     if args.n is not None:
         streams = streams.head(args.n)
-    metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed)
+    metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed, device=device)
     profile = executor.profile.name
     result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
     write_json(args.out / "replay.json", result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command, positive_int
+from neuroattack.commands.base import Command, add_device, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--surrogate", choices=sorted(SURROGATES), default="rect")
     p.add_argument("--surrogate-width", type=float, default=3.0, help="rect/triangle width or SuperSpike alpha")
     p.add_argument("--out", required=True, type=Path)
+    add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
             surrogate_width=args.surrogate_width,
         ),
     )
-    _, metrics = train(cfg, args.out)
+    from neuroattack.device import resolve_device
+
+    _, metrics = train(cfg, args.out, device=resolve_device(args.device))
     print(
         f"{cfg.dataset} {cfg.model_type} {cfg.spec}: test accuracy {metrics['test_accuracy']:.4f} "
         f"(val {metrics['val_accuracy']:.4f}), trained in {metrics['train_seconds']:.1f} s -> {args.out}"

@@ -85,6 +85,7 @@ class HardwareSNN(nn.Module):
             for q in self.qnet.populations
         ]
         self.vth = [float(q.vth << self.profile.shift) for q in self.qnet.populations]
+        self._device = torch.device("cpu")
         self._method = method
         self._width = width
 
@@ -115,10 +116,20 @@ class HardwareSNN(nn.Module):
         finally:
             self.vth = saved
 
+    def _move_to(self, device: torch.device) -> None:
+        """Keep the integer registers (float64 tensors, not parameters) where the input is: the
+        twin runs on any device, its integer arithmetic exact in float64 there as on the CPU."""
+        if device == self._device:
+            return
+        self.weights = {k: w.to(device) for k, w in self.weights.items()}
+        self.biases = [b.to(device) for b in self.biases]
+        self.keeps = [(du.to(device), dv.to(device)) for du, dv in self.keeps]
+        self._device = device
+
     def _spike(self, v: torch.Tensor, i: int) -> torch.Tensor:
         """Heaviside(v > vth) with the model's surrogate, in float membrane units."""
         x = (v - self.vth[i]) / (self.qnet.populations[i].scale * (1 << self.profile.shift))
-        return threshold(x, self._method, torch.as_tensor(self._width))
+        return threshold(x, self._method, torch.as_tensor(self._width, device=v.device))
 
     def _synapse(self, q, s: torch.Tensor) -> torch.Tensor:
         """Projection ``q``'s activation for spikes ``s`` ``[B, *in_shape]`` (Lava's integer rules, STE)."""
@@ -135,6 +146,7 @@ class HardwareSNN(nn.Module):
         """Output spikes ``[P, B, K]`` (``P = T + latency``) for input ``[T, B, *input_shape]``: the
         emulator's integer forward pass, differentiable with the model's surrogate."""
         self.check_input(x)
+        self._move_to(x.device)
         steps, batch = x.shape[:2]
         net, qnet = self.network, self.qnet
         window = steps + net.latency

@@ -119,7 +119,8 @@ class NIRSNN(nn.Module):
         return self._thresholds.get(name, self.network.population(name).vth)
 
     def simulate(self, x: torch.Tensor, observe=None) -> dict[str, torch.Tensor]:
-        """Every population's spikes for input ``x`` ``[T, B, *input_shape]`` (float64, differentiable).
+        """Every population's spikes for input ``x`` ``[T, B, *input_shape]`` (float64, differentiable),
+        computed on ``x``'s device.
 
         Args:
             x: time-first input ``[T, B, *input_shape]``.
@@ -129,8 +130,10 @@ class NIRSNN(nn.Module):
             ``{population name: spikes [T, B, *shape]}`` plus the input and bias sources.
         """
         self.check_input(x)
+        if any(w.device != x.device for w in self._weights.values()):  # it runs where its input is
+            self._weights = {k: w.to(x.device) for k, w in self._weights.items()}
         method, width = self._surrogate
-        alpha = torch.as_tensor(width)
+        alpha = torch.as_tensor(width, device=x.device)
         spike = lambda d: threshold(d, method, alpha)  # noqa: E731
         return simulate(self.network, x.double(), self._weights, spike, self._thresholds, observe)
 

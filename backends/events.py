@@ -1,0 +1,124 @@
+"""Event-driven synaptic products: accumulate the weights of active inputs, as the chip does.
+
+A binary (or, after an undone sum-pool, small-integer) input that is mostly zeros costs a dense
+product ``m x n_in x n_out`` multiply-accumulates, but only ``nnz x n_out`` additions when each
+active input adds its weight row (dense) or its kernel, placed at the outputs it reaches (conv).
+Both are exact: integer sums, in int64 or in float32 below ``2**24`` (the emulator checks the
+bound), so the order of the additions does not matter. The scatter loops are numba kernels
+(compiled on their first call).
+:class:`~backends.emulator.EmulatorExecutor` measures both paths on a projection's first batches
+and then takes, call by call, the one its measured cost per row (dense) or per event (sparse)
+predicts to be faster at the density it sees.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+
+@numba.njit(cache=False)
+def _scatter_dense(starts, cols, values, weight_t, out):  # pragma: no cover - compiled
+    for i in range(len(starts) - 1):
+        for e in range(starts[i], starts[i + 1]):
+            row = weight_t[cols[e]]
+            v = values[e]
+            for o in range(out.shape[1]):
+                out[i, o] += v * row[o]
+
+
+@numba.njit(cache=False)
+def _scatter_conv(starts, ci, yi, xi, values, kernel, sh, sw, ph, pw, out):  # pragma: no cover - compiled
+    kh, kw, _, c_out = kernel.shape
+    ho, wo = out.shape[1], out.shape[2]
+    for i in range(len(starts) - 1):
+        for e in range(starts[i], starts[i + 1]):
+            c, y, x, v = ci[e], yi[e], xi[e], values[e]
+            for ky in range(kh):
+                oy_num = y + ph - ky
+                if oy_num < 0 or oy_num % sh != 0:
+                    continue
+                oy = oy_num // sh
+                if oy >= ho:
+                    continue
+                for kx in range(kw):
+                    ox_num = x + pw - kx
+                    if ox_num < 0 or ox_num % sw != 0:
+                        continue
+                    ox = ox_num // sw
+                    if ox >= wo:
+                        continue
+                    k = kernel[ky, kx, c]
+                    for o in range(c_out):
+                        out[i, oy, ox, o] += v * k[o]
+
+
+def _events(x: torch.Tensor):
+    """Non-zero entries of ``x`` ``[m, ...]`` as numpy index arrays (row-major, so grouped by
+    sample), their values, and each sample's first event (``starts`` ``[m + 1]``)."""
+    idx = x.nonzero()
+    values = x[tuple(idx.T)]
+    idx = idx.numpy()
+    starts = np.searchsorted(idx[:, 0], np.arange(x.shape[0] + 1))
+    return idx, values, starts
+
+
+def accumulate_dense(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+    """``x @ weight_t`` by adding, for every non-zero ``x[i, j]``, ``x[i, j] * weight_t[j]`` to row ``i``.
+
+    Args:
+        x: input ``[m, n_in]`` on the CPU (spikes 0/1 or small integers), any dtype.
+        weight_t: the transposed weights ``[n_in, n_out]`` (int64, or float with exact sums).
+
+    Returns:
+        ``[m, n_out]`` in ``weight_t``'s dtype, equal to ``x @ weight_t``.
+
+    Example:
+        >>> w = torch.tensor([[1, 2], [3, 4], [5, 6]])
+        >>> accumulate_dense(torch.tensor([[1, 0, 1], [0, 0, 0]], dtype=torch.int8), w)
+        tensor([[6, 8],
+                [0, 0]])
+    """
+    out = torch.zeros((x.shape[0], weight_t.shape[1]), dtype=weight_t.dtype)
+    idx, values, starts = _events(x)
+    if len(idx):
+        wt = weight_t.numpy()
+        _scatter_dense(starts, idx[:, 1], values.to(weight_t.dtype).numpy(), wt, out.numpy())
+    return out
+
+
+def accumulate_conv(
+    x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int]
+) -> torch.Tensor:
+    """``conv2d(x, weight, stride, padding)`` by scattering each active input's kernel column.
+
+    For an input at ``(c, y, x)`` and a kernel offset ``(ky, kx)`` the output reached is
+    ``((y + pH - ky) / sH, (x + pW - kx) / sW)`` where that divides exactly and lies inside the map.
+
+    Args:
+        x: input maps ``[m, C_in, H, W]`` on the CPU (spikes or small integers).
+        weight: ``[C_out, C_in, kH, kW]`` (int64, or float with exact sums).
+        stride, padding: ``(sH, sW)``, ``(pH, pW)``.
+        out_hw: the output map's ``(H_out, W_out)``.
+
+    Returns:
+        ``[m, C_out, H_out, W_out]`` in ``weight``'s dtype, equal to the cross-correlation.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> x = (torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+        >>> w = torch.randint(-3, 4, (4, 3, 3, 3)).float()
+        >>> torch.equal(accumulate_conv(x, w, (2, 2), (1, 1), (3, 3)), F.conv2d(x, w, stride=2, padding=1))
+        True
+    """
+    m = x.shape[0]
+    c_out = weight.shape[0]
+    out = torch.zeros((m, *out_hw, c_out), dtype=weight.dtype)  # channels last while scattering
+    idx, values, starts = _events(x)
+    if len(idx):
+        kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
+        (sh, sw), (ph, pw) = stride, padding
+        v = values.to(weight.dtype).numpy()
+        _scatter_conv(starts, idx[:, 1], idx[:, 2], idx[:, 3], v, kernel, sh, sw, ph, pw, out.numpy())
+    return out.permute(0, 3, 1, 2)

@@ -1,0 +1,76 @@
+"""The event-driven products equal the dense ones exactly, and the emulator's choice between them
+changes no spike."""
+
+import hypothesis.strategies as st
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+
+import backends
+from backends.events import accumulate_conv, accumulate_dense
+from tests.backends import graphs as G
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    m=st.integers(1, 6),
+    n_in=st.integers(1, 40),
+    n_out=st.integers(1, 12),
+    density=st.floats(0.0, 1.0),
+    counts=st.booleans(),
+)
+def test_dense_accumulation_equals_the_product(seed, m, n_in, n_out, density, counts):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(m, n_in, generator=g) < density).to(torch.int8)
+    if counts:  # an undone sum-pool gives small integer counts
+        x = x * torch.randint(1, 5, x.shape, generator=g, dtype=torch.int8)
+    w = torch.randint(-300, 301, (n_in, n_out), generator=g)
+    assert torch.equal(accumulate_dense(x, w), x.long() @ w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 4),
+    size=st.integers(3, 9),
+    k=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    pad=st.integers(0, 2),
+    density=st.floats(0.0, 0.6),
+)
+def test_conv_scatter_equals_the_convolution(seed, c_in, c_out, size, k, stride, pad, density):
+    if size + 2 * pad < k:
+        return
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(2, c_in, size, size, generator=g) < density).float() * torch.randint(1, 4, (1,), generator=g)
+    w = torch.randint(-9, 10, (c_out, c_in, k, k), generator=g).float()
+    expected = F.conv2d(x, w, stride=stride, padding=pad)
+    got = accumulate_conv(x, w, (stride, stride), (pad, pad), tuple(expected.shape[2:]))
+    assert torch.equal(got, expected)
+
+
+def test_the_emulators_choice_of_product_changes_no_spike():
+    """The first two batches run both products (checked equal); after that, each path forced in
+    turn gives the same spikes, and the event-driven one really ran."""
+    g = G.conv(scale=6.0, pool="sum")
+    x = G.spikes((2, 8, 8), batch=8, steps=6, density=0.05)
+    emu = backends.load(g, "loihi2", "emulator", batch_size=4)
+    first = emu.run(x, record=True)  # two batches: both paths measured on every projection
+    assert set(emu.paths.values()) == {"both (measuring)"} and all(len(c) == 2 for c in emu._costs.values())
+    results = {}
+    for forced, costs in {"event-driven": (1.0, 0.0), "dense": (0.0, 1.0)}.items():
+        emu._costs = {name: [costs, costs] for name in emu._costs}
+        results[forced] = emu.run(x, record=True)
+        assert set(emu.paths.values()) == {forced}
+    for a, b, c in zip(first.layers, results["event-driven"].layers, results["dense"].layers):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    assert sum(int(layer.sum()) for layer in first.layers) > 0
+
+
+def test_float_profiles_and_other_devices_keep_the_dense_product():
+    emu = backends.load(G.conv(scale=6.0), "float", "emulator")
+    emu.run(G.spikes((2, 8, 8), batch=2, steps=4))
+    assert emu.paths == {} and not np.any([p.weight_t is not None for p in emu._syn.values()])
