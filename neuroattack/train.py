@@ -67,6 +67,8 @@ class TrainConfig:
             encoding=self.encoding or dataset.encoding,
             num_classes=dataset.num_classes,
         )
+        if dataset.binning is not None:
+            cfg["binning"] = dataset.binning
         return cfg
 
 
@@ -163,19 +165,24 @@ def train(
     out_dir: str | os.PathLike | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    data_root: str | os.PathLike | None = None,
+    download: bool = False,
 ) -> tuple[nn.Module, dict]:
     """Train a model as ``cfg`` says; if ``out_dir`` is given, write the checkpoint and metrics there.
 
     ``device``: where it trains and is evaluated (:func:`fit`); the model returned and saved is
-    on the CPU, so a checkpoint loads anywhere.
+    on the CPU, so a checkpoint loads anywhere. ``data_root``, ``download``: where the real
+    datasets are (:func:`~neuroattack.data.datasets.load_dataset`); the checkpoint records the
+    binning of event data, not the folder.
 
     Returns ``(model, metrics)`` with ``test_accuracy``, ``val_accuracy``, ``train_seconds``,
     ``device``.
     """
     torch.manual_seed(cfg.seed)
-    train_set = load_dataset(cfg.dataset, "train", cfg.n_train, cfg.timesteps, progress=progress)
-    test_set = load_dataset(cfg.dataset, "test", cfg.n_test, cfg.timesteps, progress=progress)
-    val_set = load_dataset(cfg.dataset, "val", cfg.n_test, cfg.timesteps, progress=progress)
+    data = {"progress": progress, "root": data_root, "download": download}
+    train_set = load_dataset(cfg.dataset, "train", cfg.n_train, cfg.timesteps, **data)
+    test_set = load_dataset(cfg.dataset, "test", cfg.n_test, cfg.timesteps, **data)
+    val_set = load_dataset(cfg.dataset, "val", cfg.n_test, cfg.timesteps, **data)
     model_cfg = cfg.model_config(train_set)
     encoding = model_cfg["encoding"]
     if encoding == "events" and train_set.encoding != "events":

@@ -36,6 +36,8 @@ class AttackRun:
             transfer), else ``None``.
         streams: the clean and adversarial inputs with labels and predictions, ready for
             :func:`~neuroattack.attacks.streams.save_streams`.
+        events: the clean events of every stream row where the data came from event files
+            (:func:`~neuroattack.attacks.streams.save_clean_events`), else ``None``.
         summary: ``result.summary()`` plus ``seconds`` (wall time), ``settings`` (the attack's, with
             ``transfer``) and, under transfer, ``source_asr``, ``source_n_attacked`` and
             ``source_clean_accuracy``.
@@ -49,6 +51,7 @@ class AttackRun:
     source_result: AttackResult | None
     streams: Streams
     summary: dict[str, Any]
+    events: list | None = None
 
 
 @contextmanager
@@ -124,15 +127,20 @@ def run_attack(
     for v in {id(victim): victim, id(crafter): crafter}.values():
         v.model.to(device)
     atk = build_attack(attack, crafter, grad, **options)
-    results, sources, clean, adv, labels, targets = [], [], [], [], [], []
+    results, sources, clean, adv, labels, targets, rows = [], [], [], [], [], [], []
+    offset = 0
     start = time.perf_counter()
     total = (len(data) + batch_size - 1) // batch_size
     for x, y in tqdm(
         data.batches(batch_size), total=total, desc=f"{attack}/{atk.estimator.name}", disable=not progress
     ):
         tgt = None
+        index = torch.arange(offset, offset + len(y))
+        offset += len(y)
         if atk.targeted:
             x, y, tgt = expand_targets(x, y, victim.model.num_classes)
+            index = index.repeat(len(y) // len(index))  # expand_targets repeats the batch
+        rows.append(index)
         with on_device(device):
             x_dev, y_dev = x.to(device), y.to(device)
             tgt_dev = None if tgt is None else tgt.to(device)
@@ -167,7 +175,8 @@ def run_attack(
         kind="events" if victim.encoding == "events" else "images",
         encoding=victim.encoding,
         timesteps=victim.timesteps,
-        settings=settings,
+        settings={**settings, "binning": data.binning} if data.binning is not None else settings,
         bin_us=(data.duration_us // data.timesteps) if data.duration_us else None,
     )
-    return AttackRun(result, source, streams, summary)
+    events = [data.events[i] for i in torch.cat(rows).tolist()] if data.events is not None else None
+    return AttackRun(result, source, streams, summary, events)

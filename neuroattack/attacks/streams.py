@@ -12,7 +12,12 @@ A streams directory holds
   ``nir.TimeGriddedData`` ``[N, T, P*H*W]`` bool, ``dt`` = one time bin in seconds), written with
   ``nir.write_data`` so that any NIR tool can read them with ``nir.read_data``.
 
-Both files are written atomically.
+- ``clean_events.npz`` for event inputs read from event files (nmnist-sim and the real event
+  datasets): the clean events of every stream row (arrays ``x, y, t, p`` concatenated, ``offsets``
+  ``[N + 1]``, ``sensor_size``), ``t`` in microseconds from the sample's start; what
+  ``neuroattack export-events`` turns into adversarial event files.
+
+All files are written atomically.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import torch
 from neuroattack.fileio import atomic_path, digest_files
 
 STREAMS_FILE = "streams.h5"
+EVENTS_FILE = "clean_events.npz"
 NIR_DATA_FILE = "streams.nir.h5"
 _ARRAYS = ("clean", "adversarial", "labels", "targets", "success", "pred_clean", "pred_adv")
 
@@ -299,3 +305,72 @@ def streams_digest(directory: str | os.PathLike) -> str:
     if not files:
         raise FileNotFoundError(f"streams {directory}: no .h5 files")
     return digest_files(files, f"streams {directory}")
+
+
+def save_clean_events(
+    directory: str | os.PathLike, events: list[np.ndarray], sensor_size: tuple[int, int, int]
+) -> Path:
+    """Write the clean events of every stream row to ``clean_events.npz`` (atomically).
+
+    Args:
+        directory: the streams directory.
+        events: one structured event array (``x, y, t, p``; ``x, t, p`` for audio) per stream row.
+        sensor_size: ``(W, H, P)`` of the binned frames.
+
+    Returns:
+        the file written.
+
+    Example:
+        >>> save_clean_events("runs/attacks/g2s", data.events, data.sensor_size)  # doctest: +SKIP
+    """
+    offsets = np.concatenate([[0], np.cumsum([len(e) for e in events])]).astype(np.int64)
+
+    def column(name: str) -> np.ndarray:
+        parts = [e[name].astype(np.int64) if name in e.dtype.names else np.zeros(len(e), np.int64) for e in events]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    path = Path(directory) / EVENTS_FILE
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(
+                f,
+                x=column("x"),
+                y=column("y"),
+                t=column("t"),
+                p=column("p"),
+                offsets=offsets,
+                sensor_size=np.asarray(sensor_size, np.int64),
+            )
+    return path
+
+
+def load_clean_events(directory: str | os.PathLike) -> tuple[list[np.ndarray], tuple[int, int, int]]:
+    """Read ``clean_events.npz``: ``(events per stream row, sensor_size)``.
+
+    Raises:
+        FileNotFoundError: the streams hold no clean events (image streams, or frames not binned
+            from event files).
+        ValueError: the file's arrays do not agree (naming the file and the array).
+
+    Example:
+        >>> events, sensor = load_clean_events("runs/attacks/g2s")  # doctest: +SKIP
+    """
+    from neuroattack.data.events import make_events
+
+    path = Path(directory) / EVENTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no clean events (streams of event files only; attack again to write them)")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in ("x", "y", "t", "p", "offsets", "sensor_size")}
+    offsets = arrays["offsets"]
+    n = len(arrays["t"])
+    for k in ("x", "y", "p"):
+        if len(arrays[k]) != n:
+            raise ValueError(f"{path}: array {k} has {len(arrays[k])} events, t has {n}")
+    if offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 0):
+        raise ValueError(f"{path}: offsets do not split the {n} events")
+    events = [
+        make_events(*(arrays[k][a:b] for k in ("x", "y", "t")), arrays["p"][a:b] != 0)
+        for a, b in zip(offsets[:-1], offsets[1:])
+    ]
+    return events, tuple(int(v) for v in arrays["sensor_size"])

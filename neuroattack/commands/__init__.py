@@ -14,6 +14,7 @@ from neuroattack.commands.bench import BENCH_ATTACKS, BENCH_BACKENDS
 from neuroattack.commands.demo import COMMAND as DEMO
 from neuroattack.commands.evaluate import COMMAND as EVALUATE
 from neuroattack.commands.export import COMMAND as EXPORT
+from neuroattack.commands.export_events import COMMAND as EXPORT_EVENTS
 from neuroattack.commands.inspect import COMMAND as INSPECT
 from neuroattack.commands.replay import COMMAND as REPLAY
 from neuroattack.commands.report import COMMAND as REPORT
@@ -26,6 +27,7 @@ COMMANDS: list[Command] = [
     INSPECT,
     ATTACK,
     REPLAY,
+    EXPORT_EVENTS,
     REPORT,
     BENCH_ATTACKS,
     BENCH_BACKENDS,

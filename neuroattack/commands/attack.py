@@ -152,7 +152,7 @@ def attack_options(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from neuroattack.attacks.registry import QUERY_ATTACKS
     from neuroattack.attacks.runner import run_attack
-    from neuroattack.attacks.streams import save_streams
+    from neuroattack.attacks.streams import save_clean_events, save_streams
     from neuroattack.data.datasets import load_dataset
     from neuroattack.device import resolve_device
     from neuroattack.fileio import read_json, write_json
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         )
     dataset = config["dataset"]
     surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
-    data = load_dataset(dataset, "test", args.n, config["timesteps"])
+    data = load_dataset(dataset, "test", args.n, config["timesteps"], root=args.data_root)
     result = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate, device=device)
     summary = {
         **result.summary,
@@ -186,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         "dataset": dataset,
     }
     save_streams(args.out, result.streams)
+    if result.events is not None:
+        save_clean_events(args.out, result.events, data.sensor_size)
     write_json(args.out / "summary.json", summary)
     print(
         f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
@@ -212,7 +214,7 @@ def _run_query(args: argparse.Namespace, options: dict, graph: dict | None, devi
     else:
         config = graph
         executor = backends.load(args.graph, profile, backend, dt=args.dt, framework=args.framework, device=device)
-    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
+    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"], root=args.data_root)
     result = run_query_attack(executor, data, args.attack, options, args.batch_size)
     result.summary["checkpoint" if args.checkpoint else "graph"] = str(args.checkpoint or args.graph)
     save_streams(args.out, result.streams)

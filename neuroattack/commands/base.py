@@ -67,6 +67,7 @@ def add_network(p: argparse.ArgumentParser, graph_help: str, data: bool = True) 
     source.add_argument("--checkpoint", type=Path, help="a checkpoint directory (neuroattack train)")
     source.add_argument("--graph", type=Path, help=graph_help)
     if data:
+        add_data_root(p)
         p.add_argument("--dataset", choices=sorted(DATASETS), default=None, help="with --graph: the data (required)")
         p.add_argument("--encoding", choices=SCHEMES, default=None, help="with --graph: how samples reach it (events)")
         p.add_argument("--timesteps", type=positive_int, default=None, help="with --graph: steps per sample (8)")
@@ -78,6 +79,8 @@ def network_config(args: argparse.Namespace) -> dict | None:
     """What ``--graph`` says in place of a checkpoint's config: ``{"dataset", "timesteps", "encoding"}``
     (defaults 8 steps, events; empty without data flags); ``None`` for ``--checkpoint``, where a
     graph-only flag is an error."""
+    from neuroattack.data.datasets import DATASETS
+
     flags = [k for k in _GRAPH_FLAGS if hasattr(args, k)]
     if args.checkpoint is not None:
         given = [f"--{k}" for k in flags if getattr(args, k) is not None]
@@ -88,7 +91,12 @@ def network_config(args: argparse.Namespace) -> dict | None:
         return {}
     if args.dataset is None:
         raise ValueError("--graph needs --dataset: the data to use")
-    return {"dataset": args.dataset, "timesteps": args.timesteps or 8, "encoding": args.encoding or "events"}
+    default_steps = DATASETS[args.dataset].default_timesteps or 8
+    return {
+        "dataset": args.dataset,
+        "timesteps": args.timesteps or default_steps,
+        "encoding": args.encoding or "events",
+    }
 
 
 def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "hardware profile") -> None:
@@ -100,6 +108,14 @@ def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "ha
         default=default,
         help=f"{what}: a bundled name ({', '.join(bundled_profiles())}) or a TOML path (default {default or 'float'})",
     )
+
+
+def add_data_root(p: argparse.ArgumentParser, download: bool = False) -> None:
+    """``--data-root DIR`` (else ``$NEUROATTACK_DATA``) for the real datasets; with ``download``
+    also ``--download`` (let tonic fetch a missing event dataset; never by default)."""
+    p.add_argument("--data-root", type=Path, default=None, help="folder of the real datasets (or $NEUROATTACK_DATA)")
+    if download:
+        p.add_argument("--download", action="store_true", help="let tonic download a missing event dataset")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

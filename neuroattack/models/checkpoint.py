@@ -42,6 +42,21 @@ def _check_config(config: Any) -> None:
         raise ValueError(f"model config: timesteps = {steps!r} must be an integer >= 1")
     if config["encoding"] not in SCHEMES:
         raise ValueError(f"model config: encoding = {config['encoding']!r} must be one of {SCHEMES}")
+    _check_binning(config)
+
+
+def _check_binning(config: dict[str, Any]) -> None:
+    """A model trained on a real event dataset saw frames binned as its config records: the data
+    it is attacked and replayed on must be binned the same way (this version's registry)."""
+    from neuroattack.data.datasets import DATASETS
+
+    info = DATASETS.get(config["dataset"])
+    if info is None or info.binning is None:
+        return
+    now = info.binning.as_dict(config["timesteps"])
+    recorded = config.get("binning")
+    if recorded is not None and recorded != now:
+        raise ValueError(f"model config: binning = {recorded} differs from how {info.name} is binned here ({now})")
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:

@@ -1,0 +1,383 @@
+"""The seeds' real datasets from a folder the user points at: N-MNIST, DVS128 Gesture, CIFAR10-DVS,
+Spiking Heidelberg Digits (through tonic's dataset classes and file layouts) and CIFAR-10 (the
+official python batches).
+
+Nothing is downloaded unless asked (``download=True``, ``--download``): tonic 1.7 has no offline
+switch (its classes download whenever their own file count check fails, e.g. for a subset of
+N-MNIST), so while a tonic class is built here its ``download`` raises and its check is ours: the
+files listed in :data:`LAYOUTS` must be there. This is the one place the project adapts tonic,
+and it is undone when the class is built. A missing or incomplete folder gets one message naming
+the files expected and where they come from.
+
+Event samples are binned with tonic's transforms (:class:`Binning`: optional ``Denoise``, a
+spatial ``Downsample``, ``ToFrame`` in fixed time windows from the first event) and clipped to
+0/1 spikes; the binning is recorded in checkpoints and streams (:meth:`Binning.as_dict`).
+
+CIFAR-10's batches are pickles; they are read by an unpickler that only builds numpy arrays
+(:func:`read_cifar_batch`), so a tampered file cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+#: the environment variable read where no ``--data-root`` is given
+DATA_ROOT_ENV = "NEUROATTACK_DATA"
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder holding the local datasets: ``root``, else ``$NEUROATTACK_DATA``.
+
+    Args:
+        root: the folder given by the user (``--data-root``), or ``None``.
+
+    Returns:
+        the folder as a ``Path``.
+
+    Raises:
+        FileNotFoundError: neither is given, or the folder does not exist.
+
+    Example:
+        >>> data_root("/data")  # doctest: +SKIP
+        PosixPath('/data')
+    """
+    value = root if root is not None else os.environ.get(DATA_ROOT_ENV)
+    if value is None:
+        raise FileNotFoundError(f"no data folder: pass --data-root DIR (or set ${DATA_ROOT_ENV}) for the real datasets")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"data folder {path} does not exist")
+    return path
+
+
+@dataclass(frozen=True)
+class Binning:
+    """How an event sample becomes ``T`` binary frames, with tonic's transforms.
+
+    Attributes:
+        sensor_size: the sensor ``(W, H, P)`` as tonic gives it.
+        bin_us: microseconds per frame (``ToFrame(time_window=...)``), counted from the sample's
+            first event; events after ``timesteps * bin_us`` are not used.
+        spatial_factor: ``Downsample(spatial_factor=...)`` (1: none).
+        denoise_us: ``Denoise(filter_time=...)`` in microseconds, or ``None``.
+
+    Example:
+        >>> Binning((34, 34, 2), 5000).frame_shape
+        (2, 34, 34)
+    """
+
+    sensor_size: tuple[int, int, int]
+    bin_us: int
+    spatial_factor: float = 1.0
+    denoise_us: float | None = None
+
+    @property
+    def binned_size(self) -> tuple[int, int, int]:
+        """``(W, H, P)`` after the downsampling."""
+        w, h, p = self.sensor_size
+        f = self.spatial_factor
+        return (int((w - 1) * f) + 1, int((h - 1) * f) + 1, p)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """One frame ``(P, H, W)``."""
+        w, h, p = self.binned_size
+        return (p, h, w)
+
+    def as_dict(self, timesteps: int) -> dict:
+        """What checkpoints and streams record (``tonic.transforms`` and their arguments)."""
+        fields = {**asdict(self), "sensor_size": list(self.sensor_size)}  # as JSON keeps it
+        return {"tool": "tonic.transforms", **fields, "timesteps": timesteps, "clip": 1}
+
+    def frames(self, events: np.ndarray, timesteps: int, relative: bool = True) -> np.ndarray:
+        """Binary frames ``[T, P, H, W]`` (uint8) of one sample's structured events.
+
+        Args:
+            events: structured events (``x, y, t, p``, or ``x, t, p`` for audio), ``t`` in µs.
+            timesteps: ``T``.
+            relative: count time from the first event (a recording's clock); ``False``: from
+                ``t = 0`` (events already relative to their sample's start, as the project keeps them).
+        """
+        import tonic.transforms as tt
+
+        out = np.zeros((timesteps, *self.frame_shape), dtype=np.uint8)
+        ev = np.array(events, copy=True)
+        if len(ev) == 0:
+            return out
+        if "y" not in ev.dtype.names:  # audio-like (SHD): one row of channels
+            full = np.zeros(len(ev), dtype=[("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])
+            full["x"], full["t"] = ev["x"], ev["t"]
+            ev = full
+        if relative:
+            ev["t"] = ev["t"] - ev["t"].min()
+        ev = ev[(ev["t"] >= 0) & (ev["t"] < timesteps * self.bin_us)]
+        if self.denoise_us is not None and len(ev):
+            ev = tt.Denoise(filter_time=self.denoise_us)(ev)
+        if self.spatial_factor != 1.0 and len(ev):
+            ev = tt.Downsample(spatial_factor=self.spatial_factor)(ev)
+        if len(ev) == 0:
+            return out
+        size = self.binned_size
+        end = timesteps * self.bin_us
+        to_frame = tt.ToFrame(size, time_window=self.bin_us, include_incomplete=True, start_time=0, end_time=end)
+        counts = to_frame(ev)  # [F, P, H, W], windows from t = 0
+        counts = np.asarray(counts).reshape(len(counts), *self.frame_shape)[:timesteps]
+        out[: len(counts)] = np.minimum(counts, 1)
+        return out
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a dataset's files lie under the data folder, and where they come from.
+
+    Attributes:
+        expected: the files, as the one-line error for a missing dataset names them.
+        source: where to get them.
+
+    Example:
+        >>> LAYOUTS["shd"].expected
+        'SHD/shd_train.h5 and SHD/shd_test.h5 (the .h5.zip archives extracted)'
+    """
+
+    expected: str
+    source: str
+
+
+LAYOUTS: dict[str, Layout] = {
+    "nmnist": Layout(
+        "NMNIST/Train/<digit>/*.bin and NMNIST/Test/<digit>/*.bin (the archives train.zip, test.zip extracted)",
+        "https://www.garrickorchard.com/datasets/n-mnist (or tonic.datasets.NMNIST(download))",
+    ),
+    "dvsgesture": Layout(
+        "DVSGesture/ibmGestureTrain/user<NN>_<lighting>/<label>.npy and DVSGesture/ibmGestureTest/... "
+        "(tonic's preprocessed ibmGestureTrain.tar.gz, ibmGestureTest.tar.gz extracted)",
+        "tonic.datasets.DVSGesture(download) (figshare), from IBM's DvsGesture recordings",
+    ),
+    "cifar10-dvs": Layout(
+        "CIFAR10DVS/<class>/*.aedat4 for the ten classes airplane ... truck",
+        "https://figshare.com/articles/dataset/CIFAR10-DVS_New/4724671 (or tonic.datasets.CIFAR10DVS(download))",
+    ),
+    "shd": Layout(
+        "SHD/shd_train.h5 and SHD/shd_test.h5 (the .h5.zip archives extracted)",
+        "https://zenkelab.org/datasets (or tonic.datasets.SHD(download))",
+    ),
+    "cifar10": Layout(
+        "cifar-10-batches-py/data_batch_1 ... data_batch_5 and test_batch (cifar-10-python.tar.gz extracted)",
+        "https://www.cs.toronto.edu/~kriz/cifar.html",
+    ),
+}
+
+
+def _missing(name: str, root: Path, found: bool) -> None:
+    if not found:
+        layout = LAYOUTS[name]
+        raise FileNotFoundError(
+            f"dataset {name} not found under {root}: expected {layout.expected}; source: {layout.source}"
+        )
+
+
+@contextmanager
+def _offline(cls, download: bool) -> Iterator[None]:
+    """Build tonic dataset class ``cls`` without its download (unless asked): the one adaptation."""
+    if download:
+        yield
+        return
+    saved = cls.download, cls._check_exists
+
+    def refuse(self):
+        raise FileNotFoundError(f"{cls.__name__}: files missing and downloading was not asked for (--download)")
+
+    cls.download, cls._check_exists = refuse, lambda self: True
+    try:
+        yield
+    finally:
+        cls.download, cls._check_exists = saved
+
+
+def _tonic_dataset(name: str, root: Path, train: bool, download: bool):
+    import tonic.datasets as td
+
+    if name == "nmnist":
+        folder = root / "NMNIST" / ("Train" if train else "Test")
+        _missing(name, root, download or any(folder.rglob("*.bin")))
+        cls, kwargs = td.NMNIST, {"train": train}
+    elif name == "dvsgesture":
+        folder = root / "DVSGesture" / ("ibmGestureTrain" if train else "ibmGestureTest")
+        _missing(name, root, download or any(folder.rglob("*.npy")))
+        cls, kwargs = td.DVSGesture, {"train": train}
+    elif name == "cifar10-dvs":
+        _missing(name, root, download or any((root / "CIFAR10DVS").rglob("*.aedat4")))
+        cls, kwargs = td.CIFAR10DVS, {}
+    else:
+        _missing(name, root, download or (root / "SHD" / f"shd_{'train' if train else 'test'}.h5").is_file())
+        cls, kwargs = td.SHD, {"train": train}
+    with _offline(cls, download):
+        return cls(save_to=str(root), **kwargs)
+
+
+def _split_indices(name: str, split: str, total_train: int, total: int) -> tuple[bool, np.ndarray]:
+    """``(from the train files, indices)``: val is the last tenth of the train files; CIFAR10-DVS,
+    which has no split, gives every tenth sample (index % 10 == 9) to test and index % 10 == 8 to val."""
+    if name == "cifar10-dvs":
+        idx = np.arange(total)
+        pick = {"test": idx % 10 == 9, "val": idx % 10 == 8, "train": idx % 10 < 8}[split]
+        return True, idx[pick]
+    if split == "test":
+        return False, np.arange(total)
+    cut = total_train - max(total_train // 10, 1) if total_train > 1 else total_train
+    return True, np.arange(cut) if split == "train" else np.arange(cut, total_train)
+
+
+def load_event_dataset(
+    name: str,
+    split: str,
+    binning: Binning,
+    timesteps: int,
+    n: int | None = None,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, list[np.ndarray]]:
+    """The first ``n`` samples of an event dataset's split, binned: ``(frames, labels, events)``.
+
+    Args:
+        name: ``"nmnist"``, ``"dvsgesture"``, ``"cifar10-dvs"`` or ``"shd"``.
+        split: ``"train"``, ``"val"`` (the last tenth of the train files) or ``"test"``.
+        binning: how events become frames.
+        timesteps: ``T`` frames a sample.
+        n: the first ``n`` samples (``None``: all).
+        root: the data folder (``None``: ``$NEUROATTACK_DATA``).
+        download: let tonic download what is missing.
+        progress: show a progress bar while reading.
+
+    Returns:
+        frames uint8 ``[N, T, P, H, W]``, labels int64 ``[N]``, and the raw events of each sample
+        (structured, ``t`` in microseconds from the sample's first event).
+
+    Raises:
+        FileNotFoundError: the folder or the dataset's files are missing (one line naming them).
+        ValueError: ``n`` outside ``[1, split size]``.
+
+    Example:
+        >>> from neuroattack.data.datasets import DATASETS
+        >>> frames, labels, events = load_event_dataset(
+        ...     "nmnist", "test", DATASETS["nmnist"].binning, 15, n=8, root="/data")  # doctest: +SKIP
+        >>> frames.shape  # doctest: +SKIP
+        torch.Size([8, 15, 2, 34, 34])
+    """
+    root = data_root(root) if not download else Path(root or os.environ.get(DATA_ROOT_ENV, ".")).expanduser()
+    train_ds = _tonic_dataset(name, root, True, download)
+    test_ds = train_ds if name == "cifar10-dvs" else None
+    if split == "test" and name != "cifar10-dvs":
+        test_ds = _tonic_dataset(name, root, False, download)
+    from_train, idx = _split_indices(name, split, len(train_ds), len(test_ds) if test_ds is not None else 0)
+    ds = train_ds if from_train else test_ds
+    if n is not None:
+        if not 0 < n <= len(idx):
+            raise ValueError(f"n must be in [1, {len(idx)}] for {name} {split}, got {n}")
+        idx = idx[:n]
+    frames = np.zeros((len(idx), timesteps, *binning.frame_shape), dtype=np.uint8)
+    labels = np.zeros(len(idx), dtype=np.int64)
+    events = []
+    for k, i in enumerate(tqdm(idx, desc=f"reading {name} {split}", disable=not progress, leave=False)):
+        ev, label = ds[int(i)]
+        ev = np.asarray(ev)
+        frames[k] = binning.frames(ev, timesteps)
+        labels[k] = int(label)
+        rel = np.array(ev, copy=True)
+        if len(rel):
+            rel["t"] = rel["t"] - rel["t"].min()
+        events.append(rel)
+    return torch.from_numpy(frames), torch.from_numpy(labels), events
+
+
+# -- CIFAR-10 ------------------------------------------------------------------------------------
+_NP_RECONSTRUCT = np.core.multiarray._reconstruct
+_NP_FROMBUFFER = np.core.numeric._frombuffer
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _NP_RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _NP_RECONSTRUCT,  # pickled under numpy >= 2
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.numeric", "_frombuffer"): _NP_FROMBUFFER,  # protocol 5
+    ("numpy._core.numeric", "_frombuffer"): _NP_FROMBUFFER,
+}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR-10 batch") from None
+
+
+def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """One official CIFAR-10 python batch: images ``[N, 3, 32, 32]`` uint8 and labels ``[N]`` int64.
+
+    Read by an unpickler that only rebuilds numpy arrays: any other object in the file is refused.
+
+    Args:
+        path: ``data_batch_1`` ... ``data_batch_5`` or ``test_batch``.
+
+    Returns:
+        ``(images, labels)``.
+
+    Raises:
+        ValueError: the file is not a CIFAR-10 batch (naming the file and what is wrong).
+
+    Example:
+        >>> images, labels = read_cifar_batch("cifar-10-batches-py/test_batch")  # doctest: +SKIP
+        >>> images.shape  # doctest: +SKIP
+        (10000, 3, 32, 32)
+    """
+    try:
+        with open(path, "rb") as f:
+            batch = _ArraysOnly(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: not a CIFAR-10 batch ({err})") from None
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+        raise ValueError(f"{path}: field b'data' is not a uint8 [N, 3072] array")
+    labels = np.asarray(batch.get(b"labels", []), dtype=np.int64)
+    if labels.shape != (len(data),) or (labels < 0).any() or (labels > 9).any():
+        raise ValueError(f"{path}: field b'labels' does not hold {len(data)} labels in 0..9")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar10(
+    split: str, n: int | None = None, root: str | os.PathLike | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 images ``[N, 3, 32, 32]`` float32 in [0, 1] and labels: train = data_batch_1..4,
+    val = data_batch_5, test = test_batch (the first ``n`` of the split).
+
+    Example:
+        >>> x, y = load_cifar10("test", n=16, root="/data")  # doctest: +SKIP
+        >>> x.shape, y.shape  # doctest: +SKIP
+        (torch.Size([16, 3, 32, 32]), torch.Size([16]))
+    """
+    folder = data_root(root) / "cifar-10-batches-py"
+    files = {"train": [f"data_batch_{k}" for k in range(1, 5)], "val": ["data_batch_5"], "test": ["test_batch"]}[split]
+    _missing("cifar10", folder.parent, all((folder / f).is_file() for f in files))
+    images, labels = [], []
+    for f in files:
+        x, y = read_cifar_batch(folder / f)
+        images.append(x)
+        labels.append(y)
+        if n is not None and sum(len(v) for v in labels) >= n:
+            break
+    x, y = np.concatenate(images), np.concatenate(labels)
+    if n is not None:
+        if not 0 < n <= len(y):
+            raise ValueError(f"n must be in [1, {len(y)}] for cifar10 {split}, got {n}")
+        x, y = x[:n], y[:n]
+    return torch.from_numpy(x.astype(np.float32) / 255.0), torch.from_numpy(y)
