@@ -420,14 +420,16 @@ class EmulatorExecutor:
         return activation(acc, proj.synapse, p.exp, self.profile.state_bits)
 
     def _choose(self, name: str, m: int, events: torch.Tensor, dense, sparse) -> torch.Tensor:
-        """Run the dense or the event-driven product, whichever the costs measured on this
-        projection's first two batches predict to be faster at this batch's rows and events
-        (both run, timed and checked equal on those batches)."""
+        """Run the dense or the event-driven product. A projection's first three batches run both
+        (checked equal; the first, which compiles and warms caches, is not timed); after that the
+        event-driven product runs where the measured costs per row (dense) and per event predict
+        it to take less than half the dense time at this batch's rows and events (a margin, so
+        that timing noise does not flip a projection onto the slower path)."""
         if sparse is None:
             return dense()
         nnz = max(int(torch.count_nonzero(events)), 1)
-        seen = self._costs.get(name, [])
-        if len(seen) < 2:
+        seen = self._costs.setdefault(name, [])
+        if len(seen) < 3:
             t0 = time.perf_counter()
             a = dense()
             t1 = time.perf_counter()
@@ -436,12 +438,11 @@ class EmulatorExecutor:
             if not torch.equal(a.to(b.dtype), b):
                 raise RuntimeError(f"projection {name}: the event-driven product differs from the dense one")
             seen.append(((t1 - t0) / m, (t2 - t1) / nnz))
-            self._costs[name] = seen
             self.paths[name] = "both (measuring)"
             return a
-        per_row = min(c[0] for c in seen)
-        per_event = min(c[1] for c in seen)
-        if per_event * nnz < per_row * m:
+        per_row = min(c[0] for c in seen[1:])
+        per_event = min(c[1] for c in seen[1:])
+        if per_event * nnz < 0.5 * per_row * m:
             self.paths[name] = "event-driven"
             return sparse()
         self.paths[name] = "dense"

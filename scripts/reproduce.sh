@@ -21,7 +21,10 @@ train mnist-l1.0     --dataset mnist --lambda 1.0
 # -- benchmarks (nothing else running)
 $NA bench attacks  --checkpoint runs/models/mnist      --out runs/bench/attacks.json  | tee runs/logs/bench_attacks.log
 $NA bench backends --checkpoint runs/models/nmnist-sim --out runs/bench/backends.json | tee runs/logs/bench_backends.log
-$NA bench backends --checkpoint runs/models/mnist      --out runs/bench/backends_mnist.json --lava-samples 50 | tee runs/logs/bench_backends_mnist.log
+$NA bench backends --checkpoint runs/models/mnist --lava-samples 20 --out runs/bench/backends_mnist.json | tee runs/logs/bench_backends_mnist.log
+$PY scripts/nir_cnn.py --out runs/nir/nmnist_cnn.nir --frames runs/nir/nmnist300.npz --n 64
+$NA bench backends --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --lava-samples 4 --emulator-batch 64 \
+    --out runs/bench/backends_cnn.json | tee runs/logs/bench_backends_cnn.log
 
 # -- float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
 for m in mnist nmnist-sim; do

@@ -53,16 +53,16 @@ def test_conv_scatter_equals_the_convolution(seed, c_in, c_out, size, k, stride,
 
 
 def test_the_emulators_choice_of_product_changes_no_spike():
-    """The first two batches run both products (checked equal); after that, each path forced in
+    """The first three batches run both products (checked equal); after that, each path forced in
     turn gives the same spikes, and the event-driven one really ran."""
     g = G.conv(scale=6.0, pool="sum")
-    x = G.spikes((2, 8, 8), batch=8, steps=6, density=0.05)
+    x = G.spikes((2, 8, 8), batch=12, steps=6, density=0.05)
     emu = backends.load(g, "loihi2", "emulator", batch_size=4)
-    first = emu.run(x, record=True)  # two batches: both paths measured on every projection
-    assert set(emu.paths.values()) == {"both (measuring)"} and all(len(c) == 2 for c in emu._costs.values())
+    first = emu.run(x, record=True)  # three batches: both paths measured on every projection
+    assert set(emu.paths.values()) == {"both (measuring)"} and all(len(c) == 3 for c in emu._costs.values())
     results = {}
     for forced, costs in {"event-driven": (1.0, 0.0), "dense": (0.0, 1.0)}.items():
-        emu._costs = {name: [costs, costs] for name in emu._costs}
+        emu._costs = {name: [costs, costs, costs] for name in emu._costs}
         results[forced] = emu.run(x, record=True)
         assert set(emu.paths.values()) == {forced}
     for a, b, c in zip(first.layers, results["event-driven"].layers, results["dense"].layers):
