@@ -38,6 +38,7 @@ COLUMNS = [
     ("sim clean acc", "sim_clean"),
     ("hw clean acc", "hw_clean"),
     ("sim ASR", "sim_asr"),
+    ("sim ASR 95 %", "sim_asr_interval"),
     ("hw ASR", "hw_asr"),
     ("hw ASR 95 %", "hw_asr_interval"),
     ("transfer", "transfer"),
@@ -132,6 +133,7 @@ def rows(runs: list[dict]) -> list[dict]:
                 "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
                 "hw_clean": hw.get("hw_clean_accuracy"),
                 "sim_asr": hw.get("sim_asr", sim.get("asr")),  # without a replay: the attack's own ASR
+                "sim_asr_interval": sim.get("asr_interval_95"),
                 "hw_asr": hw.get("hw_asr"),
                 "hw_asr_std": hw.get("hw_asr_std"),
                 "hw_asr_interval": hw_asr_interval(hw),

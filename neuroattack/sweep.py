@@ -228,6 +228,7 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
         k: summary.get(k)
         for k in (
             "asr",
+            "asr_interval_95",
             "asr_expected",
             "mean_perturbation",
             "mean_l0",

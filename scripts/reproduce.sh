@@ -9,14 +9,14 @@ mkdir -p runs/logs runs/bench
 log() { echo "== $*" >&2; }
 
 # -- models (default specs: digits 256FC-10FC, MNIST 16C5-AP2-32C5-AP2-10FC, nmnist-sim 512FC-10FC)
-train() { local out=$1; shift; [ -f "runs/models/$out/metrics.json" ] || $NA train "$@" --out "runs/models/$out" 2>&1 | tail -1 | tee -a runs/logs/train.log; }
-train digits         --dataset digits
-train digits-ann     --dataset digits --model-type ann --loss ce
-train mnist          --dataset mnist
-train mnist-ann      --dataset mnist --model-type ann --loss ce
-train nmnist-sim     --dataset nmnist-sim
-train nmnist-sim-ann --dataset nmnist-sim --model-type ann --loss ce
-train mnist-l1.0     --dataset mnist --lambda 1.0
+trained() { [ -f "runs/models/$1/metrics.json" ]; }
+trained digits         || $NA train --dataset digits --out runs/models/digits 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained digits-ann     || $NA train --dataset digits --model-type ann --loss ce --out runs/models/digits-ann 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained mnist          || $NA train --dataset mnist --out runs/models/mnist 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained mnist-ann      || $NA train --dataset mnist --model-type ann --loss ce --out runs/models/mnist-ann 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained nmnist-sim     || $NA train --dataset nmnist-sim --out runs/models/nmnist-sim 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained nmnist-sim-ann || $NA train --dataset nmnist-sim --model-type ann --loss ce --out runs/models/nmnist-sim-ann 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained mnist-l1.0     || $NA train --dataset mnist --lambda 1.0 --out runs/models/mnist-l1.0 2>&1 | tail -1 | tee -a runs/logs/train.log
 
 # -- benchmarks (nothing else running)
 $NA bench attacks  --checkpoint runs/models/mnist      --out runs/bench/attacks.json  | tee runs/logs/bench_attacks.log
@@ -29,17 +29,22 @@ $NA bench backends --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.np
 # -- float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
 for m in mnist nmnist-sim; do
   for b in "norse" "reference --profile float" "emulator --profile float" \
-           "emulator --profile loihi2" "emulator --profile loihi2-w6" \
-           "emulator --profile loihi2-w4"; do
+           "emulator --profile loihi2-w6" "emulator --profile loihi2-w4"; do
     $NA evaluate --checkpoint runs/models/$m --backend $b --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
   done
-  $NA evaluate --checkpoint runs/models/$m --n 300 --backend lava --profile loihi2 --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m: /" | tee -a runs/logs/evaluate.log
   $NA evaluate --checkpoint runs/models/$m --n 300 --backend emulator --profile loihi2 --out runs/logs/eval.json 2>/dev/null | tail -1 | sed "s/^/$m (first 300): /" | tee -a runs/logs/evaluate.log
-  $NA export --checkpoint runs/models/$m --out runs/nir/$m.nir | tee -a runs/logs/export.log
 done
+$NA evaluate --checkpoint runs/models/mnist --backend emulator --profile loihi2 2>/dev/null | tail -1 | tee -a runs/logs/evaluate.log
+$NA evaluate --checkpoint runs/models/mnist --backend lava --profile loihi2 --n 300 2>/dev/null | tail -1 | tee -a runs/logs/evaluate.log
+$NA evaluate --checkpoint runs/models/nmnist-sim --backend emulator --profile loihi2 2>/dev/null | tail -1 | tee -a runs/logs/evaluate.log
+$NA evaluate --checkpoint runs/models/nmnist-sim --backend lava --profile loihi2 --n 300 2>/dev/null | tail -1 | tee -a runs/logs/evaluate.log
+$NA export --checkpoint runs/models/mnist --out runs/nir/mnist.nir | tee -a runs/logs/export.log
+$NA export --checkpoint runs/models/nmnist-sim --out runs/nir/nmnist-sim.nir | tee -a runs/logs/export.log
 
 # -- G2S/RSF on nmnist-sim (untargeted, ablation without sampling, targeted)
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --n 1000 --out runs/attacks/nmnist-g2s 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --penultimate-threshold 1.5 --n 1000 --out runs/attacks/nmnist-g2s-th1.5 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --penultimate-threshold 2.0 --n 1000 --out runs/attacks/nmnist-g2s-th2.0 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --no-sampling --n 1000 --out runs/attacks/nmnist-g2s-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --n 100 --out runs/attacks/nmnist-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --no-sampling --n 100 --out runs/attacks/nmnist-g2s-targeted-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
@@ -51,5 +56,8 @@ $PY scripts/liang_findings.py --n 300       2>/dev/null | tail -35 > runs/logs/l
 $PY scripts/sharmin_findings.py --n 300     2>/dev/null | tail -30 > runs/logs/sharmin.log
 $PY scripts/threat_models.py --n 300       2>/dev/null | tail -20 > runs/logs/threat_models.log
 $PY scripts/interop_table.py               2>/dev/null > runs/logs/interop.log
+if command -v nvidia-smi > /dev/null; then  # the GPU figures, where there is one
+    scripts/gpu_check.sh prepare; scripts/gpu_check.sh run runs/gpu_check
+fi
 rm -rf runs/demo-fresh
 ( time NEUROATTACK_CACHE=$(mktemp -d) $NA demo --out runs/demo-fresh ) 2>&1 | grep -v "it/s\]\|s/it\]\|chunk/s\]" | tail -16 > runs/logs/demo.log

@@ -35,3 +35,28 @@ def test_the_recurrent_example_runs_and_lava_agrees():
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # its own assert compares every population
     assert scope["emu"].layers[0].sum() > 0 and scope["lava"].window.shape == scope["emu"].window.shape
+
+
+def _results_commands() -> list[str]:
+    """Every command README's results quote: in code blocks, and in backticks (headings, prose)."""
+    readme = (ROOT / "README.md").read_text()
+    results = readme[readme.index("## Results") :]
+    quoted = []
+    for block in re.findall(r"```\n(.*?)```", results, flags=re.S):
+        quoted += block.replace("\\\n", " ").splitlines()
+    quoted += re.findall(r"`((?:neuroattack |python scripts/)[^`]+)`", results)  # not file names
+    starts = ("neuroattack ", "python scripts/", "scripts/")
+    return [" ".join(c.split("  #")[0].split()) for c in quoted if c.strip().startswith(starts)]
+
+
+def test_every_results_command_is_in_reproduce_sh():
+    """scripts/reproduce.sh says it makes every figure README quotes: each quoted command is in it."""
+    script = (ROOT / "scripts" / "reproduce.sh").read_text().replace("\\\n", " ")
+    lines = [
+        " ".join(line.split()).replace("$NA ", "neuroattack ").replace("$PY ", "python ")
+        for line in script.splitlines()
+    ]
+    commands = _results_commands()
+    assert len(commands) >= 15  # the parse found the results' commands
+    missing = [c for c in commands if not any(c in line for line in lines)]
+    assert missing == [], "README results commands missing from scripts/reproduce.sh"

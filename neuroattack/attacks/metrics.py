@@ -165,7 +165,8 @@ class AttackResult:
 
         Returns:
             A JSON-compatible ``dict``: ``n_total``, ``n_attacked`` (clean-correct), ``n_success``,
-            ``clean_accuracy``, ``asr``, ``asr_expected`` (mean success fraction), the means over
+            ``clean_accuracy``, ``asr`` with ``asr_interval_95`` (Wilson, over the attacked
+            inputs), ``asr_expected`` (mean success fraction), the means over
             successes ``mean_perturbation``, ``mean_l0``, ``mean_linf``, the means over attacked
             inputs ``mean_iterations``, ``mean_rsf_invocations``, the count ``zero_grad_first``
             and ``targeted``; a mean over no input is ``None``.
@@ -184,6 +185,7 @@ class AttackResult:
             "n_success": n_succ,
             "clean_accuracy": float(attacked.float().mean()) if len(self.labels) else None,
             "asr": n_succ / n_attacked if n_attacked else None,
+            "asr_interval_95": list(wilson_interval(n_succ, n_attacked)) if n_attacked else None,
             "asr_expected": mean(self.success_fraction, attacked),
             "mean_perturbation": mean(self.l2_per_point, succ),
             "mean_l0": mean(self.l0, succ),

@@ -189,9 +189,11 @@ def run(args: argparse.Namespace) -> int:
     if result.events is not None:
         save_clean_events(args.out, result.events, data.sensor_size)
     write_json(args.out / "summary.json", summary)
+    low, high = summary["asr_interval_95"] or (None, None)
+    interval = f" [{low:.3f}, {high:.3f}]" if low is not None else ""
     print(
         f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
-        f"{rate(summary['asr'])} over {summary['n_attacked']} correctly classified inputs; "
+        f"{rate(summary['asr'])}{interval} over {summary['n_attacked']} correctly classified inputs; "
         f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
     )
     return 0

@@ -142,10 +142,25 @@ def test_bptr_and_rga_follow_their_rate_rules():
         assert torch.allclose(g, ref, atol=1e-6), name
 
 
-def test_rga_slope_pieces():
-    u = torch.tensor([-0.1, 0.3, 0.6, 1.5, 2.5])
-    assert torch.allclose(rga_slope(u, 0.5), torch.tensor([0.0, 0.2, 0.6, 0.6, 0.0]))
-    assert torch.allclose(rga_slope(u, 1.0), torch.tensor([0.0, 0.5, 0.5, 0.5, 0.0]))
+def _rate_bp_backward(x: torch.Tensor, tau: float) -> torch.Tensor:
+    """The RGA backward of the HART authors' public code (hzc1208/HART_Attack, models/layers.py,
+    RateBp.backward), transcribed line by line with its constants: the oracle."""
+    gamma, ext, des = 0.2, 1, 1
+    return (x >= 1 - tau).float() * (x <= 1 + ext).float() * (des - gamma + gamma * tau) / (tau + ext) + (
+        x <= 1 - tau
+    ).float() * (x >= 0).float() * gamma
+
+
+@pytest.mark.parametrize("tau", [0.25, 0.5, 0.9, 1.0])
+def test_rga_slope_is_the_published_implementations(tau):
+    u = torch.cat([torch.linspace(-0.5, 3.0, 141), torch.tensor([0.0, 1 - tau, 2.0])])  # edges included
+    assert torch.allclose(rga_slope(u, tau), _rate_bp_backward(u, tau))
+
+
+def test_rga_slope_by_hand():
+    # tau = 0.5: gamma 0.2 on [0, 0.5]; (1 - 0.2 + 0.1) / 1.5 = 0.6 on [0.5, 2]; both at 0.5
+    u = torch.tensor([-0.1, 0.0, 0.3, 0.5, 1.5, 2.0, 2.5])
+    assert torch.allclose(rga_slope(u, 0.5), torch.tensor([0.0, 0.2, 0.2, 0.8, 0.6, 0.6, 0.0]))
 
 
 def test_cba_agrees_in_sign_with_finite_differences_of_the_ann_twin():
