@@ -70,7 +70,7 @@ def mnist_model(
         encoding=encoding,
     )
     if model_type == "ann":
-        name = "mnist-ann"
+        name = "mnist-ann" + (f"-s{seed}" if seed else "")
     else:
         name = "mnist" + "".join(
             f"-{k}{v}"
@@ -95,9 +95,11 @@ def study_main(
     build: Callable[[argparse.Namespace], list[RunSpec]],
     name: str,
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    findings: Callable[[argparse.Namespace, Path], str] | None = None,
 ) -> None:
     """Parse the common options (and the study's own, from ``add_arguments``), build the runs,
-    sweep them into the store, report."""
+    sweep them into the store, report; ``findings(args, store)`` adds a Markdown section (printed
+    and written to the report folder as ``findings.md``)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--store", type=Path, default=Path(f"runs/{name}/results.sqlite"))
     parser.add_argument("--models", type=Path, default=Path("runs/models"))
@@ -114,4 +116,8 @@ def study_main(
     counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)
     html = build_report(args.store, args.report or args.store.parent / "report", title=description)
     print(summary_table(args.store))
+    if findings is not None:
+        text = findings(args, args.store)
+        (html.parent / "findings.md").write_text(text + "\n")
+        print(text)
     print(f"{counts['done']} runs done, {counts['skipped']} already in {args.store}; report: {html}")

@@ -1,0 +1,109 @@
+"""The seeds' findings over three trained seeds of every model they compare, with verdicts.
+
+On MNIST (the conv SNN of the HART study, Bernoulli-coded, leak 0.5, T = 8, and its ANN twin),
+seeds 0, 1 and 2 of each model, the first 300 test inputs, PGD at eps 32/255 (7 steps, alpha
+eps/4, EOT 2, 4 evaluation draws; simulation, where HART's Table 2 ranks the estimators):
+
+- HART's Table 2: HART's gradient beats BPTR's, STBP's and RGA's, and CBA's is the weakest;
+- Sharmin et al.: the SNN resists white-box attack better than its ANN twin, and inputs crafted
+  on the ANN (black-box) move the SNN less than its own white-box attack.
+
+Each finding is judged by :func:`neuroattack.findings.verdict` (reproduced, refuted or undecided,
+from the rates pooled over seeds with their 95 % Wilson intervals). HART's gamma is tuned per
+model on the validation split.
+
+    python scripts/seed_findings.py [--n 300] [--seeds 3] [--quick]
+"""
+
+from neuroattack.attacks.tuning import tune_hart_gamma
+from neuroattack.data.datasets import load_dataset
+from neuroattack.findings import Rate, pooled, verdict
+from neuroattack.store import ResultStore
+from neuroattack.studies import mnist_model, study_main
+from neuroattack.sweep import RunSpec
+from neuroattack.victims import Victim
+
+ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")
+EPS = 32 / 255
+COMMAND = "python scripts/seed_findings.py --n 300"
+#: (finding, paper's figure, the setting expected higher, the setting expected lower)
+FINDINGS = (
+    ("HART beats BPTR (PGD, white-box)", "HART Table 2: HART highest of the five", "snn/hart", "snn/bptr"),
+    ("HART beats STBP", "HART Table 2", "snn/hart", "snn/stbp"),
+    ("HART beats RGA", "HART Table 2", "snn/hart", "snn/rga"),
+    ("BPTR beats CBA (CBA weakest)", "HART Table 2: CBA lowest", "snn/bptr", "snn/cba"),
+    ("the ANN twin is easier to attack than the SNN", "Sharmin Table 1, Liang Table IX", "ann/ann", "snn/stbp"),
+    ("SNN white-box beats ANN-crafted black-box", "Sharmin Table 2 (black-box weaker)", "snn/stbp", "transfer/ann"),
+)
+
+
+def add_arguments(parser):
+    parser.add_argument("--seeds", type=int, default=3, help="trained seeds of every model")
+
+
+def _pgd(**extra):
+    return {"eps": EPS, "alpha": EPS / 4, "steps": 7, "eot": 2, "eval_draws": 4, **extra}
+
+
+def build(args):
+    n = args.n or (100 if args.quick else 300)
+    specs = []
+    for seed in range(args.seeds):
+        snn = mnist_model(args.models, args.quick, seed=seed)
+        ann = mnist_model(args.models, args.quick, seed=seed, model_type="ann")
+        victim = Victim.from_checkpoint(snn)
+        val = load_dataset("mnist", "val", 50 if args.quick else 200, victim.timesteps, progress=False)
+        gamma, _ = tune_hart_gamma(victim, val, "fgsm", {"eval_draws": 4, "eps": 16 / 255})
+        common = {"backend": "none", "n": n, "seed": seed}
+        for grad in ESTIMATORS:
+            extra = {"grad_options": {"gamma": gamma}} if grad == "hart" else {}
+            specs.append(RunSpec(snn, "pgd", grad, _pgd(**extra), label=f"snn-s{seed}", **common))
+        specs.append(RunSpec(ann, "pgd", "ann", _pgd(eot=1, eval_draws=1), label=f"ann-s{seed}", **common))
+        specs.append(RunSpec(snn, "pgd", "ann", _pgd(), surrogate=ann, label=f"transfer-s{seed}", **common))
+    return specs
+
+
+def _rates(store_path, seeds: int) -> dict[str, list[Rate]]:
+    """``{"snn/hart": [Rate per seed], ..., "ann/ann": ..., "transfer/ann": ...}``."""
+    with ResultStore(store_path) as store:
+        runs = store.runs()
+    out: dict[str, list] = {}
+    for kind in ("snn", "ann", "transfer"):
+        for seed in range(seeds):
+            for run in runs:
+                if run["model"] != f"{kind}-s{seed}":
+                    continue
+                sim = run["result"]["sim"]
+                grad = run["attack"].split("/")[1]
+                n = sim["n_attacked"]
+                out.setdefault(f"{kind}/{grad}", [None] * seeds)[seed] = Rate(round((sim["asr"] or 0) * n), n)
+    return out
+
+
+def findings(args, store_path) -> str:
+    rates = _rates(store_path, args.seeds)
+    lines = [
+        f"### The seeds' findings over {args.seeds} trained seeds (`{COMMAND}`)",
+        "",
+        "| finding | paper's figure | ours: higher / lower, pooled [95 % Wilson] | per seed (higher / lower) "
+        "| verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, paper, hi, lo in FINDINGS:
+        a, b = rates.get(hi), rates.get(lo)
+        if not a or not b or None in a or None in b:
+            lines.append(f"| {name} | {paper} | (runs missing) | | |")
+            continue
+        (va, (la, ha)), (vb, (lb, hb)) = pooled(a), pooled(b)
+        result, moves = verdict(a, b)
+        seeds = ", ".join(f"{x.value:.3f} / {y.value:.3f}" for x, y in zip(a, b))
+        note = " (the order moves between seeds)" if moves else ""
+        lines.append(
+            f"| {name} | {paper} | {va:.3f} [{la:.3f}, {ha:.3f}] / {vb:.3f} [{lb:.3f}, {hb:.3f}] | {seeds} | "
+            f"{result}{note} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    study_main("The seeds' findings over trained seeds, with verdicts", build, "seed_findings", add_arguments, findings)
