@@ -7,7 +7,9 @@ their "count" are the logits themselves, so the same two losses serve both.
 - ``mse``: mean squared error between the output rate ``r = 1/T sum_t o_t`` (Liang eq. 7) and
   the one-hot label (Liang's training loss);
 - ``ce``: cross-entropy with the output spike counts ``T r`` as logits (counts rather than rates
-  keep the logits' range independent of ``T``).
+  keep the logits' range independent of ``T``);
+- ``ce-rates``: cross-entropy with the output rates ``r`` in [0, 1] as logits (a softmax over
+  rates: its probabilities cannot saturate, the seeds' other reading of "CE on the output").
 
 Training minimises the batch mean; attacks differentiate the per-sample sum.
 """
@@ -55,7 +57,21 @@ def ce_loss(spikes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(spikes.sum(0), labels, reduction="none")
 
 
-LOSSES: dict[str, LossFn] = {"mse": mse_loss, "ce": ce_loss}
+def ce_rates_loss(spikes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy with the output rates ``[B, K]`` (in [0, 1]) as logits.
+
+    Args:
+        spikes: output spikes ``[T, B, K]`` (or ANN logits as ``[1, B, K]``).
+        labels: classes ``[B]``.
+
+    Example:
+        >>> ce_rates_loss(torch.ones(8, 1, 2), torch.tensor([1]))  # equal rates: log 2
+        tensor([0.6931])
+    """
+    return F.cross_entropy(spikes.mean(0), labels, reduction="none")
+
+
+LOSSES: dict[str, LossFn] = {"mse": mse_loss, "ce": ce_loss, "ce-rates": ce_rates_loss}
 
 
 def resolve_loss(loss: str | LossFn) -> LossFn:

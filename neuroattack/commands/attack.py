@@ -64,6 +64,7 @@ def _attack_flags() -> dict[str, tuple[Any, list[tuple[str, str]]]]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from neuroattack.attacks.estimators import ESTIMATORS
     from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS
+    from neuroattack.losses import LOSSES
 
     add_network(p, "any network as a NIR file (sinabs, snnTorch, rockpool, ...)")
     p.add_argument("--attack", choices=sorted({**ATTACKS, **QUERY_ATTACKS}), required=True)
@@ -94,7 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hart-gamma", type=float, default=None, help="width of HART's triangle surrogate (default 1.0)")
     p.add_argument("--targeted", action="store_true", help="Liang's protocol: every class but the true one")
     p.add_argument("--penultimate-threshold", type=float, default=None, help="Liang V-B, while crafting only")
-    p.add_argument("--loss", choices=["mse", "ce"], default=None, help="default: the model's training loss")
+    p.add_argument("--loss", choices=sorted(LOSSES), default=None, help="default: the model's training loss")
     p.add_argument("--eot", type=positive_int, default=None, help="Bernoulli encodings averaged per gradient (1)")
     p.add_argument("--eval-draws", type=positive_int, default=None, help="Bernoulli encodings judging success (8)")
     p.add_argument("--surrogate", type=Path, default=None, help="black-box: craft on this checkpoint")

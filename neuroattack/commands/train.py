@@ -10,12 +10,13 @@ from neuroattack.commands.base import Command, add_data_root, add_device, positi
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from neuroattack.data.datasets import DATASETS
+    from neuroattack.losses import LOSSES
     from neuroattack.models.neurons import RESETS, SURROGATES, SYNAPSES
 
     p.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
     p.add_argument("--model", default=None, help="spec string, e.g. '128C3-AP2-1024FC-10FC' (default: the dataset's)")
     p.add_argument("--model-type", choices=["snn", "ann"], default="snn")
-    p.add_argument("--loss", choices=["mse", "ce"], default="mse")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="mse")
     p.add_argument("--timesteps", type=positive_int, default=None, help="default: the dataset's (8 where none)")
     p.add_argument("--epochs", type=positive_int, default=None, help="default: the dataset's")
     p.add_argument("--batch-size", type=positive_int, default=64)
