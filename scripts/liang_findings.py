@@ -1,5 +1,6 @@
 """Liang et al. seed findings on our data: Table III (inputs with an all-zero first gradient),
-Table VII (ASR of MSE- vs CE-trained models, untargeted and targeted), Fig. 11 (G2S with and
+Table VII (ASR of MSE- vs CE-trained models, untargeted and targeted; CE on spike counts and CE on
+rates), Fig. 11 (G2S with and
 without probabilistic sampling), Fig. 12 (ASR and perturbation vs RSF gamma) and Fig. 14
 (penultimate-layer threshold while crafting). Spike inputs: nmnist-sim; image inputs: MNIST
 (Bernoulli, Algorithm 1's image path). Every run is also replayed on the Loihi-2 emulator.
@@ -14,7 +15,7 @@ from neuroattack.sweep import RunSpec
 def build(args):
     q = args.quick
     models = {}
-    for loss in ("mse", "ce"):
+    for loss in ("mse", "ce", "ce-rates"):  # CE on spike counts and on rates: the seeds read CE both ways
         models[("nmnist-sim", loss)] = nmnist_snn(args.models, q, loss)
         models[("mnist", loss)] = mnist_model(args.models, q, loss=loss)
     n = args.n or (100 if q else 500)  # Liang: 500 untargeted inputs
@@ -40,7 +41,7 @@ def build(args):
         )
 
     for data in ("nmnist-sim", "mnist"):
-        for loss in ("mse", "ce"):
+        for loss in ("mse", "ce", "ce-rates"):
             add(data, loss, base)  # Table III and Table VII untargeted
             add(data, loss, base, targeted=True)  # Table VII targeted
     for targeted in (False, True):

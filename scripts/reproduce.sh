@@ -49,6 +49,16 @@ $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --no-sampling --
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --n 100 --out runs/attacks/nmnist-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 $NA attack --checkpoint runs/models/nmnist-sim --attack g2s-rsf --targeted --no-sampling --n 100 --out runs/attacks/nmnist-g2s-targeted-nosampling 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
 
+# -- CE on spike counts or on rates (MNIST, Liang Table III and VII)
+trained mnist-ce       || $NA train --dataset mnist --loss ce --out runs/models/mnist-ce 2>&1 | tail -1 | tee -a runs/logs/train.log
+trained mnist-ce-rates || $NA train --dataset mnist --loss ce-rates --out runs/models/mnist-ce-rates 2>&1 | tail -1 | tee -a runs/logs/train.log
+$NA attack --checkpoint runs/models/mnist --attack g2s-rsf --n 500 --out runs/attacks/mnist-g2s 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/mnist --attack g2s-rsf --targeted --n 50 --out runs/attacks/mnist-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/mnist-ce --attack g2s-rsf --n 500 --out runs/attacks/mnist-ce-g2s 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/mnist-ce --attack g2s-rsf --targeted --n 50 --out runs/attacks/mnist-ce-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/mnist-ce-rates --attack g2s-rsf --n 500 --out runs/attacks/mnist-ce-rates-g2s 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+$NA attack --checkpoint runs/models/mnist-ce-rates --attack g2s-rsf --targeted --n 50 --out runs/attacks/mnist-ce-rates-g2s-targeted 2>/dev/null | tail -1 | tee -a runs/logs/attacks.log
+
 # -- studies (HART's Table 2 is the estimator table of hart_findings.py), then the demo from scratch
 $PY scripts/hart_findings.py --n 300        2>/dev/null | tail -120 > runs/logs/hart.log
 $PY scripts/quantization_sweep.py --n 300   2>/dev/null | tail -20 > runs/logs/quantization.log
