@@ -109,10 +109,16 @@ def study_main(
     parser.add_argument("--address", default=None, help="Ray cluster address (ray.init(address=...))")
     parser.add_argument("--quick", action="store_true", help="small data and models: minutes, not hours")
     parser.add_argument("--n", type=int, default=None, help="test inputs attacked per run")
+    parser.add_argument("--device", default="cpu", help="where runs compute: cpu, cuda, cuda:N or auto")
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args()
-    specs = build(args)
+    from dataclasses import replace
+
+    from neuroattack.device import resolve_device
+
+    device = str(resolve_device(args.device))
+    specs = [replace(spec, device=device) for spec in build(args)]
     counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)
     html = build_report(args.store, args.report or args.store.parent / "report", title=description)
     print(summary_table(args.store))

@@ -43,6 +43,10 @@ class RunSpec:
     data (required), ``encoding``, ``timesteps``, ``dt`` and ``framework`` say how it runs (as
     ``neuroattack attack --graph``), and the file's bytes key the run.
 
+    ``device``: where crafting, the simulation side of the replay and the emulator compute
+    (``"cpu"``, ``"cuda"``); a run on another device than the CPU is another run (float rounding
+    differs there), so it enters the key.
+
     Example:
         >>> RunSpec("net.nir", "g2s-rsf", dataset="nmnist-sim", framework="snntorch").graph
         True
@@ -66,6 +70,7 @@ class RunSpec:
     timesteps: int = 8
     dt: float | None = None
     framework: str | None = None
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.graph and self.dataset is None:
@@ -96,11 +101,13 @@ class RunSpec:
         return checkpoint_digest(self.checkpoint)
 
     def _graph_settings(self) -> dict[str, Any]:
-        """How a NIR file runs (empty for a checkpoint, whose config says it: keys stay as they were)."""
-        if not self.graph:
-            return {}
-        keys = ("dataset", "encoding", "timesteps", "dt", "framework")
-        return {"graph": {k: getattr(self, k) for k in keys}}
+        """How a NIR file runs, and a device other than the CPU (empty for a checkpoint on the CPU,
+        whose config says the rest: keys stay as they were)."""
+        out: dict[str, Any] = {} if self.device == "cpu" else {"device": self.device}
+        if self.graph:
+            keys = ("dataset", "encoding", "timesteps", "dt", "framework")
+            out["graph"] = {k: getattr(self, k) for k in keys}
+        return out
 
     def victim(self):
         """The :class:`~neuroattack.victims.victim.Victim` this run attacks."""
@@ -129,10 +136,12 @@ class RunSpec:
         from neuroattack.replay import deploy
 
         if self.graph:
-            executor = backends.load(self.checkpoint, self.profile, self.backend, dt=self.dt, framework=self.framework)
+            executor = backends.load(
+                self.checkpoint, self.profile, self.backend, dt=self.dt, framework=self.framework, device=self.device
+            )
             return self.victim().model, executor
         model, config = load_checkpoint(self.checkpoint)
-        return model, deploy(model, self.backend, self.profile, config["timesteps"])
+        return model, deploy(model, self.backend, self.profile, config["timesteps"], device=self.device)
 
     @property
     def profile_name(self) -> str:
@@ -209,7 +218,9 @@ def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) ->
         )
     data = spec.data(progress)
     options = {"seed": spec.seed, **spec.options}
-    run = run_attack(victim, data, spec.attack, spec.grad, options, surrogate=crafter, progress=progress)
+    run = run_attack(
+        victim, data, spec.attack, spec.grad, options, surrogate=crafter, progress=progress, device=spec.device
+    )
     save_streams(out, run.streams)
     write_json(out / "summary.json", run.summary)  # written last: marks the cache entry complete
     return out, run.summary
@@ -249,7 +260,9 @@ def execute_run(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = Fal
     if spec.hw_n is not None:
         streams = streams.head(spec.hw_n)
     model, executor = spec.deployment()
-    hardware = replay_streams(model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress)
+    hardware = replay_streams(
+        model, streams, executor, draws=spec.draws, seed=spec.seed, progress=progress, device=spec.device
+    )
     result = {"sim": sim, "hardware": hardware, "seconds": round(time.perf_counter() - start, 2)}
     return result, {"streams": str(streams_dir)}
 

@@ -171,3 +171,10 @@ def test_a_nir_file_is_a_sweep_model_like_a_checkpoint(tmp_path, nmnist_event_ch
     before = graph_runs[0].key()
     path.write_bytes(path.read_bytes() + b"\0")  # another file under the same name is another run
     assert graph_runs[0].key() != before
+
+
+def test_a_run_on_another_device_is_another_run(checkpoint):
+    """The CPU keeps the keys stores already hold; a GPU run (float rounding differs) is keyed apart."""
+    cpu, default, gpu = (RunSpec(checkpoint, "fgsm", device=d) for d in ("cpu", "cpu", "cuda"))
+    assert cpu.key() == default.key() == RunSpec(checkpoint, "fgsm").key()
+    assert gpu.key() != cpu.key() and gpu.craft_key() != cpu.craft_key()
