@@ -190,11 +190,9 @@ def run(args: argparse.Namespace) -> int:
     if result.events is not None:
         save_clean_events(args.out, result.events, data.sensor_size)
     write_json(args.out / "summary.json", summary)
-    low, high = summary["asr_interval_95"] or (None, None)
-    interval = f" [{low:.3f}, {high:.3f}]" if low is not None else ""
     print(
         f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
-        f"{rate(summary['asr'])}{interval} over {summary['n_attacked']} correctly classified inputs; "
+        f"{rate(summary['asr'], summary['asr_interval_95'])} over {summary['n_attacked']} correctly classified inputs; "
         f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
     )
     return 0
@@ -223,13 +221,11 @@ def _run_query(args: argparse.Namespace, options: dict, graph: dict | None, devi
     save_streams(args.out, result.streams)
     write_json(args.out / "summary.json", result.summary)
     s = result.summary
-    low, high = s["asr_interval_95"] or (None, None)
-    interval = f" [{low:.3f}, {high:.3f}]" if low is not None else ""
     print(
-        f"{args.attack} (query-only, {backend}/{profile}): ASR {rate(s['asr'])}{interval} over {s['n_attacked']} "
-        f"correctly classified inputs; mean perturbation {s['mean_perturbation']}, events +{s['mean_events_added']} "
-        f"-{s['mean_events_removed']}, queries median {s['queries_median']} (mean {s['queries_mean']}, "
-        f"budget {s['query_budget']}) -> {args.out}"
+        f"{args.attack} (query-only, {backend}/{profile}): ASR {rate(s['asr'], s['asr_interval_95'])} over "
+        f"{s['n_attacked']} correctly classified inputs; mean perturbation {s['mean_perturbation']}, "
+        f"events +{s['mean_events_added']} -{s['mean_events_removed']}, queries median {s['queries_median']} "
+        f"(mean {s['queries_mean']}, budget {s['query_budget']}) -> {args.out}"
     )
     return 0
 

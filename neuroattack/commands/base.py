@@ -48,9 +48,16 @@ def positive_int(text: str) -> int:
     return value
 
 
-def rate(value: float | None) -> str:
-    """A rate for the one-line summaries: 4 decimals, ``n/a`` where it is undefined."""
-    return "n/a" if value is None else f"{value:.4f}"
+def rate(value: float | None, interval: list[float] | None = None) -> str:
+    """A rate for the one-line summaries: 4 decimals, ``n/a`` where it is undefined, and its 95 %
+    interval ``[low, high]`` (3 decimals) where one is given.
+
+    Example:
+        >>> rate(0.95771, [0.9361, 0.9724]), rate(None)
+        ('0.9577 [0.936, 0.972]', 'n/a')
+    """
+    text = "n/a" if value is None else f"{value:.4f}"
+    return text if interval is None else f"{text} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
 _GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework")
