@@ -225,15 +225,24 @@ def product_limit_seconds(
     }
 
 
-def _lava_rates(graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None) -> dict[str, Any]:
+def _tile(spikes: torch.Tensor, n: int) -> torch.Tensor:
+    """The first ``n`` samples of ``spikes`` ``[N, ...]``, repeated from the start where ``N < n``."""
+    if len(spikes) >= n:
+        return spikes[:n]
+    return spikes.repeat(-(-n // len(spikes)), *([1] * (spikes.dim() - 1)))[:n]
+
+
+def _lava_rates(
+    graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None
+) -> tuple[dict[str, Any], torch.Tensor]:
     """Lava cold (the process's first fresh run of ``samples``, build to stop) and at steady state
     (the marginal rate between two later fresh runs of ``samples`` and twice as many, so the fixed
-    costs of a run cancel)."""
+    costs of a run cancel); also the cold run's output window, for the spike match."""
     import backends
 
     def timed(n: int):
         lava = backends.load(graph, profile, "lava", dt, framework)
-        x = spikes[:n] if len(spikes) >= n else spikes.repeat(-(-n // len(spikes)), *([1] * (spikes.dim() - 1)))[:n]
+        x = _tile(spikes, n)
         t0 = time.perf_counter()
         out = lava.run(x)
         return time.perf_counter() - t0, out
@@ -241,15 +250,15 @@ def _lava_rates(graph, profile, spikes: torch.Tensor, samples: int, dt=None, fra
     cold, out = timed(samples)  # the process's first run: imports and caches included
     t1, _ = timed(samples)
     t2, _ = timed(2 * samples)
-    return {
+    rates = {
         "lava_cold_samples_per_s": samples / cold,
         "lava_cold_seconds": cold,
         "lava_steady_samples_per_s": samples / (t2 - t1) if t2 > t1 else None,
         "lava_steady_note": f"marginal rate between fresh runs of {samples} and {2 * samples} samples "
         "(after the cold run)",
         "lava_samples": samples,
-        "_lava_window": out.window,
     }
+    return rates, out.window
 
 
 def bench_backends(
@@ -296,9 +305,7 @@ def bench_backends(
     import backends
 
     device = torch.device(device)
-    batch = spikes[:batch_size]
-    if len(batch) < batch_size:
-        batch = batch.repeat((batch_size + len(batch) - 1) // len(batch), *([1] * (batch.dim() - 1)))[:batch_size]
+    batch = _tile(spikes, batch_size)
     sync = _sync(device) or (lambda: None)
     t0 = time.perf_counter()
     emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size)
@@ -336,10 +343,8 @@ def bench_backends(
         "machine": _machine(device),
     }
     if lava:
-        rates = _lava_rates(graph, profile, spikes, lava_samples, dt, framework)
-        lava_window = rates.pop("_lava_window")
-        n = len(lava_window)
-        emu_window = emu.run(spikes[:n] if len(spikes) >= n else batch[:n]).window
+        rates, lava_window = _lava_rates(graph, profile, spikes, lava_samples, dt, framework)
+        emu_window = emu.run(_tile(spikes, lava_samples)).window  # the very input of Lava's cold run
         fresh = backends.load(graph, profile, "lava", dt, framework, fresh=True)
         t0 = time.perf_counter()
         fresh.run(spikes[:fresh_samples])
