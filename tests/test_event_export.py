@@ -69,7 +69,7 @@ def test_export_events_round_trips_an_attack_on_real_format_files(tmp_path, fmt)
     for i in range(len(streams)):
         path = out / f"{i:06d}{'.bin' if fmt == 'nmnist-bin' else '.' + fmt}"
         events = READERS[fmt](path)
-        frames = binning.frames(events, 6, relative=False)
+        frames = binning.frames(events, 6)
         adv = streams.adversarial[i].numpy().astype(np.uint8)
         assert np.array_equal(frames, adv), f"sample {i}"
         clean = streams.clean[i].numpy().astype(np.uint8)
@@ -86,3 +86,24 @@ def test_export_events_refuses_image_streams_and_existing_outputs(tmp_path, digi
     )
     assert main(["export-events", "--streams", str(atk), "--format", "npz", "--out", str(tmp_path / "ev")]) == 2
     assert not (tmp_path / "ev").exists() or not any((tmp_path / "ev").iterdir())
+
+
+def test_audio_events_export_in_the_form_they_were_binned(tmp_path):
+    """SHD's events (x, t, p = 1) are kept as the one-row, one-polarity events they are binned as,
+    so their adversarial bins map back to channels and the npz file rebins exactly."""
+    from neuroattack.attacks.streams import load_streams
+    from neuroattack.data.datasets import DATASETS
+    from tests.data.real_formats import make_shd
+
+    root, ck, atk, out = tmp_path / "data", tmp_path / "ck", tmp_path / "atk", tmp_path / "ev"
+    make_shd(root)
+    assert main(["train", "--dataset", "shd", "--model", "32FC-20FC", "--epochs", "1", "--timesteps", "20",
+                 "--data-root", str(root), "--out", str(ck)]) == 0  # fmt: skip
+    assert main(["attack", "--checkpoint", str(ck), "--attack", "g2s-rsf", "--steps", "3", "--data-root", str(root),
+                 "--out", str(atk)]) == 0  # fmt: skip
+    assert main(["export-events", "--streams", str(atk), "--format", "npz", "--out", str(out)]) == 0
+    streams = load_streams(atk)
+    for i in range(len(streams)):
+        events = read_npz_events(out / f"{i:06d}.npz")
+        assert set(events["y"].tolist()) <= {0} and not events["p"].any()
+        assert np.array_equal(DATASETS["shd"].binning.frames(events, 20), streams.adversarial[i].numpy())

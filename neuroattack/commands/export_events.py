@@ -17,27 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_force(p)
 
 
-def _frames_of(events, shape, bin_us: int):
-    """Binary frames ``[T, P, H, W]`` of events, bins of ``bin_us`` from ``t = 0`` (the check that
-    the stored events are the ones the clean frames came from)."""
-    import numpy as np
-
-    steps, channels, height, width = shape
-    out = np.zeros(shape, dtype=np.uint8)
-    t = events["t"].astype(np.int64)
-    b = t // bin_us
-    keep = (t >= 0) & (b < steps)
-    p = (events["p"][keep] != 0).astype(np.int64)
-    out[
-        b[keep], np.minimum(p, channels - 1), events["y"][keep].astype(np.int64), events["x"][keep].astype(np.int64)
-    ] = 1
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from neuroattack.attacks.streams import load_clean_events, load_streams
+    from neuroattack.data.events import events_to_frames
     from neuroattack.event_export import FORMATS, adversarial_events, write_events
     from neuroattack.fileio import write_json
 
@@ -60,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     added, removed = [], []
     for i, out in enumerate(outputs):
         clean = streams.clean[i].numpy().astype(np.uint8)
-        if not np.array_equal(_frames_of(events[i], clean.shape, streams.bin_us), clean):
+        binned = events_to_frames(events[i], sensor, len(clean), len(clean) * streams.bin_us)
+        if not np.array_equal(binned, clean):
             raise ValueError(f"{args.streams}: stream {i}: the stored clean events do not bin to its clean frames")
         adv = streams.adversarial[i].numpy().astype(np.uint8)
         ev, a, r = adversarial_events(events[i], clean, adv, streams.bin_us)

@@ -162,6 +162,29 @@ def events_to_frames(
     if duration_us <= 0:
         raise ValueError(f"duration_us must be > 0, got {duration_us}")
     validate_events(events, sensor_size)
+    return frames_on_grid(events, sensor_size, n_time_bins, duration_us, start_us)
+
+
+def frames_on_grid(
+    events: np.ndarray, sensor_size: tuple[int, int, int], n_time_bins: int, duration_us: int, start_us: int = 0
+) -> np.ndarray:
+    """:func:`events_to_frames` without the checks (for events already known to fit the sensor):
+    tonic's ``ToFrame`` on the fixed grid ``[start_us + k*w, start_us + (k+1)*w)``, binary.
+
+    Args:
+        events: structured events with fields ``x, y, t, p`` inside the sensor.
+        sensor_size: ``(W, H, P)``.
+        n_time_bins: ``T`` (>= 1).
+        duration_us: the window's length in microseconds (> 0).
+        start_us: its start.
+
+    Returns:
+        Bool array ``[T, P, H, W]``.
+
+    Example:
+        >>> frames_on_grid(make_events([1], [0], [600], [0]), (2, 1, 1), 2, 1000)[:, 0, 0].tolist()
+        [[False, False], [False, True]]
+    """
     width, height, n_pol = sensor_size
     end_us = start_us + duration_us
     inside = (events["t"] >= start_us) & (events["t"] < end_us)

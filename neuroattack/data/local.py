@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from neuroattack.data.events import frames_on_grid
+
 #: the environment variable read where no ``--data-root`` is given
 DATA_ROOT_ENV = "NEUROATTACK_DATA"
 
@@ -98,41 +100,43 @@ class Binning:
         fields = {**asdict(self), "sensor_size": list(self.sensor_size)}  # as JSON keeps it
         return {"tool": "tonic.transforms", **fields, "timesteps": timesteps, "clip": 1}
 
-    def frames(self, events: np.ndarray, timesteps: int, relative: bool = True) -> np.ndarray:
-        """Binary frames ``[T, P, H, W]`` (uint8) of one sample's structured events.
+    @staticmethod
+    def sample_events(events: np.ndarray) -> np.ndarray:
+        """A recording's events as the project keeps a sample: a copy with time counted from its
+        first event, and audio-like events (SHD: ``x, t, p``) as ``x, y = 0, t, p = 0`` (one row
+        of channels, one polarity), the form they are binned in.
 
-        Args:
-            events: structured events (``x, y, t, p``, or ``x, t, p`` for audio), ``t`` in µs.
-            timesteps: ``T``.
-            relative: count time from the first event (a recording's clock); ``False``: from
-                ``t = 0`` (events already relative to their sample's start, as the project keeps them).
+        Example:
+            >>> ev = np.array([(3, 500, 1)], dtype=[("x", "<i8"), ("t", "<i8"), ("p", "<i8")])
+            >>> Binning.sample_events(ev)[["x", "y", "t", "p"]].tolist()
+            [(3, 0, 0, 0)]
         """
-        import tonic.transforms as tt
-
-        out = np.zeros((timesteps, *self.frame_shape), dtype=np.uint8)
         ev = np.array(events, copy=True)
-        if len(ev) == 0:
-            return out
-        if "y" not in ev.dtype.names:  # audio-like (SHD): one row of channels
+        if "y" not in ev.dtype.names:
             full = np.zeros(len(ev), dtype=[("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])
             full["x"], full["t"] = ev["x"], ev["t"]
             ev = full
-        if relative:
+        if len(ev):
             ev["t"] = ev["t"] - ev["t"].min()
-        ev = ev[(ev["t"] >= 0) & (ev["t"] < timesteps * self.bin_us)]
+        return ev
+
+    def frames(self, events: np.ndarray, timesteps: int) -> np.ndarray:
+        """Binary frames ``[T, P, H, W]`` (uint8) of one sample's events (:meth:`sample_events`:
+        ``x, y, t, p``, time from the sample's start), on the grid of ``bin_us`` windows from ``t = 0``.
+
+        Args:
+            events: structured events, ``t`` in µs from the sample's start.
+            timesteps: ``T``.
+        """
+        import tonic.transforms as tt
+
+        ev = events[(events["t"] >= 0) & (events["t"] < timesteps * self.bin_us)]
         if self.denoise_us is not None and len(ev):
             ev = tt.Denoise(filter_time=self.denoise_us)(ev)
         if self.spatial_factor != 1.0 and len(ev):
             ev = tt.Downsample(spatial_factor=self.spatial_factor)(ev)
-        if len(ev) == 0:
-            return out
-        size = self.binned_size
-        end = timesteps * self.bin_us
-        to_frame = tt.ToFrame(size, time_window=self.bin_us, include_incomplete=True, start_time=0, end_time=end)
-        counts = to_frame(ev)  # [F, P, H, W], windows from t = 0
-        counts = np.asarray(counts).reshape(len(counts), *self.frame_shape)[:timesteps]
-        out[: len(counts)] = np.minimum(counts, 1)
-        return out
+        grid = frames_on_grid(ev, self.binned_size, timesteps, timesteps * self.bin_us)
+        return grid.astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -224,17 +228,17 @@ def _tonic_dataset(name: str, root: Path, train: bool, download: bool):
         return cls(save_to=str(root), **kwargs)
 
 
-def _split_indices(name: str, split: str, total_train: int, total: int) -> tuple[bool, np.ndarray]:
-    """``(from the train files, indices)``: val is the last tenth of the train files; CIFAR10-DVS,
-    which has no split, gives every tenth sample (index % 10 == 9) to test and index % 10 == 8 to val."""
+def _split_indices(name: str, split: str, total: int) -> np.ndarray:
+    """Indices of ``split`` among the ``total`` files it reads (the train files, except for test):
+    val is the last tenth of the train files; CIFAR10-DVS, which has no split, gives every tenth
+    sample (index % 10 == 9) to test and index % 10 == 8 to val."""
+    idx = np.arange(total)
     if name == "cifar10-dvs":
-        idx = np.arange(total)
-        pick = {"test": idx % 10 == 9, "val": idx % 10 == 8, "train": idx % 10 < 8}[split]
-        return True, idx[pick]
+        return idx[{"test": idx % 10 == 9, "val": idx % 10 == 8, "train": idx % 10 < 8}[split]]
     if split == "test":
-        return False, np.arange(total)
-    cut = total_train - max(total_train // 10, 1) if total_train > 1 else total_train
-    return True, np.arange(cut) if split == "train" else np.arange(cut, total_train)
+        return idx
+    cut = total - max(total // 10, 1) if total > 1 else total
+    return idx[:cut] if split == "train" else idx[cut:]
 
 
 def load_event_dataset(
@@ -261,7 +265,7 @@ def load_event_dataset(
 
     Returns:
         frames uint8 ``[N, T, P, H, W]``, labels int64 ``[N]``, and the raw events of each sample
-        (structured, ``t`` in microseconds from the sample's first event).
+        as :meth:`Binning.sample_events` keeps them (``t`` in microseconds from the first event).
 
     Raises:
         FileNotFoundError: the folder or the dataset's files are missing (one line naming them).
@@ -275,12 +279,8 @@ def load_event_dataset(
         torch.Size([8, 15, 2, 34, 34])
     """
     root = data_root(root) if not download else Path(root or os.environ.get(DATA_ROOT_ENV, ".")).expanduser()
-    train_ds = _tonic_dataset(name, root, True, download)
-    test_ds = train_ds if name == "cifar10-dvs" else None
-    if split == "test" and name != "cifar10-dvs":
-        test_ds = _tonic_dataset(name, root, False, download)
-    from_train, idx = _split_indices(name, split, len(train_ds), len(test_ds) if test_ds is not None else 0)
-    ds = train_ds if from_train else test_ds
+    ds = _tonic_dataset(name, root, split != "test" or name == "cifar10-dvs", download)  # only the files read
+    idx = _split_indices(name, split, len(ds))
     if n is not None:
         if not 0 < n <= len(idx):
             raise ValueError(f"n must be in [1, {len(idx)}] for {name} {split}, got {n}")
@@ -290,13 +290,10 @@ def load_event_dataset(
     events = []
     for k, i in enumerate(tqdm(idx, desc=f"reading {name} {split}", disable=not progress, leave=False)):
         ev, label = ds[int(i)]
-        ev = np.asarray(ev)
-        frames[k] = binning.frames(ev, timesteps)
+        sample = binning.sample_events(np.asarray(ev))  # what is binned is what is kept
+        frames[k] = binning.frames(sample, timesteps)
         labels[k] = int(label)
-        rel = np.array(ev, copy=True)
-        if len(rel):
-            rel["t"] = rel["t"] - rel["t"].min()
-        events.append(rel)
+        events.append(sample)
     return torch.from_numpy(frames), torch.from_numpy(labels), events
 
 
