@@ -107,8 +107,8 @@ def load(
         device: where the emulator and the reference compute (``"cpu"``, ``"cuda"``, ...; results
             come back on the CPU, the emulator's spikes the same on every device); Lava runs on
             the CPU whatever it says, as lava-nc does.
-        **options: ``pad_steps`` (lava, emulator), ``batch_size`` (emulator), ``samples_per_run`` and
-            ``fresh`` (lava).
+        **options: ``pad_steps`` (lava, emulator), ``batch_size`` and ``scan`` (emulator),
+            ``samples_per_run`` and ``fresh`` (lava).
 
     Returns:
         an :class:`~backends.executor.Executor`: ``run(spikes [B, T, *in_shape]) -> RunResult``.

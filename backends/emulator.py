@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from backends.events import accumulate_conv, accumulate_dense
 from backends.executor import RunResult, check_spikes
+from backends.lif_scan import Feed, FusedScan, ScanParams, fused_available
 from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, wrap32
 from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
@@ -68,6 +69,7 @@ class Int8Product:
         n_out, n_in: the weight matrix's shape.
         k, n: ``n_in`` and ``n_out`` rounded up to multiples of 8.
         parts: ``(factor, int8 [k, n])`` pairs: ``weight.T == sum(factor * part)`` over the unpadded block.
+        int32: whether results come back as int32 (one part, and ``max|weight| * n_in < 2**31``).
 
     Example:
         >>> product = Int8Product(np.array([[2, -4, 254], [0, 6, -256]]))  # even: halved to int8
@@ -75,7 +77,7 @@ class Int8Product:
         (2, 1)
         >>> product(torch.tensor([[1, 0, 1], [0, 1, 1]], dtype=torch.int8))
         tensor([[ 256, -256],
-                [ 250, -250]])
+                [ 250, -250]], dtype=torch.int32)
     """
 
     def __init__(self, weight: np.ndarray, device: str | torch.device = "cpu"):
@@ -98,15 +100,18 @@ class Int8Product:
             padded[: self.n_in, : self.n_out] = part.T
             self.parts.append((factor * self.step, torch.from_numpy(padded).to(self.device)))
         self._int_mm = True  # until the device's kernel refuses a shape: then the exact float path
+        # every sum of binary inputs fits int32 (one part): the int32 result is returned as it is
+        self.int32 = len(self.parts) == 1 and int(np.abs(w).max(initial=0)) * self.step * self.n_in < 1 << 31
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` int8 ``[m, n_in]`` -> int64 ``[m, n_out]``.
+        """``x`` int8 ``[m, n_in]`` -> ``[m, n_out]`` sums: int32 where every sum of binary inputs
+        fits int32 (:attr:`int32`), else int64.
 
         Args:
             x: int8 spikes (0/1) ``[m, n_in]``, e.g. ``m = steps * batch`` rows.
 
         Returns:
-            int64 ``[m, n_out]``: ``x @ weight.T``, exact.
+            ``[m, n_out]``: ``x @ weight.T``, exact (int32 or int64).
         """
         m = x.shape[0]
         rows = max(-(-m // 8) * 8, 24)  # CUDA's kernel needs more than 16 rows, a multiple of 8
@@ -114,6 +119,10 @@ class Int8Product:
             xp = torch.zeros((rows, self.k), dtype=torch.int8, device=x.device)
             xp[:m, : self.n_in] = x
             x = xp
+        if self.int32:
+            factor, w = self.parts[0]
+            acc = self._part(x, w)[:m, : self.n_out]
+            return acc * factor if factor != 1 else acc
         acc = None
         for factor, w in self.parts:
             term = self._part(x, w)[:m, : self.n_out].to(torch.int64)
@@ -262,6 +271,10 @@ class EmulatorExecutor:
         batch_size: samples emulated at once (memory: a few ``[P, batch_size, *shape]`` int64 tensors
             per population).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... (a ``torch.device``).
+        scan: how a feed-forward population's LIF recurrence runs over its window: ``"fused"``, one
+            compiled kernel keeping the state in registers (:mod:`backends.lif_scan`: numba on the
+            CPU, Triton on CUDA; ``"steps"`` where neither runs), or ``"steps"``, a dozen torch
+            operations per step (:func:`~backends.loihi.lif_step`). Both give the same spikes.
 
     Attributes:
         kind: ``"emulator"``.
@@ -269,6 +282,7 @@ class EmulatorExecutor:
         network: the lowered network.
         qnet: its integer registers (:class:`~backends.quantize.IntNetwork`), ``None`` for float.
         pad_steps, batch_size: as given.
+        scan: the scan in use (``"fused"`` or ``"steps"``).
         device: where it computes (``torch.device``); results come back on the CPU. Integer paths
             are exact on every device (:func:`exact_arithmetic`): CUDA gives the CPU's spikes.
 
@@ -298,6 +312,7 @@ class EmulatorExecutor:
         pad_steps: int = 0,
         batch_size: int = 256,
         device: str | torch.device = "cpu",
+        scan: str = "fused",
     ):
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
@@ -309,7 +324,7 @@ class EmulatorExecutor:
         self.batch_size = batch_size
         self.device = torch.device(device)
         # event-driven products on the CPU for integer profiles (exact in any order there)
-        self._event_driven = self.device.type == "cpu" and profile.fixed_point
+        self._event_driven = self.device.type == "cpu"
         self._costs: dict[str, list[tuple[float, float]]] = {}
         self.paths: dict[str, str] = {}
         self.qnet: IntNetwork | None = quantize(network, profile) if profile.fixed_point else None
@@ -317,6 +332,10 @@ class EmulatorExecutor:
         self._neurons = {p.name: self._prepare_neurons(i) for i, p in enumerate(network.populations)}
         self._groups = network.components()
         self._latency = network.latency
+        if scan not in ("fused", "steps"):
+            raise ValueError(f"scan must be 'fused' or 'steps', got {scan!r}")
+        self.scan = scan if fused_available(self.device) else "steps"
+        self._fused_scans: dict[str, FusedScan] = {}
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -345,7 +364,8 @@ class EmulatorExecutor:
         if self.qnet is None:
             w = torch.as_tensor(proj.weight, dtype=torch.float64, device=self.device)
             unfolded = unfold_pooling(w, proj.stride, proj.padding) if proj.synapse == "conv" else None
-            return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded)
+            event_t = w.T.contiguous() if proj.synapse == "dense" and self._event_driven else None
+            return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded, weight_t=event_t)
         q = self.qnet.projections[i]
         w = applied_weights(q, self.network.blocks(proj))
         fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max() if w.size else 0
@@ -389,6 +409,16 @@ class EmulatorExecutor:
     def _product(self, proj, x: torch.Tensor) -> torch.Tensor:
         """The projection's summed activation for spikes ``x`` ``[m, *in_shape]`` -> ``[m, *out_shape]``
         (int64 for fixed point, with ``weight_exp`` and Conv's 24-bit wrap applied; float64 otherwise)."""
+        acc = self._sums(proj, x)
+        if self.qnet is None:
+            return acc
+        acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc.to(torch.int64)
+        return activation(acc, proj.synapse, self._syn[proj.name].exp, self.profile.state_bits)
+
+    def _sums(self, proj, x: torch.Tensor) -> torch.Tensor:
+        """The summed weights of the projection's spiking inputs ``x`` ``[m, *in_shape]`` ->
+        ``[m, *out_shape]``, before Dense's ``weight_exp`` or Conv's wrap: fixed point, exact integers
+        as int32, int64 or float32 (whichever the product gave); float profiles, float64."""
         p = self._syn[proj.name]
         m = x.shape[0]
         if proj.synapse == "dense":
@@ -413,11 +443,7 @@ class EmulatorExecutor:
             dense = lambda: F.conv2d(x, w, stride=stride, padding=padding)  # noqa: E731
             sparse = (lambda: accumulate_conv(x, w, stride, padding, out_hw)) if self._event_driven else None  # noqa: E731
             events = x
-        acc = self._choose(proj.name, m, events, dense, sparse).reshape(m, *proj.out_shape)
-        if self.qnet is None:
-            return acc
-        acc = torch.round(acc).to(torch.int64) if acc.is_floating_point() else acc
-        return activation(acc, proj.synapse, p.exp, self.profile.state_bits)
+        return self._choose(proj.name, m, events, dense, sparse).reshape(m, *proj.out_shape)
 
     def _choose(self, name: str, m: int, events: torch.Tensor, dense, sparse) -> torch.Tensor:
         """Run the dense or the event-driven product. A projection's first three batches run both
@@ -435,7 +461,7 @@ class EmulatorExecutor:
             t1 = time.perf_counter()
             b = sparse()
             t2 = time.perf_counter()
-            if not torch.equal(a.to(b.dtype), b):
+            if not self._agree(a.to(b.dtype), b):
                 raise RuntimeError(f"projection {name}: the event-driven product differs from the dense one")
             seen.append(((t1 - t0) / m, (t2 - t1) / nnz))
             self.paths[name] = "both (measuring)"
@@ -447,6 +473,14 @@ class EmulatorExecutor:
             return sparse()
         self.paths[name] = "dense"
         return dense()
+
+    def _agree(self, dense: torch.Tensor, sparse: torch.Tensor) -> bool:
+        """Fixed point: the two products' integer sums are equal. Float profiles: equal but for the
+        rounding of float64 sums added in another order (neither order is numpy's, which Lava's
+        ``floating_pt`` Dense uses, so neither is closer to Lava)."""
+        if self.qnet is not None:
+            return torch.equal(dense, sparse)
+        return torch.allclose(dense, sparse, rtol=1e-12, atol=1e-12)
 
     def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor, first: bool) -> None:
         """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``
@@ -469,8 +503,10 @@ class EmulatorExecutor:
         return lif_step(u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth, p.max_state, p.shift, p.decay_bits, spike, work)
 
     def _scan(self, name: str, a: torch.Tensor) -> torch.Tensor:
-        """Scan population ``name``'s LIF over its input ``a`` ``[P, B, *shape]``; spikes (int8)."""
+        """Scan population ``name``'s LIF over its summed activation ``a`` ``[P, B, *shape]``; spikes (int8)."""
         r = self._neurons[name]
+        if self.scan == "fused":
+            return self._fused(name, r).run(Feed(a), a.shape[0])
         fired = torch.zeros(a.shape, dtype=torch.bool, device=a.device)  # viewed as int8 at the end, no copy
         if self.qnet is None:
             u = torch.zeros(a.shape[1:], dtype=torch.float64, device=a.device)
@@ -485,6 +521,16 @@ class EmulatorExecutor:
         for t in range(a.shape[0]):  # step by step, so each step's tensors stay in cache
             u = self._step(r, u, v, a[t], fired[t], work)
         return fired.view(torch.int8)
+
+    def _fused(self, name: str, r: NeuronRegisters) -> FusedScan:
+        """Population ``name``'s fused scan (:mod:`backends.lif_scan`), its registers flattened once."""
+        if name not in self._fused_scans:
+            n = int(np.prod(self.network.population(name).shape))
+            p = self.profile
+            fixed = self.qnet is not None
+            params = ScanParams.build(r.du_keep, r.dv_keep, r.bias, r.vth, n, fixed, p.max_state, p.shift, p.decay_bits)
+            self._fused_scans[name] = FusedScan(params, self.device)
+        return self._fused_scans[name]
 
     def _keeps_state(self, name: str) -> bool:
         """Whether population ``name`` can spike after its input stops (a bias, or a slow current)."""
@@ -536,6 +582,12 @@ class EmulatorExecutor:
         spikes = {INPUT: s, BIAS: torch.ones((window, batch, 1), dtype=torch.int8, device=dev)}
         active = {INPUT: steps_in, BIAS: window}  # steps that can carry spikes out of each source
         for group in self._groups:
+            if self._direct(group):  # one projection straight into the fused scan: no window-long buffer
+                name = group[0]
+                (proj,) = net.incoming(name)
+                spikes[name] = self._fed(proj, spikes[proj.source], active[proj.source], window)
+                active[name] = self._active_after(name, active[proj.source], window)
+                continue
             members = set(group)
             inputs = {}
             for name in group:  # everything from outside the group, layer-major
@@ -548,7 +600,7 @@ class EmulatorExecutor:
                 name = group[0]
                 spikes[name] = self._scan(name, inputs[name])
                 feeding = max(active[p.source] for p in net.incoming(name))
-                active[name] = window if (self.pad_steps or self._keeps_state(name)) else min(feeding + 1, window)
+                active[name] = self._active_after(name, feeding, window)
             else:
                 spikes.update(self._run_group(group, inputs, window, batch))
                 active.update({name: window for name in group})
@@ -557,6 +609,31 @@ class EmulatorExecutor:
         lat = self._latency
         layers = [spikes[p.name].transpose(0, 1).float().cpu() for p in net.populations] if record else None
         return RunResult(out, out[:, lat : lat + steps_in], layers)
+
+    def _active_after(self, name: str, feeding: int, window: int) -> int:
+        """Steps of population ``name`` that can carry spikes when its inputs can up to step ``feeding``."""
+        return window if (self.pad_steps or self._keeps_state(name)) else min(feeding + 1, window)
+
+    def _direct(self, group) -> bool:
+        """Whether a group is one population fed by one projection from outside, run by the fused scan."""
+        if self.scan != "fused" or len(group) != 1 or self.network.self_connected(group):
+            return False
+        return len(self.network.incoming(group[0])) == 1
+
+    def _fed(self, proj, s: torch.Tensor, active: int, window: int) -> torch.Tensor:
+        """Spikes ``[P, B, *shape]`` of ``proj``'s target, the fused scan reading the projection's sums
+        of source spikes ``s`` ``[P, B, *in]`` one step late (only the first ``active`` source steps
+        can carry spikes); the activation rule applied in the kernel."""
+        batch = s.shape[1]
+        active = max(min(active, window - 1), 0)
+        sums = self._sums(proj, s[:active].reshape(active * batch, *proj.in_shape)) if active else None
+        if sums is None:
+            dtype = torch.int64 if self.qnet is not None else torch.float64
+            sums = torch.zeros((0, batch, *proj.out_shape), dtype=dtype, device=self.device)
+        sums = sums.reshape(active, batch, *proj.out_shape)
+        rule = proj.synapse if self.qnet is not None else "none"
+        feed = Feed(sums, delay=1, rule=rule, exp=self._syn[proj.name].exp, wrap_bits=self.profile.state_bits)
+        return self._fused(proj.target, self._neurons[proj.target]).run(feed, window)
 
     def _run_group(self, group, inputs, window, batch) -> dict[str, torch.Tensor]:
         """Populations tied by recurrent projections, step by step (their own spikes feed back)."""

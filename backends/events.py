@@ -5,7 +5,7 @@ product ``m x n_in x n_out`` multiply-accumulates, but only ``nnz x n_out`` addi
 active input adds its weight row (dense) or its kernel, placed at the outputs it reaches (conv).
 Both are exact: integer sums, in int64 or in float32 below ``2**24`` (the emulator checks the
 bound), so the order of the additions does not matter. The scatter loops are numba kernels
-(compiled on their first call).
+(compiled on their first call, then cached on disk by numba).
 :class:`~backends.emulator.EmulatorExecutor` measures both paths on a projection's first batches
 and then takes, call by call, the event-driven one where its measured cost per event predicts
 less than half the dense time at the density it sees (at nmnist-sim's 7.7 % and the N-MNIST CNN's
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 
-@numba.njit(cache=False)
+@numba.njit(parallel=True, cache=True)
 def _scatter_dense(starts, cols, values, weight_t, out):  # pragma: no cover - compiled
-    for i in range(len(starts) - 1):
+    for i in numba.prange(len(starts) - 1):  # rows are independent: one thread a block of rows
         for e in range(starts[i], starts[i + 1]):
             row = weight_t[cols[e]]
             v = values[e]
@@ -30,7 +30,7 @@ def _scatter_dense(starts, cols, values, weight_t, out):  # pragma: no cover - c
                 out[i, o] += v * row[o]
 
 
-@numba.njit(cache=False)
+@numba.njit(cache=True)
 def _reached(coord, pad, k, stride, size):  # pragma: no cover - compiled
     """The output index an input at ``coord`` reaches through kernel offset ``k``, or -1."""
     num = coord + pad - k
@@ -39,11 +39,11 @@ def _reached(coord, pad, k, stride, size):  # pragma: no cover - compiled
     return num // stride
 
 
-@numba.njit(cache=False)
+@numba.njit(parallel=True, cache=True)
 def _scatter_conv(starts, ci, yi, xi, values, kernel, sh, sw, ph, pw, out):  # pragma: no cover - compiled
     kh, kw, _, c_out = kernel.shape
     ho, wo = out.shape[1], out.shape[2]
-    for i in range(len(starts) - 1):
+    for i in numba.prange(len(starts) - 1):
         for e in range(starts[i], starts[i + 1]):
             c, y, x, v = ci[e], yi[e], xi[e], values[e]
             for ky in range(kh):

@@ -92,6 +92,9 @@ class Executor(Protocol):
 def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
     """Validate hardware input ``[B, T, *in_shape]`` binary; return it as int8 (0/1).
 
+    Bytes (``uint8``/``int8``, as spike files store them) are checked in one pass, other dtypes in
+    three.
+
     Args:
         spikes: a tensor or array ``[B, T, *in_shape]`` of 0/1 (bool, integer or float).
         in_shape: the graph's input shape.
@@ -100,11 +103,16 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
         int8 tensor ``[B, T, *in_shape]`` of 0/1 (on the input's device).
 
     Raises:
-        ValueError: wrong shape, no time step (``T = 0``), NaN, or a value other than 0 and 1.
+        ValueError: wrong shape, no time step (``T = 0``), NaN, or a value other than 0 and 1
+            (the first such element's index and value are named).
 
     Example:
         >>> check_spikes(torch.ones(2, 3, 4), (4,)).dtype
         torch.int8
+        >>> check_spikes(torch.tensor([[[0.0, 0.5]]]), (2,))
+        Traceback (most recent call last):
+        ...
+        ValueError: hardware input must be binary spikes (0/1): spikes[0, 0, 1] = 0.5
     """
     x = torch.as_tensor(np.asarray(spikes) if not isinstance(spikes, torch.Tensor) else spikes)
     if x.dim() != len(in_shape) + 2 or tuple(x.shape[2:]) != tuple(in_shape):
@@ -115,8 +123,19 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
         raise ValueError(f"hardware input has no time steps: spikes {list(x.shape)} (T = 0)")
     if x.numel() == 0 or x.dtype == torch.bool:
         return x.to(torch.int8)
-    if x.ne(0).logical_and_(x.ne(1)).any():  # one test for NaN, fractions and out-of-range values
-        if x.is_floating_point() and torch.isnan(x).any():
-            raise ValueError("hardware input contains NaN")
-        raise ValueError("hardware input must be binary spikes (0/1)")
+    if x.dtype in (torch.uint8, torch.int8):  # one pass: 0 and 1 are the only bytes <= 1 unsigned
+        bad = x.view(torch.uint8) > 1
+    else:
+        bad = x.ne(0).logical_and_(x.ne(1))  # one test for NaN, fractions and out-of-range values
+    if bad.any():
+        _refuse(x, int(bad.reshape(-1).nonzero()[0]))
     return x.to(torch.int8)
+
+
+def _refuse(x: torch.Tensor, flat_index: int):
+    """Raise the error naming the first bad element of ``x`` (its flat index ``flat_index``)."""
+    index = np.unravel_index(flat_index, tuple(x.shape))
+    value = x.reshape(-1)[flat_index].item()
+    if value != value:
+        raise ValueError(f"hardware input contains NaN: spikes[{', '.join(map(str, index))}]")
+    raise ValueError(f"hardware input must be binary spikes (0/1): spikes[{', '.join(map(str, index))}] = {value:g}")

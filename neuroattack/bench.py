@@ -191,7 +191,7 @@ def product_limit_seconds(
     import torch.nn.functional as F
 
     device = torch.device(device)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(0)  # operands drawn where they are used
     dense_ops, sparse_ops = [], []
     steps = _active_steps(network, timesteps)
     for layer in network.projections:
@@ -201,8 +201,8 @@ def product_limit_seconds(
         if layer.synapse == "dense":
             k, n = -(-n_in // 8) * 8, -(-n_out // 8) * 8
             density = max(densities.get(layer.source, 1.0), 1e-4)
-            a = (torch.rand((rows, k), generator=gen) < density).to(torch.int8).to(device)
-            w = torch.randint(-128, 128, (k, n), dtype=torch.int8, generator=gen).to(device)
+            a = (torch.rand((rows, k), generator=gen, device=device) < density).to(torch.int8)
+            w = torch.randint(-128, 128, (k, n), dtype=torch.int8, generator=gen, device=device)
             dense_ops.append(lambda a=a, w=w: torch._int_mm(a, w))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
@@ -210,8 +210,8 @@ def product_limit_seconds(
             wf = w.float()
             sparse_ops.append(lambda csr=csr, wf=wf: csr @ wf)
         else:
-            x = torch.randint(0, 2, (active * batch, *layer.in_shape), generator=gen).float().to(device)
-            w = torch.randn(layer.weight.shape, generator=gen).to(device)
+            x = torch.randint(0, 2, (active * batch, *layer.in_shape), generator=gen, device=device).float()
+            w = torch.randn(layer.weight.shape, generator=gen, device=device)
             op = lambda x=x, w=w, s=layer.stride, p=layer.padding: F.conv2d(x, w, stride=s, padding=p)  # noqa: E731
             dense_ops.append(op)
             sparse_ops.append(op)
@@ -232,12 +232,15 @@ def _tile(spikes: torch.Tensor, n: int) -> torch.Tensor:
     return spikes.repeat(-(-n // len(spikes)), *([1] * (spikes.dim() - 1)))[:n]
 
 
+_STEADY = 4  # Lava's steady state: the marginal rate between runs of N and 4N samples
+
+
 def _lava_rates(
     graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Lava cold (the process's first fresh run of ``samples``, build to stop) and at steady state
-    (the marginal rate between two later fresh runs of ``samples`` and twice as many, so the fixed
-    costs of a run cancel); also the cold run's output window, for the spike match."""
+    (the marginal rate between two later fresh runs of ``samples`` and four times as many, so the
+    fixed costs of a run cancel); also the cold run's output window, for the spike match."""
     import backends
 
     def timed(n: int):
@@ -249,12 +252,12 @@ def _lava_rates(
 
     cold, out = timed(samples)  # the process's first run: imports and caches included
     t1, _ = timed(samples)
-    t2, _ = timed(2 * samples)
+    t2, _ = timed(_STEADY * samples)  # far apart, so that the noise of a run's fixed costs matters little
     rates = {
         "lava_cold_samples_per_s": samples / cold,
         "lava_cold_seconds": cold,
-        "lava_steady_samples_per_s": samples / (t2 - t1) if t2 > t1 else None,
-        "lava_steady_note": f"marginal rate between fresh runs of {samples} and {2 * samples} samples "
+        "lava_steady_samples_per_s": (_STEADY - 1) * samples / (t2 - t1) if t2 > t1 else None,
+        "lava_steady_note": f"marginal rate between fresh runs of {samples} and {_STEADY * samples} samples "
         "(after the cold run)",
         "lava_samples": samples,
     }
@@ -277,10 +280,12 @@ def bench_backends(
 ) -> dict[str, Any]:
     """Samples per second of the emulator and of Lava fixed_pt, like with like, and their spike match.
 
-    - Emulator cold: load (lowering, quantization) and the first batch, all included; warm: the
-      median batch after that (``device``; results copied back to the CPU included).
+    - Emulator cold: load (lowering, quantization, kernel compilation) and the first batch, all
+      included; warm: the median batch after that (``device``; the input tensor already there,
+      results copied back to the CPU included). Warm is also measured with the step-by-step LIF
+      scan instead of the fused kernel (:mod:`backends.lif_scan`), what the kernel gains.
     - Lava cold: a fresh run of ``lava_samples`` (build, compile, run, read, stop); steady state:
-      the marginal rate between fresh runs of ``lava_samples`` and twice as many. Fresh per sample:
+      the marginal rate between fresh runs of ``lava_samples`` and four times as many. Fresh per sample:
       a new network per sample.
     - Ratios: emulator warm / Lava steady state, emulator cold / Lava cold.
     - The machine's limit: :func:`product_limit_seconds` at the densities the emulator measured;
@@ -290,7 +295,7 @@ def bench_backends(
         graph: the NIR graph (``nir.NIRGraph``).
         spikes: binary input ``[N, T, *in_shape]``.
         profile: the hardware profile (name, path or profile).
-        lava_samples: samples in Lava's first long run (the second runs twice as many).
+        lava_samples: samples in Lava's first long run (the second runs four times as many).
         fresh_samples: samples run with a fresh network each.
         batch_size: emulator samples per batch.
         min_seconds: least time for each median.
@@ -305,18 +310,25 @@ def bench_backends(
     import backends
 
     device = torch.device(device)
-    batch = _tile(spikes, batch_size)
+    batch = _tile(spikes, batch_size).to(device)  # on a GPU the input waits there, as an attack's would
     sync = _sync(device) or (lambda: None)
     t0 = time.perf_counter()
     emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size)
-    first = emu.run(batch, record=True)
+    emu.run(batch)
     sync()
     cold_s = time.perf_counter() - t0
     warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
+    options = {"device": device, "batch_size": batch_size}
+    stepwise = backends.load(graph, profile, "emulator", dt, framework, scan="steps", **options)
+    stepwise.run(batch)  # its product choices measured, as the fused one's were
+    stepwise.run(batch)
+    steps_s = _median_seconds(lambda: stepwise.run(batch), min_seconds, sync=sync)
     steps = int(spikes.shape[1])
     names = [p.name for p in emu.network.populations]
-    densities = {"input": float(batch.float().mean())}
-    densities.update({n: float(layer.float().mean()) for n, layer in zip(names, first.layers)})
+    sample = batch[:256]
+    densities = {"input": int(torch.count_nonzero(sample)) / sample.numel()}
+    first = emu.run(sample, record=True)
+    densities.update({n: float(layer.mean()) for n, layer in zip(names, first.layers)})
     limit = product_limit_seconds(emu.network, steps, len(batch), densities, device, min_seconds=min_seconds / 2)
     macs = synaptic_macs(emu, steps)
     warm_sps = len(batch) / warm_s
@@ -331,6 +343,9 @@ def bench_backends(
         "emulator_cold_seconds": cold_s,
         "emulator_cold_samples_per_s": len(batch) / cold_s,
         "emulator_warm_samples_per_s": warm_sps,
+        "emulator_scan": emu.scan,
+        "emulator_steps_scan_warm_samples_per_s": len(batch) / steps_s,
+        "input_device": str(batch.device),
         "spike_densities": densities,
         "emulator_products": dict(emu.paths),  # per projection: dense, or event-driven (backends.events)
         "synaptic_macs_per_sample": macs,

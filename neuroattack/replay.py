@@ -116,17 +116,32 @@ def replay_metrics(
 
 
 def summarize_draws(draws: list[dict]) -> dict:
-    """Mean and spread (std over draws) of every metric of several replays."""
+    """Mean and spread of every metric of several replays (Bernoulli draws of the same inputs).
+
+    Args:
+        draws: one :func:`replay_metrics` dict per draw (same ``n``).
+
+    Returns:
+        ``n``, ``draws``, and per metric ``key``: the mean, ``key_std`` (std over draws, 0 for one)
+        and ``key_draw_range`` (``[min, max]`` over draws: the spread the input's randomness alone
+        gives, next to the Wilson interval over inputs); ``None`` where no draw has the metric.
+
+    Example:
+        >>> s = summarize_draws([{"n": 4, "hw_asr": 0.5}, {"n": 4, "hw_asr": 0.75}])
+        >>> s["hw_asr"], s["hw_asr_draw_range"]
+        (0.625, [0.5, 0.75])
+    """
     keys = [k for k in draws[0] if k != "n"]
     summary: dict = {"n": draws[0]["n"], "draws": len(draws)}
     for key in keys:
         values = [d[key] for d in draws if d[key] is not None]
         if not values:
-            summary[key], summary[f"{key}_std"] = None, None
+            summary[key], summary[f"{key}_std"], summary[f"{key}_draw_range"] = None, None, None
             continue
         t = torch.tensor(values, dtype=torch.float64)
         summary[key] = float(t.mean())
         summary[f"{key}_std"] = float(t.std(unbiased=False)) if len(values) > 1 else 0.0
+        summary[f"{key}_draw_range"] = [float(t.min()), float(t.max())]
     return summary
 
 

@@ -2,7 +2,8 @@
 
 Writes ``report.md`` and ``report.html`` (the same content) and PNG plots under ``plots/``:
 
-- ``asr_sim_vs_hw.png``: simulation vs hardware ASR bars per attack (and profile);
+- ``asr_sim_vs_hw.png``: simulation vs hardware ASR bars per attack (and profile), with their 95 %
+  Wilson intervals over inputs as error bars (the table adds the spread over Bernoulli draws);
 - ``asr_vs_eps.png`` / ``asr_vs_gamma.png``: ASR against the attack's eps or RSF gamma, where a
   sweep varied them;
 - ``transfer_heatmap.png``: hardware ASR, crafted-on (rows) x evaluated-on (columns);
@@ -41,6 +42,7 @@ COLUMNS = [
     ("sim ASR 95 %", "sim_asr_interval"),
     ("hw ASR", "hw_asr"),
     ("hw ASR 95 %", "hw_asr_interval"),
+    ("hw ASR over draws", "hw_asr_draw_range"),
     ("transfer", "transfer"),
     ("agree clean", "agree_clean"),
     ("agree adv", "agree_adv"),
@@ -137,6 +139,7 @@ def rows(runs: list[dict]) -> list[dict]:
                 "hw_asr": hw.get("hw_asr"),
                 "hw_asr_std": hw.get("hw_asr_std"),
                 "hw_asr_interval": hw_asr_interval(hw),
+                "hw_asr_draw_range": hw.get("hw_asr_draw_range") if (hw.get("draws") or 1) > 1 else None,
                 "threat": threat_model(run),
                 "transfer": hw.get("transfer_rate"),
                 "agree_clean": hw.get("agreement_clean"),
@@ -152,6 +155,13 @@ def rows(runs: list[dict]) -> list[dict]:
 _BARS_PER_ROW = 20
 
 
+def _error_bars(values: list[float], intervals: list) -> list[list[float]]:
+    """Asymmetric error bars ``[below, above]`` from ``[lo, hi]`` intervals (none: a zero bar)."""
+    below = [v - iv[0] if iv else 0.0 for v, iv in zip(values, intervals)]
+    above = [iv[1] - v if iv else 0.0 for v, iv in zip(values, intervals)]
+    return [[max(b, 0.0) for b in below], [max(a, 0.0) for a in above]]
+
+
 def _bar_plot(records: list[dict], path: Path) -> bool:
     """Sim vs hardware ASR bars for every replayed run, 20 runs per panel row."""
     records = [r for r in records if r["hw_asr"] is not None]
@@ -163,19 +173,29 @@ def _bar_plot(records: list[dict], path: Path) -> bool:
     for ax, chunk in zip(axes[:, 0], chunks):
         labels = [f"{r['model']}\n{r['attack']} {r['settings']}\n{r['crafted']}\n{r['profile']}" for r in chunk]
         x = np.arange(len(chunk))
-        ax.bar(x - 0.2, [r["sim_asr"] or 0.0 for r in chunk], 0.4, label="simulation (Norse, float)", color="#4c72b0")
+        sim = [r["sim_asr"] or 0.0 for r in chunk]
+        ax.bar(
+            x - 0.2,
+            sim,
+            0.4,
+            yerr=_error_bars(sim, [r["sim_asr_interval"] for r in chunk]),
+            label="simulation (Norse, float)",
+            color="#4c72b0",
+            capsize=3,
+        )
+        hw = [r["hw_asr"] for r in chunk]
         ax.bar(
             x + 0.2,
-            [r["hw_asr"] for r in chunk],
+            hw,
             0.4,
-            yerr=[r["hw_asr_std"] or 0.0 for r in chunk],
+            yerr=_error_bars(hw, [r["hw_asr_interval"] for r in chunk]),
             label="hardware (replayed)",
             color="#dd8452",
             capsize=3,
         )
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
         ax.set_xlim(-0.6, max(len(chunk), 4) - 0.4)
-        ax.set_ylabel("attack success rate")
+        ax.set_ylabel("attack success rate (95 % Wilson interval)")
         ax.set_ylim(0, 1.2)  # headroom for the legend above bars near 1
         ax.legend(loc="upper right", fontsize=7, ncol=2)
     axes[0, 0].set_title("ASR in simulation vs on hardware")
@@ -422,7 +442,7 @@ def summary_table(store_path: str | os.PathLike) -> str:
     """A short plain-text table (sim ASR, hardware ASR, transfer) of every run, for terminals."""
     with ResultStore(store_path, create=False) as store:
         records = rows(store.runs())
-    header = ("model", "attack", "settings", "crafted on", "hardware", "sim ASR", "hw ASR", "transfer")
+    header = ("model", "attack", "settings", "crafted on", "hardware", "sim ASR", "hw ASR", "hw ASR 95 %", "transfer")
     table = [
         (
             r["model"],
@@ -432,6 +452,7 @@ def summary_table(store_path: str | os.PathLike) -> str:
             f"{r['backend']}/{r['profile']}",
             _fmt(r["sim_asr"]),
             _fmt(r["hw_asr"]),
+            _fmt(r["hw_asr_interval"]),
             _fmt(r["transfer"]),
         )
         for r in records

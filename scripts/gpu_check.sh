@@ -6,7 +6,8 @@
 #
 # `prepare` writes runs/nir/nmnist_cnn.nir and runs/nir/nmnist300.npz (the NIR paper's N-MNIST CNN,
 # scripts/nir_cnn.py) and runs/nir/nmnist8.npz (nmnist-sim test frames at T = 8); `run` needs the
-# nmnist-sim checkpoint (runs/models/nmnist-sim) and writes JSON reports and logs into OUT_DIR.
+# nmnist-sim checkpoint (runs/models/nmnist-sim) and writes OUT_DIR/gpu_check.log and the JSON reports,
+# packed as OUT_DIR/benches.tar.gz (two files: what a device run sends back is limited in count).
 # The README's performance section quotes its output where a GPU was available.
 set -uo pipefail
 PY=${PYTHON:-python3}
@@ -26,26 +27,28 @@ PYEOF
 run)
     OUT=${2:?usage: scripts/gpu_check.sh run OUT_DIR}
     mkdir -p "$OUT"
+    JSON=$(mktemp -d)  # the reports, packed into one archive at the end
     NA="$PY -m neuroattack.cli"
     { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-      $PY -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'cpus', __import__('os').cpu_count())"
-    } 2>&1 | tee "$OUT/machine.txt"
-    timeout 240 $PY -m pytest -q -rs -p no:cacheprovider tests/test_device.py 2>&1 | tail -25 | tee "$OUT/test_device.log"
+      $PY -c "import torch, sys, os, numba, triton; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'numba', numba.__version__, 'triton', triton.__version__, 'cpus', os.cpu_count())"
+    } 2>&1 | tee "$OUT/gpu_check.log"
+    timeout 240 $PY -m pytest -q -rs -p no:cacheprovider tests/test_device.py tests/backends/test_lif_scan.py 2>&1 \
+        | tail -25 | tee -a "$OUT/gpu_check.log"
     CK=runs/models/nmnist-sim
-    for spec in "cuda 256" "cuda 4096" "cpu 256"; do
-        set -- $spec
-        timeout 90 $NA bench backends --checkpoint $CK --input runs/nir/nmnist8.npz --no-lava --device $1 \
-            --emulator-batch $2 --out "$OUT/backends_512fc_$1_b$2.json" 2>&1 | grep -v Warning | tee -a "$OUT/bench.log"
-    done
-    for spec in "cuda 64" "cuda 512" "cpu 64"; do
-        set -- $spec
-        timeout 120 $NA bench backends --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --no-lava \
-            --device $1 --emulator-batch $2 --out "$OUT/backends_cnn_$1_b$2.json" 2>&1 | grep -v Warning | tee -a "$OUT/bench.log"
-    done
-    for dev in cuda cpu; do
-        timeout 150 $NA bench attacks --device $dev --timesteps 8 --repeats 3 --out "$OUT/attacks_$dev.json" 2>&1 \
-            | grep -v Warning | tee -a "$OUT/bench.log"
-    done
+    bench() {  # name, then bench backends arguments
+        local name=$1; shift
+        timeout 150 $NA bench backends --no-lava --out "$JSON/$name.json" "$@" 2>&1 | grep -v -i warn \
+            | sed "s/^/$name: /" | tee -a "$OUT/gpu_check.log"
+    }
+    bench 512fc_cuda_b4096 --checkpoint $CK --input runs/nir/nmnist8.npz --device cuda --emulator-batch 4096
+    bench 512fc_cuda_b65536 --checkpoint $CK --input runs/nir/nmnist8.npz --device cuda --emulator-batch 65536
+    bench 512fc_float_cuda_b65536 --checkpoint $CK --input runs/nir/nmnist8.npz --device cuda --emulator-batch 65536 \
+        --profile float
+    bench 512fc_cpu_b256 --checkpoint $CK --input runs/nir/nmnist8.npz --device cpu --emulator-batch 256
+    bench cnn_cuda_b512 --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --device cuda --emulator-batch 512
+    bench cnn_cuda_b2048 --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --device cuda --emulator-batch 2048
+    bench cnn_cpu_b64 --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --device cpu --emulator-batch 64
+    tar czf "$OUT/benches.tar.gz" -C "$JSON" .
     ;;
 *)
     echo "usage: scripts/gpu_check.sh prepare | run OUT_DIR" >&2

@@ -77,11 +77,13 @@ def test_emulator_on_cuda_gives_the_cpus_spikes(profile, case, monkeypatch):
     make = CASES[case]
     g, x, check = make(profile, monkeypatch) if "monkeypatch" in make.__code__.co_varnames else make(profile)
     cpu = backends.load(g, profile, "emulator").run(x, record=True)
-    gpu_exec = backends.load(g, profile, "emulator", device="cuda")
-    gpu = gpu_exec.run(x, record=True)
-    check(gpu_exec, gpu)  # the named path ran on the GPU too
-    for i, (a, b) in enumerate(zip(cpu.layers, gpu.layers)):
-        assert b.device.type == "cpu" and torch.equal(a, b), f"population {i}: {int((a != b).sum())} spikes differ"
+    stepwise = backends.load(g, profile, "emulator", device="cuda", scan="steps")
+    check(stepwise, stepwise.run(x, record=True))  # the named path ran on the GPU too (spied in torch's ops)
+    fused = backends.load(g, profile, "emulator", device="cuda")
+    assert fused.scan == "fused"  # the Triton kernel
+    for run in (stepwise.run(x, record=True), fused.run(x, record=True)):
+        for i, (a, b) in enumerate(zip(cpu.layers, run.layers)):
+            assert b.device.type == "cpu" and torch.equal(a, b), f"population {i}: {int((a != b).sum())} spikes differ"
 
 
 @needs_cuda

@@ -15,6 +15,9 @@ def _result(sim_asr, hw_asr, transfer):
             "sim_asr": sim_asr,
             "hw_asr": hw_asr,
             "hw_asr_std": 0.02,
+            "hw_asr_draw_range": [hw_asr - 0.03, hw_asr + 0.02],
+            "draws": 3,
+            "n": 100,
             "transfer_rate": transfer,
             "sim_clean_accuracy": 0.95,
             "hw_clean_accuracy": 0.94,
@@ -97,7 +100,16 @@ def test_report_renders(small_store, tmp_path):
         img = mpimg.imread(path)
         assert img.std() > 0.01, name  # not a blank canvas
         assert f"plots/{name}" in text
-    assert "nmnist-seed1 (black-box)" in summary_table(small_store)
+    summary = summary_table(small_store)
+    assert "nmnist-seed1 (black-box)" in summary
+    assert "[0.926, 0.994]" in summary  # 92 of 94 correctly classified inputs (scipy binomtest, Wilson)
+    assert "| [0.950, 1.000] |" in md  # hw ASR 0.98 over 3 draws: its spread as a column
+
+
+def test_bar_plot_error_bars_are_the_intervals():
+    from neuroattack.report import _error_bars
+
+    assert _error_bars([0.5, 0.9], [(0.4, 0.7), None]) == [[pytest.approx(0.1), 0.0], [pytest.approx(0.2), 0.0]]
 
 
 def test_report_cli_and_errors(small_store, tmp_path, capsys):

@@ -2,7 +2,7 @@
 changes no spike."""
 
 import hypothesis.strategies as st
-import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -52,12 +52,21 @@ def test_conv_scatter_equals_the_convolution(seed, c_in, c_out, size, k, stride,
     assert torch.equal(got, expected)
 
 
-def test_the_emulators_choice_of_product_changes_no_spike():
-    """The first three batches run both products (checked equal); after that, each path forced in
-    turn gives the same spikes, and the event-driven one really ran."""
-    g = G.conv(scale=6.0, pool="sum")
-    x = G.spikes((2, 8, 8), batch=12, steps=6, density=0.05)
-    emu = backends.load(g, "loihi2", "emulator", batch_size=4)
+@pytest.mark.parametrize(
+    "profile, make, shape",
+    [
+        ("loihi2", lambda: G.conv(scale=6.0, pool="sum"), (2, 8, 8)),
+        ("float", lambda: G.conv(scale=6.0, pool="sum"), (2, 8, 8)),
+        ("float", lambda: G.chain([40, 16, 6], lambda n: G.lif(n, tau=0.002), scale=3.0), (40,)),
+    ],
+    ids=["fixed-conv", "float-conv", "float-dense"],
+)
+def test_the_emulators_choice_of_product_changes_no_spike(profile, make, shape):
+    """The first three batches run both products (checked equal: fixed point exactly, float64 up to
+    the order of the additions); after that, each path forced in turn gives the same spikes, and
+    the event-driven one really ran."""
+    x = G.spikes(shape, batch=12, steps=6, density=0.05)
+    emu = backends.load(make(), profile, "emulator", batch_size=4)
     first = emu.run(x, record=True)  # three batches: both paths measured on every projection
     assert set(emu.paths.values()) == {"both (measuring)"} and all(len(c) == 3 for c in emu._costs.values())
     results = {}
@@ -68,9 +77,3 @@ def test_the_emulators_choice_of_product_changes_no_spike():
     for a, b, c in zip(first.layers, results["event-driven"].layers, results["dense"].layers):
         assert torch.equal(a, b) and torch.equal(a, c)
     assert sum(int(layer.sum()) for layer in first.layers) > 0
-
-
-def test_float_profiles_and_other_devices_keep_the_dense_product():
-    emu = backends.load(G.conv(scale=6.0), "float", "emulator")
-    emu.run(G.spikes((2, 8, 8), batch=2, steps=4))
-    assert emu.paths == {} and not np.any([p.weight_t is not None for p in emu._syn.values()])
