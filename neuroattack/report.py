@@ -173,26 +173,13 @@ def _bar_plot(records: list[dict], path: Path) -> bool:
     for ax, chunk in zip(axes[:, 0], chunks):
         labels = [f"{r['model']}\n{r['attack']} {r['settings']}\n{r['crafted']}\n{r['profile']}" for r in chunk]
         x = np.arange(len(chunk))
-        sim = [r["sim_asr"] or 0.0 for r in chunk]
-        ax.bar(
-            x - 0.2,
-            sim,
-            0.4,
-            yerr=_error_bars(sim, [r["sim_asr_interval"] for r in chunk]),
-            label="simulation (Norse, float)",
-            color="#4c72b0",
-            capsize=3,
-        )
-        hw = [r["hw_asr"] for r in chunk]
-        ax.bar(
-            x + 0.2,
-            hw,
-            0.4,
-            yerr=_error_bars(hw, [r["hw_asr_interval"] for r in chunk]),
-            label="hardware (replayed)",
-            color="#dd8452",
-            capsize=3,
-        )
+        for offset, key, label, color in (
+            (-0.2, "sim_asr", "simulation (Norse, float)", "#4c72b0"),
+            (0.2, "hw_asr", "hardware (replayed)", "#dd8452"),
+        ):
+            values = [r[key] or 0.0 for r in chunk]
+            errors = _error_bars(values, [r[f"{key}_interval"] for r in chunk])
+            ax.bar(x + offset, values, 0.4, yerr=errors, label=label, color=color, capsize=3)
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
         ax.set_xlim(-0.6, max(len(chunk), 4) - 0.4)
         ax.set_ylabel("attack success rate (95 % Wilson interval)")

@@ -20,12 +20,12 @@ from neuroattack.sweep import RunSpec, run_sweep
 from neuroattack.train import TrainConfig, train
 
 
-def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path) -> Path:
-    """Train ``cfg`` into ``models_dir/name`` unless a finished checkpoint is already there."""
+def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path, device: str = "cpu") -> Path:
+    """Train ``cfg`` into ``models_dir/name`` on ``device`` unless a finished checkpoint is already there."""
     path = Path(models_dir) / name
     if (path / "metrics.json").is_file():
         return path
-    _, metrics = train(cfg, path)
+    _, metrics = train(cfg, path, device=device)
     print(
         f"trained {name} ({cfg.model_type} {cfg.spec}, {cfg.dataset}): test accuracy "
         f"{metrics['test_accuracy']:.4f} in {metrics['train_seconds']:.0f} s"
@@ -33,14 +33,20 @@ def ensure_model(name: str, cfg: TrainConfig, models_dir: str | Path) -> Path:
     return path
 
 
-def nmnist_snn(models: str | Path, quick: bool, loss: str = "mse") -> str:
-    """The default nmnist-sim SNN (512FC-10FC, all 50k samples; quick: 256FC on 4k)."""
+def nmnist_snn(models: str | Path, quick: bool, loss: str = "mse", seed: int = 0, device: str = "cpu") -> str:
+    """The default nmnist-sim SNN (512FC-10FC, all 50k samples; quick: 256FC on 4k), trained with
+    ``loss`` from ``seed`` on ``device`` (``models/nmnist-sim[-loss][-sN]``)."""
+    suffix = ("" if loss == "mse" else f"-{loss}") + (f"-s{seed}" if seed else "")
     if quick:
-        cfg = TrainConfig(dataset="nmnist-sim", spec="256FC-10FC", loss=loss, epochs=6, n_train=4000, n_test=500)
-        return str(ensure_model(f"nmnist-sim-quick-{loss}", cfg, models))
+        cfg = TrainConfig(
+            dataset="nmnist-sim", spec="256FC-10FC", loss=loss, seed=seed, epochs=6, n_train=4000, n_test=500
+        )
+        return str(ensure_model(f"nmnist-sim-quick-{loss}" + (f"-s{seed}" if seed else ""), cfg, models, device))
     info = DATASETS["nmnist-sim"]
-    cfg = TrainConfig(dataset="nmnist-sim", spec=info.default_spec, loss=loss, epochs=info.default_epochs, n_test=2000)
-    return str(ensure_model("nmnist-sim" if loss == "mse" else f"nmnist-sim-{loss}", cfg, models))
+    cfg = TrainConfig(
+        dataset="nmnist-sim", spec=info.default_spec, loss=loss, seed=seed, epochs=info.default_epochs, n_test=2000
+    )
+    return str(ensure_model("nmnist-sim" + suffix, cfg, models, device))
 
 
 def mnist_model(
@@ -52,9 +58,11 @@ def mnist_model(
     loss: str = "mse",
     model_type: str = "snn",
     encoding: str = "bernoulli",
+    device: str = "cpu",
 ) -> str:
     """An MNIST model: the default conv SNN (16C5-AP2-32C5-AP2-10FC, all 50k; quick: 128FC on 10k)
-    with the given leak, time-steps, seed, loss and input coding, or its ANN twin (``model_type='ann'``)."""
+    with the given leak, time-steps, seed, loss and input coding, or its ANN twin (``model_type='ann'``),
+    trained on ``device`` where it is not already in ``models``."""
     spec = "128FC-10FC" if quick else DATASETS["mnist"].default_spec
     cfg = TrainConfig(
         dataset="mnist",
@@ -83,7 +91,7 @@ def mnist_model(
             )
             if v != default
         )
-    return str(ensure_model(name + ("-quick" if quick else ""), cfg, models))
+    return str(ensure_model(name + ("-quick" if quick else ""), cfg, models, device))
 
 
 def accuracy(path: str | Path) -> float:
@@ -118,6 +126,7 @@ def study_main(
     from neuroattack.device import resolve_device
 
     device = str(resolve_device(args.device))
+    args.device = device  # the models a study trains train there too
     specs = [replace(spec, device=device) for spec in build(args)]
     counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)
     html = build_report(args.store, args.report or args.store.parent / "report", title=description)

@@ -30,7 +30,7 @@ def build(args):
     specs = []
 
     def model(**kw):
-        return mnist_model(args.models, q, **kw)
+        return mnist_model(args.models, q, device=args.device, **kw)
 
     def gamma_for(path):
         victim = Victim.from_checkpoint(path)

@@ -16,8 +16,8 @@ def build(args):
     q = args.quick
     models = {}
     for loss in ("mse", "ce", "ce-rates"):  # CE on spike counts and on rates: the seeds read CE both ways
-        models[("nmnist-sim", loss)] = nmnist_snn(args.models, q, loss)
-        models[("mnist", loss)] = mnist_model(args.models, q, loss=loss)
+        models[("nmnist-sim", loss)] = nmnist_snn(args.models, q, loss, device=args.device)
+        models[("mnist", loss)] = mnist_model(args.models, q, device=args.device, loss=loss)
     n = args.n or (100 if q else 500)  # Liang: 500 untargeted inputs
     n_t = max(10, n // 10)  # targeted: each input against the 9 other classes
     hw = "loihi2"

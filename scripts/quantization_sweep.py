@@ -12,7 +12,8 @@ PROFILES = ("float", "loihi2", "loihi2-w6", "loihi2-w4")
 
 
 def build(args):
-    nm, mn = nmnist_snn(args.models, args.quick), mnist_model(args.models, args.quick)
+    nm = nmnist_snn(args.models, args.quick, device=args.device)
+    mn = mnist_model(args.models, args.quick, device=args.device)
     n = args.n or (100 if args.quick else 300)
     g2s = {"steps": 25, "gamma": 0.05}
     # eps 32/255: at 8/255 the rate-coded MNIST model is barely moved (HART study, Table 2), which

@@ -21,6 +21,8 @@ trained mnist-l1.0     || $NA train --dataset mnist --lambda 1.0 --out runs/mode
 # -- benchmarks (nothing else running)
 $NA bench attacks  --checkpoint runs/models/mnist      --out runs/bench/attacks.json  | tee runs/logs/bench_attacks.log
 $NA bench backends --checkpoint runs/models/nmnist-sim --out runs/bench/backends.json | tee runs/logs/bench_backends.log
+$NA bench backends --checkpoint runs/models/nmnist-sim --profile float --out runs/bench/backends_float.json \
+    | tee runs/logs/bench_backends_float.log
 $NA bench backends --checkpoint runs/models/mnist --lava-samples 20 --out runs/bench/backends_mnist.json | tee runs/logs/bench_backends_mnist.log
 $PY scripts/nir_cnn.py --out runs/nir/nmnist_cnn.nir --frames runs/nir/nmnist300.npz --n 64
 $NA bench backends --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --lava-samples 4 --emulator-batch 64 \

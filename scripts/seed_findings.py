@@ -8,6 +8,15 @@ eps/4, EOT 2, 4 evaluation draws; simulation, where HART's Table 2 ranks the est
 - Sharmin et al.: the SNN resists white-box attack better than its ANN twin, and inputs crafted
   on the ANN (black-box) move the SNN less than its own white-box attack.
 
+On nmnist-sim (the 512FC-10FC event SNN, MSE), seeds 0, 1 and 2, the first 300 test inputs
+(targeted: the first 30 against each of the 9 other classes), G2S/RSF (Iter 25, gamma 0.05):
+
+- Liang et al.: the penultimate-layer threshold raised to 2 while crafting (Fig. 14) lifts the
+  untargeted ASR, and on N-MNIST targeted G2S succeeds as often as untargeted (Table VII);
+- this project's hardware findings (quantization sweep, threat models): inputs crafted in float
+  simulation lose success when replayed on Loihi-2 fixed point (the emulator, spike-exact with
+  Lava), and crafting against the fixed-point twin (hardware-in-the-loop) wins it back.
+
 Each finding is judged by :func:`neuroattack.findings.verdict` (reproduced, refuted or undecided,
 from the rates pooled over seeds with their 95 % Wilson intervals). HART's gamma is tuned per
 model on the validation split.
@@ -19,7 +28,7 @@ from neuroattack.attacks.tuning import tune_hart_gamma
 from neuroattack.data.datasets import load_dataset
 from neuroattack.findings import Rate, pooled, verdict
 from neuroattack.store import ResultStore
-from neuroattack.studies import mnist_model, study_main
+from neuroattack.studies import mnist_model, nmnist_snn, study_main
 from neuroattack.sweep import RunSpec
 from neuroattack.victims import Victim
 
@@ -34,7 +43,33 @@ FINDINGS = (
     ("BPTR beats CBA (CBA weakest)", "HART Table 2: CBA lowest", "snn/bptr", "snn/cba"),
     ("the ANN twin is easier to attack than the SNN", "Sharmin Table 1, Liang Table IX", "ann/ann", "snn/stbp"),
     ("SNN white-box beats ANN-crafted black-box", "Sharmin Table 2 (black-box weaker)", "snn/stbp", "transfer/ann"),
+    (
+        "penultimate threshold 2 while crafting lifts untargeted G2S/RSF",
+        "Liang Fig. 14; 97.4 % untargeted on N-MNIST (Table VII)",
+        "nmnist/ut-thr2",
+        "nmnist/ut",
+    ),
+    (
+        "targeted G2S/RSF succeeds as often as untargeted",
+        "Liang Table VII, N-MNIST (MSE): 99.4 % targeted, 97.4 % untargeted",
+        "nmnist/t",
+        "nmnist/ut",
+    ),
+    (
+        "sim-crafted G2S/RSF loses success on Loihi-2 fixed point",
+        "ours, quantization sweep (seed 0: 0.953 in sim, 0.866 on the chip)",
+        "nmnist/ut",
+        "nmnist/ut-hw",
+    ),
+    (
+        "hardware-in-the-loop G2S/RSF beats sim-crafted on the chip",
+        "ours, threat models (seed 0: 1.000 against 0.866)",
+        "nmnist/hil-hw",
+        "nmnist/ut-hw",
+    ),
 )
+#: G2S/RSF as Liang runs it (Algorithm 1: Iter 25, gamma 0.05)
+G2S = {"steps": 25, "gamma": 0.05}
 
 
 def add_arguments(parser):
@@ -49,8 +84,8 @@ def build(args):
     n = args.n or (100 if args.quick else 300)
     specs = []
     for seed in range(args.seeds):
-        snn = mnist_model(args.models, args.quick, seed=seed)
-        ann = mnist_model(args.models, args.quick, seed=seed, model_type="ann")
+        snn = mnist_model(args.models, args.quick, device=args.device, seed=seed)
+        ann = mnist_model(args.models, args.quick, device=args.device, seed=seed, model_type="ann")
         victim = Victim.from_checkpoint(snn)
         val = load_dataset("mnist", "val", 50 if args.quick else 200, victim.timesteps, progress=False)
         gamma, _ = tune_hart_gamma(victim, val, "fgsm", {"eval_draws": 4, "eps": 16 / 255})
@@ -60,23 +95,61 @@ def build(args):
             specs.append(RunSpec(snn, "pgd", grad, _pgd(**extra), label=f"snn-s{seed}", **common))
         specs.append(RunSpec(ann, "pgd", "ann", _pgd(eot=1, eval_draws=1), label=f"ann-s{seed}", **common))
         specs.append(RunSpec(snn, "pgd", "ann", _pgd(), surrogate=ann, label=f"transfer-s{seed}", **common))
+    for seed in range(args.seeds):
+        events = nmnist_snn(args.models, args.quick, device=args.device, seed=seed)
+        common = {"n": n, "seed": seed, "label": f"nmnist-s{seed}"}
+        chip = {"backend": "emulator", "profile": "loihi2"}
+        specs += [
+            RunSpec(events, "g2s-rsf", "stbp", G2S, craft_on="sim", **chip, **common),
+            RunSpec(events, "g2s-rsf", "stbp", G2S, craft_on="hardware", **chip, **common),
+            RunSpec(events, "g2s-rsf", "stbp", {**G2S, "penultimate_threshold": 2.0}, backend="none", **common),
+            RunSpec(
+                events, "g2s-rsf", "stbp", {**G2S, "targeted": True}, backend="none", **{**common, "n": max(n // 10, 1)}
+            ),
+        ]
     return specs
 
 
+def _sim_rate(run) -> Rate:
+    sim = run["result"]["sim"]
+    return Rate(round((sim["asr"] or 0) * sim["n_attacked"]), sim["n_attacked"])
+
+
+def _hw_rate(run) -> Rate:
+    """The hardware ASR over the inputs the hardware classified correctly."""
+    hw = run["result"]["hardware"]
+    correct = round(hw["hw_clean_accuracy"] * hw["n"])
+    return Rate(round((hw["hw_asr"] or 0) * correct), correct)
+
+
+def _nmnist_rates(run) -> dict[str, Rate]:
+    """The rates a nmnist-sim G2S/RSF run gives, by the key the findings read."""
+    settings, options = run["settings"], run["settings"]["options"]
+    if settings["craft_on"] == "hardware":
+        return {"nmnist/hil-hw": _hw_rate(run)}
+    if options.get("penultimate_threshold"):
+        return {"nmnist/ut-thr2": _sim_rate(run)}
+    if options.get("targeted"):
+        return {"nmnist/t": _sim_rate(run)}
+    return {"nmnist/ut": _sim_rate(run), "nmnist/ut-hw": _hw_rate(run)}
+
+
 def _rates(store_path, seeds: int) -> dict[str, list[Rate]]:
-    """``{"snn/hart": [Rate per seed], ..., "ann/ann": ..., "transfer/ann": ...}``."""
+    """``{"snn/hart": [Rate per seed], ..., "ann/ann": ..., "transfer/ann": ..., "nmnist/ut": ...}``."""
     with ResultStore(store_path) as store:
         runs = store.runs()
     out: dict[str, list] = {}
-    for kind in ("snn", "ann", "transfer"):
-        for seed in range(seeds):
-            for run in runs:
-                if run["model"] != f"{kind}-s{seed}":
-                    continue
-                sim = run["result"]["sim"]
-                grad = run["attack"].split("/")[1]
-                n = sim["n_attacked"]
-                out.setdefault(f"{kind}/{grad}", [None] * seeds)[seed] = Rate(round((sim["asr"] or 0) * n), n)
+    for seed in range(seeds):
+        for run in runs:
+            kind = run["model"].rsplit("-s", 1)[0]
+            if run["model"] != f"{kind}-s{seed}":
+                continue
+            if kind == "nmnist":
+                found = _nmnist_rates(run)
+            else:
+                found = {f"{kind}/{run['attack'].split('/')[1]}": _sim_rate(run)}
+            for key, rate in found.items():
+                out.setdefault(key, [None] * seeds)[seed] = rate
     return out
 
 

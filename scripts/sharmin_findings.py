@@ -13,9 +13,9 @@ def build(args):
     q = args.quick
 
     def snn(leak=0.5, timesteps=8):
-        return mnist_model(args.models, q, leak=leak, timesteps=timesteps)
+        return mnist_model(args.models, q, device=args.device, leak=leak, timesteps=timesteps)
 
-    ann = mnist_model(args.models, q, model_type="ann")
+    ann = mnist_model(args.models, q, device=args.device, model_type="ann")
     n = args.n or (100 if q else 500)
     hw = "loihi2"
     specs = []

@@ -37,7 +37,7 @@ def build(args):
         model, label = args.graph, None
         source = {"dataset": args.dataset, "timesteps": args.timesteps, "dt": args.dt, "framework": args.framework}
     else:
-        model, label, source = nmnist_snn(args.models, args.quick), "nmnist-sim", {}
+        model, label, source = nmnist_snn(args.models, args.quick, device=args.device), "nmnist-sim", {}
     n = args.n or (100 if args.quick else 300)
     queries = 300 if args.quick else 1000
     g2s = {"steps": 25, "gamma": 0.05}

@@ -49,8 +49,10 @@ READERS = {
 }
 
 
-@pytest.mark.parametrize("fmt", list(READERS))
-def test_export_events_round_trips_an_attack_on_real_format_files(tmp_path, fmt):
+@pytest.mark.parametrize(
+    "fmt, attack", [(fmt, "g2s-rsf") for fmt in READERS] + [("npz", "square")], ids=[*READERS, "npz-query"]
+)
+def test_export_events_round_trips_an_attack_on_real_format_files(tmp_path, fmt, attack):
     from neuroattack.attacks.streams import load_streams
     from neuroattack.data.datasets import DATASETS
     from tests.data.real_formats import make_nmnist
@@ -59,7 +61,8 @@ def test_export_events_round_trips_an_attack_on_real_format_files(tmp_path, fmt)
     make_nmnist(root)
     assert main(["train", "--dataset", "nmnist", "--model", "32FC-10FC", "--epochs", "2", "--timesteps", "6",
                  "--data-root", str(root), "--out", str(ck)]) == 0  # fmt: skip
-    assert main(["attack", "--checkpoint", str(ck), "--attack", "g2s-rsf", "--steps", "5", "--data-root", str(root),
+    budget = ["--steps", "5"] if attack == "g2s-rsf" else ["--queries", "60"]  # square: the chip's counts only
+    assert main(["attack", "--checkpoint", str(ck), "--attack", attack, *budget, "--data-root", str(root),
                  "--out", str(atk)]) == 0  # fmt: skip
     assert main(["export-events", "--streams", str(atk), "--format", fmt, "--out", str(out)]) == 0
     streams = load_streams(atk)

@@ -30,6 +30,8 @@ class QueryRun:
         streams: clean and adversarial input spikes with labels and predictions (``kind="events"``).
         summary: ``result.summary()`` plus ``seconds``, ``settings``, ``checkpoint``, ``dataset``,
             ``backend`` and ``profile``.
+        events: the clean events of every stream row where the data came from event files
+            (:func:`~neuroattack.attacks.streams.save_clean_events`), else ``None``.
 
     Example:
         >>> run = run_query_attack("runs/models/nmnist-sim", "square", "emulator", "loihi2")  # doctest: +SKIP
@@ -39,6 +41,7 @@ class QueryRun:
     result: QueryResult
     streams: Streams
     summary: dict[str, Any]
+    events: list | None = None
 
 
 def run_query_attack(
@@ -113,4 +116,5 @@ def run_query_attack(
         "backend": executor.kind,
         "profile": executor.profile.name,
     }
-    return QueryRun(result, streams, summary)
+    events = list(data.events) if getattr(data, "events", None) is not None else None  # a row per sample
+    return QueryRun(result, streams, summary, events)

@@ -202,7 +202,7 @@ def _run_query(args: argparse.Namespace, options: dict, graph: dict | None, devi
     """A query attack on the deployed network (``--backend``, ``--profile``): streams and summary."""
     import backends
     from neuroattack.attacks.query_runner import run_query_attack
-    from neuroattack.attacks.streams import save_streams
+    from neuroattack.attacks.streams import save_clean_events, save_streams
     from neuroattack.data.datasets import load_dataset
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
@@ -219,6 +219,8 @@ def _run_query(args: argparse.Namespace, options: dict, graph: dict | None, devi
     result = run_query_attack(executor, data, args.attack, options, args.batch_size)
     result.summary["checkpoint" if args.checkpoint else "graph"] = str(args.checkpoint or args.graph)
     save_streams(args.out, result.streams)
+    if result.events is not None:
+        save_clean_events(args.out, result.events, data.sensor_size)
     write_json(args.out / "summary.json", result.summary)
     s = result.summary
     print(
