@@ -14,9 +14,11 @@ once.
 Both compute exactly :func:`backends.loihi.lif_step` (fixed point: every wrap and truncation of
 lava-nc's ``PyLifModelBitAcc``) or :func:`backends.loihi.float_lif_step` (Lava's ``floating_pt``),
 which stay the reference: the tests compare the kernels with them, wraps and per-neuron decays
-included. Fixed-point input arrives as the int64 sum of a population's projections and is wrapped
-to int32 here (Lava's ``InPort`` sums in int32). Numba compiles on first use (a second or two,
-then cached on disk); the Triton kernel on its first launch on a device (cached by Triton).
+included. A kernel reads its input as a :class:`Feed`: one projection's sums, one step late, with
+Dense's ``weight_exp`` shift or Conv's 24-bit wrap applied in registers (no window-long buffer), or
+the finished activation of several projections; fixed point then wraps it to int32 (Lava's
+``InPort`` sums in int32). Numba compiles on first use (a second or two, then cached on disk);
+the Triton kernel on its first launch on a device (cached by Triton).
 """
 
 from __future__ import annotations

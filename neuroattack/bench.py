@@ -137,7 +137,7 @@ def synaptic_macs(executor, timesteps: int) -> int:
         if proj.synapse == "dense":
             fan_in = int(np.prod(proj.in_shape))
         else:
-            unfolded = executor._syn[proj.name].unfolded
+            unfolded = executor.synapse(proj.name).unfolded
             fan_in = int(np.prod((unfolded[1] if unfolded is not None else proj.weight).shape[1:]))
         total += active[proj.source] * n_out * fan_in
     return total

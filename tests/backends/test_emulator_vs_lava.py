@@ -55,7 +55,7 @@ def case_dense(profile):
     def check(emu, result):
         _all_spike(result)
         if emu.qnet is not None:  # the exact int8 product ran
-            assert all(emu._syn[p.name].product is not None for p in emu.network.projections)
+            assert all(emu.synapse(p.name).product is not None for p in emu.network.projections)
 
     return g, x, check
 
@@ -78,7 +78,7 @@ def case_pooling_folded(profile):
     def check(emu, result):
         folded = emu.network.projections[1]
         assert folded.stride == (2, 2) and folded.nodes == ["p1", "c2"]
-        assert emu._syn[folded.name].unfolded is not None  # the emulator undid the fold: a sum-pool ran
+        assert emu.synapse(folded.name).unfolded is not None  # the emulator undid the fold: a sum-pool ran
         assert result.layers[1].sum() > 0
 
     return g, x, check
@@ -422,6 +422,6 @@ def test_each_lava_dense_block_keeps_its_own_sign_mode():
     emu = backends.load(g, "loihi2", "emulator")
     q = emu.qnet.projections[0]
     assert q.weight.min() == -256 and (q.weight[[0, 2]] <= 0).all()  # the whole matrix is mixed
-    assert int(emu._syn[q.name].weight.min()) == -255  # the inhibitory block, as Lava applies it
+    assert int(emu.synapse(q.name).weight.min()) == -255  # the inhibitory block, as Lava applies it
     x = G.spikes((6,), batch=3, steps=6, density=0.6)
     _compare(g, x, "loihi2")
