@@ -92,8 +92,8 @@ class Executor(Protocol):
 def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
     """Validate hardware input ``[B, T, *in_shape]`` binary; return it as int8 (0/1).
 
-    Bytes (``uint8``/``int8``, as spike files store them) are checked in one pass, other dtypes in
-    three.
+    Bytes (``uint8``/``int8``, as spike files store them) are checked by one reduction (their
+    maximum as unsigned bytes), other dtypes by three passes.
 
     Args:
         spikes: a tensor or array ``[B, T, *in_shape]`` of 0/1 (bool, integer or float).
@@ -123,10 +123,11 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
         raise ValueError(f"hardware input has no time steps: spikes {list(x.shape)} (T = 0)")
     if x.numel() == 0 or x.dtype == torch.bool:
         return x.to(torch.int8)
-    if x.dtype in (torch.uint8, torch.int8):  # one pass: 0 and 1 are the only bytes <= 1 unsigned
-        bad = x.view(torch.uint8) > 1
-    else:
-        bad = x.ne(0).logical_and_(x.ne(1))  # one test for NaN, fractions and out-of-range values
+    if x.dtype in (torch.uint8, torch.int8):  # one reduction: 0 and 1 are the only bytes <= 1 unsigned
+        if int(x.view(torch.uint8).max()) > 1:
+            _refuse(x, int((x.view(torch.uint8) > 1).reshape(-1).nonzero()[0]))
+        return x.to(torch.int8)
+    bad = x.ne(0).logical_and_(x.ne(1))  # one test for NaN, fractions and out-of-range values
     if bad.any():
         _refuse(x, int(bad.reshape(-1).nonzero()[0]))
     return x.to(torch.int8)

@@ -98,7 +98,8 @@ def _bench_input(args: argparse.Namespace, samples: int):
     if dataset is None:
         raise ValueError("--graph needs --dataset or --input: the spikes to run")
     data = load_dataset(dataset, "test", samples, timesteps, root=args.data_root)
-    return graph, hardware_spikes(data.x, encoding, timesteps, torch.Generator().manual_seed(0)), label
+    spikes = hardware_spikes(data.x, encoding, timesteps, torch.Generator().manual_seed(0))
+    return graph, spikes.to(torch.uint8), label  # bytes, as spike files and attack streams store them
 
 
 def run_backends(args: argparse.Namespace) -> int:
