@@ -145,37 +145,38 @@ def _fixed_cpu(sums, delay, rule, exp, wrap_bits, du, dv, bias, vth, m, shift, b
     low_w = (np.int64(1) << wrap_bits) - 1
     low = (np.int64(1) << bits) - 1
     two_m = 2 * m
+    left, right = max(exp, 0), max(-exp, 0)
     for b in numba.prange(batch):
         u = np.zeros(n, np.int64)
         v = np.zeros(n, np.int64)
+        x = np.zeros(n, np.int64)  # this step's activation; the rule chosen once a step, not per neuron
         for t in range(steps):
             k = t - delay
-            live = k >= 0 and k < fed
-            for i in range(n):
-                x = np.int64(0)
-                if live:
-                    x = np.int64(sums[k, b, i])
-                    if rule == 1:
-                        x = x << exp if exp >= 0 else x >> -exp
-                    elif rule == 2:
-                        x = ((x + half_w) & low_w) - half_w
-                x = ((x + half) & low32) - half  # InPort: int32
-                x = ((x << shift) + half & low32) - half
+            if k < 0 or k >= fed:
+                x[:] = 0
+            elif rule == 1:
+                for i in range(n):
+                    x[i] = (np.int64(sums[k, b, i]) << left) >> right
+            elif rule == 2:
+                for i in range(n):
+                    x[i] = ((np.int64(sums[k, b, i]) + half_w) & low_w) - half_w
+            else:
+                for i in range(n):
+                    x[i] = np.int64(sums[k, b, i])
+            for i in range(n):  # branch-free, so that it vectorizes
+                a = ((x[i] + half) & low32) - half  # InPort: int32
+                a = ((a << shift) + half & low32) - half
                 y = u[i] * du[i]
-                w = ((y + ((y >> 63) & low)) >> bits) + x
+                w = ((y + ((y >> 63) & low)) >> bits) + a
                 w = ((w + half) & low32) - half
-                if w > m:
-                    w -= two_m
-                elif w <= -m:
-                    w += two_m
+                w = w - two_m * (w > m) + two_m * (w <= -m)
                 u[i] = w
                 y = v[i] * dv[i]
                 z = ((y + ((y >> 63) & low)) >> bits) + w + bias[i]
                 z = min(max(z, 1 - m), m - 1)
-                if z > vth:
-                    out[t, b, i] = 1
-                    z = 0
-                v[i] = z
+                spiked = z > vth
+                out[t, b, i] = spiked
+                v[i] = 0 if spiked else z
 
 
 @numba.njit(parallel=True, cache=True)
@@ -185,18 +186,21 @@ def _float_cpu(sums, delay, du, dv, bias, vth, out):  # pragma: no cover - compi
     for b in numba.prange(batch):
         u = np.zeros(n, np.float64)
         v = np.zeros(n, np.float64)
+        x = np.zeros(n, np.float64)
         for t in range(steps):
             k = t - delay
-            live = k >= 0 and k < fed
+            if k < 0 or k >= fed:
+                x[:] = 0.0
+            else:
+                for i in range(n):
+                    x[i] = np.float64(sums[k, b, i])
             for i in range(n):
-                x = np.float64(sums[k, b, i]) if live else 0.0
-                w = u[i] * du[i] + x
+                w = u[i] * du[i] + x[i]
                 u[i] = w
                 z = v[i] * dv[i] + w + bias[i]
-                if z > vth:
-                    out[t, b, i] = 1
-                    z = 0.0
-                v[i] = z
+                spiked = z > vth
+                out[t, b, i] = spiked
+                v[i] = 0.0 if spiked else z
 
 
 def scan_cpu(feed: Feed, params: ScanParams, steps: int) -> torch.Tensor:
