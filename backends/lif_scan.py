@@ -280,7 +280,7 @@ def _cuda_kernels():
             dst += total
 
     @triton.jit
-    def floating(sums_ptr, out_ptr, du_ptr, dv_ptr, bias_ptr, steps, fed, delay, total, n, vth,
+    def floating(sums_ptr, out_ptr, du_ptr, dv_ptr, bias_ptr, vth_ptr, steps, fed, delay, total, n,
                  BLOCK: tl.constexpr):  # fmt: skip  # pragma: no cover - compiled
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         inside = offs < total
@@ -288,6 +288,7 @@ def _cuda_kernels():
         du = tl.load(du_ptr + neuron, mask=inside, other=0.0)
         dv = tl.load(dv_ptr + neuron, mask=inside, other=0.0)
         bias = tl.load(bias_ptr + neuron, mask=inside, other=0.0)
+        vth = tl.load(vth_ptr)  # float64 from memory: a Python float argument would be float32
         u = tl.zeros([BLOCK], dtype=tl.float64)
         v = tl.zeros([BLOCK], dtype=tl.float64)
         dst = out_ptr + offs
@@ -316,8 +317,8 @@ def scan_cuda(feed: Feed, params: ScanParams, steps: int, registers: tuple | Non
         feed: the population's input (:class:`Feed`), on the kernel's device.
         params: the population's registers (:class:`ScanParams`), ``n = prod(shape)``.
         steps: the window ``P``.
-        registers: ``(du_keep, dv_keep, bias)`` already on the device (:class:`FusedScan` keeps
-            them there), or ``None`` to copy them from ``params``.
+        registers: ``(du_keep, dv_keep, bias, vth)`` already on the device (:class:`FusedScan`
+            keeps them there; ``vth`` a one-element tensor), or ``None`` to copy them from ``params``.
 
     Returns:
         int8 spikes ``[P, B, *shape]`` (0/1) on the feed's device.
@@ -336,7 +337,7 @@ def scan_cuda(feed: Feed, params: ScanParams, steps: int, registers: tuple | Non
     out = torch.empty((steps, batch, *shape), dtype=torch.int8, device=sums.device)
     if total == 0 or steps == 0:
         return out.zero_()
-    du, dv, bias = registers if registers is not None else _on(params, sums.device)
+    du, dv, bias, vth = registers if registers is not None else _on(params, sums.device)
     n = len(params.du_keep)
     grid = (kernels["cdiv"](total, _BLOCK),)
     if params.fixed:
@@ -345,14 +346,16 @@ def scan_cuda(feed: Feed, params: ScanParams, steps: int, registers: tuple | Non
                                params.m, params.shift, params.bits, 1 << 31, (1 << 32) - 1, 1 << (wrap - 1),
                                (1 << wrap) - 1, RULE=RULES[feed.rule], BLOCK=_BLOCK)  # fmt: skip
     else:
-        kernels["floating"][grid](sums, out, du, dv, bias, steps, fed, feed.delay, total, n, params.vth, BLOCK=_BLOCK,
+        kernels["floating"][grid](sums, out, du, dv, bias, vth, steps, fed, feed.delay, total, n, BLOCK=_BLOCK,
                                   enable_fp_fusion=False)  # fmt: skip
     return out
 
 
-def _on(params: ScanParams, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _on(params: ScanParams, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """``(du_keep, dv_keep, bias, vth)`` as tensors on ``device`` (``vth`` of one element)."""
     dtype = torch.int64 if params.fixed else torch.float64
-    return tuple(torch.as_tensor(x, dtype=dtype, device=device) for x in (params.du_keep, params.dv_keep, params.bias))
+    vectors = (params.du_keep, params.dv_keep, params.bias, [params.vth])
+    return tuple(torch.as_tensor(np.asarray(x), dtype=dtype, device=device) for x in vectors)
 
 
 def fused_available(device: torch.device) -> bool:

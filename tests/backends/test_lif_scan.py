@@ -140,7 +140,12 @@ _TRITON_SCRIPT = textwrap.dedent(
     du, dv = torch.rand(7, generator=g, dtype=torch.float64), torch.rand(7, generator=g, dtype=torch.float64)
     got = scan_cuda(Feed(a), ScanParams.build(du, dv, None, 0.5, 7, False), 6)
     assert torch.equal(got, reference_float(a, du, dv, None, 0.5))
-    print("checked", checked + 1)
+    # a threshold float32 cannot hold: one ulp above 0.3 spikes in float64, not against float32(0.3)
+    a = torch.full((1, 1, 2), 0.3, dtype=torch.float64)
+    a[0, 0, 1] = torch.nextafter(torch.tensor(0.3, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    got = scan_cuda(Feed(a), ScanParams.build(0.0, 1.0, None, 0.3, 2, False), 1)
+    assert got.flatten().tolist() == [0, 1] == reference_float(a, 0.0, 1.0, None, 0.3).flatten().tolist()
+    print("checked", checked + 2)
     """
 )
 
@@ -153,4 +158,32 @@ def test_triton_kernel_equals_lif_step_in_the_interpreter():
         [sys.executable, "-c", _TRITON_SCRIPT], cwd=root, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "checked 5" in done.stdout
+    assert "checked 6" in done.stdout
+
+
+def test_triton_kernels_compile_for_a_gpu_without_one():
+    """Triton compiles the kernels to PTX for an H100/H200 (sm_90) here, no GPU needed: the types
+    the interpreter does not check hold, and the float kernel has no fused multiply-add (its
+    rounding stays the step-by-step torch ops')."""
+    triton = pytest.importorskip("triton", reason="Triton is not installed (it comes with torch's CUDA builds)")
+    try:
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+    except ImportError:
+        pytest.skip("this Triton has no offline compile API (triton.compiler.ASTSource)")
+    from backends.lif_scan import _cuda_kernels
+
+    kernels = _cuda_kernels()
+    target = GPUTarget("cuda", 90, 32)
+    ints = ("steps", "fed", "delay", "total", "n")
+    fixed = {"sums_ptr": "*i32", "out_ptr": "*i8", "du_ptr": "*i64", "dv_ptr": "*i64", "bias_ptr": "*i64",
+             **dict.fromkeys(ints + ("exp", "vth", "m", "shift", "bits"), "i32"), "half": "i64", "low32": "i64",
+             "half_w": "i32", "low_w": "i32", "RULE": "constexpr", "BLOCK": "constexpr"}  # fmt: skip
+    for rule in (0, 1, 2):
+        compiled = triton.compile(ASTSource(kernels["fixed"], fixed, {"RULE": rule, "BLOCK": 256}), target=target)
+        assert "st.global" in compiled.asm["ptx"]
+    floating = {"sums_ptr": "*fp64", "out_ptr": "*i8", "du_ptr": "*fp64", "dv_ptr": "*fp64", "bias_ptr": "*fp64",
+                "vth_ptr": "*fp64", **dict.fromkeys(ints, "i32"), "BLOCK": "constexpr"}  # fmt: skip
+    source = ASTSource(kernels["floating"], floating, {"BLOCK": 256})
+    ptx = triton.compile(source, target=target, options={"enable_fp_fusion": False}).asm["ptx"]
+    assert "mul.rn.f64" in ptx and "fma" not in ptx
