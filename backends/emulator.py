@@ -25,7 +25,10 @@ ignored, the same delays).
 Speed: layer-major wherever the network allows. The synaptic input of a population for all steps is
 one matrix product per projection: fixed-point dense projections use an exact int8 x int8 -> int32
 product (``torch._int_mm``; :class:`Int8Product`), convs a float32 convolution (exact: integer sums
-stay below 2**24, checked); then the LIF recurrence is a scan over the window on int64 tensors.
+stay below 2**24, checked); on the CPU an event-driven product (:mod:`backends.events`) where it
+measures faster. Then the LIF recurrence runs over the window as one fused kernel per population
+(:mod:`backends.lif_scan`: numba, or Triton on CUDA), which reads a single projection's sums
+directly; the step-by-step torch scan (``scan="steps"``) is the reference it is tested against.
 Steps after the last input that can carry spikes are skipped in the products. Populations tied by
 recurrent projections (:meth:`~backends.network.Network.components`) run step by step together.
 """
@@ -323,7 +326,7 @@ class EmulatorExecutor:
         self.pad_steps = pad_steps
         self.batch_size = batch_size
         self.device = torch.device(device)
-        # event-driven products on the CPU for integer profiles (exact in any order there)
+        # event-driven products on the CPU (numba), chosen per projection by measured cost (_choose)
         self._event_driven = self.device.type == "cpu"
         self._costs: dict[str, list[tuple[float, float]]] = {}
         self.paths: dict[str, str] = {}
@@ -466,12 +469,8 @@ class EmulatorExecutor:
         if sparse is None:
             return dense()
         seen = self._costs.setdefault(name, [])
-        if len(seen) >= 3:  # deciding: every 8th row counted is estimate enough for a 2x margin
-            sample = events[::8]
-            nnz = max(int(torch.count_nonzero(sample)) * m // max(len(sample), 1), 1)
-        else:
-            nnz = max(int(torch.count_nonzero(events)), 1)
         if len(seen) < 3:
+            nnz = max(int(torch.count_nonzero(events)), 1)
             t0 = time.perf_counter()
             a = dense()
             t1 = time.perf_counter()
@@ -482,6 +481,8 @@ class EmulatorExecutor:
             seen.append(((t1 - t0) / m, (t2 - t1) / nnz))
             self.paths[name] = "both (measuring)"
             return a
+        sample = events[::8]  # every 8th row counted: estimate enough for a 2x margin
+        nnz = max(int(torch.count_nonzero(sample)) * m // max(len(sample), 1), 1)
         per_row = min(c[0] for c in seen[1:])
         per_event = min(c[1] for c in seen[1:])
         if per_event * nnz < 0.5 * per_row * m:

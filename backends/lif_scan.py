@@ -114,8 +114,12 @@ class Feed:
         wrap_bits: Conv's wrap width (24).
 
     Example:
-        >>> Feed(torch.zeros(3, 2, 4, dtype=torch.int32), delay=1, rule="dense").steps_needed
-        4
+        >>> p = ScanParams.build(0, 4096, None, 1 << 6, 1, fixed=True, m=2**23, shift=6, bits=12)
+        >>> feed = Feed(torch.tensor([[[5]], [[-5]]], dtype=torch.int32), delay=1, rule="dense", exp=-2)
+        >>> scan_cpu(feed, p, 4).flatten().tolist()  # 5 >> 2 = 1 (not above 1), then -5 >> 2 = -2
+        [0, 0, 0, 0]
+        >>> scan_cpu(Feed(feed.sums, delay=1, rule="dense", exp=1), p, 4).flatten().tolist()  # 10, then -10
+        [0, 1, 0, 0]
     """
 
     sums: torch.Tensor
@@ -123,11 +127,6 @@ class Feed:
     rule: str = "none"
     exp: int = 0
     wrap_bits: int = 24
-
-    @property
-    def steps_needed(self) -> int:
-        """The last window step that reads a sum, plus one."""
-        return len(self.sums) + self.delay
 
 
 # -- CPU (numba) ---------------------------------------------------------------------------------
