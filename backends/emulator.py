@@ -432,11 +432,20 @@ class EmulatorExecutor:
     def _sums(self, proj, x: torch.Tensor) -> torch.Tensor:
         """The summed weights of the projection's spiking inputs ``x`` ``[m, *in_shape]`` ->
         ``[m, *out_shape]``, before Dense's ``weight_exp`` or Conv's wrap: fixed point, exact integers
-        as int32, int64 or float32 (whichever the product gave); float profiles, float64."""
+        as int32, int64 or float32 (whichever the product gave); float profiles, float64.
+
+        A float dense projection on the CPU always takes the event-driven product: it adds the
+        active inputs' weights one after another in index order from zero, which is the order of
+        Lava's ``floating_pt`` Dense (``weights[:, s].sum(axis=1)``: numpy gathers the columns into
+        a Fortran-ordered array and sums it column after column), so the float64 sums are Lava's
+        to the bit; a matrix product adds in another order (CUDA's still does)."""
         p = self._syn[proj.name]
         m = x.shape[0]
         if proj.synapse == "dense":
             flat = x.reshape(m, -1)
+            if self.qnet is None and p.weight_t is not None:  # float: in Lava's order, always
+                self.paths[proj.name] = "event-driven (Lava's order)"
+                return accumulate_dense(flat, p.weight_t).reshape(m, *proj.out_shape)
             if p.product is not None:
                 dense = lambda: p.product(flat)  # noqa: E731
             else:
@@ -492,9 +501,8 @@ class EmulatorExecutor:
         return dense()
 
     def _agree(self, dense: torch.Tensor, sparse: torch.Tensor) -> bool:
-        """Fixed point: the two products' integer sums are equal. Float profiles: equal but for the
-        rounding of float64 sums added in another order (neither order is numpy's, which Lava's
-        ``floating_pt`` Dense uses, so neither is closer to Lava)."""
+        """Fixed point: the two products' integer sums are equal. Float profiles (convolutions):
+        equal but for the rounding of float64 sums added in another order."""
         if self.qnet is not None:
             return torch.equal(dense, sparse)
         return torch.allclose(dense, sparse, rtol=1e-12, atol=1e-12)

@@ -3,14 +3,16 @@
 A binary (or, after an undone sum-pool, small-integer) input that is mostly zeros costs a dense
 product ``m x n_in x n_out`` multiply-accumulates, but only ``nnz x n_out`` additions when each
 active input adds its weight row (dense) or its kernel, placed at the outputs it reaches (conv).
-Both are exact: integer sums, in int64 or in float32 below ``2**24`` (the emulator checks the
-bound), so the order of the additions does not matter. The scatter loops are numba kernels
-(compiled on their first call, then cached on disk by numba).
+For fixed point both are exact: integer sums, in int64 or in float32 below ``2**24`` (the
+emulator checks the bound), so the order of the additions does not matter, and
 :class:`~backends.emulator.EmulatorExecutor` measures both paths on a projection's first batches
 and then takes, call by call, the event-driven one where its measured cost per event predicts
 less than half the dense time at the density it sees (at nmnist-sim's 7.7 % and the N-MNIST CNN's
 0.7-1.1 % input densities on a 2-core CPU the dense int8/MKL products still win; the event-driven
-path pays at lower densities or wider layers).
+path pays at lower densities or wider layers). For float64 weights the order is the point: the
+dense accumulation adds in the order of Lava's ``floating_pt`` Dense (:func:`accumulate_dense`),
+so a float dense projection always takes it. The loops are numba kernels (compiled on their first
+call, then cached on disk by numba, but for the recursive pairwise sum, which numba cannot cache).
 """
 
 from __future__ import annotations
@@ -28,6 +30,42 @@ def _scatter_dense(starts, cols, values, weight_t, out):  # pragma: no cover - c
             v = values[e]
             for o in range(out.shape[1]):
                 out[i, o] += v * row[o]
+
+
+@numba.njit(cache=False)  # numba's disk cache cannot hold a recursive function (it crashes on load)
+def _pairwise(a, lo, n):  # pragma: no cover - compiled
+    """numpy's pairwise sum of ``a[lo:lo + n]`` (float64), to the bit: below 8 terms one after another
+    from 0; up to 128, eight running sums combined as ((0+1)+(2+3))+((4+5)+(6+7)), then the rest;
+    above, the two halves (split at a multiple of 8) summed apart."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r = a[lo : lo + 8].copy()
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += a[lo + i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise(a, lo, half) + _pairwise(a, lo + half, n - half)
+
+
+@numba.njit(parallel=True, cache=False)
+def _pairwise_rows(starts, cols, values, weight, out):  # pragma: no cover - compiled
+    for i in numba.prange(len(starts) - 1):
+        terms = np.empty(starts[i + 1] - starts[i], np.float64)
+        for e in range(starts[i], starts[i + 1]):
+            terms[e - starts[i]] = values[e] * weight[cols[e]]
+        out[i, 0] = _pairwise(terms, 0, len(terms))
 
 
 @numba.njit(cache=True)
@@ -72,6 +110,10 @@ def _events(x: torch.Tensor):
 def accumulate_dense(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
     """``x @ weight_t`` by adding, for every non-zero ``x[i, j]``, ``x[i, j] * weight_t[j]`` to row ``i``.
 
+    Float weights are added in the order of Lava's ``floating_pt`` Dense, ``weights[:, s].sum(axis=1)``
+    (numpy): input after input in index order from 0 (numpy sums the Fortran-ordered gather column by
+    column), and for a single output numpy's pairwise sum (the gather is then one contiguous row).
+
     Args:
         x: input ``[m, n_in]`` on the CPU (spikes 0/1 or small integers), any dtype.
         weight_t: the transposed weights ``[n_in, n_out]`` (int64, or float with exact sums).
@@ -89,7 +131,11 @@ def accumulate_dense(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
     idx, values, starts = _events(x)
     if len(idx):
         wt = weight_t.numpy()
-        _scatter_dense(starts, idx[:, 1], values.to(weight_t.dtype).numpy(), wt, out.numpy())
+        v = values.to(weight_t.dtype).numpy()
+        if weight_t.shape[1] == 1 and weight_t.is_floating_point():  # one output: numpy sums pairwise
+            _pairwise_rows(starts, idx[:, 1], v, np.ascontiguousarray(wt[:, 0]), out.numpy())
+        else:
+            _scatter_dense(starts, idx[:, 1], v, wt, out.numpy())
     return out
 
 
