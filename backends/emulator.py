@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backends.events import accumulate_conv, accumulate_dense
+from backends.events import accumulate_conv, accumulate_dense, convolve_in_lavas_order
 from backends.executor import RunResult, check_spikes
 from backends.lif_scan import Feed, FusedScan, ScanParams, fused_available
 from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, wrap32
@@ -434,11 +434,13 @@ class EmulatorExecutor:
         ``[m, *out_shape]``, before Dense's ``weight_exp`` or Conv's wrap: fixed point, exact integers
         as int32, int64 or float32 (whichever the product gave); float profiles, float64.
 
-        A float dense projection on the CPU always takes the event-driven product: it adds the
-        active inputs' weights one after another in index order from zero, which is the order of
-        Lava's ``floating_pt`` Dense (``weights[:, s].sum(axis=1)``: numpy gathers the columns into
-        a Fortran-ordered array and sums it column after column), so the float64 sums are Lava's
-        to the bit; a matrix product adds in another order (CUDA's still does)."""
+        A float projection on the CPU always takes an event-driven product that adds in Lava's
+        order, so its float64 sums are Lava's to the bit: dense, the active inputs' weights one
+        after another in index order from zero, as Lava's ``floating_pt`` Dense
+        (``weights[:, s].sum(axis=1)``: numpy sums the Fortran-ordered gather column after column);
+        conv, channel by channel as Lava's scipy ``convolve2d`` (:func:`~backends.events.
+        convolve_in_lavas_order`), with the folded pooling kept as Lava has it. A matrix product
+        or convolution adds in other orders (CUDA's still do)."""
         p = self._syn[proj.name]
         m = x.shape[0]
         if proj.synapse == "dense":
@@ -452,6 +454,15 @@ class EmulatorExecutor:
                 dense = lambda: flat.to(p.dtype) @ p.weight.T  # noqa: E731
             sparse = (lambda: accumulate_dense(flat, p.weight_t)) if p.weight_t is not None else None  # noqa: E731
             events = flat
+        elif self.qnet is None and self._event_driven:  # float conv on the CPU: in Lava's order, always
+            x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
+            out_hw = tuple(
+                (n + 2 * pad - k) // s + 1
+                for n, pad, k, s in zip(x.shape[2:], proj.padding, p.weight.shape[2:], proj.stride)
+            )
+            self.paths[proj.name] = "event-driven (Lava's order)"
+            sums = convolve_in_lavas_order(x, p.weight, tuple(proj.stride), tuple(proj.padding), out_hw)
+            return sums.reshape(m, *proj.out_shape)
         else:
             x = x.to(p.dtype)
             x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps

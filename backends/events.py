@@ -68,6 +68,37 @@ def _pairwise_rows(starts, cols, values, weight, out):  # pragma: no cover - com
         out[i, 0] = _pairwise(terms, 0, len(terms))
 
 
+@numba.njit(parallel=True, cache=True)
+def _conv_lava_order(x, kernel, sh, sw, ph, pw, out):  # pragma: no cover - compiled
+    """``out [m, Ho, Wo, C_out]``: per output, channel by channel from 0, each channel's active
+    inputs summed from 0 with the kernel's columns from last to first, rows from last to first
+    (``kernel [C_in, kH, kW, C_out]``), as Lava's scipy ``convolve2d`` on (x, y) maps adds them."""
+    m, c_in, height, width = x.shape
+    _, kh, kw, c_out = kernel.shape
+    for i in numba.prange(m):
+        total = np.zeros(c_out)
+        channel = np.zeros(c_out)
+        for yo in range(out.shape[1]):
+            for xo in range(out.shape[2]):
+                total[:] = 0.0
+                for c in range(c_in):
+                    channel[:] = 0.0
+                    for dx in range(kw - 1, -1, -1):
+                        xx = xo * sw - pw + dx
+                        if xx < 0 or xx >= width:
+                            continue
+                        for dy in range(kh - 1, -1, -1):
+                            yy = yo * sh - ph + dy
+                            if yy < 0 or yy >= height or x[i, c, yy, xx] == 0:
+                                continue
+                            for o in range(c_out):
+                                channel[o] += kernel[c, dy, dx, o]
+                    for o in range(c_out):
+                        total[o] += channel[o]
+                for o in range(c_out):
+                    out[i, yo, xo, o] = total[o]
+
+
 @numba.njit(cache=True)
 def _reached(coord, pad, k, stride, size):  # pragma: no cover - compiled
     """The output index an input at ``coord`` reaches through kernel offset ``k``, or -1."""
@@ -172,4 +203,41 @@ def accumulate_conv(
         (sh, sw), (ph, pw) = stride, padding
         v = values.to(weight.dtype).numpy()
         _scatter_conv(starts, idx[:, 1], idx[:, 2], idx[:, 3], v, kernel, sh, sw, ph, pw, out.numpy())
+    return out.permute(0, 3, 1, 2)
+
+
+def convolve_in_lavas_order(
+    x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int]
+) -> torch.Tensor:
+    """``conv2d(x, weight, stride, padding)`` for binary ``x`` and float64 weights, its sums added in
+    the order of Lava's ``floating_pt`` Conv, so they are Lava's to the bit.
+
+    lava-nc 0.10 computes a float Conv with ``scipy.signal.convolve2d`` on each (output, input)
+    channel pair of its (x, y) maps and adds the channels one after another into zeros
+    (``proc/conv/utils.py`` ``conv_scipy``; its torch path is disabled there); scipy sums a window
+    with the (flipped) kernel's x index outermost, both from the last to the first. Only active
+    inputs add (an inactive one adds an exact zero).
+
+    Args:
+        x: spikes ``[m, C_in, H, W]`` (0/1) on the CPU.
+        weight: float64 ``[C_out, C_in, kH, kW]`` (torch's cross-correlation layout).
+        stride, padding: ``(sH, sW)``, ``(pH, pW)``.
+        out_hw: the output map's ``(H_out, W_out)``.
+
+    Returns:
+        float64 ``[m, C_out, H_out, W_out]``.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> x = (torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.3).double()
+        >>> w = torch.randn(4, 3, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        >>> got = convolve_in_lavas_order(x, w, (1, 1), (1, 1), (6, 6))
+        >>> bool(torch.allclose(got, F.conv2d(x, w, padding=1)))
+        True
+    """
+    m = x.shape[0]
+    out = torch.zeros((m, *out_hw, weight.shape[0]), dtype=torch.float64)
+    kernel = np.ascontiguousarray(weight.permute(1, 2, 3, 0).numpy())  # [C_in, kH, kW, C_out]
+    (sh, sw), (ph, pw) = stride, padding
+    _conv_lava_order(x.contiguous().numpy(), kernel, sh, sw, ph, pw, out.numpy())
     return out.permute(0, 3, 1, 2)

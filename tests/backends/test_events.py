@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 
 import backends
-from backends.events import accumulate_conv, accumulate_dense
+from backends.events import accumulate_conv, accumulate_dense, convolve_in_lavas_order
 from tests.backends import graphs as G
 
 
@@ -57,14 +57,13 @@ def test_conv_scatter_equals_the_convolution(seed, c_in, c_out, size, k, stride,
     "profile, make, shape",
     [
         ("loihi2", lambda: G.conv(scale=6.0, pool="sum"), (2, 8, 8)),
-        ("float", lambda: G.conv(scale=6.0, pool="sum"), (2, 8, 8)),
+        ("loihi2", lambda: G.chain([40, 16, 6], lambda n: G.lif(n, tau=0.002), scale=3.0), (40,)),
     ],
-    ids=["fixed-conv", "float-conv"],
+    ids=["conv", "dense"],
 )
 def test_the_emulators_choice_of_product_changes_no_spike(profile, make, shape):
-    """The first three batches run both products (checked equal: fixed point exactly, float64 up to
-    the order of the additions); after that, each path forced in turn gives the same spikes, and
-    the event-driven one really ran."""
+    """Fixed point: the first three batches run both products (checked equal); after that, each
+    path forced in turn gives the same spikes, and the event-driven one really ran."""
     x = G.spikes(shape, batch=12, steps=6, density=0.05)
     emu = backends.load(make(), profile, "emulator", batch_size=4)
     first = emu.run(x, record=True)  # three batches: both paths measured on every projection it chooses for
@@ -104,9 +103,40 @@ def test_float_emulator_sums_differ_from_a_matrix_product_somewhere():
     assert not np.array_equal(matmul, lava)
 
 
-def test_float_dense_projections_always_add_in_lavas_order():
-    g = G.chain([40, 16, 6], lambda n: G.lif(n, tau=0.002), scale=3.0)
-    emu = backends.load(g, "float", "emulator")
-    result = emu.run(G.spikes((40,), batch=5, steps=6, density=0.3), record=True)
-    assert set(emu.paths.values()) == {"event-driven (Lava's order)"} and len(emu.paths) == 2
+@pytest.mark.parametrize(
+    "make, shape, projections",
+    [
+        (lambda: G.chain([40, 16, 6], lambda n: G.lif(n, tau=0.002), scale=3.0), (40,), 2),
+        (lambda: G.conv(scale=6.0, pool="sum"), (2, 8, 8), 3),
+    ],
+    ids=["dense", "conv"],
+)
+def test_float_projections_always_add_in_lavas_order(make, shape, projections):
+    emu = backends.load(make(), "float", "emulator")
+    result = emu.run(G.spikes(shape, batch=5, steps=6, density=0.3), record=True)
+    assert set(emu.paths.values()) == {"event-driven (Lava's order)"} and len(emu.paths) == projections
     assert all(int(layer.sum()) > 0 for layer in result.layers)
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, size, kernel, stride, pad",
+    [((2, 16, (34, 34), (5, 5), (2, 2), (0, 0))), (16, 8, (16, 16), (4, 4), (2, 2), (0, 0)),
+     (3, 5, (9, 7), (3, 2), (1, 2), (1, 0))],
+)  # fmt: skip
+def test_float_convolution_adds_in_lavas_order(c_in, c_out, size, kernel, stride, pad):
+    """Lava's floating_pt Conv itself (``lava.proc.conv.utils.conv``, scipy per channel, on its
+    (x, y, channel) layout with the flipped kernel it convolves with) is the oracle, to the bit."""
+    from lava.proc.conv import utils
+
+    rng = np.random.default_rng(c_in)
+    w = rng.normal(0, 1, (c_out, c_in, *kernel)) * 10.0 ** rng.integers(-8, 3, (c_out, c_in, *kernel))
+    x = rng.random((3, c_in, *size)) < 0.3
+    out_hw = tuple((n + 2 * p - k) // s + 1 for n, p, k, s in zip(size, pad, kernel, stride))
+    got = convolve_in_lavas_order(torch.as_tensor(x, dtype=torch.int8), torch.as_tensor(w), stride, pad, out_hw)
+    lava_weight = w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1).copy()  # [out, x, y, in]
+    for i in range(len(x)):
+        lava = utils.conv(x[i].transpose(2, 1, 0), lava_weight, kernel[::-1], stride[::-1], pad[::-1], (1, 1), 1)
+        assert np.array_equal(got[i].numpy(), lava.transpose(2, 1, 0))
+    matmul_order = torch.nn.functional.conv2d(torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(w),
+                                              stride=stride, padding=pad)  # fmt: skip
+    assert not torch.equal(matmul_order, got)  # the order shows: a convolution library adds otherwise
