@@ -27,6 +27,8 @@ $NA bench backends --checkpoint runs/models/mnist --lava-samples 20 --out runs/b
 $PY scripts/nir_cnn.py --out runs/nir/nmnist_cnn.nir --frames runs/nir/nmnist300.npz --n 64
 $NA bench backends --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --lava-samples 4 --emulator-batch 64 \
     --out runs/bench/backends_cnn.json | tee runs/logs/bench_backends_cnn.log
+$NA bench backends --graph runs/nir/nmnist_cnn.nir --input runs/nir/nmnist300.npz --profile float --lava-samples 4 \
+    --emulator-batch 64 --out runs/bench/backends_cnn_float.json | tee runs/logs/bench_backends_cnn_float.log
 
 # -- float -> fixed point accuracy (emulator on the whole test set, Lava on a subset)
 for m in mnist nmnist-sim; do
