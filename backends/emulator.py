@@ -326,8 +326,10 @@ class EmulatorExecutor:
         self.pad_steps = pad_steps
         self.batch_size = batch_size
         self.device = torch.device(device)
-        # event-driven products on the CPU (numba), chosen per projection by measured cost (_choose)
+        # event-driven products on the CPU (numba): chosen per projection by measured cost (_choose) for
+        # fixed point; always for float profiles, whose sums they add in Lava's order (_sums)
         self._event_driven = self.device.type == "cpu"
+        self._lavas_order = self._event_driven and not profile.fixed_point
         self._costs: dict[str, list[tuple[float, float]]] = {}
         self.paths: dict[str, str] = {}
         self.qnet: IntNetwork | None = quantize(network, profile) if profile.fixed_point else None
@@ -377,9 +379,11 @@ class EmulatorExecutor:
         proj = self.network.projections[i]
         if self.qnet is None:
             w = torch.as_tensor(proj.weight, dtype=torch.float64, device=self.device)
+            if self._lavas_order:  # the folded kernel as Lava has it; dense weights for accumulate_dense
+                event_t = w.T.contiguous() if proj.synapse == "dense" else None
+                return SynapseParams(weight=w, dtype=torch.float64, weight_t=event_t)
             unfolded = unfold_pooling(w, proj.stride, proj.padding) if proj.synapse == "conv" else None
-            event_t = w.T.contiguous() if proj.synapse == "dense" and self._event_driven else None
-            return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded, weight_t=event_t)
+            return SynapseParams(weight=w, dtype=torch.float64, unfolded=unfolded)
         q = self.qnet.projections[i]
         w = applied_weights(q, self.network.blocks(proj))
         fan = np.abs(w).reshape(w.shape[0], -1).sum(1).max() if w.size else 0
@@ -445,7 +449,7 @@ class EmulatorExecutor:
         m = x.shape[0]
         if proj.synapse == "dense":
             flat = x.reshape(m, -1)
-            if self.qnet is None and p.weight_t is not None:  # float: in Lava's order, always
+            if self._lavas_order:
                 self.paths[proj.name] = "event-driven (Lava's order)"
                 return accumulate_dense(flat, p.weight_t).reshape(m, *proj.out_shape)
             if p.product is not None:
@@ -454,26 +458,20 @@ class EmulatorExecutor:
                 dense = lambda: flat.to(p.dtype) @ p.weight.T  # noqa: E731
             sparse = (lambda: accumulate_dense(flat, p.weight_t)) if p.weight_t is not None else None  # noqa: E731
             events = flat
-        elif self.qnet is None and self._event_driven:  # float conv on the CPU: in Lava's order, always
-            x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
-            out_hw = tuple(
-                (n + 2 * pad - k) // s + 1
-                for n, pad, k, s in zip(x.shape[2:], proj.padding, p.weight.shape[2:], proj.stride)
-            )
-            self.paths[proj.name] = "event-driven (Lava's order)"
-            sums = convolve_in_lavas_order(x, p.weight, tuple(proj.stride), tuple(proj.padding), out_hw)
-            return sums.reshape(m, *proj.out_shape)
         else:
-            x = x.to(p.dtype)
             x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
             if p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
                 b, w, stride, padding = p.unfolded
-                x = F.avg_pool2d(x, b) * (b * b)
+                x = F.avg_pool2d(x.to(p.dtype), b) * (b * b)
             else:
-                w, stride, padding = p.weight, proj.stride, proj.padding
+                w, stride, padding = p.weight, tuple(proj.stride), tuple(proj.padding)
             out_hw = tuple(
                 (n + 2 * pad - k) // s + 1 for n, pad, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)
             )
+            if self._lavas_order:
+                self.paths[proj.name] = "event-driven (Lava's order)"
+                return convolve_in_lavas_order(x, w, stride, padding, out_hw).reshape(m, *proj.out_shape)
+            x = x.to(p.dtype)
             dense = lambda: F.conv2d(x, w, stride=stride, padding=padding)  # noqa: E731
             sparse = (lambda: accumulate_conv(x, w, stride, padding, out_hw)) if self._event_driven else None  # noqa: E731
             events = x
@@ -481,7 +479,7 @@ class EmulatorExecutor:
 
     def _choose(self, name: str, m: int, events: torch.Tensor, dense, sparse) -> torch.Tensor:
         """Run the dense or the event-driven product. A projection's first three batches run both
-        (checked equal; the first, which compiles and warms caches, is not timed); after that the
+        (checked equal: integer sums; the first, which compiles and warms caches, is not timed); after that the
         event-driven product runs where the measured costs per row (dense) and per event predict
         it to take less than half the dense time at this batch's rows and events (a margin, so
         that timing noise does not flip a projection onto the slower path; the events are counted
@@ -496,7 +494,7 @@ class EmulatorExecutor:
             t1 = time.perf_counter()
             b = sparse()
             t2 = time.perf_counter()
-            if not self._agree(a.to(b.dtype), b):
+            if not torch.equal(a.to(b.dtype), b):
                 raise RuntimeError(f"projection {name}: the event-driven product differs from the dense one")
             seen.append(((t1 - t0) / m, (t2 - t1) / nnz))
             self.paths[name] = "both (measuring)"
@@ -510,13 +508,6 @@ class EmulatorExecutor:
             return sparse()
         self.paths[name] = "dense"
         return dense()
-
-    def _agree(self, dense: torch.Tensor, sparse: torch.Tensor) -> bool:
-        """Fixed point: the two products' integer sums are equal. Float profiles (convolutions):
-        equal but for the rounding of float64 sums added in another order."""
-        if self.qnet is not None:
-            return torch.equal(dense, sparse)
-        return torch.allclose(dense, sparse, rtol=1e-12, atol=1e-12)
 
     def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor, first: bool) -> None:
         """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``

@@ -10,8 +10,8 @@ and then takes, call by call, the event-driven one where its measured cost per e
 less than half the dense time at the density it sees (at nmnist-sim's 7.7 % and the N-MNIST CNN's
 0.7-1.1 % input densities on a 2-core CPU the dense int8/MKL products still win; the event-driven
 path pays at lower densities or wider layers). For float64 weights the order is the point: the
-dense accumulation adds in the order of Lava's ``floating_pt`` Dense (:func:`accumulate_dense`),
-so a float dense projection always takes it. The loops are numba kernels (compiled on their first
+dense accumulation and :func:`convolve_in_lavas_order` add in the order of Lava's ``floating_pt``
+Dense and Conv, so a float projection on the CPU always takes them. The loops are numba kernels (compiled on their first
 call, then cached on disk by numba, but for the recursive pairwise sum, which numba cannot cache).
 """
 
@@ -147,7 +147,7 @@ def accumulate_dense(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
 
     Args:
         x: input ``[m, n_in]`` on the CPU (spikes 0/1 or small integers), any dtype.
-        weight_t: the transposed weights ``[n_in, n_out]`` (int64, or float with exact sums).
+        weight_t: the transposed weights ``[n_in, n_out]`` (integers, or float64 summed in Lava's order).
 
     Returns:
         ``[m, n_out]`` in ``weight_t``'s dtype, equal to ``x @ weight_t``.

@@ -135,8 +135,8 @@ def check_spikes(spikes, in_shape: tuple[int, ...]) -> torch.Tensor:
 
 def _refuse(x: torch.Tensor, flat_index: int):
     """Raise the error naming the first bad element of ``x`` (its flat index ``flat_index``)."""
-    index = np.unravel_index(flat_index, tuple(x.shape))
+    where = "spikes[" + ", ".join(map(str, np.unravel_index(flat_index, tuple(x.shape)))) + "]"
     value = x.reshape(-1)[flat_index].item()
     if value != value:
-        raise ValueError(f"hardware input contains NaN: spikes[{', '.join(map(str, index))}]")
-    raise ValueError(f"hardware input must be binary spikes (0/1): spikes[{', '.join(map(str, index))}] = {value:g}")
+        raise ValueError(f"hardware input contains NaN: {where}")
+    raise ValueError(f"hardware input must be binary spikes (0/1): {where} = {value:g}")

@@ -207,18 +207,15 @@ def _threat_plot(records: list[dict], path: Path) -> bool:
         threats = list(dict.fromkeys(r["threat"] for r in rs))
         width = 0.8 / len(threats)
         for j, threat in enumerate(threats):
-            xs, ys, lo, hi = [], [], [], []
+            xs, ys, intervals = [], [], []
             for i, profile in enumerate(profiles):
                 hit = [r for r in rs if r["threat"] == threat and r["profile"] == profile]
                 if not hit:
                     continue
-                r = hit[0]
-                interval = r["hw_asr_interval"] or (r["hw_asr"], r["hw_asr"])
                 xs.append(i - 0.4 + width * (j + 0.5))
-                ys.append(r["hw_asr"])
-                lo.append(r["hw_asr"] - interval[0])
-                hi.append(interval[1] - r["hw_asr"])
-            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=threat)
+                ys.append(hit[0]["hw_asr"])
+                intervals.append(hit[0]["hw_asr_interval"])
+            ax.bar(xs, ys, width, yerr=_error_bars(ys, intervals), capsize=3, label=threat)
         ax.set_xticks(range(len(profiles)), profiles)
         ax.set_ylim(0, 1.25)
         ax.set_ylabel("hardware ASR (95 % Wilson interval)")

@@ -116,5 +116,5 @@ def run_query_attack(
         "backend": executor.kind,
         "profile": executor.profile.name,
     }
-    events = list(data.events) if getattr(data, "events", None) is not None else None  # a row per sample
+    events = list(data.events) if data.events is not None else None  # a stream row per sample
     return QueryRun(result, streams, summary, events)

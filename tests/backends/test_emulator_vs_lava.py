@@ -78,7 +78,11 @@ def case_pooling_folded(profile):
     def check(emu, result):
         folded = emu.network.projections[1]
         assert folded.stride == (2, 2) and folded.nodes == ["p1", "c2"]
-        assert emu.synapse(folded.name).unfolded is not None  # the emulator undid the fold: a sum-pool ran
+        if emu.qnet is not None or emu.device.type != "cpu":
+            assert emu.synapse(folded.name).unfolded is not None  # the emulator undid the fold: a sum-pool ran
+        else:  # float on the CPU: the folded kernel as Lava has it, its sums added in Lava's order
+            assert emu.synapse(folded.name).unfolded is None
+            assert emu.paths[folded.name] == "event-driven (Lava's order)"
         assert result.layers[1].sum() > 0
 
     return g, x, check
