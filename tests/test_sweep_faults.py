@@ -20,7 +20,7 @@ from pathlib import Path
 from neuroattack.store import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
-N_RUNS = 12
+N_RUNS = 24  # enough runs that a restart seldom finishes before both signals have struck three times
 
 SCRIPT = textwrap.dedent(
     """
