@@ -25,7 +25,7 @@ ignored, the same delays).
 Speed: layer-major wherever the network allows. The synaptic input of a population for all steps is
 one matrix product per projection: fixed-point dense projections use an exact int8 x int8 -> int32
 product (``torch._int_mm``; :class:`Int8Product`), convs a float32 convolution (exact: integer sums
-stay below 2**24, checked); on the CPU an event-driven product (:mod:`backends.events`) where it
+stay below 2**24, checked); on the CPU an event-driven product (:mod:`backends.event_product`) where it
 measures faster. Then the LIF recurrence runs over the window as one fused kernel per population
 (:mod:`backends.lif_scan`: numba, or Triton on CUDA), which reads a single projection's sums
 directly; the step-by-step torch scan (``scan="steps"``) is the reference it is tested against.
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backends.events import accumulate_conv, accumulate_dense, convolve_in_lavas_order
+from backends.event_product import accumulate_conv, accumulate_dense, convolve_in_lavas_order
 from backends.executor import RunResult, check_spikes
 from backends.lif_scan import Feed, FusedScan, ScanParams, fused_available
 from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, wrap32
@@ -193,7 +193,7 @@ class SynapseParams:
         product: the exact int8 product of a fixed-point dense projection (:class:`Int8Product`).
         exp: the dense projection's ``weight_exp``.
         weight_t: int64 ``[n_in, n_out]`` weights of a fixed-point dense projection for the
-            event-driven product (:func:`~backends.events.accumulate_dense`), on the CPU only.
+            event-driven product (:func:`~backends.event_product.accumulate_dense`), on the CPU only.
 
     Example:
         >>> params = SynapseParams(weight=torch.ones(2, 3, dtype=torch.float64), dtype=torch.float64)
@@ -442,7 +442,7 @@ class EmulatorExecutor:
         order, so its float64 sums are Lava's to the bit: dense, the active inputs' weights one
         after another in index order from zero, as Lava's ``floating_pt`` Dense
         (``weights[:, s].sum(axis=1)``: numpy sums the Fortran-ordered gather column after column);
-        conv, channel by channel as Lava's scipy ``convolve2d`` (:func:`~backends.events.
+        conv, channel by channel as Lava's scipy ``convolve2d`` (:func:`~backends.event_product.
         convolve_in_lavas_order`), with the folded pooling kept as Lava has it. A matrix product
         or convolution adds in other orders (CUDA's still do)."""
         p = self._syn[proj.name]

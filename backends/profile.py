@@ -1,6 +1,6 @@
 """Hardware profiles: the integer formats a backend quantizes to, addressed by name or by path.
 
-The bundled profiles live in ``backends/profiles/`` as package data and are addressed by their
+The bundled profiles live in ``hw_configs/`` as package data and are addressed by their
 name, which is their file name without ``.toml``:
 
 ==============  =============================================================================
@@ -225,7 +225,7 @@ class HardwareProfile:
 
 
 def bundled_profiles() -> list[str]:
-    """Names of the profiles shipped in ``backends/profiles/`` (``["float", "loihi2", ...]``).
+    """Names of the profiles shipped in ``hw_configs/`` (``["float", "loihi2", ...]``).
 
     Returns:
         the names (file names without ``.toml``), sorted.
@@ -234,12 +234,12 @@ def bundled_profiles() -> list[str]:
         >>> "loihi2" in bundled_profiles()
         True
     """
-    folder = resources.files("backends") / "profiles"
+    folder = resources.files("hw_configs")
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
 def _bundled_path(name: str) -> Path:
-    return Path(str(resources.files("backends") / "profiles" / f"{name}.toml"))
+    return Path(str(resources.files("hw_configs") / f"{name}.toml"))
 
 
 def _read_table(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:

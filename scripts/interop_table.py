@@ -1,23 +1,20 @@
 """Print README's interop table: framework exports run on the emulator, on Lava and on the reference.
 
-For every network of tests/backends/interop_nets.py (snnTorch and rockpool exported live, sinabs
+For every network of backends/interop_nets.py (snnTorch and rockpool exported live, sinabs
 from its committed exports): the spikes of every population on the emulator vs Lava fixed_pt
 (``loihi2``) and vs Lava floating_pt, and the float reference's output vs the framework's own.
 
     python scripts/interop_table.py            # needs the interop extra (make test installs it)
 """
 
-import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import backends  # noqa: E402
-from tests.backends import interop_nets as I  # noqa: E402
+import backends
+from backends import interop_nets as I
 
 
 def _match(a_layers, b_layers) -> str:

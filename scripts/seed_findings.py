@@ -19,7 +19,7 @@ and targeted G2S/RSF on the MNIST conv SNN trained with MSE and with cross-entro
   simulation lose success when replayed on Loihi-2 fixed point (the emulator, spike-exact with
   Lava), and crafting against the fixed-point twin (hardware-in-the-loop) wins it back.
 
-Each finding is judged by :func:`neuroattack.findings.verdict` (reproduced, refuted or undecided,
+Each finding is judged by :func:`neuroattack.experiments.findings.verdict` (reproduced, refuted or undecided,
 from the rates pooled over seeds with their 95 % Wilson intervals). HART's gamma is tuned per
 model on the validation split.
 
@@ -28,10 +28,10 @@ model on the validation split.
 
 from neuroattack.attacks.tuning import tune_hart_gamma
 from neuroattack.data.datasets import load_dataset
-from neuroattack.findings import Rate, pooled, verdict
-from neuroattack.store import ResultStore
-from neuroattack.studies import mnist_model, nmnist_snn, study_main
-from neuroattack.sweep import RunSpec
+from neuroattack.experiments.findings import Rate, pooled, verdict
+from neuroattack.experiments.store import ResultStore
+from neuroattack.experiments.studies import mnist_model, nmnist_snn, study_main
+from neuroattack.experiments.sweep import RunSpec
 from neuroattack.victims import Victim
 
 ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")

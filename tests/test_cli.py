@@ -80,7 +80,7 @@ def test_outputs_never_overwrite_inputs(tmp_path, capsys):
 def test_inspect_reads_a_foreign_nir_file_and_names_what_it_adapted(capsys):
     from pathlib import Path
 
-    fixture = Path(__file__).parent / "fixtures" / "interop" / "sinabs_if_iaf.nir"
+    fixture = Path(__file__).parents[1] / "backends" / "interop_fixtures" / "sinabs_if_iaf.nir"
     assert main(["inspect", "--nir", str(fixture), "--framework", "sinabs"]) == 0
     out = capsys.readouterr().out
     assert "fails NIR's type check" in out and "read as [6]" in out and "dt 1 s" in out

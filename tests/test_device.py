@@ -113,7 +113,7 @@ def test_twins_on_cuda_give_the_cpus_spikes(name):
 
 @needs_cuda
 def test_training_and_attacks_run_on_cuda(tmp_path, event_digits):
-    from neuroattack.attacks.runner import run_attack
+    from neuroattack.attacks.gradient_runner import run_attack
     from neuroattack.data.datasets import Dataset, load_dataset
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.train import TrainConfig, train

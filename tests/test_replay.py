@@ -80,8 +80,8 @@ def test_cli_replay_writes_json_and_store(event_victim, event_digits, tmp_path, 
 
     from neuroattack.attacks.streams import save_streams
     from neuroattack.cli import main
+    from neuroattack.experiments.store import ResultStore
     from neuroattack.models.checkpoint import save_checkpoint
-    from neuroattack.store import ResultStore
 
     _, xt, yt = event_digits
     model = event_victim.model

@@ -16,11 +16,11 @@ from neuroattack.attacks.cwl2 import CWL2
 from neuroattack.attacks.estimators import ESTIMATORS, make_estimator
 from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.g2s_rsf import G2SRSF
+from neuroattack.attacks.gradient_runner import run_attack
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import PGD
-from neuroattack.attacks.query import QueryAttack, QueryResult
+from neuroattack.attacks.query_attack import QueryAttack, QueryResult
 from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, build_attack, option_specs
-from neuroattack.attacks.runner import run_attack
 from neuroattack.attacks.square import SpikeSquare
 
 __all__ = [

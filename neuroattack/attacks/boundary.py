@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from neuroattack.attacks.query import QueryAttack
+from neuroattack.attacks.query_attack import QueryAttack
 
 
 class SpikeBoundary(QueryAttack):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from neuroattack.attacks.base import Attack
-from neuroattack.attacks.functional import g2s, rsf, vanished
+from neuroattack.attacks.g2s_rsf_steps import g2s, rsf, vanished
 from neuroattack.attacks.metrics import perturbation
 from neuroattack.encoding import bernoulli_encode
 

@@ -202,7 +202,7 @@ def concat_records(cls, results: list):
     concatenated, ``None`` stays ``None``, any other field (a setting) is taken from the first.
 
     Args:
-        cls: the record's dataclass (:class:`AttackResult`, :class:`~neuroattack.attacks.query.QueryResult`).
+        cls: the record's dataclass (:class:`AttackResult`, :class:`~neuroattack.attacks.query_attack.QueryResult`).
         results: the batches' records, in order.
 
     Returns:

@@ -2,7 +2,7 @@
 
 The network (a checkpoint exported to NIR, or any NIR file) is loaded on a backend (``emulator``,
 ``lava``, ``reference``) with a hardware profile; the attack then sees only that executor
-(:mod:`neuroattack.attacks.query`).
+(:mod:`neuroattack.attacks.query_attack`).
 The adversarial input spikes are saved as streams like every attack's, so ``neuroattack replay``
 can carry them to another backend or profile.
 """
@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neuroattack.attacks.metrics import concat_records
-from neuroattack.attacks.query import QueryResult
+from neuroattack.attacks.query_attack import QueryResult
 from neuroattack.attacks.streams import Streams
 
 
@@ -26,7 +26,7 @@ class QueryRun:
     """What a query attack over a dataset produced.
 
     Attributes:
-        result: the per-sample :class:`~neuroattack.attacks.query.QueryResult` over all batches.
+        result: the per-sample :class:`~neuroattack.attacks.query_attack.QueryResult` over all batches.
         streams: clean and adversarial input spikes with labels and predictions (``kind="events"``).
         summary: ``result.summary()`` plus ``seconds``, ``settings``, ``checkpoint``, ``dataset``,
             ``backend`` and ``profile``.

@@ -21,7 +21,7 @@ from neuroattack.attacks.cwl2 import CWL2
 from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.g2s_rsf import G2SRSF
 from neuroattack.attacks.pgd import PGD
-from neuroattack.attacks.query import QueryAttack
+from neuroattack.attacks.query_attack import QueryAttack
 from neuroattack.attacks.square import SpikeSquare
 
 ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (G2SRSF, FGSM, PGD, BIM, CWL2)}
@@ -88,7 +88,7 @@ def option_specs(cls: type) -> list[AttackOption]:
 
     Args:
         cls: an attack class (a subclass of :class:`~neuroattack.attacks.base.Attack` or of
-            :class:`~neuroattack.attacks.query.QueryAttack`).
+            :class:`~neuroattack.attacks.query_attack.QueryAttack`).
 
     Returns:
         The :class:`AttackOption` of each keyword argument, subclass options first.

@@ -5,7 +5,7 @@ Square Attack perturbs a random square of the image at a time and keeps the chan
 fixed schedule. In the spike domain the input is ``[T, *in_shape]`` bits: a "square" is a random
 box over time and every input dimension (a few steps x a channel x a patch), and its bits are set
 to 1 with probability ``density`` (adding spikes) or to 0 (removing them), each with probability
-one half. The score is the margin of output spike counts (:func:`~neuroattack.attacks.query.margin`);
+one half. The score is the margin of output spike counts (:func:`~neuroattack.attacks.query_attack.margin`);
 a change is kept when it does not raise the margin and the perturbation stays within ``max_flips``
 of the input's elements (so plateaus of integer counts can be crossed). The box covers
 ``p_init`` of the input at first and is halved after 10, 50, 200, 500, 1000, 2000, 4000 and 6000
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from neuroattack.attacks.query import QueryAttack, margin, window_sizes
+from neuroattack.attacks.query_attack import QueryAttack, margin, window_sizes
 
 _SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroattack.attacks.runner import run_attack
+from neuroattack.attacks.gradient_runner import run_attack
 from neuroattack.data.datasets import Dataset
 from neuroattack.victims import Victim
 

@@ -151,8 +151,8 @@ def attack_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from neuroattack.attacks.gradient_runner import run_attack
     from neuroattack.attacks.registry import QUERY_ATTACKS
-    from neuroattack.attacks.runner import run_attack
     from neuroattack.attacks.streams import save_clean_events, save_streams
     from neuroattack.data.datasets import load_dataset
     from neuroattack.device import resolve_device

@@ -31,9 +31,9 @@ def add_attacks_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_attacks(args: argparse.Namespace) -> int:
-    from neuroattack.bench import bench_attacks
     from neuroattack.data.datasets import DATASETS, load_dataset
     from neuroattack.device import resolve_device
+    from neuroattack.experiments.bench import bench_attacks
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.models.snn import SNN
@@ -103,8 +103,8 @@ def _bench_input(args: argparse.Namespace, samples: int):
 
 
 def run_backends(args: argparse.Namespace) -> int:
-    from neuroattack.bench import bench_backends
     from neuroattack.device import resolve_device
+    from neuroattack.experiments.bench import bench_backends
     from neuroattack.fileio import write_json
 
     device = resolve_device(args.device)

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuroattack.demo import run_demo
+    from neuroattack.experiments.demo import run_demo
 
     if args.lava_n > args.n:
         raise ValueError(f"--lava-n ({args.lava_n}) cannot exceed --n ({args.n})")

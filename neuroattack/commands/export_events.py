@@ -9,7 +9,7 @@ from neuroattack.commands.base import Command, add_force, refuse_overwrite
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from neuroattack.event_export import FORMATS
+    from neuroattack.data.writers import FORMATS
 
     p.add_argument("--streams", required=True, type=Path, help="directory written by 'neuroattack attack'")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="the event file format")
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     from neuroattack.attacks.streams import load_clean_events, load_streams
     from neuroattack.data.events import events_to_frames
-    from neuroattack.event_export import FORMATS, adversarial_events, write_events
+    from neuroattack.data.writers import FORMATS, adversarial_events, write_events
     from neuroattack.fileio import write_json
 
     streams = load_streams(args.streams)

@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     from neuroattack.attacks.streams import load_streams
     from neuroattack.device import resolve_device
+    from neuroattack.experiments.store import record_run
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.replay import deploy, replay_streams
-    from neuroattack.store import record_run
 
     device = resolve_device(args.device)
     started = time.time()

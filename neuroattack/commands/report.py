@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuroattack.report import build_report, summary_table
+    from neuroattack.experiments.report import build_report, summary_table
 
     path = build_report(args.store, args.out)
     print(summary_table(args.store))

@@ -127,16 +127,6 @@ class SNN(nn.Module):
         self.check_input(x)
         return self.run_layers(x)
 
-    def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Spikes of every spiking layer, ``[T, B, ...]`` each, in order."""
-        self.check_input(x)
-        out = []
-        for module in self.layers:
-            x = self.apply_layer(module, x)
-            if is_spiking(module):
-                out.append(x)
-        return out
-
     @contextmanager
     def thresholds(self, overrides: dict[int, float]) -> Iterator[None]:
         """Temporarily set the threshold of spiking layer ``i`` (negative counts from the end).

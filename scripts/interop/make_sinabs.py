@@ -1,4 +1,4 @@
-"""Make the committed sinabs fixtures (tests/fixtures/interop): sinabs 3.1.3's own NIR exports.
+"""Make the committed sinabs fixtures (backends/interop_fixtures): sinabs 3.1.3's own NIR exports.
 
 sinabs 3.1.3 pins nir <= 1.0.4 while this project uses nir 1.0.8, so it is not installed by
 ``make test``; its exports are committed instead, with sinabs' own output spikes, made by this

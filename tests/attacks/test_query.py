@@ -7,7 +7,7 @@ import torch
 import backends
 from neuroattack.attacks.boundary import SpikeBoundary
 from neuroattack.attacks.metrics import wilson_interval
-from neuroattack.attacks.query import margin
+from neuroattack.attacks.query_attack import margin
 from neuroattack.attacks.square import SpikeSquare
 from neuroattack.cli import main
 from neuroattack.replay import graph_of

@@ -1,6 +1,6 @@
 """Networks exported to NIR by snnTorch, rockpool and sinabs run on every backend.
 
-For each framework network (tests/backends/interop_nets.py): the file as its exporter wrote it is
+For each framework network (backends/interop_nets.py): the file as its exporter wrote it is
 read, lowered with the framework's time step, and run on the emulator and on Lava (fixed_pt and
 floating_pt), spike for spike at every population; where the framework's neuron is what the NIR
 file says, the float reference reproduces the framework's own output spikes exactly.
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import backends
-from tests.backends import interop_nets as I
+from backends import interop_nets as I
 
 pytest.importorskip("snntorch", reason="the interop extra (pip install .[interop]) is not installed")
 pytest.importorskip("rockpool", reason="the interop extra (pip install .[interop]) is not installed")

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import backends
+from backends import interop_nets as I
 from neuroattack.attacks.registry import build_attack
 from neuroattack.victims import NIRSNN, HardwareSNN, Victim
 from tests.backends import graphs as G
-from tests.backends import interop_nets as I
 
 
 def _frames(shape, batch=6, steps=8, seed=1):

@@ -4,8 +4,8 @@ import torch
 
 from neuroattack.attacks.streams import Streams, save_streams
 from neuroattack.cli import main
-from neuroattack.report import build_report, settings_text, summary_table
-from neuroattack.store import ResultStore
+from neuroattack.experiments.report import build_report, settings_text, summary_table
+from neuroattack.experiments.store import ResultStore
 
 
 def _result(sim_asr, hw_asr, transfer):
@@ -107,7 +107,7 @@ def test_report_renders(small_store, tmp_path):
 
 
 def test_bar_plot_error_bars_are_the_intervals():
-    from neuroattack.report import _error_bars
+    from neuroattack.experiments.report import _error_bars
 
     assert _error_bars([0.5, 0.9], [(0.4, 0.7), None]) == [[pytest.approx(0.1), 0.0], [pytest.approx(0.2), 0.0]]
 

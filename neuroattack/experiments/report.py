@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neuroattack.store import ResultStore  # noqa: E402
+from neuroattack.experiments.store import ResultStore  # noqa: E402
 
 COLUMNS = [
     ("model", "model"),

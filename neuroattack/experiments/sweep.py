@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from neuroattack.store import ResultStore, record_run, run_key
+from neuroattack.experiments.store import ResultStore, record_run, run_key
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ class RunSpec:
 
 def craft(spec: RunSpec, work_dir: str | os.PathLike, progress: bool = False) -> tuple[Path, dict]:
     """The adversarial streams of ``spec`` (crafted once, then read from the cache)."""
-    from neuroattack.attacks.runner import run_attack
+    from neuroattack.attacks.gradient_runner import run_attack
     from neuroattack.attacks.streams import save_streams
     from neuroattack.fileio import read_json, write_json
     from neuroattack.victims import HardwareSNN, Victim

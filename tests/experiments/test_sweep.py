@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from neuroattack import sweep as sweep_module
+from neuroattack.experiments import sweep as sweep_module
+from neuroattack.experiments.store import ResultStore
+from neuroattack.experiments.sweep import RunSpec, run_sweep
 from neuroattack.fileio import save_tensors
-from neuroattack.store import ResultStore
-from neuroattack.sweep import RunSpec, run_sweep
 
 ROOT = Path(__file__).parents[1]
 
@@ -99,7 +99,7 @@ def test_runs_are_keyed_by_content_not_names(tmp_path, checkpoint, digits_victim
 def test_query_runs_sweep_into_the_store_and_report(tmp_path, monkeypatch, nmnist_event_checkpoint):
     """A query attack on the deployment is one more threat model of a sweep, stored and reported."""
     from neuroattack.data import nmnist_sim
-    from neuroattack.report import rows
+    from neuroattack.experiments.report import rows
 
     monkeypatch.setattr(nmnist_sim, "CHUNK", 40)
     monkeypatch.setenv("NEUROATTACK_CACHE", str(tmp_path / "cache"))  # chunks of 40: a cache of their own
@@ -154,7 +154,7 @@ def test_a_nir_file_is_a_sweep_model_like_a_checkpoint(tmp_path, nmnist_event_ch
     assert results[0]["hardware"]["hw_clean_accuracy"] == results[3]["hardware"]["hw_clean_accuracy"]
     assert results[2]["hardware"]["queries_median"] is not None
     # the report draws the three threat models of the graph with their intervals
-    from neuroattack.report import build_report, rows
+    from neuroattack.experiments.report import build_report, rows
 
     records = [r for r in rows(store_runs(tmp_path / "r.sqlite")) if r["model"] == "net.nir"]
     assert {r["threat"] for r in records} == {"white-box (sim, replayed)", "hardware-in-the-loop", "query: square"}

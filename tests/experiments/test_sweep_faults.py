@@ -17,16 +17,16 @@ import textwrap
 import time
 from pathlib import Path
 
-from neuroattack.store import ResultStore
+from neuroattack.experiments.store import ResultStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N_RUNS = 24  # enough runs that a restart seldom finishes before both signals have struck three times
 
 SCRIPT = textwrap.dedent(
     """
     import os, random, sys, time
-    from neuroattack import sweep
-    from neuroattack.sweep import RunSpec, run_sweep
+    from neuroattack.experiments import sweep
+    from neuroattack.experiments.sweep import RunSpec, run_sweep
 
     checkpoint, store, work, log = sys.argv[1:5]
 

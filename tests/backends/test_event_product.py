@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 
 import backends
-from backends.events import accumulate_conv, accumulate_dense, convolve_in_lavas_order
+from backends.event_product import accumulate_conv, accumulate_dense, convolve_in_lavas_order
 from tests.backends import graphs as G
 
 

@@ -47,7 +47,7 @@ def bench_attacks(
     Each measurement is the median of ``repeats`` steps after one warm-up step, on ``device``
     (queued GPU work waited for).
     """
-    from neuroattack.attacks.functional import g2s
+    from neuroattack.attacks.g2s_rsf_steps import g2s
     from neuroattack.encoding import bernoulli_encode
     from neuroattack.losses import resolve_loss
 
@@ -347,7 +347,7 @@ def bench_backends(
         "emulator_steps_scan_warm_samples_per_s": len(batch) / steps_s,
         "input_device": str(batch.device),
         "spike_densities": densities,
-        "emulator_products": dict(emu.paths),  # per projection: dense, or event-driven (backends.events)
+        "emulator_products": dict(emu.paths),  # per projection: dense, or event-driven (backends.event_product)
         "synaptic_macs_per_sample": macs,
         "synaptic_macs_per_s": macs * warm_sps,
         "product_limit_samples_per_s": {k: len(batch) / v for k, v in limit.items()},

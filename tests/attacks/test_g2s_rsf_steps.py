@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neuroattack.attacks.functional import g2s, normalize_abs, overflow_transform, rsf, vanished
+from neuroattack.attacks.g2s_rsf_steps import g2s, normalize_abs, overflow_transform, rsf, vanished
 
 TABLE_II = {  # (x, sign) -> (delta, x + delta), Liang Table II
     (0, 0): (0, 0),

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from neuroattack.store import SCHEMA_VERSION, ResultStore, run_key
+from neuroattack.experiments.store import SCHEMA_VERSION, ResultStore, run_key
 
 
 def test_put_and_read_back(tmp_path):

@@ -3,7 +3,7 @@
 Each builder returns an :class:`Exported`: the NIR file as the framework's exporter wrote it, the
 framework's own output spikes on a fixed binary input, and how to read its time step. snnTorch
 and rockpool export live (the ``interop`` extra installs them); sinabs 3.1.3 pins nir <= 1.0.4, so
-its exports are committed files (tests/fixtures/interop, made by scripts/interop/make_sinabs.py).
+its exports are committed files (backends/interop_fixtures, made by scripts/interop/make_sinabs.py).
 Used by tests/backends/test_interop.py and by scripts/interop_table.py (README's interop table).
 """
 
@@ -17,7 +17,7 @@ import nir
 import numpy as np
 import torch
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "interop"
+FIXTURES = Path(__file__).resolve().parent / "interop_fixtures"
 T, B = 10, 2
 
 
@@ -35,6 +35,11 @@ class Exported:
         same_semantics: whether the framework's neuron is what the NIR file says (reset to
             ``v_reset``, one spike per step), so the float reference must reproduce ``own``.
         note: what the exporter writes off the NIR specification, if anything.
+
+    Example:
+        >>> e = sinabs_exports()[0]
+        >>> e.x.shape[:2] == e.own.shape[:2], e.path.suffix
+        (True, '.nir')
     """
 
     framework: str
@@ -149,7 +154,12 @@ def _snntorch_nets():
 
 
 def snntorch_exports(folder: Path) -> list[Exported]:
-    """Export the snnTorch networks into ``folder``; run snnTorch on the fixed input."""
+    """Export the snnTorch networks into ``folder``; run snnTorch on the fixed input.
+
+    Example:
+        >>> [e.network for e in snntorch_exports(tmp)][0]  # doctest: +SKIP
+        'Linear-Leaky-Linear-Leaky, reset zero'
+    """
     import snntorch
     from snntorch import utils
     from snntorch.export_nir import export_to_nir
@@ -169,7 +179,12 @@ def snntorch_exports(folder: Path) -> list[Exported]:
 
 # -- rockpool (live) -------------------------------------------------------------------------------
 def rockpool_exports(folder: Path) -> list[Exported]:
-    """Export the rockpool networks into ``folder``; run rockpool on the fixed input."""
+    """Export the rockpool networks into ``folder``; run rockpool on the fixed input.
+
+    Example:
+        >>> exports = rockpool_exports(tmp)  # doctest: +SKIP
+        >>> backends.load(exports[0].path, "loihi2", "emulator", framework="rockpool")  # doctest: +SKIP
+    """
     from rockpool.nn.combinators import Sequential
     from rockpool.nn.modules import LIFNeuronTorch, LIFTorch, LinearTorch, to_nir
 
@@ -237,7 +252,12 @@ SINABS = [
 
 
 def sinabs_exports() -> list[Exported]:
-    """The committed sinabs 3.1.3 exports and sinabs' own outputs (tests/fixtures/interop)."""
+    """The committed sinabs 3.1.3 exports and sinabs' own outputs (backends/interop_fixtures).
+
+    Example:
+        >>> sorted({e.framework for e in sinabs_exports()})
+        ['sinabs']
+    """
     out = []
     for stem, what, note in SINABS:
         ref = np.load(FIXTURES / f"{stem}.npz")

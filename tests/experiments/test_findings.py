@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from neuroattack.findings import Rate, pooled, verdict
+from neuroattack.experiments.findings import Rate, pooled, verdict
 
 
 def _wilson(k, n, z=1.96):

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from neuroattack.data.datasets import DATASETS
+from neuroattack.experiments.report import build_report, summary_table
+from neuroattack.experiments.sweep import RunSpec, run_sweep
 from neuroattack.fileio import read_json
 from neuroattack.models.neurons import NeuronConfig
-from neuroattack.report import build_report, summary_table
-from neuroattack.sweep import RunSpec, run_sweep
 from neuroattack.train import TrainConfig, train
 
 

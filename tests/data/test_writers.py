@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from neuroattack.cli import main
 from neuroattack.data.events import make_events
 from neuroattack.data.readers import read_aedat4, read_nmnist_file, read_npz_events
-from neuroattack.event_export import adversarial_events
+from neuroattack.data.writers import adversarial_events
 
 
 def _bin(events, shape, bin_us):

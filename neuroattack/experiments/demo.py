@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from neuroattack.experiments.report import build_report, summary_table
+from neuroattack.experiments.studies import accuracy, mnist_model, nmnist_snn
+from neuroattack.experiments.sweep import RunSpec, run_sweep
 from neuroattack.export import export_trained
-from neuroattack.report import build_report, summary_table
-from neuroattack.studies import accuracy, mnist_model, nmnist_snn
-from neuroattack.sweep import RunSpec, run_sweep
 
 LOIHI = "loihi2"
 
