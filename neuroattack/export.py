@@ -25,6 +25,9 @@ spikes must equal the Norse model's exactly.
 
 from __future__ import annotations
 
+import neuroattack.quiet_norse  # noqa: F401  (first: Norse imported without torch's jit warning)
+
+# isort: split
 import copy
 import os
 from pathlib import Path

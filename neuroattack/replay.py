@@ -13,13 +13,13 @@ import os
 
 import nir
 import torch
-from tqdm.auto import tqdm
 
 import backends
 from neuroattack.attacks.metrics import hits
 from neuroattack.encoding import bernoulli_encode
 from neuroattack.export import to_nir, validate_export
 from neuroattack.models.snn import SNN
+from neuroattack.progress import progress_bar
 
 
 def deploy(
@@ -62,7 +62,7 @@ def run_on(executor, spikes: torch.Tensor, batch_size: int = 256, progress: bool
     return torch.cat(
         [
             executor.run(spikes[start : start + batch_size]).counts
-            for start in tqdm(starts, disable=not progress, desc=desc, leave=False)
+            for start in progress_bar(starts, show=progress, desc=desc, leave=False)
         ]
     )
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from neuroattack.data.datasets import Dataset, load_dataset
 from neuroattack.encoding import model_input
@@ -27,6 +26,7 @@ from neuroattack.models.ann import ANN
 from neuroattack.models.checkpoint import build_model, save_checkpoint
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
+from neuroattack.progress import progress_bar
 
 
 @dataclass
@@ -97,7 +97,7 @@ def evaluate(
     gen = torch.Generator().manual_seed(seed)
     device = next(iter(model.parameters()), torch.zeros(0)).device  # batches go where the model is
     correct = 0
-    for x, y in tqdm(dataset.batches(batch_size), disable=not progress, desc="evaluate", leave=False):
+    for x, y in progress_bar(dataset.batches(batch_size), show=progress, desc="evaluate", leave=False):
         x, y = x.to(device), y.to(device)
         out = output_spikes(model, x, encoding, timesteps, gen)
         correct += int((out.sum(0).argmax(-1) == y).sum())
@@ -138,11 +138,11 @@ def fit(
     for epoch in range(epochs):
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(
+        bar = progress_bar(
             train_set.batches(batch_size, shuffle=True, generator=gen),
             total=n_batches,
             desc=f"epoch {epoch + 1}/{epochs}",
-            disable=not progress,
+            show=progress,
         )
         for x, y in bar:
             x, y = x.to(device), y.to(device)

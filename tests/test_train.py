@@ -41,7 +41,8 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["neuron"]["leak"] == 1.0
     rc = main(["evaluate", "--checkpoint", str(out), "--n", "100"])
     assert rc == 0
-    assert "test accuracy" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and printed.rstrip().endswith(f"-> {out / 'evaluation.json'}")  # where it wrote
     assert 0.0 <= json.loads((out / "evaluation.json").read_text())["test_accuracy"] <= 1.0
 
 

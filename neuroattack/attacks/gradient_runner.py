@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from neuroattack.attacks.base import expand_targets
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.registry import build_attack
 from neuroattack.attacks.streams import Streams
 from neuroattack.data.datasets import Dataset
+from neuroattack.progress import progress_bar
 from neuroattack.victims import Victim
 
 
@@ -131,8 +131,8 @@ def run_attack(
     offset = 0
     start = time.perf_counter()
     total = (len(data) + batch_size - 1) // batch_size
-    for x, y in tqdm(
-        data.batches(batch_size), total=total, desc=f"{attack}/{atk.estimator.name}", disable=not progress
+    for x, y in progress_bar(
+        data.batches(batch_size), total=total, desc=f"{attack}/{atk.estimator.name}", show=progress
     ):
         tgt = None
         index = torch.arange(offset, offset + len(y))

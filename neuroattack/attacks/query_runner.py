@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from neuroattack.attacks.metrics import concat_records
 from neuroattack.attacks.query_attack import QueryResult
 from neuroattack.attacks.streams import Streams
+from neuroattack.progress import progress_bar
 
 
 @dataclass
@@ -88,7 +88,7 @@ def run_query_attack(
     atk = QUERY_ATTACKS[attack](executor, **(options or {}))
     start = time.time()
     advs, results = [], []
-    for i in tqdm(range(0, len(data), batch_size), desc=attack, disable=not progress):
+    for i in progress_bar(range(0, len(data), batch_size), desc=attack, show=progress):
         adv, res = atk.run(data.x[i : i + batch_size].float(), data.y[i : i + batch_size])
         advs.append(adv)
         results.append(res)

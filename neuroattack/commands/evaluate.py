@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     result["test_accuracy"] = acc
     write_json(out, result)
     on = args.backend if args.backend == "norse" else f"{args.backend}, profile {result['profile']}"
-    print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend {on})")
+    print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend {on}) -> {out}")
     return 0
 
 

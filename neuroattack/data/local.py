@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from neuroattack.data.events import frames_on_grid
+from neuroattack.progress import progress_bar
 
 #: the environment variable read where no ``--data-root`` is given
 DATA_ROOT_ENV = "NEUROATTACK_DATA"
@@ -288,7 +288,7 @@ def load_event_dataset(
     frames = np.zeros((len(idx), timesteps, *binning.frame_shape), dtype=np.uint8)
     labels = np.zeros(len(idx), dtype=np.int64)
     events = []
-    for k, i in enumerate(tqdm(idx, desc=f"reading {name} {split}", disable=not progress, leave=False)):
+    for k, i in enumerate(progress_bar(idx, desc=f"reading {name} {split}", show=progress, leave=False)):
         ev, label = ds[int(i)]
         sample = binning.sample_events(np.asarray(ev))  # what is binned is what is kept
         frames[k] = binning.frames(sample, timesteps)

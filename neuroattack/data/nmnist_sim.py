@@ -38,11 +38,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neuroattack.data.events import EVENT_DTYPE
 from neuroattack.data.static import SPLITS, load_mnist
 from neuroattack.fileio import atomic_path, cache_dir
+from neuroattack.progress import progress_bar
 
 SENSOR_SIZE = (34, 34, 2)  # (W, H, P), as N-MNIST
 CHUNK = 1000
@@ -333,7 +333,9 @@ def load_nmnist_sim(
         raise ValueError(f"n must be in [1, {total}] for split {split!r}, got {n}")
     n_chunks = (n + CHUNK - 1) // CHUNK
     missing = [c for c in range(n_chunks) if not _chunk_path(params, split, c).is_file()]
-    for c in tqdm(missing, desc=f"simulating nmnist-sim {split}", unit="chunk", disable=not (progress and missing)):
+    for c in progress_bar(
+        missing, desc=f"simulating nmnist-sim {split}", unit="chunk", show=bool(progress and missing)
+    ):
         _build_chunk(split, c, params)
     streams: list[np.ndarray] = []
     labels: list[np.ndarray] = []

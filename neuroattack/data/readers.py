@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import tempfile
@@ -149,7 +150,11 @@ def _decode_aedat4_isolated(path: Path) -> np.ndarray:
         if pid == 0:  # the child: decode, write, leave without running the parent's cleanups
             code = 1
             try:
-                devnull = os.open(os.devnull, os.O_WRONLY)  # a crash's panic dump is not the user's to read
+                # a crash's panic and traceback dumps are not the user's to read: stderr goes nowhere,
+                # and faulthandler (which pytest, or a user, may have pointed at its own copy of
+                # stderr) is off in the child
+                faulthandler.disable()
+                devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
                 np.save(out, tonic.io.read_aedat4(str(path)), allow_pickle=False)
                 code = 0

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from neuroattack.experiments.store import ResultStore, record_run, run_key
+from neuroattack.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ def run_sweep(
         pending = [s for s in specs if not store.has(s.key())]
     skipped = len(specs) - len(pending)
     if executor == "local":
-        for spec in tqdm(pending, desc="sweep", disable=not progress):
+        for spec in progress_bar(pending, desc="sweep", show=progress):
             _run_and_store(spec, store_path, work_dir, single_thread=False)
         return {"done": len(pending), "skipped": skipped}
     if executor != "ray":
@@ -342,7 +342,7 @@ def run_sweep(
         ray.init(address=address, include_dashboard=False, ignore_reinit_error=True)
     task = ray.remote(num_cpus=1)(_run_and_store)
     futures = [task.remote(spec, store_path, work_dir) for spec in pending]
-    bar = tqdm(total=len(futures), desc="sweep (ray)", disable=not progress)
+    bar = progress_bar(total=len(futures), desc="sweep (ray)", show=progress)
     while futures:
         ready, futures = ray.wait(futures, num_returns=1)
         ray.get(ready)

@@ -24,6 +24,9 @@ train and attack here but export refuses them. Surrogates: ``rect`` (Liang eq. 9
 
 from __future__ import annotations
 
+import neuroattack.quiet_norse  # noqa: F401  (first: Norse imported without torch's jit warning)
+
+# isort: split
 import math
 from dataclasses import asdict, dataclass
 from typing import Any

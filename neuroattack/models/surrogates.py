@@ -22,6 +22,9 @@ are probed.
 
 from __future__ import annotations
 
+import neuroattack.quiet_norse  # noqa: F401  (first: Norse imported without torch's jit warning)
+
+# isort: split
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar

@@ -17,6 +17,9 @@ default ``dt = 1 ms``. Anything else is refused with an error naming the layer.
 
 from __future__ import annotations
 
+import neuroattack.quiet_norse  # noqa: F401  (first: Norse imported without torch's jit warning)
+
+# isort: split
 import torch
 from norse.torch.functional.reset import reset_subtract
 from norse.torch.module.iaf import IAFCell
