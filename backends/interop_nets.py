@@ -58,94 +58,103 @@ def _input(shape, seed=1, p=0.5) -> np.ndarray:
 
 
 # -- snnTorch (live) -------------------------------------------------------------------------------
-def _snntorch_nets():
+def _full(v, shape):
+    return torch.full(shape if isinstance(shape, tuple) else (shape,), float(v))
+
+
+def _scaled(net, idx, k):
+    """``net`` with the weights of its layers ``idx`` multiplied by ``k`` (so the small nets spike)."""
+    with torch.no_grad():
+        for i in idx:
+            net[i].weight.mul_(k)
+    return net
+
+
+def _leaky(beta, n, reset, **kw):
     import snntorch as snn
 
+    return snn.Leaky(beta=_full(beta, n), threshold=_full(1.0, n), init_hidden=True, reset_mechanism=reset, **kw)
+
+
+def _snntorch_ff(reset):
+    net = torch.nn.Sequential(
+        torch.nn.Linear(6, 5), _leaky(0.9, 5, reset), torch.nn.Linear(5, 3), _leaky(0.8, 3, reset, output=True)
+    )
+    return _scaled(net, [0, 2], 3.0)
+
+
+def _snntorch_cuba():
+    import snntorch as snn
+
+    def syn(alpha, beta, n, **kw):
+        return snn.Synaptic(
+            alpha=_full(alpha, n),
+            beta=_full(beta, n),
+            threshold=_full(1.0, n),
+            init_hidden=True,
+            reset_mechanism="zero",
+            reset_delay=False,
+            **kw,
+        )
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(6, 5), syn(0.7, 0.9, 5), torch.nn.Linear(5, 3), syn(0.7, 0.8, 3, output=True)
+    )
+    return _scaled(net, [0, 2], 2.0)
+
+
+def _snntorch_rec():
+    import snntorch as snn
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(6, 5),
+        snn.RLeaky(
+            beta=_full(0.9, 5),
+            threshold=_full(1.0, 5),
+            linear_features=5,
+            all_to_all=True,
+            init_hidden=True,
+            reset_mechanism="zero",
+            reset_delay=False,
+        ),
+        torch.nn.Linear(5, 3),
+        _leaky(0.8, 3, "zero", output=True),
+    )
+    _scaled(net, [0, 2], 3.0)
+    with torch.no_grad():
+        net[1].recurrent.weight.mul_(2.0)
+    return net
+
+
+def _snntorch_conv():
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3),
+        _leaky(0.9, (2, 4, 4), "zero"),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 3),
+        _leaky(0.8, 3, "zero", output=True),
+    )
+    return _scaled(net, [0, 4], 8.0)
+
+
+def _snntorch_nets():
+    """``[(what, network, input shape, same semantics, note)]``, built in this order from seed 0."""
     torch.manual_seed(0)
-
-    def full(v, shape):
-        return torch.full(shape if isinstance(shape, tuple) else (shape,), float(v))
-
-    def scaled(net, idx, k):
-        with torch.no_grad():
-            for i in idx:
-                net[i].weight.mul_(k)
-        return net
-
-    def leaky(beta, n, reset, **kw):
-        return snn.Leaky(beta=full(beta, n), threshold=full(1.0, n), init_hidden=True, reset_mechanism=reset, **kw)
-
-    def ff(reset):
-        return scaled(
-            torch.nn.Sequential(
-                torch.nn.Linear(6, 5), leaky(0.9, 5, reset), torch.nn.Linear(5, 3), leaky(0.8, 3, reset, output=True)
-            ),
-            [0, 2],
-            3.0,
-        )
-
-    def cuba():
-        def syn(alpha, beta, n, **kw):
-            return snn.Synaptic(
-                alpha=full(alpha, n),
-                beta=full(beta, n),
-                threshold=full(1.0, n),
-                init_hidden=True,
-                reset_mechanism="zero",
-                reset_delay=False,
-                **kw,
-            )
-
-        net = torch.nn.Sequential(
-            torch.nn.Linear(6, 5), syn(0.7, 0.9, 5), torch.nn.Linear(5, 3), syn(0.7, 0.8, 3, output=True)
-        )
-        return scaled(net, [0, 2], 2.0)
-
-    def rec():
-        net = torch.nn.Sequential(
-            torch.nn.Linear(6, 5),
-            snn.RLeaky(
-                beta=full(0.9, 5),
-                threshold=full(1.0, 5),
-                linear_features=5,
-                all_to_all=True,
-                init_hidden=True,
-                reset_mechanism="zero",
-                reset_delay=False,
-            ),
-            torch.nn.Linear(5, 3),
-            leaky(0.8, 3, "zero", output=True),
-        )
-        scaled(net, [0, 2], 3.0)
-        with torch.no_grad():
-            net[1].recurrent.weight.mul_(2.0)
-        return net
-
-    def conv():
-        net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 2, 3),
-            leaky(0.9, (2, 4, 4), "zero"),
-            torch.nn.AvgPool2d(2),
-            torch.nn.Flatten(),
-            torch.nn.Linear(8, 3),
-            leaky(0.8, 3, "zero", output=True),
-        )
-        return scaled(net, [0, 4], 8.0)
-
     return [
-        ("Linear-Leaky-Linear-Leaky, reset zero", ff("zero"), (6,), True, ""),
-        ("Linear-Synaptic-Linear-Synaptic (CubaLIF), reset zero, reset_delay=False", cuba(), (6,), True, ""),
-        ("Linear-RLeaky (recurrent)-Linear-Leaky, reset zero, reset_delay=False", rec(), (6,), True, ""),
+        ("Linear-Leaky-Linear-Leaky, reset zero", _snntorch_ff("zero"), (6,), True, ""),
+        ("Linear-Synaptic-Linear-Synaptic (CubaLIF), reset zero, reset_delay=False", _snntorch_cuba(), (6,), True, ""),
+        ("Linear-RLeaky (recurrent)-Linear-Leaky, reset zero, reset_delay=False", _snntorch_rec(), (6,), True, ""),
         (
             "Conv2d-Leaky-AvgPool2d-Flatten-Linear-Leaky, reset zero",
-            conv(),
+            _snntorch_conv(),
             (1, 6, 6),
             True,
             "AvgPool2d kernel and stride written as scalars",
         ),
         (
             "Linear-Leaky-Linear-Leaky, reset subtract (default)",
-            ff("subtract"),
+            _snntorch_ff("subtract"),
             (6,),
             False,
             "subtract reset written as v_reset = 0",

@@ -311,20 +311,30 @@ class LavaExecutor:
         return all(depth[name] < net.latency for name in feeding)
 
     def _build(self, data: np.ndarray, total_steps: int, record: bool, window: int, quiet: bool):
-        from lava.proc.conv.process import Conv
-        from lava.proc.dense.process import Dense
-        from lava.proc.io.sink import RingBuffer as Sink
+        """The Lava processes of one run: the input source, the neurons, the synapses between them
+        and the sinks that record spikes; returns ``(source, sinks, lifs, synapses)``."""
         from lava.proc.io.source import RingBuffer as Source
-        from lava.proc.lif.process import LIF, LIFReset
 
-        net, fixed = self.network, self.qnet is not None
+        fixed = self.qnet is not None
         source = Source(data=data)
         ones = None
-        if any(p.source == BIAS for p in net.projections):  # the source that spikes every step
+        if any(p.source == BIAS for p in self.network.projections):  # the source that spikes every step
             ones = Source(data=np.ones((1, total_steps), dtype=np.int32 if fixed else np.float64))
+        neurons, slow = self._neurons(window, quiet)
+        synapses = self._synapses(neurons, source, ones)
+        sinks = self._sinks(neurons, total_steps, record)
+        lifs = [(lif, slow[id(lif)]) for procs in neurons.values() for _, lif in procs]
+        return source, sinks, lifs, synapses
+
+    def _neurons(self, window: int, quiet: bool):
+        """One LIF process per population (per group of neurons with one ``du``/``dv`` where a
+        population mixes them): ``({population: [(indices or None, LIF)]}, {id(LIF): slow current})``."""
+        from lava.proc.lif.process import LIF, LIFReset
+
+        fixed = self.qnet is not None
         neurons: dict[str, list[tuple[np.ndarray | None, object]]] = {}
         slow: dict[int, bool] = {}  # LIF process -> whether its current carries over (du < 1)
-        for i, pop in enumerate(net.populations):
+        for i, pop in enumerate(self.network.populations):
             q = self.qnet.populations[i] if fixed else None
             split = pop.groups()
             procs = []
@@ -357,6 +367,15 @@ class LavaExecutor:
                 slow[id(lif)] = bool(pop.du[first] < 1)
                 procs.append((idx, lif))
             neurons[pop.name] = procs
+        return neurons, slow
+
+    def _synapses(self, neurons, source, ones) -> list:
+        """One Conv per convolution, one Dense per block of a dense projection (between neuron
+        groups), connected from their source's spikes to their target's input."""
+        from lava.proc.conv.process import Conv
+        from lava.proc.dense.process import Dense
+
+        net, fixed = self.network, self.qnet is not None
         synapses = []
         for j, proj in enumerate(net.projections):
             q = self.qnet.projections[j] if fixed else None
@@ -381,15 +400,8 @@ class LavaExecutor:
             for rows, cols in net.blocks(proj):
                 port = next(p for idx, p in srcs if idx is cols)
                 a_in = next(p for idx, p in tgts if idx is rows)
-                block = w
-                if rows is not None:
-                    block = block[rows]
-                else:
-                    block = block[_lava_order(proj.out_shape)]
-                if cols is not None:
-                    block = block[:, cols]
-                else:
-                    block = block[:, _lava_order(proj.in_shape)]
+                block = w[rows] if rows is not None else w[_lava_order(proj.out_shape)]
+                block = block[:, cols] if cols is not None else block[:, _lava_order(proj.in_shape)]
                 if fixed:
                     syn = Dense(
                         weights=block.astype(np.int32),
@@ -404,16 +416,21 @@ class LavaExecutor:
                     out = out.reshape(_lava_shape(proj.out_shape))
                 out.connect(a_in)
                 synapses.append(syn)
+        return synapses
+
+    def _sinks(self, neurons, total_steps: int, record: bool) -> dict:
+        """Spike recorders on the output population (on every population when ``record``)."""
+        from lava.proc.io.sink import RingBuffer as Sink
+
         sinks = {}
-        for pop in net.populations:
-            if record or pop.name == net.output:
+        for pop in self.network.populations:
+            if record or pop.name == self.network.output:
                 sinks[pop.name] = []
                 for idx, lif in neurons[pop.name]:
                     sink = Sink(shape=lif.s_out.shape, buffer=total_steps)
                     lif.s_out.connect(sink.a_in)
                     sinks[pop.name].append((idx, sink))
-        lifs = [(lif, slow[id(lif)]) for procs in neurons.values() for _, lif in procs]
-        return source, sinks, lifs, synapses
+        return sinks
 
     @staticmethod
     def _zero(lifs, synapses, dtype) -> None:
