@@ -14,8 +14,8 @@ HART's gamma is tuned per model on the validation split (``neuroattack.attacks.t
 
 from neuroattack.attacks.tuning import tune_hart_gamma
 from neuroattack.data.datasets import load_dataset
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.studies import mnist_model, study_main
-from neuroattack.experiments.sweep import RunSpec
 from neuroattack.victims import Victim
 
 ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")

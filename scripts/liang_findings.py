@@ -8,8 +8,8 @@ without probabilistic sampling), Fig. 12 (ASR and perturbation vs RSF gamma) and
     python scripts/liang_findings.py [--quick] [--executor ray]
 """
 
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.studies import mnist_model, nmnist_snn, study_main
-from neuroattack.experiments.sweep import RunSpec
 
 
 def build(args):

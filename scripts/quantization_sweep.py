@@ -5,8 +5,8 @@ in float simulation (transfer) and crafted hardware-in-the-loop against each fix
     python scripts/quantization_sweep.py [--quick] [--executor ray]
 """
 
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.studies import mnist_model, nmnist_snn, study_main
-from neuroattack.experiments.sweep import RunSpec
 
 PROFILES = ("float", "loihi2", "loihi2-w6", "loihi2-w4")
 

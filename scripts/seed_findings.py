@@ -29,9 +29,9 @@ model on the validation split.
 from neuroattack.attacks.tuning import tune_hart_gamma
 from neuroattack.data.datasets import load_dataset
 from neuroattack.experiments.findings import Rate, pooled, verdict
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.store import ResultStore
 from neuroattack.experiments.studies import mnist_model, nmnist_snn, study_main
-from neuroattack.experiments.sweep import RunSpec
 from neuroattack.victims import Victim
 
 ESTIMATORS = ("cba", "bptr", "stbp", "rga", "hart")
@@ -125,20 +125,20 @@ def build(args):
 
 
 def _sim_rate(run) -> Rate:
-    sim = run["result"]["sim"]
-    return Rate(round((sim["asr"] or 0) * sim["n_attacked"]), sim["n_attacked"])
+    sim = run.result.sim
+    return Rate(round((sim.asr or 0) * sim.n_attacked), sim.n_attacked)
 
 
 def _hw_rate(run) -> Rate:
     """The hardware ASR over the inputs the hardware classified correctly."""
-    hw = run["result"]["hardware"]
-    correct = round(hw["hw_clean_accuracy"] * hw["n"])
-    return Rate(round((hw["hw_asr"] or 0) * correct), correct)
+    hw = run.result.hardware
+    correct = round(hw.hw_clean_accuracy * hw.n)
+    return Rate(round((hw.hw_asr or 0) * correct), correct)
 
 
 def _nmnist_rates(run) -> dict[str, Rate]:
     """The rates a nmnist-sim G2S/RSF run gives, by the key the findings read."""
-    settings, options = run["settings"], run["settings"]["options"]
+    settings, options = run.settings, run.settings["options"]
     if settings["craft_on"] == "hardware":
         return {"nmnist/hil-hw": _hw_rate(run)}
     if options.get("penultimate_threshold"):
@@ -155,15 +155,15 @@ def _rates(store_path, seeds: int) -> dict[str, list[Rate]]:
     out: dict[str, list] = {}
     for seed in range(seeds):
         for run in runs:
-            kind = run["model"].rsplit("-s", 1)[0]
-            if run["model"] != f"{kind}-s{seed}":
+            kind = run.model.rsplit("-s", 1)[0]
+            if run.model != f"{kind}-s{seed}":
                 continue
             if kind == "nmnist":
                 found = _nmnist_rates(run)
             elif kind.startswith("mnist-g2s-"):
                 found = {f"mnist-g2s/{kind.removeprefix('mnist-g2s-')}-t": _sim_rate(run)}
             else:
-                found = {f"{kind}/{run['attack'].split('/')[1]}": _sim_rate(run)}
+                found = {f"{kind}/{run.attack.split('/')[1]}": _sim_rate(run)}
             for key, rate in found.items():
                 out.setdefault(key, [None] * seeds)[seed] = rate
     return out

@@ -5,8 +5,8 @@ time-steps as robustness knobs of Bernoulli-coded SNNs.
     python scripts/sharmin_findings.py [--quick] [--executor ray]
 """
 
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.studies import mnist_model, study_main
-from neuroattack.experiments.sweep import RunSpec
 
 
 def build(args):

@@ -16,8 +16,8 @@ With ``--graph`` the network is any NIR file (any framework's export) instead of
 model trained here.
 """
 
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.studies import nmnist_snn, study_main
-from neuroattack.experiments.sweep import RunSpec
 
 PROFILES = ("loihi2", "loihi2-w6", "loihi2-w4")
 

@@ -129,7 +129,7 @@ def test_training_and_attacks_run_on_cuda(tmp_path, event_digits):
     victim = Victim(loaded, "bernoulli", 8)
     test = load_dataset("digits", "test", 32)
     run = run_attack(victim, test, "pgd", "hart", {"eps": 0.3, "steps": 3}, progress=False, device="cuda")
-    assert run.result.success.device.type == "cpu" and run.summary["asr"] > 0
+    assert run.result.success.device.type == "cpu" and run.summary.asr > 0
     _, xt, yt = event_digits
     frames = Dataset("digits-frames", "test", xt[:32], yt[:32], "events", 8)
     ev = Victim(loaded, "events", 8)

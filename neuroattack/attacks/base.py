@@ -95,7 +95,7 @@ class Attack:
         >>> from neuroattack.attacks import PGD
         >>> atk = PGD(victim, grad="hart", grad_options={"gamma": 0.5}, eot=4, seed=0)  # doctest: +SKIP
         >>> x_adv, result = atk.run(images, labels)  # doctest: +SKIP
-        >>> result.summary()["asr"]  # doctest: +SKIP
+        >>> result.summary().asr  # doctest: +SKIP
     """
 
     name = "attack"
@@ -315,7 +315,7 @@ class Attack:
 
         Example:
             >>> x_adv, result = PGD(victim, grad="hart").run(images, labels)  # doctest: +SKIP
-            >>> result.summary()["asr"]  # doctest: +SKIP
+            >>> result.summary().asr  # doctest: +SKIP
         """
         self.victim.check_batch(x)
         labels = labels.long()
@@ -374,7 +374,7 @@ def judge(
 
     Example:
         >>> result = judge(victim, images, images_adv, labels, None, eval_draws=8)  # doctest: +SKIP
-        >>> result.summary()["asr"]  # doctest: +SKIP
+        >>> result.summary().asr  # doctest: +SKIP
     """
     victim.check_batch(x_adv)
     gen = torch.Generator().manual_seed(seed)

@@ -53,7 +53,7 @@ class G2SRSF(Attack):
     Example:
         >>> atk = G2SRSF(victim, grad="stbp", steps=25, gamma=0.05, seed=0)  # doctest: +SKIP
         >>> frames_adv = atk(frames, labels)  # [B, T, 2, 34, 34]  # doctest: +SKIP
-        >>> atk.last_result.summary()["asr"]  # doctest: +SKIP
+        >>> atk.last_result.summary().asr  # doctest: +SKIP
     """
 
     name = "g2s-rsf"

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from neuroattack.attacks.attack_summary import AttackSummary
 from neuroattack.attacks.base import expand_targets
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.registry import build_attack
@@ -38,19 +39,20 @@ class AttackRun:
             :func:`~neuroattack.attacks.streams.save_streams`.
         events: the clean events of every stream row where the data came from event files
             (:func:`~neuroattack.attacks.streams.save_clean_events`), else ``None``.
-        summary: ``result.summary()`` plus ``seconds`` (wall time), ``settings`` (the attack's, with
-            ``transfer``) and, under transfer, ``source_asr``, ``source_n_attacked`` and
+        summary: the :class:`~neuroattack.attacks.attack_summary.AttackSummary` of ``result``
+            with ``seconds`` (wall time), ``settings`` (the attack's, with ``transfer``),
+            ``dataset`` and, under transfer, ``source_asr``, ``source_n_attacked`` and
             ``source_clean_accuracy``.
 
     Example:
         >>> run = run_attack(victim, data, "pgd", "hart", {"eps": 8 / 255})  # doctest: +SKIP
-        >>> run.summary["asr"], len(run.streams)  # doctest: +SKIP
+        >>> run.summary.asr, len(run.streams)  # doctest: +SKIP
     """
 
     result: AttackResult
     source_result: AttackResult | None
     streams: Streams
-    summary: dict[str, Any]
+    summary: AttackSummary
     events: list | None = None
 
 
@@ -111,7 +113,7 @@ def run_attack(
 
     Example:
         >>> run = run_attack(victim, data, "g2s-rsf", "stbp", {"steps": 25, "targeted": True})  # doctest: +SKIP
-        >>> run.summary["asr"]  # doctest: +SKIP
+        >>> run.summary.asr  # doctest: +SKIP
     """
     options = dict(options or {})
     crafter = surrogate or victim
@@ -159,11 +161,12 @@ def run_attack(
     result = AttackResult.concat(results)
     source = AttackResult.concat(sources) if sources else None
     settings = {**atk.settings(), "transfer": surrogate is not None}
-    summary = {**result.summary(), "seconds": round(seconds, 2), "settings": settings}
+    summary = result.summary()
+    summary.seconds, summary.settings, summary.dataset = round(seconds, 2), settings, data.name
     if source is not None:
-        summary.update(
-            {f"source_{k}": v for k, v in source.summary().items() if k in ("asr", "n_attacked", "clean_accuracy")}
-        )
+        src = source.summary()
+        summary.source_asr, summary.source_n_attacked = src.asr, src.n_attacked
+        summary.source_clean_accuracy = src.clean_accuracy
     streams = Streams(
         clean=torch.cat(clean),
         adversarial=torch.cat(adv),

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
 
 import torch
+
+from neuroattack.attacks.attack_summary import AttackSummary
 
 
 def perturbation(x_adv: torch.Tensor, x: torch.Tensor, p: float = 2.0) -> torch.Tensor:
@@ -115,7 +116,7 @@ class AttackResult:
     Example:
         >>> atk = PGD(victim, grad="hart", eps=8 / 255)  # doctest: +SKIP
         >>> x_adv, result = atk.run(images, labels)  # result is atk.last_result  # doctest: +SKIP
-        >>> result.success.shape, result.summary()["asr"]  # [B]; ASR over clean-correct inputs  # doctest: +SKIP
+        >>> result.success.shape, result.summary().asr  # [B]; ASR over clean-correct inputs  # doctest: +SKIP
     """
 
     labels: torch.Tensor
@@ -160,11 +161,12 @@ class AttackResult:
             self, **{f.name: getattr(self, f.name).cpu() for f in fields(self) if getattr(self, f.name) is not None}
         )
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> AttackSummary:
         """ASR over clean-correct inputs, mean perturbation over successes, iteration means.
 
         Returns:
-            A JSON-compatible ``dict``: ``n_total``, ``n_attacked`` (clean-correct), ``n_success``,
+            An :class:`~neuroattack.attacks.attack_summary.AttackSummary`: ``n_total``,
+            ``n_attacked`` (clean-correct), ``n_success``,
             ``clean_accuracy``, ``asr`` with ``asr_interval_95`` (Wilson, over the attacked
             inputs), ``asr_expected`` (mean success fraction), the means over
             successes ``mean_perturbation``, ``mean_l0``, ``mean_linf``, the means over attacked
@@ -172,29 +174,29 @@ class AttackResult:
             and ``targeted``; a mean over no input is ``None``.
 
         Example:
-            >>> atk.last_result.summary()["asr"]  # a float in [0, 1], or None  # doctest: +SKIP
+            >>> atk.last_result.summary().asr  # a float in [0, 1], or None  # doctest: +SKIP
         """
         attacked = self.clean_correct
         n_attacked = int(attacked.sum())
         succ = self.success & attacked
         n_succ = int(succ.sum())
         mean = masked_mean
-        return {
-            "n_total": len(self.labels),
-            "n_attacked": n_attacked,
-            "n_success": n_succ,
-            "clean_accuracy": float(attacked.float().mean()) if len(self.labels) else None,
-            "asr": n_succ / n_attacked if n_attacked else None,
-            "asr_interval_95": list(wilson_interval(n_succ, n_attacked)) if n_attacked else None,
-            "asr_expected": mean(self.success_fraction, attacked),
-            "mean_perturbation": mean(self.l2_per_point, succ),
-            "mean_l0": mean(self.l0, succ),
-            "mean_linf": mean(self.linf, succ),
-            "mean_iterations": mean(self.iterations, attacked),
-            "mean_rsf_invocations": mean(self.rsf_invocations, attacked),
-            "zero_grad_first": int((self.zero_grad_first & attacked).sum()),
-            "targeted": self.targets is not None,
-        }
+        return AttackSummary(
+            n_total=len(self.labels),
+            n_attacked=n_attacked,
+            n_success=n_succ,
+            clean_accuracy=float(attacked.float().mean()) if len(self.labels) else None,
+            asr=n_succ / n_attacked if n_attacked else None,
+            asr_interval_95=list(wilson_interval(n_succ, n_attacked)) if n_attacked else None,
+            asr_expected=mean(self.success_fraction, attacked),
+            mean_perturbation=mean(self.l2_per_point, succ),
+            mean_l0=mean(self.l0, succ),
+            mean_linf=mean(self.linf, succ),
+            mean_iterations=mean(self.iterations, attacked),
+            mean_rsf_invocations=mean(self.rsf_invocations, attacked),
+            zero_grad_first=int((self.zero_grad_first & attacked).sum()),
+            targeted=self.targets is not None,
+        )
 
 
 def concat_records(cls, results: list):

@@ -34,7 +34,7 @@ class PGD(Attack):
     Example:
         >>> atk = PGD(victim, grad="hart", eps=8 / 255, alpha=2 / 255, steps=7, eot=2)  # doctest: +SKIP
         >>> images_adv = atk(images, labels)  # doctest: +SKIP
-        >>> atk.last_result.summary()["asr"]  # doctest: +SKIP
+        >>> atk.last_result.summary().asr  # doctest: +SKIP
     """
 
     name = "pgd"

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from neuroattack.attacks.attack_summary import AttackSummary
 from neuroattack.attacks.metrics import masked_mean, perturbation, wilson_interval
 
 
@@ -39,7 +40,7 @@ class QueryResult:
 
     Example:
         >>> result = SpikeSquare(executor, queries=500).run(spikes, labels)[1]  # doctest: +SKIP
-        >>> result.summary()["queries_median"]  # doctest: +SKIP
+        >>> result.summary().queries_median  # doctest: +SKIP
     """
 
     labels: torch.Tensor
@@ -53,12 +54,12 @@ class QueryResult:
     pred_adv: torch.Tensor
     budget: int
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> AttackSummary:
         """ASR (with its 95 % Wilson interval) over correctly classified inputs; perturbation, events
         added and removed (means over successes); queries (median and mean over attacked inputs).
 
         Returns:
-            a JSON-compatible dict; a mean over no input is ``None``.
+            an :class:`~neuroattack.attacks.attack_summary.AttackSummary`; a mean over no input is ``None``.
         """
         attacked = self.clean_correct
         n = int(attacked.sum())
@@ -66,20 +67,20 @@ class QueryResult:
         k = int(succ.sum())
         mean = masked_mean
         q = self.queries[attacked].float()
-        return {
-            "n_total": len(self.labels),
-            "n_attacked": n,
-            "n_success": k,
-            "clean_accuracy": float(attacked.float().mean()) if len(self.labels) else None,
-            "asr": k / n if n else None,
-            "asr_interval_95": list(wilson_interval(k, n)) if n else None,
-            "mean_perturbation": mean(self.l2_per_point, succ),
-            "mean_events_added": mean(self.added, succ),
-            "mean_events_removed": mean(self.removed, succ),
-            "queries_median": float(q.median()) if n else None,
-            "queries_mean": float(q.mean()) if n else None,
-            "query_budget": self.budget,
-        }
+        return AttackSummary(
+            n_total=len(self.labels),
+            n_attacked=n,
+            n_success=k,
+            clean_accuracy=float(attacked.float().mean()) if len(self.labels) else None,
+            asr=k / n if n else None,
+            asr_interval_95=list(wilson_interval(k, n)) if n else None,
+            mean_perturbation=mean(self.l2_per_point, succ),
+            mean_events_added=mean(self.added, succ),
+            mean_events_removed=mean(self.removed, succ),
+            queries_median=float(q.median()) if n else None,
+            queries_mean=float(q.mean()) if n else None,
+            query_budget=self.budget,
+        )
 
 
 def margin(counts: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from neuroattack.attacks.attack_summary import AttackSummary
 from neuroattack.attacks.metrics import concat_records
 from neuroattack.attacks.query_attack import QueryResult
 from neuroattack.attacks.streams import Streams
@@ -28,19 +29,19 @@ class QueryRun:
     Attributes:
         result: the per-sample :class:`~neuroattack.attacks.query_attack.QueryResult` over all batches.
         streams: clean and adversarial input spikes with labels and predictions (``kind="events"``).
-        summary: ``result.summary()`` plus ``seconds``, ``settings``, ``checkpoint``, ``dataset``,
-            ``backend`` and ``profile``.
+        summary: the :class:`~neuroattack.attacks.attack_summary.AttackSummary` of ``result`` with
+            ``seconds``, ``settings``, ``dataset``, ``backend`` and ``profile``.
         events: the clean events of every stream row where the data came from event files
             (:func:`~neuroattack.attacks.streams.save_clean_events`), else ``None``.
 
     Example:
         >>> run = run_query_attack("runs/models/nmnist-sim", "square", "emulator", "loihi2")  # doctest: +SKIP
-        >>> run.summary["asr"], run.summary["queries_median"]  # doctest: +SKIP
+        >>> run.summary.asr, run.summary.queries_median  # doctest: +SKIP
     """
 
     result: QueryResult
     streams: Streams
-    summary: dict[str, Any]
+    summary: AttackSummary
     events: list | None = None
 
 
@@ -73,7 +74,7 @@ def run_query_attack(
     Example:
         >>> executor = backends.load("m.nir", "loihi2", "emulator")  # doctest: +SKIP
         >>> run = run_query_attack(executor, load_dataset("nmnist-sim", "test", 100, 8), "square")  # doctest: +SKIP
-        >>> run.summary["asr"], run.summary["asr_interval_95"]  # doctest: +SKIP
+        >>> run.summary.asr, run.summary.asr_interval_95  # doctest: +SKIP
     """
     from neuroattack.attacks.registry import QUERY_ATTACKS
 
@@ -108,13 +109,8 @@ def run_query_attack(
         settings=settings,
         bin_us=(data.duration_us // data.timesteps) if getattr(data, "duration_us", None) else None,
     )
-    summary = {
-        **result.summary(),
-        "seconds": time.time() - start,
-        "settings": settings,
-        "dataset": data.name,
-        "backend": executor.kind,
-        "profile": executor.profile.name,
-    }
+    summary = result.summary()
+    summary.seconds, summary.settings, summary.dataset = round(time.time() - start, 2), settings, data.name
+    summary.backend, summary.profile = executor.kind, executor.profile.name
     events = list(data.events) if data.events is not None else None  # a stream row per sample
     return QueryRun(result, streams, summary, events)

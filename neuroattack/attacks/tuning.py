@@ -52,6 +52,6 @@ def tune_hart_gamma(
     for gamma in grid:
         opts = {**(options or {}), "grad_options": {"gamma": gamma}}
         summary = run_attack(victim, validation, attack, "hart", opts, progress=False).summary
-        curve[gamma] = summary["asr"] or 0.0
+        curve[gamma] = summary.asr or 0.0
     best = max(curve, key=lambda g: (curve[g], -abs(g - 1.0)))
     return best, curve

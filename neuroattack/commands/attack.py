@@ -131,103 +131,66 @@ def attack_options(args: argparse.Namespace) -> dict:
         raise ValueError(f"{flags} do(es) not apply to --attack {args.attack}")
     options: dict[str, Any] = dict(given)
     if query:
-        return {**options, "seed": args.seed}
-    grad_options = {}
+        return options
     if args.hart_gamma is not None:
         if (args.grad or "stbp") != "hart":
             raise ValueError("--hart-gamma applies to --grad hart only")
-        grad_options["gamma"] = args.hart_gamma
-    options.update(
-        targeted=args.targeted,
-        eot=args.eot or 1,
-        eval_draws=args.eval_draws or 8,
-        penultimate_threshold=args.penultimate_threshold,
-        seed=args.seed,
-        grad_options=grad_options,
-    )
-    if args.loss is not None:
-        options["loss"] = args.loss
+        options["grad_options"] = {"gamma": args.hart_gamma}
+    for name in ("targeted", "eot", "eval_draws", "penultimate_threshold", "loss"):
+        if getattr(args, name) not in (None, False):
+            options[name] = getattr(args, name)
     return options
 
 
-def run(args: argparse.Namespace) -> int:
-    from neuroattack.attacks.gradient_runner import run_attack
+def run_spec(args: argparse.Namespace):
+    """The :class:`~neuroattack.experiments.pipeline.RunSpec` the flags describe (the run a sweep
+    of the same settings makes, under the same key)."""
     from neuroattack.attacks.registry import QUERY_ATTACKS
-    from neuroattack.attacks.streams import save_clean_events, save_streams
-    from neuroattack.data.datasets import load_dataset
     from neuroattack.device import resolve_device
-    from neuroattack.fileio import read_json, write_json
-    from neuroattack.victims import Victim
+    from neuroattack.experiments.pipeline import RunSpec
 
-    device = resolve_device(args.device)
     graph = network_config(args)
-    options = attack_options(args)
+    query = args.attack in QUERY_ATTACKS
+    network: dict[str, Any] = {}
+    if graph is not None:
+        network = {**graph, "dt": args.dt, "framework": args.framework}
+    return RunSpec(
+        str(args.checkpoint or args.graph),
+        args.attack,
+        "none" if query else (args.grad or "stbp"),
+        attack_options(args),
+        backend=(args.backend or "emulator") if query else "emulator",
+        profile=(args.profile or "loihi2") if query else "loihi2",
+        n=args.n,
+        surrogate=str(args.surrogate) if args.surrogate else None,
+        craft_on="query" if query else "sim",
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=str(resolve_device(args.device)),
+        data_root=str(args.data_root) if args.data_root else None,
+        **network,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from neuroattack.experiments.pipeline import craft
+
+    spec = run_spec(args)
     inputs = [args.checkpoint or args.graph] + ([args.surrogate] if args.surrogate else [])
     refuse_overwrite([args.out / n for n in ("summary.json", "streams.h5", "streams.nir.h5")], inputs, args.force)
-    if args.attack in QUERY_ATTACKS:
-        return _run_query(args, options, graph, device)
-    args.grad = args.grad or "stbp"
-    if graph is None:
-        victim = Victim.from_checkpoint(args.checkpoint)
-        config = read_json(args.checkpoint / "config.json")
-    else:
-        config = graph
-        victim = Victim.from_nir(
-            args.graph, config["encoding"], config["timesteps"], args.loss or "mse", args.dt, args.framework
+    s = craft(spec, args.out, progress=True)
+    if spec.craft_on == "query":
+        print(
+            f"{args.attack} (query-only, {s.backend}/{s.profile}): ASR {rate(s.asr, s.asr_interval_95)} over "
+            f"{s.n_attacked} correctly classified inputs; mean perturbation {s.mean_perturbation}, "
+            f"events +{s.mean_events_added} -{s.mean_events_removed}, queries median {s.queries_median} "
+            f"(mean {s.queries_mean}, budget {s.query_budget}) -> {args.out}"
         )
-    dataset = config["dataset"]
-    surrogate = Victim.from_checkpoint(args.surrogate) if args.surrogate else None
-    data = load_dataset(dataset, "test", args.n, config["timesteps"], root=args.data_root)
-    result = run_attack(victim, data, args.attack, args.grad, options, args.batch_size, surrogate, device=device)
-    summary = {
-        **result.summary,
-        "checkpoint": str(args.checkpoint) if args.checkpoint else None,
-        "graph": str(args.graph) if args.graph else None,
-        "surrogate": str(args.surrogate) if args.surrogate else None,
-        "dataset": dataset,
-    }
-    save_streams(args.out, result.streams)
-    if result.events is not None:
-        save_clean_events(args.out, result.events, data.sensor_size)
-    write_json(args.out / "summary.json", summary)
+        return 0
     print(
-        f"{args.attack}/{args.grad}{' targeted' if args.targeted else ''}: ASR "
-        f"{rate(summary['asr'], summary['asr_interval_95'])} over {summary['n_attacked']} correctly classified inputs; "
-        f"mean perturbation {summary['mean_perturbation']}, mean iterations {summary['mean_iterations']} -> {args.out}"
-    )
-    return 0
-
-
-def _run_query(args: argparse.Namespace, options: dict, graph: dict | None, device) -> int:
-    """A query attack on the deployed network (``--backend``, ``--profile``): streams and summary."""
-    import backends
-    from neuroattack.attacks.query_runner import run_query_attack
-    from neuroattack.attacks.streams import save_clean_events, save_streams
-    from neuroattack.data.datasets import load_dataset
-    from neuroattack.fileio import write_json
-    from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import deploy
-
-    backend, profile = args.backend or "emulator", args.profile or "loihi2"
-    if graph is None:
-        model, config = load_checkpoint(args.checkpoint)
-        executor = deploy(model, backend, profile, config["timesteps"], device=device)
-    else:
-        config = graph
-        executor = backends.load(args.graph, profile, backend, dt=args.dt, framework=args.framework, device=device)
-    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"], root=args.data_root)
-    result = run_query_attack(executor, data, args.attack, options, args.batch_size)
-    result.summary["checkpoint" if args.checkpoint else "graph"] = str(args.checkpoint or args.graph)
-    save_streams(args.out, result.streams)
-    if result.events is not None:
-        save_clean_events(args.out, result.events, data.sensor_size)
-    write_json(args.out / "summary.json", result.summary)
-    s = result.summary
-    print(
-        f"{args.attack} (query-only, {backend}/{profile}): ASR {rate(s['asr'], s['asr_interval_95'])} over "
-        f"{s['n_attacked']} correctly classified inputs; mean perturbation {s['mean_perturbation']}, "
-        f"events +{s['mean_events_added']} -{s['mean_events_removed']}, queries median {s['queries_median']} "
-        f"(mean {s['queries_mean']}, budget {s['query_budget']}) -> {args.out}"
+        f"{args.attack}/{spec.grad}{' targeted' if args.targeted else ''}: ASR "
+        f"{rate(s.asr, s.asr_interval_95)} over {s.n_attacked} correctly classified inputs; "
+        f"mean perturbation {s.mean_perturbation}, mean iterations {s.mean_iterations} -> {args.out}"
     )
     return 0
 

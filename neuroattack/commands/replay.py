@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from neuroattack.commands.base import (
@@ -25,7 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_profile(p, "loihi2")
     p.add_argument("--n", type=positive_int, default=None, help="first N streams (Lava is slow)")
     p.add_argument("--draws", type=positive_int, default=5, help="Bernoulli draws for image streams")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=None, help="Bernoulli draws of image streams (default: the attack's seed)"
+    )
     p.add_argument("--store", type=Path, default=None, help="also record the run in this results store")
     p.add_argument("--out", required=True, type=Path)
     add_device(p)
@@ -37,72 +40,60 @@ def run(args: argparse.Namespace) -> int:
 
     from neuroattack.attacks.streams import load_streams
     from neuroattack.device import resolve_device
+    from neuroattack.experiments.pipeline import SPEC_FILE, RunSpec, read_spec, read_summary, record, replay
+    from neuroattack.experiments.run_record import RunResult
     from neuroattack.experiments.store import record_run
     from neuroattack.fileio import write_json
-    from neuroattack.models.checkpoint import load_checkpoint
-    from neuroattack.replay import deploy, replay_streams
 
-    device = resolve_device(args.device)
+    device = str(resolve_device(args.device))
     started = time.time()
     source = args.checkpoint or args.graph
-    refuse_overwrite([args.out / "replay.json"], [source, args.streams], args.force)
+    inputs = [source, args.streams] + ([args.store] if args.store is not None else [])
+    refuse_overwrite([args.out / "replay.json"], inputs, args.force)
+    graph = network_config(args)
     streams = load_streams(args.streams)
-    if network_config(args) is None:
-        model, config = load_checkpoint(args.checkpoint)
+    if graph is None:
+        from neuroattack.fileio import read_json
+
+        config = read_json(args.checkpoint / "config.json")
         if streams.encoding != config["encoding"] or streams.timesteps != config["timesteps"]:
             raise ValueError(
                 f"streams were made for a {streams.encoding} model with T={streams.timesteps}; the checkpoint "
                 f"takes {config['encoding']} input with T={config['timesteps']}"
             )
-        executor = deploy(model, args.backend, args.profile, config["timesteps"], device=device)
-    else:
-        import backends
-        from neuroattack.victims import NIRSNN
-
-        model = NIRSNN(args.graph, args.dt, args.framework)
-        executor = backends.load(
-            args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework, device=device
-        )
-    if args.n is not None:
-        streams = streams.head(args.n)
-    metrics = replay_streams(model, streams, executor, draws=args.draws, seed=args.seed, device=device)
-    profile = executor.profile.name
-    result = {"hardware": metrics, "backend": args.backend, "profile": profile, "streams": str(args.streams)}
+    replay_args = {
+        "checkpoint": str(source),
+        "backend": args.backend,
+        "profile": str(args.profile),
+        "hw_n": args.n,
+        "draws": args.draws,
+        "device": device,
+    }
+    if args.graph is not None:
+        replay_args.update(dt=args.dt, framework=args.framework)
+    if args.store is not None or (args.streams / SPEC_FILE).is_file():
+        # the run as its crafting recorded it: keyed as a sweep of the same run keys it
+        spec = dataclasses.replace(read_spec(args.streams), **replay_args)
+    else:  # streams written by another tool: only the deployment matters, and nothing is stored
+        how = {"dataset": "unrecorded", "encoding": streams.encoding, "timesteps": streams.timesteps}
+        attack = streams.settings.get("attack", "unrecorded")
+        spec = RunSpec(attack=attack, **replay_args, **(how if args.graph else {}))
+    if args.seed is not None and args.seed != spec.seed:
+        spec = dataclasses.replace(spec, replay_seed=args.seed)
+    metrics = replay(spec, args.streams, progress=True)
+    profile = spec.profile_name
+    result = {"hardware": metrics.to_json(), "backend": args.backend, "profile": profile, "streams": str(args.streams)}
     write_json(args.out / "replay.json", result)
     if args.store is not None:
-        from neuroattack.attacks.streams import streams_digest
-        from neuroattack.fileio import digest_files
-        from neuroattack.models.checkpoint import checkpoint_digest
-
-        settings = {
-            **streams.settings,
-            "n": len(streams),
-            "draws": args.draws,
-            "seed": args.seed,
-            "model_digest": checkpoint_digest(args.checkpoint)
-            if args.checkpoint
-            else digest_files([args.graph], f"NIR graph {args.graph}"),
-            "profile_digest": executor.profile.digest(),
-            "streams_digest": streams_digest(args.streams),
-        }
-        attack = f"{streams.settings.get('attack', '?')}/{streams.settings.get('grad', '?')}"
-        record_run(
-            args.store,
-            source.name,
-            attack,
-            settings,
-            args.backend,
-            profile,
-            {"hardware": metrics},
-            {"streams": str(args.streams)},
-            started,
-        )
+        run = RunResult(read_summary(args.streams), metrics, round(time.time() - started, 2))
+        record_run(args.store, record(spec, run, {"streams": str(args.streams)}, started))
+    m = metrics
     print(
-        f"{args.backend}/{profile} on {len(streams)} inputs: "
-        f"hardware clean accuracy {rate(metrics['hw_clean_accuracy'])}, "
-        f"hardware ASR {rate(metrics['hw_asr'])} (sim {rate(metrics['sim_asr'])}), "
-        f"transfer {rate(metrics['transfer_rate'])}, "
-        f"agreement clean/adv {rate(metrics['agreement_clean'])}/{rate(metrics['agreement_adv'])} -> {args.out}"
+        f"{args.backend}/{profile} on {m.n} inputs: "
+        f"hardware clean accuracy {rate(m.hw_clean_accuracy)}, "
+        f"hardware ASR {rate(m.hw_asr)} (sim {rate(m.sim_asr)}), "
+        f"transfer {rate(m.transfer_rate)}, "
+        f"agreement clean/adv {rate(m.agreement_clean)}/{rate(m.agreement_adv)} -> {args.out}"
     )
     return 0
 

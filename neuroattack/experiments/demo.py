@@ -16,9 +16,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.report import build_report, summary_table
 from neuroattack.experiments.studies import accuracy, mnist_model, nmnist_snn
-from neuroattack.experiments.sweep import RunSpec, run_sweep
+from neuroattack.experiments.sweep import run_sweep
 from neuroattack.export import export_trained
 
 LOIHI = "loihi2"

@@ -27,7 +27,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neuroattack.attacks.attack_summary import AttackSummary  # noqa: E402
+from neuroattack.experiments.run_record import RunRecord  # noqa: E402
 from neuroattack.experiments.store import ResultStore  # noqa: E402
+from neuroattack.replay_metrics import ReplayMetrics  # noqa: E402
 
 COLUMNS = [
     ("model", "model"),
@@ -79,74 +82,87 @@ def settings_text(options: dict) -> str:
     return ", ".join(parts)
 
 
-def crafted_on(run: dict) -> str:
-    s = run["settings"]
-    if s.get("surrogate"):
-        return f"{s['surrogate']} (black-box)"
-    if s.get("craft_on") == "hardware":
-        return f"{run['model']} on {run['profile']} (HIL)"
-    if s.get("craft_on") == "query":
-        return f"queries to {run['backend']}/{run['profile']}"
-    return f"{run['model']} (sim)"
+def _surrogate(run: RunRecord) -> str | None:
+    """The surrogate's name (the attack summary's label; older rows kept it in the settings)."""
+    sim = run.result.sim
+    path = (sim.surrogate if sim is not None else None) or run.settings.get("surrogate")
+    return None if path is None else Path(path).name
 
 
-def threat_model(run: dict) -> str:
+def crafted_on(run: RunRecord) -> str:
+    """What the inputs were crafted on: ``"m (sim)"``, ``"s (black-box)"``, ``"m on loihi2 (HIL)"``,
+    ``"queries to emulator/loihi2"``."""
+    surrogate, craft = _surrogate(run), run.settings.get("craft_on")
+    if surrogate:
+        return f"{surrogate} (black-box)"
+    if craft == "hardware":
+        return f"{run.model} on {run.profile} (HIL)"
+    if craft == "query":
+        return f"queries to {run.backend}/{run.profile}"
+    return f"{run.model} (sim)"
+
+
+def threat_model(run: RunRecord) -> str:
     """Which attacker a run models: ``"white-box (sim, replayed)"``, ``"black-box transfer"``,
     ``"hardware-in-the-loop"`` or ``"query: <attack>"``."""
-    s = run["settings"]
-    if s.get("surrogate"):
+    craft = run.settings.get("craft_on")
+    if _surrogate(run):
         return "black-box transfer"
-    if s.get("craft_on") == "hardware":
+    if craft == "hardware":
         return "hardware-in-the-loop"
-    if s.get("craft_on") == "query":
-        return f"query: {run['attack'].split('/')[0]}"
+    if craft == "query":
+        return f"query: {run.attack.split('/')[0]}"
     return "white-box (sim, replayed)"
 
 
-def hw_asr_interval(hw: dict) -> tuple[float, float] | None:
+def hw_asr_interval(hw: ReplayMetrics) -> tuple[float, float] | None:
     """The 95 % Wilson interval of a run's hardware ASR over the inputs the hardware classified
     correctly (as stored by a query run; else from ``n``, ``hw_clean_accuracy`` and ``hw_asr``,
     exact for one replay, the mean draw's counts for several)."""
     from neuroattack.attacks.metrics import wilson_interval
 
-    if hw.get("hw_asr_interval_95") is not None:
-        return tuple(hw["hw_asr_interval_95"])
-    n, clean, asr = hw.get("n"), hw.get("hw_clean_accuracy"), hw.get("hw_asr")
+    if hw.hw_asr_interval_95 is not None:
+        return tuple(hw.hw_asr_interval_95)
+    n, clean, asr = hw.n, hw.hw_clean_accuracy, hw.hw_asr
     if n is None or clean is None or asr is None:
         return None
     correct = round(clean * n)
     return wilson_interval(round(asr * correct), correct) if correct else None
 
 
-def rows(runs: list[dict]) -> list[dict]:
-    """One flat record per run for tables and plots."""
+def rows(runs: list[RunRecord]) -> list[dict]:
+    """One flat record per run for tables and plots (the report's view; the store holds the
+    typed :class:`~neuroattack.experiments.run_record.RunRecord`)."""
     out = []
     for run in runs:
-        sim, hw = run["result"].get("sim", {}), run["result"].get("hardware", {})
-        options = run["settings"].get("options", {})
+        sim = run.result.sim or AttackSummary(None, None, None)
+        hw = run.result.hardware
+        on_hw = sim.backend is not None  # a query attack: its own figures are the deployment's
+        options = run.settings.get("options", {})
         out.append(
             {
-                "model": run["model"],
-                "attack": run["attack"],
+                "model": run.model,
+                "attack": run.attack,
                 "crafted": crafted_on(run),
                 "settings": settings_text(options),
-                "backend": run["backend"],
-                "profile": run["profile"],
-                "sim_clean": hw.get("sim_clean_accuracy", sim.get("clean_accuracy")),
-                "hw_clean": hw.get("hw_clean_accuracy"),
-                "sim_asr": hw.get("sim_asr", sim.get("asr")),  # without a replay: the attack's own ASR
-                "sim_asr_interval": sim.get("asr_interval_95"),
-                "hw_asr": hw.get("hw_asr"),
-                "hw_asr_std": hw.get("hw_asr_std"),
-                "hw_asr_interval": hw_asr_interval(hw),
-                "hw_asr_draw_range": hw.get("hw_asr_draw_range") if (hw.get("draws") or 1) > 1 else None,
+                "backend": run.backend,
+                "profile": run.profile,
+                "sim_clean": hw.sim_clean_accuracy if hw else (None if on_hw else sim.clean_accuracy),
+                "hw_clean": hw.hw_clean_accuracy if hw else None,
+                # without a replay: the attack's own ASR
+                "sim_asr": hw.sim_asr if hw and hw.sim_asr is not None else (None if on_hw else sim.asr),
+                "sim_asr_interval": None if on_hw else sim.asr_interval_95,
+                "hw_asr": hw.hw_asr if hw else None,
+                "hw_asr_std": hw.hw_asr_std if hw else None,
+                "hw_asr_interval": hw_asr_interval(hw) if hw else None,
+                "hw_asr_draw_range": hw.hw_asr_draw_range if hw and hw.draws > 1 else None,
                 "threat": threat_model(run),
-                "transfer": hw.get("transfer_rate"),
-                "agree_clean": hw.get("agreement_clean"),
-                "agree_adv": hw.get("agreement_adv"),
-                "perturbation": sim.get("mean_perturbation"),
+                "transfer": hw.transfer_rate if hw else None,
+                "agree_clean": hw.agreement_clean if hw else None,
+                "agree_adv": hw.agreement_adv if hw else None,
+                "perturbation": sim.mean_perturbation,
                 "options": options,
-                "streams": run["artifacts"].get("streams"),
+                "streams": run.artifacts.get("streams"),
             }
         )
     return out

@@ -1,7 +1,8 @@
 """The results store: one SQLite file, schema versioned, one row set per run.
 
-A run is keyed by ``(model, attack, settings, backend, profile)``; its key is the SHA-256 of their
-canonical JSON. ``put`` writes the run row and its numeric metrics in one transaction, so a run
+A run is a :class:`~neuroattack.experiments.run_record.RunRecord`, keyed by its content
+(:meth:`~neuroattack.experiments.pipeline.RunSpec.key`). ``put`` writes the run row and its numeric
+metrics in one transaction, so a run
 interrupted before it finishes leaves nothing and a finished one is never lost; a sweep that is
 restarted skips every key already ``done`` (``has``). WAL journaling and a busy timeout let several
 worker processes (Ray tasks) write to the same file on one machine or a shared file system.
@@ -11,15 +12,16 @@ backend, profile, status, started, finished, result, artifacts, keyed_by)``; ``m
 value)``.
 
 Schema versions: 1 keyed runs by labels (a checkpoint folder's name, a profile file's stem), so two
-models or profiles of one name shared a row; 2 keys them by content (digests in ``settings``) and
-adds ``keyed_by``. A version-1 store is migrated when opened, in one transaction: its rows are kept
-(reports still show them) and marked ``keyed_by = 'label'``, and no sweep counts them as done, so
-what they measured is measured again under content keys.
+models or profiles of one name shared a row; 2 keyed them by content (digests in ``settings``) and
+added ``keyed_by``, but its keys still held the model's label and the checkpoint's path (the same
+checkpoint in two folders was two runs); 3 keys by content only. An older store is migrated when
+opened, in one transaction: its rows are kept (reports still show them) and marked
+``keyed_by = 'label'``, and no sweep counts them as done, so what they measured is measured again
+under content keys.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -27,7 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+from neuroattack.experiments.run_record import RunRecord, RunResult
+
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,16 +57,6 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 """
 _TABLES = {"meta", "runs", "metrics"}
-
-
-def run_key(model: str, attack: str, settings: dict[str, Any], backend: str, profile: str) -> str:
-    """The key of a run: SHA-256 of the canonical JSON of its defining fields."""
-    blob = json.dumps(
-        {"model": model, "attack": attack, "settings": settings, "backend": backend, "profile": profile},
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class ResultStore:
@@ -116,11 +110,14 @@ class ResultStore:
     def _migrate(self) -> None:
         """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and row[0] == "1":
-            # version 1 keyed runs by labels: keep the rows, never count them as done
+        if row is None or row[0] not in ("1", "2"):
+            return
+        # versions 1 and 2 keyed runs by labels (2: besides the digests): keep the rows, never count them
+        if row[0] == "1":
             self.conn.execute("ALTER TABLE runs ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'label'")
-            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', '1')")
+        self.conn.execute("UPDATE runs SET keyed_by = 'label'")
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', ?)", (row[0],))
 
     def __enter__(self) -> ResultStore:
         return self
@@ -136,79 +133,91 @@ class ResultStore:
         row = self.conn.execute("SELECT status, keyed_by FROM runs WHERE run_key = ?", (key,)).fetchone()
         return row is not None and row[0] == "done" and row[1] == "content"
 
-    def put(
-        self,
-        model: str,
-        attack: str,
-        settings: dict[str, Any],
-        backend: str,
-        profile: str,
-        result: dict[str, Any],
-        artifacts: dict[str, Any] | None = None,
-        started: float | None = None,
-    ) -> str:
-        """Record a finished run (replacing an earlier record of the same key); returns its key."""
-        key = run_key(model, attack, settings, backend, profile)
+    def put(self, record: RunRecord) -> str:
+        """Record a finished run (replacing an earlier record of the same key); returns its key.
+
+        Example:
+            >>> with ResultStore(tmp / "r.sqlite") as store:  # doctest: +SKIP
+            ...     store.put(record)
+        """
+        result = record.result.to_json()
         numeric = {
             k: float(v) for k, v in _flatten(result).items() if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
         with self.conn:
-            self.conn.execute("DELETE FROM metrics WHERE run_key = ?", (key,))
+            self.conn.execute("DELETE FROM metrics WHERE run_key = ?", (record.key,))
             self.conn.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, 'content')",
                 (
-                    key,
-                    model,
-                    attack,
-                    json.dumps(settings, sort_keys=True, default=str),
-                    backend,
-                    profile,
-                    started,
-                    time.time(),
+                    record.key,
+                    record.model,
+                    record.attack,
+                    json.dumps(record.settings, sort_keys=True, default=str),
+                    record.backend,
+                    record.profile,
+                    record.started,
+                    record.finished if record.finished is not None else time.time(),
                     json.dumps(result, sort_keys=True, default=str),
-                    json.dumps(artifacts or {}, sort_keys=True, default=str),
+                    json.dumps(record.artifacts, sort_keys=True, default=str),
                 ),
             )
-            self.conn.executemany("INSERT INTO metrics VALUES (?, ?, ?)", [(key, k, v) for k, v in numeric.items()])
-        return key
+            self.conn.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?)", [(record.key, k, v) for k, v in numeric.items()]
+            )
+        return record.key
 
-    def runs(self, **where: str) -> list[dict[str, Any]]:
-        """Finished runs as dicts (``settings``, ``result``, ``artifacts`` decoded), filtered by columns."""
+    def runs(self, **where: str) -> list[RunRecord]:
+        """Finished runs as :class:`~neuroattack.experiments.run_record.RunRecord`, oldest first,
+        filtered by columns (``model``, ``attack``, ``backend``, ``profile``).
+
+        Raises:
+            ValueError: a filter on another column, or a row whose JSON is not what the store writes
+                (naming the row's key).
+        """
         allowed = {"model", "attack", "backend", "profile"}
         bad = set(where) - allowed
         if bad:
             raise ValueError(f"filter on {sorted(allowed)} only, got {sorted(bad)}")
         clause = " AND ".join(f"{k} = ?" for k in where)
-        sql = "SELECT * FROM runs WHERE status = 'done'" + (f" AND {clause}" if clause else "") + " ORDER BY finished"
-        cur = self.conn.execute(sql, tuple(where.values()))
-        names = [d[0] for d in cur.description]
+        sql = (
+            "SELECT run_key, model, attack, settings, backend, profile, result, artifacts, started, finished, "
+            "keyed_by FROM runs WHERE status = 'done'" + (f" AND {clause}" if clause else "") + " ORDER BY finished"
+        )
         out = []
-        for row in cur.fetchall():
-            rec = dict(zip(names, row))
-            for k in ("settings", "result", "artifacts"):
-                rec[k] = json.loads(rec[k])
-            out.append(rec)
+        for (
+            key,
+            model,
+            attack,
+            settings,
+            backend,
+            profile,
+            result,
+            artifacts,
+            started,
+            finished,
+            keyed_by,
+        ) in self.conn.execute(sql, tuple(where.values())).fetchall():
+            try:
+                settings, artifacts = json.loads(settings), json.loads(artifacts)
+                run_result = RunResult.from_json(json.loads(result))
+            except ValueError as err:
+                raise ValueError(f"results store {self.path}: run {key}: {err}") from err
+            out.append(
+                RunRecord(
+                    key, model, attack, settings, backend, profile, run_result, artifacts, started, finished, keyed_by
+                )
+            )
         return out
 
     def __len__(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
 
 
-def record_run(
-    path: str | os.PathLike,
-    model: str,
-    attack: str,
-    settings: dict[str, Any],
-    backend: str,
-    profile: str,
-    result: dict[str, Any],
-    artifacts: dict[str, Any] | None = None,
-    started: float | None = None,
-) -> str:
+def record_run(path: str | os.PathLike, record: RunRecord) -> str:
     """Open the store at ``path`` (created if new), record one finished run (:meth:`ResultStore.put`),
     close it; returns the run key. What ``neuroattack replay --store`` and every sweep run call."""
     with ResultStore(path) as store:
-        return store.put(model, attack, settings, backend, profile, result, artifacts, started)
+        return store.put(record)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from neuroattack.data.datasets import DATASETS
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.report import build_report, summary_table
-from neuroattack.experiments.sweep import RunSpec, run_sweep
+from neuroattack.experiments.sweep import run_sweep
 from neuroattack.fileio import read_json
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.train import TrainConfig, train

@@ -30,13 +30,13 @@ def test_linf_attacks_respect_the_bound(digits_victim, digits_test, attack_cls, 
     assert x_adv.shape == x.shape
     assert (x_adv - x).abs().max() <= 0.1 + 1e-6
     assert x_adv.min() >= 0 and x_adv.max() <= 1
-    assert atk.last_result.summary()["n_attacked"] > 40
+    assert atk.last_result.summary().n_attacked > 40
 
 
 def test_pgd_is_stronger_than_nothing(digits_victim, digits_test):
     x, y = digits_test
     res = PGD(digits_victim, grad="stbp", eps=0.3, alpha=0.05, steps=10, eot=2, seed=0).run(x, y)[1]
-    assert res.summary()["asr"] > 0.5
+    assert res.summary().asr > 0.5
 
 
 def test_event_attack_keeps_spikes_binary_and_changes_only_flips(event_victim, event_digits):
@@ -47,8 +47,8 @@ def test_event_attack_keeps_spikes_binary_and_changes_only_flips(event_victim, e
     assert x_adv.dtype == x.dtype and x_adv.shape == x.shape
     assert set(x_adv.unique().tolist()) <= {0, 1}
     res = atk.last_result.summary()
-    assert res["asr"] > 0.8
-    assert 0 < res["mean_l0"]
+    assert res.asr > 0.8
+    assert 0 < res.mean_l0
     assert atk.last_result.iterations.max() <= 25
 
 
@@ -85,7 +85,7 @@ def test_perturbation_bound_is_respected(event_victim, event_digits):
     pert = perturbation(x_adv, x)
     assert (pert[res.success] < eps).all()
     unbounded = G2SRSF(event_victim, steps=25, seed=0).run(x, y)[1]
-    assert res.summary()["asr"] <= unbounded.summary()["asr"]
+    assert res.summary().asr <= unbounded.summary().asr
 
 
 def test_without_sampling_needs_more_perturbation(event_victim, event_digits):
@@ -93,7 +93,7 @@ def test_without_sampling_needs_more_perturbation(event_victim, event_digits):
     x, y = xt[:60], yt[:60]
     with_s = G2SRSF(event_victim, steps=25, seed=0).run(x, y)[1].summary()
     without = G2SRSF(event_victim, steps=25, sampling=False, seed=0).run(x, y)[1].summary()
-    assert without["mean_l0"] > with_s["mean_l0"]
+    assert without.mean_l0 > with_s.mean_l0
 
 
 def test_penultimate_threshold_is_used_only_while_crafting(event_victim, event_digits):
@@ -111,8 +111,8 @@ def test_image_path_g2s_and_cwl2(digits_victim, digits_test):
     assert g2s_res[0].min() >= 0 and g2s_res[0].max() <= 1
     cw = CWL2(digits_victim, c=0.5, steps=10, eval_draws=3, seed=0).run(x, y)
     assert (
-        cw[1].summary()["mean_perturbation"] is None
-        or cw[1].summary()["mean_perturbation"] <= g2s_res[1].summary()["mean_perturbation"] * 1.5
+        cw[1].summary().mean_perturbation is None
+        or cw[1].summary().mean_perturbation <= g2s_res[1].summary().mean_perturbation * 1.5
     )
 
 
@@ -154,12 +154,12 @@ def test_asr_counts_only_correctly_classified_inputs():
         pred_adv=torch.tensor([5, 1, 0, 0]),
     )
     s = res.summary()
-    assert s["n_attacked"] == 3 and s["n_success"] == 2
-    assert s["asr"] == pytest.approx(2 / 3)
-    assert s["asr_expected"] == pytest.approx((1.0 + 0.25 + 0.75) / 3)
-    assert s["mean_perturbation"] == pytest.approx(0.15)  # successes among attacked only
-    assert s["zero_grad_first"] == 1
-    assert s["mean_iterations"] == pytest.approx(10.0)
+    assert s.n_attacked == 3 and s.n_success == 2
+    assert s.asr == pytest.approx(2 / 3)
+    assert s.asr_expected == pytest.approx((1.0 + 0.25 + 0.75) / 3)
+    assert s.mean_perturbation == pytest.approx(0.15)  # successes among attacked only
+    assert s.zero_grad_first == 1
+    assert s.mean_iterations == pytest.approx(10.0)
 
 
 def test_ann_victims_and_cross_attack(digits_victim, digits_test):
@@ -175,10 +175,10 @@ def test_ann_victims_and_cross_attack(digits_victim, digits_test):
     ann_victim = Victim(ann, "bernoulli", 8, "ce")
     x, y = digits_test
     x_adv, res = PGD(ann_victim, grad="ann", eps=0.25, alpha=0.05, steps=10, seed=0).run(x, y)
-    assert res.summary()["clean_accuracy"] > 0.85 and res.summary()["asr"] > 0.5
+    assert res.summary().clean_accuracy > 0.85 and res.summary().asr > 0.5
     # cross attack: ANN-crafted inputs judged on the SNN
     cross = judge(digits_victim, x, x_adv, y, None, eval_draws=3)
-    assert cross.summary()["n_attacked"] > 40 and cross.summary()["asr"] is not None
+    assert cross.summary().n_attacked > 40 and cross.summary().asr is not None
     with pytest.raises(ValueError, match="grad='ann'"):
         PGD(ann_victim, grad="stbp")
     with pytest.raises(ValueError, match="grad='ann'"):

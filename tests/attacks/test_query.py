@@ -39,8 +39,8 @@ def test_query_attacks_fool_the_fixed_point_emulator_within_budget(emulator, eve
     atk = cls(emulator, queries=200, max_flips=0.15, seed=0)
     x_adv, res = atk.run(x, y)
     s = res.summary()
-    assert s["n_attacked"] >= 30 and s["asr"] >= 0.6, s
-    assert (res.queries <= 200).all() and s["queries_median"] <= 200
+    assert s.n_attacked >= 30 and s.asr >= 0.6, s
+    assert (res.queries <= 200).all() and s.queries_median <= 200
     pred = emulator.run(x_adv).prediction  # judged on the executor itself, independently
     ok = res.clean_correct & res.success
     assert (pred[ok] != y[ok]).all() and torch.equal(res.success, pred.ne(y))
@@ -49,8 +49,8 @@ def test_query_attacks_fool_the_fixed_point_emulator_within_budget(emulator, eve
     assert torch.equal(res.added + res.removed, flips)
     assert torch.equal(x_adv[~res.clean_correct], x[~res.clean_correct])  # misclassified inputs untouched
     assert set(x_adv.unique().tolist()) <= {0.0, 1.0}
-    low, high = s["asr_interval_95"]
-    assert low <= s["asr"] <= high
+    low, high = s.asr_interval_95
+    assert low <= s.asr <= high
 
 
 def test_the_decision_based_attack_reads_only_the_decision(emulator, event_digits):

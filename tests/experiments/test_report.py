@@ -2,29 +2,37 @@ import matplotlib.image as mpimg
 import pytest
 import torch
 
+from neuroattack.attacks.attack_summary import AttackSummary
 from neuroattack.attacks.streams import Streams, save_streams
 from neuroattack.cli import main
 from neuroattack.experiments.report import build_report, settings_text, summary_table
+from neuroattack.experiments.run_record import RunRecord, RunResult
 from neuroattack.experiments.store import ResultStore
+from neuroattack.replay_metrics import ReplayMetrics
 
 
-def _result(sim_asr, hw_asr, transfer):
-    return {
-        "sim": {"asr": sim_asr, "mean_perturbation": 0.01},
-        "hardware": {
-            "sim_asr": sim_asr,
-            "hw_asr": hw_asr,
-            "hw_asr_std": 0.02,
-            "hw_asr_draw_range": [hw_asr - 0.03, hw_asr + 0.02],
-            "draws": 3,
-            "n": 100,
-            "transfer_rate": transfer,
-            "sim_clean_accuracy": 0.95,
-            "hw_clean_accuracy": 0.94,
-            "agreement_clean": 0.99,
-            "agreement_adv": 0.9,
-        },
-    }
+def _result(sim_asr, hw_asr, transfer, surrogate=None):
+    sim = AttackSummary(n_total=100, n_attacked=95, n_success=round(95 * sim_asr), asr=sim_asr, surrogate=surrogate)
+    sim.mean_perturbation = 0.01
+    hardware = ReplayMetrics(
+        n=100,
+        draws=3,
+        sim_asr=sim_asr,
+        hw_asr=hw_asr,
+        hw_asr_std=0.02,
+        hw_asr_draw_range=[hw_asr - 0.03, hw_asr + 0.02],
+        transfer_rate=transfer,
+        sim_clean_accuracy=0.95,
+        hw_clean_accuracy=0.94,
+        agreement_clean=0.99,
+        agreement_adv=0.9,
+    )
+    return RunResult(sim, hardware, 1.0)
+
+
+def _put(store, model, attack, settings, backend, profile, result, artifacts=None):
+    key = f"{model} {attack} {settings} {backend} {profile}"
+    store.put(RunRecord(key, model, attack, settings, backend, profile, result, artifacts or {}))
 
 
 @pytest.fixture
@@ -53,11 +61,18 @@ def small_store(tmp_path):
     )
     with ResultStore(tmp_path / "r.sqlite") as store:
         for eps, asr in ((2 / 255, 0.3), (4 / 255, 0.6), (8 / 255, 0.9)):
-            store.put(
-                "mnist", "pgd/hart", {"options": {"eps": eps}}, "emulator", "loihi2", _result(asr, asr - 0.1, 0.8)
+            _put(
+                store,
+                "mnist",
+                "pgd/hart",
+                {"options": {"eps": eps}},
+                "emulator",
+                "loihi2",
+                _result(asr, asr - 0.1, 0.8),
             )
         for gamma, asr in ((0.01, 0.9), (0.05, 0.97)):
-            store.put(
+            _put(
+                store,
                 "nmnist",
                 "g2s-rsf/stbp",
                 {"options": {"gamma": gamma}},
@@ -66,7 +81,8 @@ def small_store(tmp_path):
                 _result(asr, asr - 0.2, 0.7),
                 {"streams": str(streams_dir)},
             )
-        store.put(
+        _put(
+            store,
             "nmnist",
             "g2s-rsf/stbp",
             {"options": {}, "craft_on": "hardware"},
@@ -74,13 +90,14 @@ def small_store(tmp_path):
             "loihi2-w4",
             _result(0.99, 0.98, 0.95),
         )
-        store.put(
+        _put(
+            store,
             "nmnist",
             "g2s-rsf/stbp",
-            {"options": {}, "surrogate": "nmnist-seed1"},
+            {"options": {}},
             "emulator",
             "loihi2",
-            _result(0.9, 0.5, 0.55),
+            _result(0.9, 0.5, 0.55, surrogate="runs/models/nmnist-seed1"),
         )
     return tmp_path / "r.sqlite"
 

@@ -2,23 +2,40 @@ import sqlite3
 
 import pytest
 
-from neuroattack.experiments.store import SCHEMA_VERSION, ResultStore, run_key
+from neuroattack.attacks.attack_summary import AttackSummary
+from neuroattack.experiments.run_record import RunRecord, RunResult
+from neuroattack.experiments.store import SCHEMA_VERSION, ResultStore
+from neuroattack.replay_metrics import ReplayMetrics
+
+
+def _record(key: str, asr: float, model: str = "m", settings: dict | None = None) -> RunRecord:
+    sim = AttackSummary(n_total=10, n_attacked=10, n_success=round(asr * 10), asr=asr)
+    result = RunResult(sim, ReplayMetrics(n=10, hw_asr=asr / 2), 1.0)
+    return RunRecord(key, model, "pgd/hart", settings or {"eps": 0.03}, "emulator", "loihi2", result)
 
 
 def test_put_and_read_back(tmp_path):
     with ResultStore(tmp_path / "r.sqlite") as store:
-        key = store.put("m", "pgd/hart", {"eps": 0.03}, "emulator", "loihi2", {"sim": {"asr": 0.9}, "note": "x"})
-        assert store.has(key) and len(store) == 1
-        assert key == run_key("m", "pgd/hart", {"eps": 0.03}, "emulator", "loihi2")
+        key = store.put(_record("k", 0.9))
+        assert key == "k" and store.has(key) and len(store) == 1
         (row,) = store.runs(backend="emulator")
-        assert row["result"]["sim"]["asr"] == 0.9 and row["settings"] == {"eps": 0.03}
+        assert row.result == _record("k", 0.9).result and row.settings == {"eps": 0.03} and row.finished
         metrics = dict(store.conn.execute("SELECT name, value FROM metrics WHERE run_key = ?", (key,)).fetchall())
-        assert metrics == {"sim.asr": 0.9}
-        store.put("m", "pgd/hart", {"eps": 0.03}, "emulator", "loihi2", {"sim": {"asr": 0.5}})
-        assert len(store) == 1 and store.runs()[0]["result"]["sim"]["asr"] == 0.5
-        assert not store.has(run_key("m", "pgd/hart", {"eps": 0.06}, "emulator", "loihi2"))
+        assert metrics["sim.asr"] == 0.9 and metrics["hardware.hw_asr"] == 0.45 and metrics["sim.n_success"] == 9
+        store.put(_record("k", 0.5))
+        assert len(store) == 1 and store.runs()[0].result.sim.asr == 0.5
+        assert not store.has("other")
         with pytest.raises(ValueError, match="filter on"):
             store.runs(colour="red")
+
+
+def test_a_row_whose_json_is_not_an_object_is_named(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.put(_record("k", 0.9))
+        store.conn.execute("UPDATE runs SET result = '[1, 2]'")
+        store.conn.commit()
+        with pytest.raises(ValueError, match=r"run k: run result: expected a JSON object, got list"):
+            store.runs()
 
 
 def test_corrupt_or_wrong_schema_store_is_refused(tmp_path):
@@ -44,7 +61,7 @@ def test_corrupt_or_wrong_schema_store_is_refused(tmp_path):
 def _create_and_put(args):
     path, i = args
     with ResultStore(path) as store:
-        store.put(f"m{i}", "pgd/hart", {"i": i}, "emulator", "loihi2", {"sim": {"asr": i / 10}})
+        store.put(_record(f"k{i}", i / 10, f"m{i}", {"i": i}))
 
 
 def test_many_processes_creating_one_store_lose_no_row(tmp_path):
@@ -83,14 +100,27 @@ def test_a_version_1_store_is_migrated_and_its_label_keyed_rows_are_never_counte
         conn.executescript(_V1_SCHEMA)
     with ResultStore(path) as store:
         (row,) = store.runs()
-        assert row["model"] == "digits" and row["result"] == {"asr": 0.5} and row["keyed_by"] == "label"
+        assert row.model == "digits" and row.result == RunResult(None, None, None) and row.keyed_by == "label"
         assert not store.has("k1")  # keyed by a folder name: measured again under a content key
-        key = store.put("digits@abc", "pgd", {"model_digest": "abc"}, "emulator", "loihi2", {"asr": 0.6})
+        key = store.put(_record("abc", 0.6, "digits"))
         assert store.has(key) and len(store) == 2
         version = store.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-        assert version == "2"
+        assert version == str(SCHEMA_VERSION) == "3"
     with ResultStore(path) as store:  # opening again changes nothing
         assert len(store) == 2
+
+
+def test_a_version_2_store_keeps_its_rows_but_measures_them_again(tmp_path):
+    """Version 2 keys held the checkpoint's folder name and path: its rows are reported, never done."""
+    path = tmp_path / "v2.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+        conn.execute("ALTER TABLE runs ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'content'")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with ResultStore(path) as store:
+        (row,) = store.runs()
+        assert row.keyed_by == "label" and not store.has("k1")
+        assert store.conn.execute("SELECT value FROM meta WHERE key = 'migrated_from'").fetchone()[0] == "2"
 
 
 def test_a_newer_schema_is_refused(tmp_path):
@@ -101,5 +131,5 @@ def test_a_newer_schema_is_refused(tmp_path):
         pass
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
-    with pytest.raises(ValueError, match="schema version 9, this neuroattack reads version 2"):
+    with pytest.raises(ValueError, match=f"schema version 9, this neuroattack reads version {SCHEMA_VERSION}"):
         ResultStore(path)

@@ -1,13 +1,10 @@
-from pathlib import Path
-
 import pytest
 
 from neuroattack.experiments import sweep as sweep_module
+from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.store import ResultStore
-from neuroattack.experiments.sweep import RunSpec, run_sweep
+from neuroattack.experiments.sweep import run_sweep
 from neuroattack.fileio import save_tensors
-
-ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +35,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpo
     with pytest.raises(KeyboardInterrupt):
         run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False)
     with ResultStore(tmp_path / "r.sqlite") as store:
-        first = {r["profile"]: r["finished"] for r in store.runs()}
+        first = {r.profile: r.finished for r in store.runs()}
     assert sorted(first) == sorted(calls) == ["float", "loihi2"]
 
     calls.clear()
@@ -50,11 +47,11 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpo
     with ResultStore(tmp_path / "r.sqlite") as store:
         rows = store.runs()
     assert len(rows) == 4
-    assert {r["profile"]: r["finished"] for r in rows if r["profile"] in first} == first  # untouched
+    assert {r.profile: r.finished for r in rows if r.profile in first} == first  # untouched
     # every run crafted once: the streams are shared by runs that differ only in profile
     assert len(list((tmp_path / "work" / "streams").iterdir())) == 1
-    float_run = next(r for r in rows if r["profile"] == "float")["result"]
-    assert float_run["hardware"]["agreement_clean"] == 1.0
+    float_run = next(r for r in rows if r.profile == "float").result
+    assert float_run.hardware.agreement_clean == 1.0
     assert run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False) == {"done": 0, "skipped": 4}
 
 
@@ -69,7 +66,7 @@ def test_ray_executor_writes_through_the_store(tmp_path, checkpoint):
         ray.shutdown()
     assert counts == {"done": 2, "skipped": 0}
     with ResultStore(tmp_path / "r.sqlite") as store:
-        assert {r["profile"] for r in store.runs()} == {"float", "loihi2"}
+        assert {r.profile for r in store.runs()} == {"float", "loihi2"}
 
 
 def test_runs_are_keyed_by_content_not_names(tmp_path, checkpoint, digits_victim):
@@ -115,8 +112,8 @@ def test_query_runs_sweep_into_the_store_and_report(tmp_path, monkeypatch, nmnis
     records = rows(runs)
     assert {r["crafted"] for r in records} == {"queries to emulator/loihi2"}
     for run in runs:
-        hw = run["result"]["hardware"]
-        assert hw["query_budget"] == 12 and hw["queries_median"] <= 12 and hw["n"] == 8
+        attack, hw = run.result.sim, run.result.hardware
+        assert attack.query_budget == 12 and attack.queries_median <= 12 and hw.n == 8
     assert run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False) == {"done": 0, "skipped": 2}
 
 
@@ -149,10 +146,10 @@ def test_a_nir_file_is_a_sweep_model_like_a_checkpoint(tmp_path, nmnist_event_ch
     counts = run_sweep([*graph_runs, ckpt_run], tmp_path / "r.sqlite", tmp_path / "work", progress=False)
     assert counts == {"done": 4, "skipped": 0}
     with ResultStore(tmp_path / "r.sqlite") as store:
-        rows = {r["run_key"]: r["result"] for r in store.runs()}
+        rows = {r.key: r.result for r in store.runs()}
     results = [rows[s.key()] for s in [*graph_runs, ckpt_run]]
-    assert results[0]["hardware"]["hw_clean_accuracy"] == results[3]["hardware"]["hw_clean_accuracy"]
-    assert results[2]["hardware"]["queries_median"] is not None
+    assert results[0].hardware.hw_clean_accuracy == results[3].hardware.hw_clean_accuracy
+    assert results[2].sim.queries_median is not None
     # the report draws the three threat models of the graph with their intervals
     from neuroattack.experiments.report import build_report, rows
 

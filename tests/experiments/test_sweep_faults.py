@@ -26,7 +26,9 @@ SCRIPT = textwrap.dedent(
     """
     import os, random, sys, time
     from neuroattack.experiments import sweep
-    from neuroattack.experiments.sweep import RunSpec, run_sweep
+    from neuroattack.experiments.pipeline import RunSpec
+    from neuroattack.experiments.run_record import RunResult
+    from neuroattack.experiments.sweep import run_sweep
 
     checkpoint, store, work, log = sys.argv[1:5]
 
@@ -34,7 +36,7 @@ SCRIPT = textwrap.dedent(
         with open(log, "a") as f:  # the start, on disk before the work
             f.write(f"start {spec.key()}\\n"); f.flush(); os.fsync(f.fileno())
         time.sleep(random.uniform(0.05, 0.25))
-        return {"asr": 0.5, "eps": spec.options["eps"]}, {}
+        return RunResult(None, None, 0.0), {}
 
     real_store = sweep._run_and_store
 
@@ -91,7 +93,7 @@ def test_a_sweep_killed_at_random_points_loses_and_repeats_nothing(tmp_path, dig
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with ResultStore(store) as rs:
         rows = rs.runs()
-    keys = [r["run_key"] for r in rows]
+    keys = [r.key for r in rows]
     assert len(keys) == len(set(keys)) == N_RUNS  # every run stored, once
 
     events = _log(log)

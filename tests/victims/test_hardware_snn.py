@@ -33,7 +33,7 @@ def test_hil_attack_fools_the_emulator(event_victim, event_digits):
     hil = HardwareSNN(event_victim.model, "loihi2")
     victim = Victim(hil, "events", 8, "mse")
     x_adv, res = G2SRSF(victim, steps=20, seed=0).run(xt[:30], yt[:30])
-    assert res.summary()["asr"] > 0.5
+    assert res.summary().asr > 0.5
     emu = backends.load(graph_of(event_victim.model), "loihi2", "emulator")
     pred = emu.run(x_adv).prediction
     ok = res.success & res.clean_correct

@@ -61,7 +61,7 @@ def test_every_estimator_and_image_algorithm(norse_victim, grad, attack):
     options = {"eps": 0.3} if attack == "fgsm" else {"eps": 0.3, "steps": 5}
     x_adv, result = build_attack(attack, victim, grad, **options, eval_draws=4).run(test.x, test.y)
     s = result.summary()
-    assert s["clean_accuracy"] > 0.5 and s["asr"] > 0, (grad, attack, s)
+    assert s.clean_accuracy > 0.5 and s.asr > 0, (grad, attack, s)
 
 
 @pytest.mark.parametrize("attack", ["cwl2", "g2s-rsf"])
@@ -75,7 +75,7 @@ def test_spike_algorithms(norse_victim, event_digits, attack):
         _, xt, yt = event_digits
         x, y = xt[:32].float(), yt[:32]
     x_adv, result = build_attack(attack, victim, "stbp", steps=10).run(x, y)
-    assert result.clean_correct.any() and result.summary()["asr"] > 0
+    assert result.clean_correct.any() and result.summary().asr > 0
 
 
 def test_unsupported_layers_and_cells_are_named():

@@ -1,0 +1,98 @@
+"""What one attack over a dataset measured, as one typed record (its JSON form is derived from it).
+
+Gradient attacks (:func:`~neuroattack.attacks.gradient_runner.run_attack`) fill the perturbation
+and iteration means; query attacks (:func:`~neuroattack.attacks.query_runner.run_query_attack`)
+the events added and removed and the query counts; black-box transfer the ``source_*`` fields.
+A field an attack does not measure stays ``None`` (``False`` for ``targeted``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class AttackSummary:
+    """The summary of one attack run (ASR over the inputs classified correctly when clean).
+
+    Args:
+        n_total: inputs attacked (``(K - 1)`` per sample when targeted).
+        n_attacked: of those, the ones classified correctly when clean (the ASR's denominator).
+        n_success: of those, the ones the attack fooled.
+        clean_accuracy: ``n_attacked / n_total``, or ``None`` for no input.
+        asr: ``n_success / n_attacked``, or ``None`` when nothing was attacked.
+        asr_interval_95: the 95 % Wilson interval ``[low, high]`` of ``asr`` over the attacked inputs.
+        mean_perturbation: Liang's average perturbation per point ``||x' - x||_2 / N``, mean over
+            successes.
+        asr_expected: mean per-draw success fraction (Bernoulli inputs; gradient attacks).
+        mean_l0, mean_linf: changed elements and largest change, means over successes.
+        mean_iterations, mean_rsf_invocations: means over attacked inputs (gradient attacks).
+        zero_grad_first: attacked inputs whose first gradient vanished (G2S/RSF).
+        targeted: whether the attack aimed at target classes.
+        mean_events_added, mean_events_removed: input spikes added and removed, means over
+            successes (query attacks).
+        queries_median, queries_mean, query_budget: queries spent per attacked input and the
+            budget (query attacks).
+        seconds: wall time of the attack.
+        settings: the attack's settings (its options, estimator, ``transfer``, binning, ...).
+        source_asr, source_n_attacked, source_clean_accuracy: the same figures on the surrogate
+            that crafted the inputs (black-box transfer).
+        dataset, checkpoint, graph, surrogate, backend, profile: labels of what was attacked
+            (``backend``/``profile``: the deployment a query attack queried).
+
+    Example:
+        >>> s = AttackSummary(n_total=4, n_attacked=2, n_success=1, clean_accuracy=0.5, asr=0.5)
+        >>> AttackSummary.from_json(s.to_json()) == s
+        True
+    """
+
+    n_total: int
+    n_attacked: int
+    n_success: int
+    clean_accuracy: float | None = None
+    asr: float | None = None
+    asr_interval_95: list[float] | None = None
+    mean_perturbation: float | None = None
+    asr_expected: float | None = None
+    mean_l0: float | None = None
+    mean_linf: float | None = None
+    mean_iterations: float | None = None
+    mean_rsf_invocations: float | None = None
+    zero_grad_first: int | None = None
+    targeted: bool = False
+    mean_events_added: float | None = None
+    mean_events_removed: float | None = None
+    queries_median: float | None = None
+    queries_mean: float | None = None
+    query_budget: int | None = None
+    seconds: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    source_asr: float | None = None
+    source_n_attacked: int | None = None
+    source_clean_accuracy: float | None = None
+    dataset: str | None = None
+    checkpoint: str | None = None
+    graph: str | None = None
+    surrogate: str | None = None
+    backend: str | None = None
+    profile: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form: every field (``None`` where not measured)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AttackSummary:
+        """The record of :meth:`to_json` (keys it does not know, from older files, are ignored).
+
+        Raises:
+            ValueError: ``data`` is not an object or lacks ``n_total``/``n_attacked``/``n_success``.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"attack summary: expected a JSON object, got {type(data).__name__}")
+        missing = [k for k in ("n_total", "n_attacked", "n_success") if k not in data]
+        if missing:
+            raise ValueError(f"attack summary: missing field(s) {', '.join(missing)}")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

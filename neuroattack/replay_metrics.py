@@ -1,0 +1,184 @@
+"""Simulation against hardware on one replay of clean and adversarial inputs, as typed records.
+
+:func:`replay_metrics` compares the predictions of one draw (one pass of event streams, or one
+Bernoulli encoding of images); :func:`summarize_draws` turns several draws into one
+:class:`ReplayMetrics`: the mean of every metric, its standard deviation over draws and its
+``[min, max]`` over draws. Predictions are the most output spikes, ties to the lowest index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+
+from neuroattack.attacks.metrics import hits
+
+#: the metrics of one draw, in :class:`ReplayMetrics`' order (each with ``_std`` and ``_draw_range``)
+METRICS = (
+    "sim_clean_accuracy",
+    "hw_clean_accuracy",
+    "sim_asr",
+    "hw_asr",
+    "transfer_rate",
+    "agreement_clean",
+    "agreement_adv",
+    "count_l1_clean",
+    "count_l1_adv",
+)
+
+
+@dataclass
+class ReplayMetrics:
+    """Sim-vs-hardware figures of a replay, over ``draws`` draws of the same ``n`` inputs.
+
+    Each metric ``m`` of :data:`METRICS` is the mean over draws, ``m_std`` its standard deviation
+    (0 for one draw) and ``m_draw_range`` its ``[min, max]`` (the spread the input's randomness
+    alone gives); all three are ``None`` where no draw rates it (e.g. an ASR with no correctly
+    classified input, count distances without counts). See :func:`replay_metrics` for the
+    definitions.
+
+    Args:
+        n: inputs replayed.
+        draws: Bernoulli draws (1 for event streams).
+        hw_asr_interval_95: the hardware ASR's 95 % Wilson interval where the run measured it
+            directly (a query attack on the deployment), else ``None``.
+
+    Example:
+        >>> m = summarize_draws([{"n": 4, "hw_asr": 0.5}, {"n": 4, "hw_asr": 0.75}])
+        >>> m.hw_asr, m.hw_asr_draw_range, m.sim_asr
+        (0.625, [0.5, 0.75], None)
+        >>> ReplayMetrics.from_json(m.to_json()) == m
+        True
+    """
+
+    n: int
+    draws: int = 1
+    sim_clean_accuracy: float | None = None
+    sim_clean_accuracy_std: float | None = None
+    sim_clean_accuracy_draw_range: list[float] | None = None
+    hw_clean_accuracy: float | None = None
+    hw_clean_accuracy_std: float | None = None
+    hw_clean_accuracy_draw_range: list[float] | None = None
+    sim_asr: float | None = None
+    sim_asr_std: float | None = None
+    sim_asr_draw_range: list[float] | None = None
+    hw_asr: float | None = None
+    hw_asr_std: float | None = None
+    hw_asr_draw_range: list[float] | None = None
+    transfer_rate: float | None = None
+    transfer_rate_std: float | None = None
+    transfer_rate_draw_range: list[float] | None = None
+    agreement_clean: float | None = None
+    agreement_clean_std: float | None = None
+    agreement_clean_draw_range: list[float] | None = None
+    agreement_adv: float | None = None
+    agreement_adv_std: float | None = None
+    agreement_adv_draw_range: list[float] | None = None
+    count_l1_clean: float | None = None
+    count_l1_clean_std: float | None = None
+    count_l1_clean_draw_range: list[float] | None = None
+    count_l1_adv: float | None = None
+    count_l1_adv_std: float | None = None
+    count_l1_adv_draw_range: list[float] | None = None
+    hw_asr_interval_95: list[float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form: every field (``None`` where not measured)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReplayMetrics:
+        """The record of :meth:`to_json` (keys it does not know, from older files, are ignored).
+
+        Raises:
+            ValueError: ``data`` is not an object or has no ``n``.
+        """
+        if not isinstance(data, dict) or "n" not in data:
+            raise ValueError(f"replay metrics: expected a JSON object with 'n', got {str(data)[:80]}")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def replay_metrics(
+    labels: torch.Tensor,
+    targets: torch.Tensor | None,
+    sim_clean: torch.Tensor,
+    sim_adv: torch.Tensor,
+    hw_clean: torch.Tensor,
+    hw_adv: torch.Tensor,
+    sim_counts: tuple[torch.Tensor, torch.Tensor] | None = None,
+    hw_counts: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, float | None]:
+    """Sim-vs-hardware metrics of one replay of clean and adversarial inputs (predictions ``[N]``).
+
+    - ``hw_clean_accuracy`` (``sim_clean_accuracy``): clean accuracy;
+    - ``hw_asr`` (``sim_asr``): over inputs classified correctly when clean, the share whose
+      adversarial version is misclassified (untargeted) or classified as the target (targeted);
+    - ``transfer_rate``: of the inputs on which the attack succeeds in simulation (correct clean,
+      fooled adversarial), the share on which it also succeeds on hardware (same conditions);
+    - ``agreement_clean`` / ``agreement_adv``: share of identical sim and hardware predictions;
+    - ``count_l1_clean`` / ``count_l1_adv``: mean over inputs of the L1 distance between output
+      spike-count vectors (hardware counts over its window, simulation over ``T``).
+
+    Returns:
+        ``{"n": N, metric: value}`` for one draw (the input of :func:`summarize_draws`).
+
+    Example:
+        >>> t = torch.tensor
+        >>> replay_metrics(t([0, 1]), None, t([0, 1]), t([1, 1]), t([0, 1]), t([0, 1]))["sim_asr"]
+        0.5
+    """
+
+    def rate(num: torch.Tensor, den: torch.Tensor) -> float | None:
+        n = int(den.sum())
+        return float((num & den).sum()) / n if n else None
+
+    def hit(pred: torch.Tensor) -> torch.Tensor:
+        return hits(pred, labels, targets)
+
+    sim_ok, hw_ok = sim_clean.eq(labels), hw_clean.eq(labels)
+    sim_success = sim_ok & hit(sim_adv)
+    hw_success = hw_ok & hit(hw_adv)
+    out = {
+        "n": len(labels),
+        "sim_clean_accuracy": float(sim_ok.float().mean()),
+        "hw_clean_accuracy": float(hw_ok.float().mean()),
+        "sim_asr": rate(hit(sim_adv), sim_ok),
+        "hw_asr": rate(hit(hw_adv), hw_ok),
+        "transfer_rate": rate(hw_success, sim_success),
+        "agreement_clean": float(sim_clean.eq(hw_clean).float().mean()),
+        "agreement_adv": float(sim_adv.eq(hw_adv).float().mean()),
+    }
+    if sim_counts is not None and hw_counts is not None:
+        out["count_l1_clean"] = float((sim_counts[0] - hw_counts[0]).abs().sum(-1).mean())
+        out["count_l1_adv"] = float((sim_counts[1] - hw_counts[1]).abs().sum(-1).mean())
+    return out
+
+
+def summarize_draws(draws: list[dict]) -> ReplayMetrics:
+    """Mean and spread of every metric of several replays (Bernoulli draws of the same inputs).
+
+    Args:
+        draws: one :func:`replay_metrics` dict per draw (same ``n``).
+
+    Returns:
+        the :class:`ReplayMetrics` (see its example).
+
+    Raises:
+        ValueError: a draw names a metric :class:`ReplayMetrics` does not know.
+    """
+    unknown = sorted({k for d in draws for k in d} - {"n", *METRICS})
+    if unknown:
+        raise ValueError(f"replay metrics: unknown metric(s) {unknown}")
+    spread: dict[str, Any] = {}
+    for key in METRICS:
+        values = [d[key] for d in draws if d.get(key) is not None]
+        if not values:
+            continue
+        t = torch.tensor(values, dtype=torch.float64)
+        spread[key] = float(t.mean())
+        spread[f"{key}_std"] = float(t.std(unbiased=False)) if len(values) > 1 else 0.0
+        spread[f"{key}_draw_range"] = [float(t.min()), float(t.max())]
+    return ReplayMetrics(n=draws[0]["n"], draws=len(draws), **spread)
