@@ -4,7 +4,7 @@ Each builder returns an :class:`Exported`: the NIR file as the framework's expor
 framework's own output spikes on a fixed binary input, and how to read its time step. snnTorch
 and rockpool export live (the ``interop`` extra installs them); sinabs 3.1.3 pins nir <= 1.0.4, so
 its exports are committed files (backends/interop_fixtures, made by scripts/interop/make_sinabs.py).
-Used by tests/backends/test_interop.py and by scripts/interop_table.py (README's interop table).
+Used by tests/backends/test_interop.py and by scripts/interop_table.py (the interop table in docs/backends.md).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 # scripts/nir_cnn.py) and runs/nir/nmnist8.npz (nmnist-sim test frames at T = 8); `run` needs the
 # nmnist-sim checkpoint (runs/models/nmnist-sim) and writes OUT_DIR/gpu_check.log and the JSON reports,
 # packed as OUT_DIR/benches.tar.gz (two files: what a device run sends back is limited in count).
-# The README's performance section quotes its output where a GPU was available.
+# docs/backends.md's backend speed section quotes its output where a GPU was available.
 set -uo pipefail
 PY=${PYTHON:-python3}
 case "${1:-}" in

@@ -1,4 +1,4 @@
-"""Print README's interop table: framework exports run on the emulator, on Lava and on the reference.
+"""Print the interop table of docs/backends.md: framework exports run on the emulator, on Lava and on the reference.
 
 For every network of backends/interop_nets.py (snnTorch and rockpool exported live, sinabs
 from its committed exports): the spikes of every population on the emulator vs Lava fixed_pt

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every figure quoted in README.md, in order. Logs go to runs/logs/.
+# Every figure quoted in README.md and docs/ (results, backend speed), in order. Logs go to runs/logs/.
 # Trained models land in runs/models/ (the study scripts reuse them). Hours on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -60,7 +60,7 @@ def test_the_reference_reproduces_frameworks_whose_neurons_nir_describes(exports
     assert ref.output.shape == own.shape
     if e.same_semantics:
         assert own.sum() > 0 and torch.equal(ref.output, own)
-    else:  # what the exporter drops or writes off-spec is written down (README's interop table)
+    else:  # what the exporter drops or writes off-spec is written down (the interop table in docs/backends.md)
         assert e.note and not torch.equal(ref.output, own)
 
 
