@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -228,6 +229,23 @@ def _tonic_dataset(name: str, root: Path, train: bool, download: bool):
         return cls(save_to=str(root), **kwargs)
 
 
+def _recording_order(ds) -> np.ndarray:
+    """The dataset's samples in recording order: tonic lists N-MNIST's and CIFAR10-DVS's files
+    folder by folder (every 0 before every 1), so the first ``n`` would all be one class. Files
+    named by their index in the original dataset (N-MNIST's ``00002.bin``, CIFAR10-DVS's
+    ``cifar10_airplane_12.aedat4``) are put back in that order (ties: by label), which interleaves
+    the classes; other datasets keep tonic's order."""
+    paths = getattr(ds, "data", None)
+    total = len(ds)
+    if not isinstance(paths, list) or len(paths) != total or not all(isinstance(q, str) for q in paths):
+        return np.arange(total)
+    numbers = [re.search(r"(\d+)$", Path(q).stem) for q in paths]
+    if not all(numbers):
+        return np.arange(total)
+    labels = [int(t) for t in getattr(ds, "targets", [0] * total)]
+    return np.array(sorted(range(total), key=lambda i: (int(numbers[i].group(1)), labels[i], i)), dtype=np.int64)
+
+
 def _split_indices(name: str, split: str, total: int) -> np.ndarray:
     """Indices of ``split`` among the ``total`` files it reads (the train files, except for test):
     val is the last tenth of the train files; CIFAR10-DVS, which has no split, gives every tenth
@@ -255,7 +273,9 @@ def load_event_dataset(
 
     Args:
         name: ``"nmnist"``, ``"dvsgesture"``, ``"cifar10-dvs"`` or ``"shd"``.
-        split: ``"train"``, ``"val"`` (the last tenth of the train files) or ``"test"``.
+        split: ``"train"``, ``"val"`` (the last tenth of the train files) or ``"test"``; splits
+            and the first ``n`` follow the recordings' order in the original dataset (classes
+            interleaved), not the order of the class folders.
         binning: how events become frames.
         timesteps: ``T`` frames a sample.
         n: the first ``n`` samples (``None``: all).
@@ -280,7 +300,7 @@ def load_event_dataset(
     """
     root = data_root(root) if not download else Path(root or os.environ.get(DATA_ROOT_ENV, ".")).expanduser()
     ds = _tonic_dataset(name, root, split != "test" or name == "cifar10-dvs", download)  # only the files read
-    idx = _split_indices(name, split, len(ds))
+    idx = _recording_order(ds)[_split_indices(name, split, len(ds))]
     if n is not None:
         if not 0 < n <= len(idx):
             raise ValueError(f"n must be in [1, {len(idx)}] for {name} {split}, got {n}")

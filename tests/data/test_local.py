@@ -92,3 +92,18 @@ def test_a_checkpoint_binned_otherwise_is_refused(tmp_path):
     (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="binning = .* differs from how nmnist is binned here"):
         load_checkpoint(tmp_path / "ck")
+
+
+def test_a_root_with_only_the_training_recordings_serves_split_train_in_recording_order(tmp_path):
+    """N-MNIST's files sit in class folders; the first n follow the original dataset's order
+    (classes interleaved), and a folder holding only Train/ is enough for --split train/val."""
+    import shutil
+
+    make_nmnist(tmp_path, per_split=(30, 4))  # file i has label i % 10: 00000, 00010, 00020 in folder 0
+    shutil.rmtree(tmp_path / "NMNIST" / "Test")
+    train = load_dataset("nmnist", "train", 6, 15, root=tmp_path, progress=False)
+    assert train.y.tolist() == [0, 1, 2, 3, 4, 5]  # the class folders' order would give 0, 0, 0, 1, 1, 1
+    val = load_dataset("nmnist", "val", None, 15, root=tmp_path, progress=False)
+    assert len(train.y) + len(val.y) <= 30 and len(val.y) == 3 and val.y.tolist() == [7, 8, 9]
+    with pytest.raises(FileNotFoundError, match="NMNIST"):
+        load_dataset("nmnist", "test", 2, 15, root=tmp_path, progress=False)
