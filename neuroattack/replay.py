@@ -15,6 +15,7 @@ import nir
 import torch
 
 import backends
+from neuroattack.decision import decide
 from neuroattack.encoding import bernoulli_encode
 from neuroattack.export import to_nir, validate_export
 from neuroattack.models.snn import SNN
@@ -57,7 +58,7 @@ def hardware_spikes(
 
 def run_on(executor, spikes: torch.Tensor, batch_size: int = 256, progress: bool = False, desc: str = "replay"):
     """Run ``spikes`` ``[N, T, ...]`` in batches; output spike counts ``[N, K]`` over each window
-    (prediction: ``argmax(-1)``, most spikes, ties to the lowest index)."""
+    (prediction: :func:`~neuroattack.decision.decide`, most spikes, a tie or silence no decision)."""
     starts = range(0, len(spikes), batch_size)
     return torch.cat(
         [
@@ -111,10 +112,10 @@ def replay_streams(
             replay_metrics(
                 streams.labels,
                 streams.targets,
-                sim[0].argmax(-1),
-                sim[1].argmax(-1),
-                hw[0].argmax(-1),
-                hw[1].argmax(-1),
+                decide(sim[0]),
+                decide(sim[1]),
+                decide(hw[0]),
+                decide(hw[1]),
                 (sim[0], sim[1]),
                 (hw[0], hw[1]),
             )

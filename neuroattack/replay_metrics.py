@@ -3,7 +3,8 @@
 :func:`replay_metrics` compares the predictions of one draw (one pass of event streams, or one
 Bernoulli encoding of images); :func:`summarize_draws` turns several draws into one
 :class:`ReplayMetrics`: the mean of every metric, its standard deviation over draws and its
-``[min, max]`` over draws. Predictions are the most output spikes, ties to the lowest index.
+``[min, max]`` over draws. Predictions are :func:`~neuroattack.decision.decide`'s: the most
+output spikes, or no decision (``-1``) on a tie or silence.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from neuroattack.attacks.metrics import hits
+from neuroattack.decision import NO_DECISION
 
 #: the metrics of one draw, in :class:`ReplayMetrics`' order (each with ``_std`` and ``_draw_range``)
 METRICS = (
@@ -26,6 +28,8 @@ METRICS = (
     "agreement_adv",
     "count_l1_clean",
     "count_l1_adv",
+    "sim_no_decision_rate",
+    "hw_no_decision_rate",
 )
 
 
@@ -82,6 +86,12 @@ class ReplayMetrics:
     count_l1_adv: float | None = None
     count_l1_adv_std: float | None = None
     count_l1_adv_draw_range: list[float] | None = None
+    sim_no_decision_rate: float | None = None
+    sim_no_decision_rate_std: float | None = None
+    sim_no_decision_rate_draw_range: list[float] | None = None
+    hw_no_decision_rate: float | None = None
+    hw_no_decision_rate_std: float | None = None
+    hw_no_decision_rate_draw_range: list[float] | None = None
     hw_asr_interval_95: list[float] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -120,7 +130,10 @@ def replay_metrics(
       fooled adversarial), the share on which it also succeeds on hardware (same conditions);
     - ``agreement_clean`` / ``agreement_adv``: share of identical sim and hardware predictions;
     - ``count_l1_clean`` / ``count_l1_adv``: mean over inputs of the L1 distance between output
-      spike-count vectors (hardware counts over its window, simulation over ``T``).
+      spike-count vectors (hardware counts over its window, simulation over ``T``);
+    - ``hw_no_decision_rate`` (``sim_no_decision_rate``): over inputs classified correctly when
+      clean, the share whose adversarial output decides nothing (``-1``: a tie or silence), which
+      never counts as a success.
 
     Returns:
         ``{"n": N, metric: value}`` for one draw (the input of :func:`summarize_draws`).
@@ -150,6 +163,8 @@ def replay_metrics(
         "transfer_rate": rate(hw_success, sim_success),
         "agreement_clean": float(sim_clean.eq(hw_clean).float().mean()),
         "agreement_adv": float(sim_adv.eq(hw_adv).float().mean()),
+        "sim_no_decision_rate": rate(sim_adv.eq(NO_DECISION), sim_ok),
+        "hw_no_decision_rate": rate(hw_adv.eq(NO_DECISION), hw_ok),
     }
     if sim_counts is not None and hw_counts is not None:
         out["count_l1_clean"] = float((sim_counts[0] - hw_counts[0]).abs().sum(-1).mean())

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from neuroattack.data.datasets import Dataset, load_dataset
+from neuroattack.decision import decide
 from neuroattack.encoding import model_input
 from neuroattack.fileio import write_json
 from neuroattack.losses import LOSSES, resolve_loss
@@ -100,7 +101,7 @@ def evaluate(
     for x, y in progress_bar(dataset.batches(batch_size), show=progress, desc="evaluate", leave=False):
         x, y = x.to(device), y.to(device)
         out = output_spikes(model, x, encoding, timesteps, gen)
-        correct += int((out.sum(0).argmax(-1) == y).sum())
+        correct += int((decide(out.sum(0)) == y).sum())  # a tie or silence is never correct
     return correct / len(dataset)
 
 

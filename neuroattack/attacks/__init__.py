@@ -1,6 +1,8 @@
 """Attacks: gradient estimators (stbp, bptr, rga, hart, cba) x algorithms (fgsm, pgd, bim, cwl2,
-spike-domain g2s-rsf), torchattacks-style, one attack a module; and query-only attacks on a
-deployed network (square: score-based, boundary: decision-based).
+spike-domain g2s-rsf, the minimal-event sparsefool), torchattacks-style, one attack a module;
+query-only attacks on a deployed network (square: score-based, boundary: decision-based); and the
+baselines every event attack is read against (random flips, silence). Event attacks honour one
+budget: the input bins changed per sample.
 
 Example:
     >>> from neuroattack.attacks import PGD
@@ -20,7 +22,10 @@ from neuroattack.attacks.gradient_runner import run_attack
 from neuroattack.attacks.metrics import AttackResult
 from neuroattack.attacks.pgd import PGD
 from neuroattack.attacks.query_attack import QueryAttack, QueryResult
+from neuroattack.attacks.random_flips import RandomFlips
 from neuroattack.attacks.registry import ATTACKS, QUERY_ATTACKS, build_attack, option_specs
+from neuroattack.attacks.silence import Silence
+from neuroattack.attacks.sparsefool import SparseFool
 from neuroattack.attacks.square import SpikeSquare
 
 __all__ = [
@@ -36,6 +41,9 @@ __all__ = [
     "QUERY_ATTACKS",
     "QueryAttack",
     "QueryResult",
+    "RandomFlips",
+    "Silence",
+    "SparseFool",
     "SpikeBoundary",
     "SpikeSquare",
     "build_attack",

@@ -26,18 +26,33 @@ class AttackSummary:
         mean_perturbation: Liang's average perturbation per point ``||x' - x||_2 / N``, mean over
             successes.
         asr_expected: mean per-draw success fraction (Bernoulli inputs; gradient attacks).
-        mean_l0, mean_linf: changed elements and largest change, means over successes.
+        mean_l0, mean_linf: changed elements (bins: events added + removed) and largest change,
+            means over successes.
+        median_l0: the median of the bins changed over successes: the events it took to fool.
         mean_iterations, mean_rsf_invocations: means over attacked inputs (gradient attacks).
         zero_grad_first: attacked inputs whose first gradient vanished (G2S/RSF).
         targeted: whether the attack aimed at target classes.
         mean_events_added, mean_events_removed: input spikes added and removed, means over
-            successes (query attacks).
+            successes.
+        no_decision_rate: of the attacked inputs, the share whose adversarial output decided
+            nothing (a tie or silence; never counted a success).
+        clean_no_decision_rate: of all inputs, the share whose clean output decided nothing
+            (never counted correct).
+        budget: the largest number of input bins the attack could change per sample (``None``:
+            unbounded).
         queries_median, queries_mean, query_budget: queries spent per attacked input and the
             budget (query attacks).
+        random_asr, random_asr_interval_95: the ASR of the random baseline beside the attack
+            (event inputs): per sample as many events added and removed as the attack did, at
+            random positions (:func:`~neuroattack.attacks.random_flips.matched_random`).
+        beats_random: whether the attack's ASR interval lies above ``random_asr`` (``False``
+            flags an attack no better than chance at the same events).
         seconds: wall time of the attack.
         settings: the attack's settings (its options, estimator, ``transfer``, binning, ...).
         source_asr, source_n_attacked, source_clean_accuracy: the same figures on the surrogate
             that crafted the inputs (black-box transfer).
+        inputs: ``"events"`` (binary event frames: ``l0`` and the added/removed counts are events)
+            or ``"images"`` (they count pixels raised and lowered).
         dataset, checkpoint, graph, surrogate, backend, profile: labels of what was attacked
             (``backend``/``profile``: the deployment a query attack queried).
 
@@ -56,6 +71,7 @@ class AttackSummary:
     mean_perturbation: float | None = None
     asr_expected: float | None = None
     mean_l0: float | None = None
+    median_l0: float | None = None
     mean_linf: float | None = None
     mean_iterations: float | None = None
     mean_rsf_invocations: float | None = None
@@ -63,11 +79,18 @@ class AttackSummary:
     targeted: bool = False
     mean_events_added: float | None = None
     mean_events_removed: float | None = None
+    no_decision_rate: float | None = None
+    clean_no_decision_rate: float | None = None
+    budget: int | None = None
     queries_median: float | None = None
     queries_mean: float | None = None
     query_budget: int | None = None
+    random_asr: float | None = None
+    random_asr_interval_95: list[float] | None = None
+    beats_random: bool | None = None
     seconds: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    inputs: str | None = None
     source_asr: float | None = None
     source_n_attacked: int | None = None
     source_clean_accuracy: float | None = None

@@ -15,6 +15,9 @@ Common options:
 - ``penultimate_threshold``: Liang V-B: the penultimate spiking layer's threshold while crafting
   only; the model judged afterwards is unchanged.
 - ``seed``: every random choice of the attack (random start, sampling masks, encodings).
+- ``budget``: event inputs only: the largest number of input bins (events added + removed) the
+  attack may change per sample (:mod:`neuroattack.attacks.budget`); a sample the attack cannot
+  fool within it is returned clean and counts as a failure.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any
 
 import torch
 
+from neuroattack.attacks.budget import check_budget, enforce_budget
 from neuroattack.attacks.estimators import GradientEstimator, make_estimator
 from neuroattack.attacks.metrics import AttackResult, hits, l0, linf, perturbation
+from neuroattack.decision import NO_DECISION
 from neuroattack.losses import LossFn, resolve_loss
 from neuroattack.victims.victim import Victim
 
@@ -74,6 +79,7 @@ class Attack:
         penultimate_threshold: Liang V-B, while crafting only (> 0; ``None``: the model's own).
         seed: every random choice of the attack.
         grad_options: keyword arguments of the estimator built from ``grad`` (e.g. HART's ``gamma``).
+        budget: event inputs: the most input bins changed per sample (``None``: unbounded).
 
     Subclasses implement ``_craft``; ``atk(x, y)`` returns adversarial ``x`` and
     ``atk.last_result`` holds the :class:`~neuroattack.attacks.metrics.AttackResult`.
@@ -116,6 +122,7 @@ class Attack:
         penultimate_threshold: float | None = None,
         seed: int = 0,
         grad_options: dict[str, Any] | None = None,
+        budget: int | None = None,
     ):
         if not isinstance(model, Victim):
             model = Victim(model, encoding or "bernoulli", timesteps or 8, "mse")
@@ -153,6 +160,7 @@ class Attack:
         self.eval_draws = eval_draws
         self.penultimate_threshold = penultimate_threshold
         self.seed = seed
+        self.budget = check_budget(budget)
         self.generator = torch.Generator().manual_seed(seed)
         self.last_result: AttackResult | None = None
         self._check_applicable()
@@ -164,13 +172,19 @@ class Attack:
                 f"{self.name} perturbs images, but the model takes {self.victim.encoding} input; "
                 "attack event streams with g2s-rsf"
             )
+        if self.budget is not None and self.victim.encoding != "events":
+            raise ValueError(
+                f"budget counts input events; the model takes {self.victim.encoding}-coded images, "
+                "whose perturbation is bounded by eps"
+            )
 
     def settings(self) -> dict[str, Any]:
         """The attack's settings, for saved streams and the results store.
 
         Returns:
             A JSON-compatible ``dict``: ``attack``, ``grad``, ``grad_repr``, ``targeted``, ``eot``,
-            ``eval_draws``, ``penultimate_threshold`` and ``seed`` (subclasses add their options).
+            ``eval_draws``, ``penultimate_threshold``, ``seed`` and ``budget`` (subclasses add their
+            options).
         """
         return {
             "attack": self.name,
@@ -181,6 +195,7 @@ class Attack:
             "eval_draws": self.eval_draws,
             "penultimate_threshold": self.penultimate_threshold,
             "seed": self.seed,
+            "budget": self.budget,
         }
 
     # -- gradients -----------------------------------------------------------------------
@@ -278,7 +293,7 @@ class Attack:
         Example:
             >>> transfer = atk.judge_on(target_victim, images, x_adv, labels, None)  # doctest: +SKIP
         """
-        return judge(victim, x, x_adv, labels, targets, self.eval_draws, self.seed + 10_007, **extra)
+        return judge(victim, x, x_adv, labels, targets, self.eval_draws, self.seed + 10_007, self.budget, **extra)
 
     def _evaluate(
         self, x: torch.Tensor, x_adv: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, **extra
@@ -334,6 +349,7 @@ class Attack:
             raise ValueError("targets given to an untargeted attack; build it with targeted=True")
         self.model.eval()
         x_adv, extra = self._craft(x, labels, targets)
+        x_adv = enforce_budget(x, x_adv, self.budget)
         return x_adv, self._evaluate(x, x_adv, labels, targets, **extra)
 
     def _craft(self, x, labels, targets) -> tuple[torch.Tensor, dict]:
@@ -348,6 +364,7 @@ def judge(
     targets: torch.Tensor | None,
     eval_draws: int = 8,
     seed: int = 0,
+    budget: int | None = None,
     **extra,
 ) -> AttackResult:
     """Judge adversarial inputs on ``victim`` (the crafting model, or another one for transfer).
@@ -363,6 +380,7 @@ def judge(
         targets: ``[B]`` int64 target classes (targeted success), or ``None`` (untargeted).
         eval_draws: encodings per sample for the majority votes (>= 1).
         seed: seed of the judging generator.
+        budget: the attack's event budget, recorded in the result.
         **extra: per-sample crafting records ``[B]``: ``iterations`` and ``rsf_invocations``
             (int64, default 0) and ``zero_grad_first`` (bool, default ``False``).
 
@@ -383,6 +401,7 @@ def judge(
     frac = hits(adv, labels, targets).float().mean(0)
     n = len(labels)
     zeros = torch.zeros(n, dtype=torch.long)
+    delta = (x_adv.float() - x.float()).flatten(1)
     return AttackResult(
         labels=labels,
         targets=targets,
@@ -397,6 +416,11 @@ def judge(
         zero_grad_first=extra.get("zero_grad_first", torch.zeros(n, dtype=torch.bool)),
         pred_clean=clean.mode(0).values,
         pred_adv=adv.mode(0).values,
+        added=(delta > 0).sum(1),
+        removed=(delta < 0).sum(1),
+        no_decision=adv.eq(NO_DECISION).float().mean(0) > 0.5,
+        clean_no_decision=clean.eq(NO_DECISION).float().mean(0) > 0.5,
+        budget=budget,
     )
 
 

@@ -7,8 +7,9 @@ start is another sample of the batch that the network assigns to another class (
 of density ``init_density`` until one is misclassified), and each step restores a random block of
 the bits that still differ from the clean input; a step that makes the prediction right again is
 undone and the block halves (down to one bit). What is left when the budget is spent is the
-adversarial input, counted a success only if it changes at most ``max_flips`` of the input's
-elements (otherwise the clean input is returned: the attack failed).
+adversarial input, counted a success only if it changes at most ``budget`` input bins (otherwise
+the clean input is returned: the attack failed). A start must be decided as another class: an
+input the network does not decide on (a tie, silence) is no start.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import math
 
 import torch
 
+from neuroattack.attacks.metrics import hits
 from neuroattack.attacks.query_attack import QueryAttack
+from neuroattack.decision import decide
 
 
 class SpikeBoundary(QueryAttack):
@@ -29,8 +32,8 @@ class SpikeBoundary(QueryAttack):
         queries: budget of executor runs per sample (the clean query included), >= 2.
         init_density: density of the random spikes tried as a start when no other sample of the
             batch is predicted as another class, in (0, 1].
-        max_flips: largest fraction of the input's elements a successful perturbation changes, in (0, 1].
         seed: seed of the random starts and blocks.
+        budget: the most input bins a successful perturbation changes (``None``: unbounded).
 
     Example:
         >>> atk = SpikeBoundary(emulator, queries=2000)  # doctest: +SKIP
@@ -40,23 +43,23 @@ class SpikeBoundary(QueryAttack):
     name = "boundary"
     decision_based = True
 
-    def __init__(self, executor, queries: int = 1000, init_density: float = 0.2, max_flips: float = 0.1, seed: int = 0):
-        super().__init__(executor, queries, seed)
-        for what, value in (("init_density", init_density), ("max_flips", max_flips)):
-            if not 0 < value <= 1:
-                raise ValueError(f"{what} must be in (0, 1], got {value}")
+    def __init__(
+        self, executor, queries: int = 1000, init_density: float = 0.2, seed: int = 0, budget: int | None = None
+    ):
+        super().__init__(executor, queries, seed, budget)
+        if not 0 < init_density <= 1:
+            raise ValueError(f"init_density must be in (0, 1], got {init_density}")
         self.init_density = init_density
-        self.max_flips = max_flips
 
     def _predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self._counts(x).argmax(1)  # the decision only
+        return decide(self._counts(x))  # the decision only
 
     def _start(self, x, labels, pool, pool_pred, gen, used) -> tuple[torch.Tensor, torch.Tensor]:
         """A misclassified start per sample, and whether one was found."""
         adv = x.clone()
         found = torch.zeros(len(x), dtype=torch.bool)
         for j in range(len(x)):
-            others = (pool_pred != labels[j]).nonzero().squeeze(1)
+            others = hits(pool_pred, labels[j], None).nonzero().squeeze(1)
             if len(others):
                 adv[j] = pool[others[torch.randint(len(others), (1,), generator=gen)]]
                 found[j] = True
@@ -66,7 +69,7 @@ class SpikeBoundary(QueryAttack):
             noise = (torch.rand(x[todo].shape, generator=gen) < self.init_density).float()
             pred = self._predict(noise)
             used[todo] += 1
-            hit = pred.ne(labels[todo])
+            hit = hits(pred, labels[todo], None)
             adv[todo[hit]] = noise[hit]
             found[todo[hit]] = True
             tries += 1
@@ -91,14 +94,14 @@ class SpikeBoundary(QueryAttack):
                 pick = diff[torch.randperm(len(diff), generator=gen)[:k]]
                 cand[i, pick] = flat_x[j, pick]
             cand = cand.view_as(adv[active])
-            still = self._predict(cand).ne(labels[active])
+            still = hits(self._predict(cand), labels[active], None)
             used[active] += 1
             adv[active[still]] = cand[still]
             shrink = active[~still]
             block[shrink] = torch.clamp(block[shrink] // 2, min=1)
             done = (adv[active] == x[active]).flatten(1).all(1)  # (cannot happen while adversarial)
             found[active[done]] = False
-        limit = int(self.max_flips * x[0].numel())
+        limit = self.budget if self.budget is not None else x[0].numel()
         too_far = ((adv != x).flatten(1).sum(1) > limit) | ~found
         adv[too_far] = x[too_far]  # failed: over the perturbation bound (or no start found)
         return adv, used

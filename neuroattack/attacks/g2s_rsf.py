@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from neuroattack.attacks.base import Attack
+from neuroattack.attacks.budget import clip_to_budget
 from neuroattack.attacks.g2s_rsf_steps import g2s, rsf, vanished
 from neuroattack.attacks.metrics import perturbation
 from neuroattack.encoding import bernoulli_encode
@@ -154,7 +155,10 @@ class G2SRSF(Attack):
             if self.rsf:
                 rsf_count[idx[van]] += 1
             if events:
-                cur[idx] = spikes_sf + delta
+                step = spikes_sf + delta
+                if self.budget is not None:  # the new flips a full budget has no room for are not made
+                    step = clip_to_budget(x0[idx], spikes_sf, step, self.budget, self.generator)
+                cur[idx] = step
             else:
                 cur[idx] = self._image_update(cur[idx], delta.mean(1), x0[idx])
             iterations[idx] = k

@@ -18,7 +18,8 @@ import torch
 from neuroattack.attacks.attack_summary import AttackSummary
 from neuroattack.attacks.base import expand_targets
 from neuroattack.attacks.metrics import AttackResult
-from neuroattack.attacks.registry import build_attack
+from neuroattack.attacks.random_flips import matched_random
+from neuroattack.attacks.registry import BASELINES, build_attack
 from neuroattack.attacks.streams import Streams
 from neuroattack.data.datasets import Dataset
 from neuroattack.progress import progress_bar
@@ -41,7 +42,8 @@ class AttackRun:
             (:func:`~neuroattack.attacks.streams.save_clean_events`), else ``None``.
         summary: the :class:`~neuroattack.attacks.attack_summary.AttackSummary` of ``result``
             with ``seconds`` (wall time), ``settings`` (the attack's, with ``transfer``),
-            ``dataset`` and, under transfer, ``source_asr``, ``source_n_attacked`` and
+            ``dataset``, for event inputs the random baseline at the same events (``random_asr``,
+            ``beats_random``) and, under transfer, ``source_asr``, ``source_n_attacked`` and
             ``source_clean_accuracy``.
 
     Example:
@@ -129,7 +131,8 @@ def run_attack(
     for v in {id(victim): victim, id(crafter): crafter}.values():
         v.model.to(device)
     atk = build_attack(attack, crafter, grad, **options)
-    results, sources, clean, adv, labels, targets, rows = [], [], [], [], [], [], []
+    baseline = data.encoding == "events" and attack not in BASELINES  # random flips beside the attack
+    results, sources, randoms, clean, adv, labels, targets, rows = [], [], [], [], [], [], [], []
     offset = 0
     start = time.perf_counter()
     total = (len(data) + batch_size - 1) // batch_size
@@ -151,6 +154,9 @@ def run_attack(
                 sources.append(res.cpu())
                 extra = {k: getattr(res, k) for k in ("iterations", "rsf_invocations", "zero_grad_first")}
                 res = atk.judge_on(victim, x_dev, x_adv, y_dev, tgt_dev, **extra)
+            if baseline:  # as many events added and removed, sample by sample, at random
+                rnd = matched_random(x_dev, x_adv, atk.seed + 20_011 + offset).to(x_dev.dtype)
+                randoms.append(atk.judge_on(victim, x_dev, rnd, y_dev, tgt_dev).cpu())
         x_adv, res = x_adv.cpu(), res.cpu()
         results.append(res)
         clean.append(x)
@@ -163,6 +169,12 @@ def run_attack(
     settings = {**atk.settings(), "transfer": surrogate is not None}
     summary = result.summary()
     summary.seconds, summary.settings, summary.dataset = round(seconds, 2), settings, data.name
+    summary.inputs = "events" if data.encoding == "events" else "images"
+    if randoms:
+        rnd = AttackResult.concat(randoms).summary()
+        summary.random_asr, summary.random_asr_interval_95 = rnd.asr, rnd.asr_interval_95
+        if summary.asr is not None and rnd.asr is not None:
+            summary.beats_random = summary.asr_interval_95[0] > rnd.asr
     if source is not None:
         src = source.summary()
         summary.source_asr, summary.source_n_attacked = src.asr, src.n_attacked

@@ -72,10 +72,12 @@ def linf(x_adv: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def hits(pred: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
-    """Per-prediction success: ``pred != label`` (untargeted) or ``pred == target`` (targeted).
+    """Per-prediction success: a decided class other than the label (untargeted) or the target
+    (targeted). No decision (``-1``: a tie or a silent output) is never a success.
 
     Args:
-        pred: predicted classes ``[B]``, or ``[draws, B]`` (one row per encoding; broadcast).
+        pred: predicted classes ``[B]``, or ``[draws, B]`` (one row per encoding; broadcast);
+            ``-1`` for no decision (:func:`~neuroattack.decision.decide`).
         labels: ``[B]`` int64 true classes.
         targets: ``[B]`` int64 target classes, or ``None`` (untargeted).
 
@@ -83,12 +85,12 @@ def hits(pred: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None)
         bool, the shape of ``pred``: whether each prediction counts as a success.
 
     Example:
-        >>> hits(torch.tensor([1, 2]), torch.tensor([1, 1]), None)
-        tensor([False,  True])
+        >>> hits(torch.tensor([1, 2, -1]), torch.tensor([1, 1, 1]), None)
+        tensor([False,  True, False])
         >>> hits(torch.tensor([1, 2]), torch.tensor([1, 1]), torch.tensor([2, 2]))
         tensor([False,  True])
     """
-    return pred.eq(targets) if targets is not None else pred.ne(labels)
+    return pred.eq(targets) if targets is not None else pred.ne(labels) & pred.ge(0)
 
 
 @dataclass
@@ -110,8 +112,16 @@ class AttackResult:
         linf: float32: largest absolute change.
         rsf_invocations: int64: iterations on which RSF ran (G2S/RSF; 0 otherwise).
         zero_grad_first: bool: the gradient vanished at the first iteration (G2S/RSF).
-        pred_clean: int64: predicted class of the clean input (mode over the draws).
-        pred_adv: int64: predicted class of the adversarial input (mode over the draws).
+        pred_clean: int64: predicted class of the clean input (mode over the draws; -1: no decision).
+        pred_adv: int64: predicted class of the adversarial input (mode over the draws; -1: no decision).
+        added: int64: input bins set from 0 to 1 (events added; for images, pixels raised).
+        removed: int64: input bins cleared from 1 to 0 (events removed; for images, pixels lowered).
+        no_decision: bool: the adversarial output is no decision (a tie or silence) on the
+            majority of the draws; never a success.
+        clean_no_decision: bool: the clean output is no decision on the majority of the draws;
+            never a correct answer.
+        budget: the largest number of input bins the attack could change per sample (``None``:
+            unbounded).
 
     Example:
         >>> atk = PGD(victim, grad="hart", eps=8 / 255)  # doctest: +SKIP
@@ -132,6 +142,11 @@ class AttackResult:
     zero_grad_first: torch.Tensor
     pred_clean: torch.Tensor
     pred_adv: torch.Tensor
+    added: torch.Tensor
+    removed: torch.Tensor
+    no_decision: torch.Tensor
+    clean_no_decision: torch.Tensor
+    budget: int | None = None
 
     @staticmethod
     def concat(results: list[AttackResult]) -> AttackResult:
@@ -157,9 +172,8 @@ class AttackResult:
         Example:
             >>> record = attack.last_result.cpu()  # doctest: +SKIP
         """
-        return replace(
-            self, **{f.name: getattr(self, f.name).cpu() for f in fields(self) if getattr(self, f.name) is not None}
-        )
+        moved = {f.name: getattr(self, f.name).cpu() for f in fields(self) if torch.is_tensor(getattr(self, f.name))}
+        return replace(self, **moved)
 
     def summary(self) -> AttackSummary:
         """ASR over clean-correct inputs, mean perturbation over successes, iteration means.
@@ -168,10 +182,13 @@ class AttackResult:
             An :class:`~neuroattack.attacks.attack_summary.AttackSummary`: ``n_total``,
             ``n_attacked`` (clean-correct), ``n_success``,
             ``clean_accuracy``, ``asr`` with ``asr_interval_95`` (Wilson, over the attacked
-            inputs), ``asr_expected`` (mean success fraction), the means over
-            successes ``mean_perturbation``, ``mean_l0``, ``mean_linf``, the means over attacked
-            inputs ``mean_iterations``, ``mean_rsf_invocations``, the count ``zero_grad_first``
-            and ``targeted``; a mean over no input is ``None``.
+            inputs), ``asr_expected`` (mean success fraction), over successes the mean and median
+            bins changed (``mean_l0``, ``median_l0``: the events it took to fool), the mean events
+            added and removed, ``mean_perturbation`` and ``mean_linf``, the means over attacked
+            inputs ``mean_iterations``, ``mean_rsf_invocations``, the count ``zero_grad_first``,
+            ``no_decision_rate`` (attacked inputs whose adversarial output decided nothing),
+            ``clean_no_decision_rate`` (inputs whose clean output decided nothing), ``budget`` and
+            ``targeted``; a mean over no input is ``None``.
 
         Example:
             >>> atk.last_result.summary().asr  # a float in [0, 1], or None  # doctest: +SKIP
@@ -191,6 +208,12 @@ class AttackResult:
             asr_expected=mean(self.success_fraction, attacked),
             mean_perturbation=mean(self.l2_per_point, succ),
             mean_l0=mean(self.l0, succ),
+            median_l0=masked_median(self.l0, succ),
+            mean_events_added=mean(self.added, succ),
+            mean_events_removed=mean(self.removed, succ),
+            no_decision_rate=mean(self.no_decision, attacked),
+            clean_no_decision_rate=float(self.clean_no_decision.float().mean()) if len(self.labels) else None,
+            budget=self.budget,
             mean_linf=mean(self.linf, succ),
             mean_iterations=mean(self.iterations, attacked),
             mean_rsf_invocations=mean(self.rsf_invocations, attacked),
@@ -232,7 +255,17 @@ def masked_mean(t: torch.Tensor, mask: torch.Tensor) -> float | None:
         >>> masked_mean(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([True, True, False]))
         2.0
     """
-    return float(t[mask].float().mean()) if int(mask.sum()) else None
+    return float(t[mask].double().mean()) if int(mask.sum()) else None
+
+
+def masked_median(t: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """Median (the lower middle value) of ``t`` ``[B]`` over ``mask`` ``[B]``; ``None`` if empty.
+
+    Example:
+        >>> masked_median(torch.tensor([4, 1, 9, 7]), torch.tensor([True, True, True, False]))
+        4.0
+    """
+    return float(t[mask].float().median()) if int(mask.sum()) else None
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -8,8 +8,11 @@ predicted class (:class:`~neuroattack.attacks.boundary.SpikeBoundary`). Every sa
 of queries; one query is one sample's run on the executor, and samples are queried together in
 batches (the emulator runs a batch as fast as one sample).
 
-Success is judged on the executor itself: the prediction (most output spikes, ties to the lowest
-index) differs from the label, counted over the inputs it classifies correctly (Liang's ASR).
+Success is judged on the executor itself: the decision (most output spikes; a tie or silence is
+no decision, :mod:`neuroattack.decision`) is a class other than the label, counted over the inputs
+it classifies correctly (Liang's ASR). ``budget`` bounds the input bins a sample may change
+(events added + removed, :mod:`neuroattack.attacks.budget`): the attacks keep within it, and a
+sample over it is returned clean, a failure.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from typing import Any
 import torch
 
 from neuroattack.attacks.attack_summary import AttackSummary
-from neuroattack.attacks.metrics import masked_mean, perturbation, wilson_interval
+from neuroattack.attacks.budget import check_budget, enforce_budget
+from neuroattack.attacks.metrics import hits, masked_mean, masked_median, perturbation, wilson_interval
+from neuroattack.decision import NO_DECISION, decide
 
 
 @dataclass
@@ -35,8 +40,9 @@ class QueryResult:
         queries: int64: executor runs spent on the sample (the clean query included).
         added, removed: int64: input spikes added and removed.
         l2_per_point: float32: Liang's average perturbation per point ``||x' - x||_2 / N``.
-        pred_clean, pred_adv: int64: the executor's predictions.
-        budget: the attack's query budget per sample.
+        pred_clean, pred_adv: int64: the executor's decisions (-1: no decision).
+        query_budget: the attack's query budget per sample.
+        budget: the attack's event budget per sample (``None``: unbounded).
 
     Example:
         >>> result = SpikeSquare(executor, queries=500).run(spikes, labels)[1]  # doctest: +SKIP
@@ -52,7 +58,8 @@ class QueryResult:
     l2_per_point: torch.Tensor
     pred_clean: torch.Tensor
     pred_adv: torch.Tensor
-    budget: int
+    query_budget: int
+    budget: int | None = None
 
     def summary(self) -> AttackSummary:
         """ASR (with its 95 % Wilson interval) over correctly classified inputs; perturbation, events
@@ -77,26 +84,30 @@ class QueryResult:
             mean_perturbation=mean(self.l2_per_point, succ),
             mean_events_added=mean(self.added, succ),
             mean_events_removed=mean(self.removed, succ),
+            mean_l0=mean(self.added + self.removed, succ),
+            median_l0=masked_median(self.added + self.removed, succ),
+            no_decision_rate=mean(self.pred_adv.eq(NO_DECISION), attacked),
+            clean_no_decision_rate=float(self.pred_clean.eq(NO_DECISION).float().mean()) if len(self.labels) else None,
+            budget=self.budget,
             queries_median=float(q.median()) if n else None,
             queries_mean=float(q.mean()) if n else None,
-            query_budget=self.budget,
+            query_budget=self.query_budget,
         )
 
 
 def margin(counts: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """How far each sample is from misclassification, from output spike counts ``[B, K]``.
 
-    ``counts[y] - max_{k != y} counts[k]``, minus one half when the strongest other class would win
-    a tie (a lower index): the prediction is wrong exactly when the margin is below 0.
+    ``counts[y] - max_{k != y} counts[k]``: another class wins outright exactly when the margin is
+    below 0 (at 0 the label ties and nothing is decided).
 
     Example:
         >>> margin(torch.tensor([[3.0, 3.0, 1.0], [2.0, 5.0, 5.0]]), torch.tensor([1, 1]))
-        tensor([-0.5000,  0.0000])
+        tensor([0., 0.])
     """
     own = counts.gather(1, labels[:, None]).squeeze(1)
     others = counts.scatter(1, labels[:, None], float("-inf"))
-    best, idx = others.max(1)
-    return own - best - 0.5 * (idx < labels).float()
+    return own - others.max(1).values
 
 
 class QueryAttack:
@@ -107,6 +118,7 @@ class QueryAttack:
             [B, T, *in_shape])`` returns output spike counts.
         queries: budget of executor runs per sample (the clean query included), >= 2.
         seed: seed of the attack's random choices.
+        budget: the most input bins a sample may change (events added + removed); ``None``: unbounded.
 
     Attributes:
         name: the attack's name (``--attack``).
@@ -120,7 +132,7 @@ class QueryAttack:
     name = "query"
     decision_based = False
 
-    def __init__(self, executor, queries: int = 1000, seed: int = 0):
+    def __init__(self, executor, queries: int = 1000, seed: int = 0, budget: int | None = None):
         if not hasattr(executor, "run") or not hasattr(executor, "in_shape"):
             raise ValueError(f"a query attack needs a backend executor, got {type(executor).__name__}")
         if isinstance(queries, bool) or not isinstance(queries, int) or queries < 2:
@@ -128,13 +140,14 @@ class QueryAttack:
         self.executor = executor
         self.queries = queries
         self.seed = seed
+        self.budget = check_budget(budget)
         self.last_result: QueryResult | None = None
 
     def settings(self) -> dict[str, Any]:
         """The attack's name and options (for results keys)."""
         out = {"attack": self.name, "executor": getattr(self.executor, "kind", "?")}
         out.update({k: v for k, v in vars(self).items() if isinstance(v, (int, float, str, bool)) and k != "seed"})
-        out["seed"] = self.seed
+        out["seed"], out["budget"] = self.seed, self.budget
         return out
 
     def _counts(self, x: torch.Tensor) -> torch.Tensor:
@@ -159,7 +172,7 @@ class QueryAttack:
             raise ValueError(f"labels must be [B={len(x)}], got {list(labels.shape)}")
         gen = torch.Generator().manual_seed(self.seed)
         counts = self._counts(x)
-        pred_clean = counts.argmax(1)
+        pred_clean = decide(counts)
         correct = pred_clean.eq(labels)
         queries = torch.ones(len(x), dtype=torch.int64)
         x_adv = x.clone()
@@ -167,19 +180,21 @@ class QueryAttack:
         if len(idx):
             x_adv[idx], used = self._attack(x[idx], labels[idx], counts[idx], x, pred_clean, gen)
             queries[idx] += used
-        pred_adv = self._counts(x_adv).argmax(1)  # the verdict, on the executor (not counted as a query)
+        x_adv = enforce_budget(x, x_adv, self.budget)
+        pred_adv = decide(self._counts(x_adv))  # the verdict, on the executor (not counted as a query)
         delta = x_adv - x
         self.last_result = QueryResult(
             labels=labels,
             clean_correct=correct,
-            success=pred_adv.ne(labels),
+            success=hits(pred_adv, labels, None),
             queries=queries,
             added=(delta > 0).flatten(1).sum(1),
             removed=(delta < 0).flatten(1).sum(1),
             l2_per_point=perturbation(x_adv, x),
             pred_clean=pred_clean,
             pred_adv=pred_adv,
-            budget=self.queries,
+            query_budget=self.queries,
+            budget=self.budget,
         )
         return x_adv, self.last_result
 
@@ -191,7 +206,7 @@ class QueryAttack:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(queries={self.queries}, seed={self.seed})"
+        return f"{type(self).__name__}(queries={self.queries}, seed={self.seed}, budget={self.budget})"
 
 
 def window_sizes(shape: tuple[int, ...], fraction: float) -> list[int]:

@@ -16,9 +16,11 @@ from typing import Any
 import torch
 
 from neuroattack.attacks.attack_summary import AttackSummary
-from neuroattack.attacks.metrics import concat_records
+from neuroattack.attacks.metrics import concat_records, hits, wilson_interval
 from neuroattack.attacks.query_attack import QueryResult
+from neuroattack.attacks.random_flips import matched_random
 from neuroattack.attacks.streams import Streams
+from neuroattack.decision import decide
 from neuroattack.progress import progress_bar
 
 
@@ -60,7 +62,7 @@ def run_query_attack(
         data: an event dataset (:class:`~neuroattack.data.datasets.Dataset` with ``encoding = "events"``):
             its frames ``[N, T, *in_shape]`` are the spikes the hardware receives.
         attack: a query attack's name (:data:`~neuroattack.attacks.registry.QUERY_ATTACKS`).
-        options: the attack's keyword options (``queries``, ``max_flips``, ..., ``seed``).
+        options: the attack's keyword options (``queries``, ``budget``, ..., ``seed``).
         batch_size: samples attacked together (one executor run per query step).
         progress: show a progress bar over the batches.
 
@@ -88,11 +90,15 @@ def run_query_attack(
         )
     atk = QUERY_ATTACKS[attack](executor, **(options or {}))
     start = time.time()
-    advs, results = [], []
+    advs, results, random_hits = [], [], []
     for i in progress_bar(range(0, len(data), batch_size), desc=attack, show=progress):
-        adv, res = atk.run(data.x[i : i + batch_size].float(), data.y[i : i + batch_size])
+        xb, yb = data.x[i : i + batch_size].float(), data.y[i : i + batch_size]
+        adv, res = atk.run(xb, yb)
         advs.append(adv)
         results.append(res)
+        # the random baseline: as many events added and removed per sample, at random positions
+        rnd = matched_random(xb, adv, atk.seed + 20_011 + i)
+        random_hits.append(hits(decide(executor.run(rnd).counts), yb, None) & res.clean_correct)
     result = concat_records(QueryResult, results)
     settings = {**atk.settings(), "backend": executor.kind, "profile": executor.profile.name}
     streams = Streams(
@@ -111,6 +117,11 @@ def run_query_attack(
     )
     summary = result.summary()
     summary.seconds, summary.settings, summary.dataset = round(time.time() - start, 2), settings, data.name
-    summary.backend, summary.profile = executor.kind, executor.profile.name
+    if summary.n_attacked:
+        k = int(torch.cat(random_hits).sum())
+        summary.random_asr = k / summary.n_attacked
+        summary.random_asr_interval_95 = list(wilson_interval(k, summary.n_attacked))
+        summary.beats_random = summary.asr_interval_95[0] > summary.random_asr
+    summary.backend, summary.profile, summary.inputs = executor.kind, executor.profile.name, "events"
     events = list(data.events) if data.events is not None else None  # a stream row per sample
     return QueryRun(result, streams, summary, events)

@@ -22,9 +22,17 @@ from neuroattack.attacks.fgsm import FGSM
 from neuroattack.attacks.g2s_rsf import G2SRSF
 from neuroattack.attacks.pgd import PGD
 from neuroattack.attacks.query_attack import QueryAttack
+from neuroattack.attacks.random_flips import RandomFlips
+from neuroattack.attacks.silence import Silence
+from neuroattack.attacks.sparsefool import SparseFool
 from neuroattack.attacks.square import SpikeSquare
 
-ATTACKS: dict[str, type[Attack]] = {cls.name: cls for cls in (G2SRSF, FGSM, PGD, BIM, CWL2)}
+ATTACKS: dict[str, type[Attack]] = {
+    cls.name: cls for cls in (G2SRSF, FGSM, PGD, BIM, CWL2, SparseFool, RandomFlips, Silence)
+}
+
+#: the baselines an attack is read against (no random baseline is run beside them)
+BASELINES = frozenset({RandomFlips.name, Silence.name})
 
 #: attacks that only query a backend executor (no gradient, no model): score- and decision-based
 QUERY_ATTACKS: dict[str, type[QueryAttack]] = {cls.name: cls for cls in (SpikeSquare, SpikeBoundary)}
@@ -32,7 +40,7 @@ QUERY_ATTACKS: dict[str, type[QueryAttack]] = {cls.name: cls for cls in (SpikeSq
 # the constructor arguments every attack of a family shares, or that name what it attacks
 _SHARED = {
     Attack: {"self", "model", "grad"} | set(inspect.signature(Attack.__init__).parameters),
-    QueryAttack: {"self", "executor", "seed"},
+    QueryAttack: {"self", "executor", "seed", "budget"},
 }
 
 

@@ -4,7 +4,7 @@ A streams directory holds
 
 - ``streams.h5`` (HDF5): ``clean`` and ``adversarial`` (binary frames ``[N, T, P, H, W]`` uint8 for
   event inputs, images ``[N, C, H, W]`` float32 otherwise), ``labels``, ``targets`` (-1 when
-  untargeted), the simulation's ``success``/``pred_clean``/``pred_adv``, and attributes: ``kind``
+  untargeted), the simulation's ``success``/``pred_clean``/``pred_adv`` (-1: no decision), and attributes: ``kind``
   (``events``/``images``), ``encoding``, ``timesteps``, ``input_shape``, ``bin_us`` and the attack
   ``settings`` (JSON);
 - ``streams.nir.h5`` for event inputs: the same spike trains in NIR's data format
@@ -52,8 +52,8 @@ class Streams:
         labels: ``[N]`` int64 true classes.
         targets: ``[N]`` int64 target classes, or ``None`` (untargeted).
         success: ``[N]`` bool: the attack succeeded in simulation.
-        pred_clean: ``[N]`` int64 predicted class of the clean input.
-        pred_adv: ``[N]`` int64 predicted class of the adversarial input.
+        pred_clean: ``[N]`` int64 predicted class of the clean input (-1: no decision).
+        pred_adv: ``[N]`` int64 predicted class of the adversarial input (-1: no decision).
         kind: ``"events"`` or ``"images"``.
         encoding: the model's input encoding (``"events"``, ``"bernoulli"``, ``"direct"``).
         timesteps: ``T``, time steps per sample.
@@ -247,7 +247,8 @@ def load_streams(directory: str | os.PathLike) -> Streams:
         raise ValueError(f"{path}: {err}") from None
 
 
-_CLASS_ARRAYS = {"labels": 0, "targets": -1, "pred_clean": 0, "pred_adv": 0}  # name -> least allowed value
+# name -> least allowed value (targets -1: untargeted; predictions -1: no decision)
+_CLASS_ARRAYS = {"labels": 0, "targets": -1, "pred_clean": -1, "pred_adv": -1}
 
 
 def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:

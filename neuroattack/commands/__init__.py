@@ -11,6 +11,7 @@ from __future__ import annotations
 from neuroattack.commands.attack import COMMAND as ATTACK
 from neuroattack.commands.base import Command
 from neuroattack.commands.bench import BENCH_ATTACKS, BENCH_BACKENDS
+from neuroattack.commands.curve import COMMAND as CURVE
 from neuroattack.commands.demo import COMMAND as DEMO
 from neuroattack.commands.evaluate import COMMAND as EVALUATE
 from neuroattack.commands.export import COMMAND as EXPORT
@@ -27,6 +28,7 @@ COMMANDS: list[Command] = [
     INSPECT,
     ATTACK,
     REPLAY,
+    CURVE,
     EXPORT_EVENTS,
     REPORT,
     BENCH_ATTACKS,

@@ -22,6 +22,8 @@ from neuroattack.commands.base import (
     add_force,
     add_network,
     add_profile,
+    add_split,
+    events_text,
     fraction,
     network_config,
     positive_int,
@@ -93,13 +95,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 _flag(name, opt.default), dest=f"opt_{name}", type=kind, default=None, metavar=name.upper(), help=text
             )
     p.add_argument("--hart-gamma", type=float, default=None, help="width of HART's triangle surrogate (default 1.0)")
+    p.add_argument(
+        "--budget",
+        type=positive_int,
+        default=None,
+        help="event inputs: the most input bins changed per sample (events added + removed); a sample "
+        "not fooled within it is a failure (default: unbounded)",
+    )
     p.add_argument("--targeted", action="store_true", help="Liang's protocol: every class but the true one")
     p.add_argument("--penultimate-threshold", type=float, default=None, help="Liang V-B, while crafting only")
     p.add_argument("--loss", choices=sorted(LOSSES), default=None, help="default: the model's training loss")
     p.add_argument("--eot", type=positive_int, default=None, help="Bernoulli encodings averaged per gradient (1)")
     p.add_argument("--eval-draws", type=positive_int, default=None, help="Bernoulli encodings judging success (8)")
     p.add_argument("--surrogate", type=Path, default=None, help="black-box: craft on this checkpoint")
-    p.add_argument("--n", type=positive_int, default=None, help="first N test samples")
+    p.add_argument("--n", type=positive_int, default=None, help="first N samples of the split")
+    add_split(p)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path)
@@ -130,6 +140,8 @@ def attack_options(args: argparse.Namespace) -> dict:
         flags = ", ".join(_flag(k, defaults[k]) for k in wrong)
         raise ValueError(f"{flags} do(es) not apply to --attack {args.attack}")
     options: dict[str, Any] = dict(given)
+    if args.budget is not None:
+        options["budget"] = args.budget
     if query:
         return options
     if args.hart_gamma is not None:
@@ -168,6 +180,7 @@ def run_spec(args: argparse.Namespace):
         batch_size=args.batch_size,
         device=str(resolve_device(args.device)),
         data_root=str(args.data_root) if args.data_root else None,
+        split=args.split,
         **network,
     )
 
@@ -182,15 +195,15 @@ def run(args: argparse.Namespace) -> int:
     if spec.craft_on == "query":
         print(
             f"{args.attack} (query-only, {s.backend}/{s.profile}): ASR {rate(s.asr, s.asr_interval_95)} over "
-            f"{s.n_attacked} correctly classified inputs; mean perturbation {s.mean_perturbation}, "
-            f"events +{s.mean_events_added} -{s.mean_events_removed}, queries median {s.queries_median} "
-            f"(mean {s.queries_mean}, budget {s.query_budget}) -> {args.out}"
+            f"{s.n_attacked} correctly classified inputs; {events_text(s)}; queries median {s.queries_median} "
+            f"(mean {rate(s.queries_mean)}, query budget {s.query_budget}) -> {args.out}"
         )
         return 0
     print(
         f"{args.attack}/{spec.grad}{' targeted' if args.targeted else ''}: ASR "
         f"{rate(s.asr, s.asr_interval_95)} over {s.n_attacked} correctly classified inputs; "
-        f"mean perturbation {s.mean_perturbation}, mean iterations {s.mean_iterations} -> {args.out}"
+        + (events_text(s) + "; " if s.random_asr is not None or s.budget is not None else "")
+        + f"mean perturbation {s.mean_perturbation}, mean iterations {s.mean_iterations} -> {args.out}"
     )
     return 0
 

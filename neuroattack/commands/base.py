@@ -60,6 +60,37 @@ def rate(value: float | None, interval: list[float] | None = None) -> str:
     return text if interval is None else f"{text} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
+def events_text(summary) -> str:
+    """What an attack changed, in events, for the one-line summaries: the budget, the median and
+    mean events to fool (added / removed), the no-decision rate and the random baseline.
+
+    Example:
+        >>> from neuroattack.attacks.attack_summary import AttackSummary
+        >>> s = AttackSummary(10, 8, 8, budget=50, median_l0=12.0, mean_l0=14.5, mean_events_added=13.0,
+        ...                   mean_events_removed=1.5, no_decision_rate=0.0, random_asr=0.125,
+        ...                   random_asr_interval_95=[0.02, 0.47], beats_random=True)
+        >>> print(events_text(s).replace("; ", ";\\n"))
+        budget 50;
+        events to fool: median 12, mean 14.5 (+13.0 -1.5);
+        no decision 0.0000;
+        random flips at the same events: ASR 0.1250 [0.020, 0.470] (beaten)
+    """
+    s = summary
+    budget = "unbounded" if s.budget is None else str(s.budget)
+    if s.median_l0 is None:
+        fool = "events to fool: none fooled"
+    else:
+        fool = (
+            f"events to fool: median {s.median_l0:.0f}, mean {s.mean_l0:.1f} "
+            f"(+{s.mean_events_added:.1f} -{s.mean_events_removed:.1f})"
+        )
+    text = f"budget {budget}; {fool}; no decision {rate(s.no_decision_rate)}"
+    if s.random_asr is not None:
+        verdict = "beaten" if s.beats_random else "NOT BEATEN: no better than chance at these events"
+        text += f"; random flips at the same events: ASR {rate(s.random_asr, s.random_asr_interval_95)} ({verdict})"
+    return text
+
+
 _GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework")
 
 
@@ -104,6 +135,17 @@ def network_config(args: argparse.Namespace) -> dict | None:
         "timesteps": args.timesteps or default_steps,
         "encoding": args.encoding or "events",
     }
+
+
+def add_split(p: argparse.ArgumentParser) -> None:
+    """``--split train|val|test`` (default test): a data folder that holds only one split (e.g. the
+    training recordings) is enough for it."""
+    p.add_argument(
+        "--split",
+        choices=["train", "val", "test"],
+        default="test",
+        help="the dataset split to read (default test; a figure on train or val is on the model's training data)",
+    )
 
 
 def add_profile(p: argparse.ArgumentParser, default: str | None, what: str = "hardware profile") -> None:

@@ -13,6 +13,7 @@ from neuroattack.commands.base import (
     add_force,
     add_network,
     add_profile,
+    add_split,
     network_config,
     positive_int,
     refuse_overwrite,
@@ -21,7 +22,8 @@ from neuroattack.commands.base import (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_network(p, "any network as a NIR file (run on --backend)")
-    p.add_argument("--n", type=positive_int, default=None, help="first N test samples")
+    p.add_argument("--n", type=positive_int, default=None, help="first N samples of the split")
+    add_split(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--backend",
@@ -38,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neuroattack.data.datasets import load_dataset
+    from neuroattack.decision import decide
     from neuroattack.device import resolve_device
     from neuroattack.fileio import write_json
     from neuroattack.models.checkpoint import load_checkpoint
@@ -54,8 +57,14 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwrite([out], [args.checkpoint or args.graph], args.force)
     if config is None:
         model, config = load_checkpoint(args.checkpoint)
-    data = load_dataset(config["dataset"], "test", args.n, config["timesteps"], root=args.data_root)
-    result = {"n_test": len(data), "backend": args.backend, "profile": None, "device": str(device)}
+    data = load_dataset(config["dataset"], args.split, args.n, config["timesteps"], root=args.data_root)
+    result = {
+        "n_test": len(data),
+        "split": args.split,
+        "backend": args.backend,
+        "profile": None,
+        "device": str(device),
+    }
     if args.backend == "norse":
         if args.profile is not None:
             raise ValueError("--profile needs a hardware backend (lava, emulator, reference)")
@@ -73,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         spikes = hardware_spikes(
             data.x, config["encoding"], config["timesteps"], torch.Generator().manual_seed(args.seed)
         )
-        preds = run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend).argmax(-1)
+        preds = decide(run_on(executor, spikes, args.batch_size, progress=True, desc=args.backend))
         acc = float((preds == data.y).float().mean())
         result["profile"] = executor.profile.name
         if getattr(executor, "qnet", None) is not None:
@@ -85,10 +94,10 @@ def run(args: argparse.Namespace) -> int:
                     f"{row['weight_rel_rms_error']:.4f}, threshold rel. error {row['threshold_rel_error']:.2e}, "
                     f"dv error {row['dv_max_error']:.2g}"
                 )
-    result["test_accuracy"] = acc
+    result[f"{args.split}_accuracy"] = acc  # test_accuracy on the test split, as train writes it
     write_json(out, result)
     on = args.backend if args.backend == "norse" else f"{args.backend}, profile {result['profile']}"
-    print(f"test accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend {on}) -> {out}")
+    print(f"{args.split} accuracy {acc:.4f} on {len(data)} {config['dataset']} samples (backend {on}) -> {out}")
     return 0
 
 

@@ -3,8 +3,9 @@
 1. Train a small nmnist-sim SNN (events) and a small Bernoulli-coded MNIST SNN, on subsets (the
    quick models of the study scripts).
 2. Export both to NIR (validated against Norse) and write the ``.nir`` files.
-3. Attack: G2S/RSF (Liang) on nmnist-sim, PGD with HART gradients on MNIST; and G2S/RSF crafted
-   hardware-in-the-loop, against the Loihi-2 fixed-point twin.
+3. Attack: G2S/RSF (Liang) on nmnist-sim, PGD with HART gradients on MNIST; G2S/RSF and the
+   minimal-event SparseFool crafted in simulation and hardware-in-the-loop, against the Loihi-2
+   fixed-point twin; and the silence baseline (every input event removed: no decision).
 4. Replay clean and adversarial inputs on Lava ``fixed_pt`` (a subset, for time) and on the
    bit-exact emulator (all), store every run, write the report, print the table.
 
@@ -26,7 +27,9 @@ LOIHI = "loihi2"
 
 
 def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> list[RunSpec]:
-    """The demo's runs: each attack replayed on the emulator (all inputs) and on Lava (a subset)."""
+    """The demo's runs: each attack replayed on the emulator (all inputs) and on Lava (a subset);
+    on nmnist-sim also G2S/RSF and SparseFool crafted against the fixed-point twin, and the
+    silence baseline."""
     g2s = {"steps": 25, "gamma": 0.05}
     pgd = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 7, "eot": 2, "eval_draws": 4}
     specs = []
@@ -36,6 +39,11 @@ def demo_specs(nmnist: Path, mnist: Path, n: int = 100, lava_n: int = 20) -> lis
     specs.append(
         RunSpec(str(nmnist), "g2s-rsf", "stbp", g2s, "emulator", LOIHI, n=n, craft_on="hardware", label="nmnist-sim")
     )
+    # the fewest events: SparseFool crafted in simulation, and against the fixed-point twin
+    for craft_on in ("sim", "hardware"):
+        specs.append(RunSpec(str(nmnist), "sparsefool", "stbp", {}, "emulator", LOIHI, n=n, craft_on=craft_on,
+                             label="nmnist-sim"))  # fmt: skip
+    specs.append(RunSpec(str(nmnist), "silence", "stbp", {}, "emulator", LOIHI, n=n, label="nmnist-sim"))
     return specs
 
 

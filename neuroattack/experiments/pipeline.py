@@ -89,7 +89,7 @@ class RunSpec:
         backend: ``emulator``, ``lava``, ``reference``, or ``none`` (simulation only, e.g. an
             ANN victim, which no backend runs).
         profile: the hardware profile (a bundled name or a TOML path).
-        n: the first ``n`` test samples are attacked (``None``: the whole split).
+        n: the first ``n`` samples of ``split`` are attacked (``None``: the whole split).
         hw_n: replay only the first ``hw_n`` inputs (Lava is slow); ``None``: all.
         draws: Bernoulli draws of image streams in the replay.
         surrogate: a checkpoint to craft on (black-box transfer).
@@ -105,6 +105,8 @@ class RunSpec:
             on another device than the CPU is another run (float rounding differs there).
         data_root: the folder the dataset is read from (default: ``$NEUROATTACK_DATA``); not in
             the key (the data is named by the dataset).
+        split: the dataset split attacked (``test``; ``train`` or ``val`` e.g. for a folder that
+            holds only the training recordings: then the figures are on the model's training data).
 
     Example:
         >>> RunSpec("net.nir", "g2s-rsf", dataset="nmnist-sim", framework="snntorch").graph
@@ -133,6 +135,7 @@ class RunSpec:
     framework: str | None = None
     device: str = "cpu"
     data_root: str | None = None
+    split: str = "test"
 
     def __post_init__(self) -> None:
         if self.graph and self.dataset is None:
@@ -141,6 +144,8 @@ class RunSpec:
             raise ValueError(f"dataset, dt and framework apply to a .nir checkpoint only, not {self.checkpoint}")
         if self.craft_on not in ("sim", "hardware", "query"):
             raise ValueError(f"craft_on must be 'sim', 'hardware' or 'query', got {self.craft_on!r}")
+        if self.split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {self.split!r}")
         if self.craft_on == "hardware" and self.surrogate is not None:
             raise ValueError("a run crafts on the hardware twin or on a surrogate, not both")
 
@@ -213,6 +218,7 @@ class RunSpec:
             "grad": self.grad,
             "options": canonical_options(self.attack, self.options),
             "n": self.n,
+            "split": self.split,
             "seed": self.seed,
             "batch_size": self.batch_size,
             "surrogate_digest": self._surrogate_digest(),
@@ -254,7 +260,7 @@ class RunSpec:
         return Victim.from_checkpoint(self.checkpoint)
 
     def data(self, progress: bool = False):
-        """The first ``n`` test samples of the run's dataset."""
+        """The first ``n`` samples of the run's dataset split."""
         from neuroattack.data.datasets import load_dataset
         from neuroattack.fileio import read_json
 
@@ -263,7 +269,7 @@ class RunSpec:
         else:
             config = read_json(Path(self.checkpoint) / "config.json")
             dataset, timesteps = config["dataset"], config["timesteps"]
-        return load_dataset(dataset, "test", self.n, timesteps, progress=progress, root=self.data_root)
+        return load_dataset(dataset, self.split, self.n, timesteps, progress=progress, root=self.data_root)
 
     def deployment(self):
         """``(model, executor)``: the float model and the network on ``backend`` with ``profile``."""

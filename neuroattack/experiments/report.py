@@ -4,8 +4,8 @@ Writes ``report.md`` and ``report.html`` (the same content) and PNG plots under 
 
 - ``asr_sim_vs_hw.png``: simulation vs hardware ASR bars per attack (and profile), with their 95 %
   Wilson intervals over inputs as error bars (the table adds the spread over Bernoulli draws);
-- ``asr_vs_eps.png`` / ``asr_vs_gamma.png``: ASR against the attack's eps or RSF gamma, where a
-  sweep varied them;
+- ``asr_vs_eps.png`` / ``asr_vs_gamma.png`` / ``asr_vs_budget.png``: ASR against the attack's eps,
+  RSF gamma or event budget (robustness curves), where a sweep varied them;
 - ``transfer_heatmap.png``: hardware ASR, crafted-on (rows) x evaluated-on (columns);
 - ``threat_models.png``: hardware ASR (95 % Wilson interval) of each threat model (white-box
   crafted in simulation and replayed, hardware-in-the-loop, query-only) per model and profile,
@@ -41,11 +41,15 @@ COLUMNS = [
     ("profile", "profile"),
     ("sim clean acc", "sim_clean"),
     ("hw clean acc", "hw_clean"),
+    ("budget", "budget"),
+    ("events to fool: median (+added / -removed)", "events"),
     ("sim ASR", "sim_asr"),
     ("sim ASR 95 %", "sim_asr_interval"),
+    ("random ASR, same events", "random_asr"),
     ("hw ASR", "hw_asr"),
     ("hw ASR 95 %", "hw_asr_interval"),
     ("hw ASR over draws", "hw_asr_draw_range"),
+    ("hw no decision", "hw_no_decision"),
     ("transfer", "transfer"),
     ("agree clean", "agree_clean"),
     ("agree adv", "agree_adv"),
@@ -64,7 +68,7 @@ def _fmt(value: Any, std: Any = None) -> str:
     return str(value)
 
 
-_ROUTINE = {"alpha", "eot", "eval_draws", "steps", "grad_options"}
+_ROUTINE = {"alpha", "eot", "eval_draws", "steps", "grad_options", "budget"}  # budget: its own column
 
 
 def settings_text(options: dict) -> str:
@@ -161,6 +165,11 @@ def rows(runs: list[RunRecord]) -> list[dict]:
                 "agree_clean": hw.agreement_clean if hw else None,
                 "agree_adv": hw.agreement_adv if hw else None,
                 "perturbation": sim.mean_perturbation,
+                "budget": sim.budget,
+                "events": events_cell(sim),
+                "random_asr": sim.random_asr,
+                "beats_random": sim.beats_random,
+                "hw_no_decision": hw.hw_no_decision_rate if hw else None,
                 "options": options,
                 "streams": run.artifacts.get("streams"),
             }
@@ -280,7 +289,9 @@ def _sweep_plot(records: list[dict], option: str, path: Path) -> bool:
             else:
                 ax.plot(xs, [np.nan if v is None else v for v in hw], "o-", label=label)
         ax.set_title(model, fontsize=9)
-        ax.set_xlabel(option)
+        ax.set_xlabel(option if option != "budget" else "event budget (input bins changed per sample)")
+        if option == "budget":
+            ax.set_xscale("log")
         ax.set_ylabel("ASR (hardware; sim where none)", fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.legend(fontsize=6, loc="upper left", ncol=2)
@@ -398,7 +409,7 @@ def build_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, titl
     figures: list[tuple[str, str]] = []
     if _bar_plot(records, plots / "asr_sim_vs_hw.png"):
         figures.append(("Simulation vs hardware ASR", "plots/asr_sim_vs_hw.png"))
-    for option in ("eps", "gamma"):
+    for option in ("eps", "gamma", "budget"):
         if _sweep_plot(records, option, plots / f"asr_vs_{option}.png"):
             figures.append((f"ASR vs {option}", f"plots/asr_vs_{option}.png"))
     if _threat_plot(records, plots / "threat_models.png"):
@@ -438,21 +449,58 @@ def build_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, titl
     return html_path
 
 
+#: the columns of :func:`summary_table` (the demo's table), the first five left-aligned
+SUMMARY_COLUMNS = (
+    "model",
+    "attack",
+    "settings",
+    "crafted on",
+    "hardware",
+    "budget",
+    "events",
+    "sim ASR",
+    "hw ASR",
+    "hw ASR 95 %",
+    "hw no dec.",
+    "transfer",
+)
+
+
+def events_cell(sim: AttackSummary) -> str | None:
+    """``"40 (+37/-3)"``: the median events an attack changed to fool, with the mean added and
+    removed (over its successes); ``None`` where it fooled nothing or counted no events.
+
+    Example:
+        >>> s = AttackSummary(4, 4, 2, median_l0=40.0, mean_events_added=36.5, mean_events_removed=3.0)
+        >>> s.inputs = "events"
+        >>> events_cell(s)
+        '40 (+36.5/-3.0)'
+    """
+    if sim.inputs != "events" or sim.median_l0 is None or sim.mean_events_added is None:
+        return None
+    return f"{sim.median_l0:.0f} (+{sim.mean_events_added:.1f}/-{sim.mean_events_removed:.1f})"
+
+
 def summary_table(store_path: str | os.PathLike) -> str:
-    """A short plain-text table (sim ASR, hardware ASR, transfer) of every run, for terminals."""
-    with ResultStore(store_path, create=False) as store:
-        records = rows(store.runs())
-    header = ("model", "attack", "settings", "crafted on", "hardware", "sim ASR", "hw ASR", "hw ASR 95 %", "transfer")
+    """A short plain-text table of every run, for terminals: the event budget and the events it
+    took to fool (median, +added/-removed means; image attacks have none), simulation and hardware
+    ASR (with the hardware's 95 % interval), the hardware's no-decision rate, transfer."""
+    with ResultStore(store_path, create=False) as store:  # rows of an older store's keys were measured again
+        records = rows([r for r in store.runs() if r.keyed_by == "content"])
+    header = SUMMARY_COLUMNS
     table = [
         (
             r["model"],
             r["attack"],
-            r["settings"],
+            r["settings"] or "defaults",
             r["crafted"],
             f"{r['backend']}/{r['profile']}",
+            "–" if r["budget"] is None else str(r["budget"]),
+            r["events"] or "–",
             _fmt(r["sim_asr"]),
             _fmt(r["hw_asr"]),
             _fmt(r["hw_asr_interval"]),
+            _fmt(r["hw_no_decision"]),
             _fmt(r["transfer"]),
         )
         for r in records

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from neuroattack.decision import decide
 from neuroattack.models.neurons import NeuronConfig, is_spiking
 from neuroattack.models.spec import FC, Conv, ModelSpec, Pool, parse_spec
 
@@ -167,5 +168,6 @@ def rates(spikes: torch.Tensor) -> torch.Tensor:
 
 
 def predict(spikes: torch.Tensor) -> torch.Tensor:
-    """Predicted class ``[B]``: the output neuron with most spikes (ties: the lowest index)."""
-    return spikes.sum(0).argmax(-1)
+    """Predicted class ``[B]`` of output spikes ``[T, B, K]``: the output neuron with most spikes,
+    or :data:`~neuroattack.decision.NO_DECISION` (-1) on a tie or a silent output."""
+    return decide(spikes.sum(0))

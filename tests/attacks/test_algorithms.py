@@ -151,7 +151,12 @@ def test_asr_counts_only_correctly_classified_inputs():
         rsf_invocations=torch.tensor([0, 2, 0, 1]),
         zero_grad_first=torch.tensor([False, True, True, False]),
         pred_clean=torch.tensor([0, 1, 0, 3]),
-        pred_adv=torch.tensor([5, 1, 0, 0]),
+        pred_adv=torch.tensor([5, -1, 0, 0]),
+        added=torch.tensor([1, 5, 5, 2]),
+        removed=torch.tensor([0, 4, 0, 0]),
+        no_decision=torch.tensor([False, True, False, False]),  # the failed attack silenced it
+        clean_no_decision=torch.tensor([False, False, True, False]),
+        budget=10,
     )
     s = res.summary()
     assert s.n_attacked == 3 and s.n_success == 2
@@ -160,6 +165,8 @@ def test_asr_counts_only_correctly_classified_inputs():
     assert s.mean_perturbation == pytest.approx(0.15)  # successes among attacked only
     assert s.zero_grad_first == 1
     assert s.mean_iterations == pytest.approx(10.0)
+    assert s.mean_l0 == pytest.approx(1.5) and s.median_l0 == 1.0 and s.mean_events_added == pytest.approx(1.5)
+    assert s.no_decision_rate == pytest.approx(1 / 3) and s.clean_no_decision_rate == 0.25 and s.budget == 10
 
 
 def test_ann_victims_and_cross_attack(digits_victim, digits_test):

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,23 @@ def test_extends_naming_nothing_names_the_file_that_says_it(tmp_path):
     (tmp_path / "mine.toml").write_text('extends = "nowhere"\n')
     with pytest.raises(ValueError, match=r"mine.toml: extends = 'nowhere', which is no such file, nor a bundled"):
         load_profile(tmp_path / "mine.toml")
+
+
+def test_the_bundled_profiles_are_the_hw_configs_package_data(tmp_path):
+    """The profiles are package data of hw_configs/: a user's working folder does not matter."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, backends, hw_configs\n"
+        "from pathlib import Path\n"
+        "p = backends.load_profile('loihi2')\n"
+        "print(json.dumps([p.name, str(Path(hw_configs.__file__).parent), sorted(backends.bundled_profiles())]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    name, folder, bundled = json.loads(out.stdout.strip().splitlines()[-1])
+    assert name == "loihi2" and Path(folder).name == "hw_configs"
+    assert bundled == ["float", "loihi2", "loihi2-w4", "loihi2-w6"]
+    assert sorted(p.stem for p in Path(folder).glob("*.toml")) == bundled

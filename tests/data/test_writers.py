@@ -59,7 +59,9 @@ def test_export_events_round_trips_an_attack_on_real_format_files(tmp_path, fmt,
 
     root, ck, atk, out = tmp_path / "data", tmp_path / "ck", tmp_path / "atk", tmp_path / "ev"
     make_nmnist(root)
-    assert main(["train", "--dataset", "nmnist", "--model", "32FC-10FC", "--epochs", "2", "--timesteps", "6",
+    # trained until it decides: an attack only attacks inputs the network classifies correctly
+    assert main(["train", "--dataset", "nmnist", "--model", "32FC-10FC", "--epochs", "15", "--batch-size", "2",
+                 "--lr", "0.01", "--lambda", "1", "--timesteps", "6",
                  "--data-root", str(root), "--out", str(ck)]) == 0  # fmt: skip
     budget = ["--steps", "5"] if attack == "g2s-rsf" else ["--queries", "60"]  # square: the chip's counts only
     assert main(["attack", "--checkpoint", str(ck), "--attack", attack, *budget, "--data-root", str(root),
