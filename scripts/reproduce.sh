@@ -69,6 +69,7 @@ $PY scripts/quantization_sweep.py --n 300   2>/dev/null | tail -20 > runs/logs/q
 $PY scripts/liang_findings.py --n 300       2>/dev/null | tail -35 > runs/logs/liang.log
 $PY scripts/sharmin_findings.py --n 300     2>/dev/null | tail -30 > runs/logs/sharmin.log
 $PY scripts/threat_models.py --n 300       2>/dev/null | tail -20 > runs/logs/threat_models.log
+$PY scripts/threat_models.py --quick --n 100 --models runs/demo/models --store runs/threat/results.sqlite 2>/dev/null | tail -45 > runs/logs/threat_models_quick.log
 $PY scripts/seed_findings.py --n 300       2>/dev/null | tail -12 > runs/logs/seed_findings.log
 $PY scripts/interop_table.py               2>/dev/null > runs/logs/interop.log
 if command -v nvidia-smi > /dev/null; then  # the GPU figures, where there is one
