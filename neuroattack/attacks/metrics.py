@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 
@@ -194,32 +195,71 @@ class AttackResult:
             >>> atk.last_result.summary().asr  # a float in [0, 1], or None  # doctest: +SKIP
         """
         attacked = self.clean_correct
-        n_attacked = int(attacked.sum())
         succ = self.success & attacked
-        n_succ = int(succ.sum())
         mean = masked_mean
-        return AttackSummary(
-            n_total=len(self.labels),
-            n_attacked=n_attacked,
-            n_success=n_succ,
-            clean_accuracy=float(attacked.float().mean()) if len(self.labels) else None,
-            asr=n_succ / n_attacked if n_attacked else None,
-            asr_interval_95=list(wilson_interval(n_succ, n_attacked)) if n_attacked else None,
+        return outcome_summary(
+            attacked,
+            self.success,
+            self.l2_per_point,
+            self.added,
+            self.removed,
+            self.no_decision,
+            self.clean_no_decision,
+            self.budget,
             asr_expected=mean(self.success_fraction, attacked),
-            mean_perturbation=mean(self.l2_per_point, succ),
-            mean_l0=mean(self.l0, succ),
-            median_l0=masked_median(self.l0, succ),
-            mean_events_added=mean(self.added, succ),
-            mean_events_removed=mean(self.removed, succ),
-            no_decision_rate=mean(self.no_decision, attacked),
-            clean_no_decision_rate=float(self.clean_no_decision.float().mean()) if len(self.labels) else None,
-            budget=self.budget,
             mean_linf=mean(self.linf, succ),
             mean_iterations=mean(self.iterations, attacked),
             mean_rsf_invocations=mean(self.rsf_invocations, attacked),
             zero_grad_first=int((self.zero_grad_first & attacked).sum()),
             targeted=self.targets is not None,
         )
+
+
+def outcome_summary(
+    clean_correct: torch.Tensor,
+    success: torch.Tensor,
+    l2_per_point: torch.Tensor,
+    added: torch.Tensor,
+    removed: torch.Tensor,
+    no_decision: torch.Tensor,
+    clean_no_decision: torch.Tensor,
+    budget: int | None,
+    **specific: Any,
+) -> AttackSummary:
+    """The figures every attack summary shares, from per-sample records ``[B]``: counts, clean
+    accuracy, ASR with its Wilson interval (over ``clean_correct``), perturbation and events over
+    the successes (mean and median bins changed, mean added and removed), the no-decision rates
+    and the budget; ``specific`` adds an attack family's own fields.
+
+    Example:
+        >>> t, f = torch.tensor([True, True]), torch.tensor([False, False])
+        >>> s = outcome_summary(t, torch.tensor([True, False]), torch.ones(2), torch.tensor([3, 5]),
+        ...                     torch.tensor([1, 0]), f, f, 10, queries_mean=2.0)
+        >>> s.asr, s.median_l0, s.mean_events_added, s.queries_mean
+        (0.5, 4.0, 3.0, 2.0)
+    """
+    n_attacked = int(clean_correct.sum())
+    succ = success & clean_correct
+    n_succ = int(succ.sum())
+    total = len(clean_correct)
+    changed = added + removed
+    return AttackSummary(
+        n_total=total,
+        n_attacked=n_attacked,
+        n_success=n_succ,
+        clean_accuracy=float(clean_correct.float().mean()) if total else None,
+        asr=n_succ / n_attacked if n_attacked else None,
+        asr_interval_95=list(wilson_interval(n_succ, n_attacked)) if n_attacked else None,
+        mean_perturbation=masked_mean(l2_per_point, succ),
+        mean_l0=masked_mean(changed, succ),
+        median_l0=masked_median(changed, succ),
+        mean_events_added=masked_mean(added, succ),
+        mean_events_removed=masked_mean(removed, succ),
+        no_decision_rate=masked_mean(no_decision, clean_correct),
+        clean_no_decision_rate=float(clean_no_decision.float().mean()) if total else None,
+        budget=budget,
+        **specific,
+    )
 
 
 def concat_records(cls, results: list):

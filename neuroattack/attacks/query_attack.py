@@ -25,7 +25,7 @@ import torch
 
 from neuroattack.attacks.attack_summary import AttackSummary
 from neuroattack.attacks.budget import check_budget, enforce_budget
-from neuroattack.attacks.metrics import hits, masked_mean, masked_median, perturbation, wilson_interval
+from neuroattack.attacks.metrics import hits, outcome_summary, perturbation
 from neuroattack.decision import NO_DECISION, decide
 
 
@@ -70,25 +70,16 @@ class QueryResult:
         """
         attacked = self.clean_correct
         n = int(attacked.sum())
-        succ = self.success & attacked
-        k = int(succ.sum())
-        mean = masked_mean
         q = self.queries[attacked].float()
-        return AttackSummary(
-            n_total=len(self.labels),
-            n_attacked=n,
-            n_success=k,
-            clean_accuracy=float(attacked.float().mean()) if len(self.labels) else None,
-            asr=k / n if n else None,
-            asr_interval_95=list(wilson_interval(k, n)) if n else None,
-            mean_perturbation=mean(self.l2_per_point, succ),
-            mean_events_added=mean(self.added, succ),
-            mean_events_removed=mean(self.removed, succ),
-            mean_l0=mean(self.added + self.removed, succ),
-            median_l0=masked_median(self.added + self.removed, succ),
-            no_decision_rate=mean(self.pred_adv.eq(NO_DECISION), attacked),
-            clean_no_decision_rate=float(self.pred_clean.eq(NO_DECISION).float().mean()) if len(self.labels) else None,
-            budget=self.budget,
+        return outcome_summary(
+            attacked,
+            self.success,
+            self.l2_per_point,
+            self.added,
+            self.removed,
+            self.pred_adv.eq(NO_DECISION),
+            self.pred_clean.eq(NO_DECISION),
+            self.budget,
             queries_median=float(q.median()) if n else None,
             queries_mean=float(q.mean()) if n else None,
             query_budget=self.query_budget,
