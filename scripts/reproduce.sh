@@ -94,4 +94,6 @@ if [ -n "${NMNIST_REAL:-}" ] && [ -n "${NIR_PAPER_CNN:-}" ]; then
   $NA replay --graph "$NIR_PAPER_CNN" --framework sinabs --streams runs/real/attack-sparsefool-p1000 --backend emulator \
       --profile loihi2 --out runs/real/replay-sparsefool-p1000 2>/dev/null | tail -1 | tee -a runs/logs/real_recordings.log
   $NA export-events --streams runs/real/attack-sparsefool --format nmnist-bin --out runs/real/events-sparsefool
+  $NA curve $REAL --attacks sparsefool,g2s-rsf,random --budgets 20,100,500 --n 24 --backend lava --profile loihi2 --hw-n 8 \
+      --store runs/real/curves.sqlite --work-dir runs/real/work --out runs/real/curve-lava | tee -a runs/logs/real_recordings.log
 fi
