@@ -94,6 +94,28 @@ class ReplayMetrics:
     hw_no_decision_rate_draw_range: list[float] | None = None
     hw_asr_interval_95: list[float] | None = None
 
+    def hw_correct(self) -> int | None:
+        """Inputs the hardware classified correctly when clean (the hardware ASR's denominator;
+        for several draws, the mean draw's count), or ``None`` without a hardware accuracy."""
+        return None if self.hw_clean_accuracy is None else round(self.hw_clean_accuracy * self.n)
+
+    def hw_asr_interval(self) -> tuple[float, float] | None:
+        """The 95 % Wilson interval of the hardware ASR over :meth:`hw_correct` inputs (as stored
+        where the run measured it directly: a query run).
+
+        Example:
+            >>> [round(v, 3) for v in ReplayMetrics(n=10, hw_clean_accuracy=1.0, hw_asr=0.9).hw_asr_interval()]
+            [0.596, 0.982]
+        """
+        from neuroattack.attacks.metrics import wilson_interval
+
+        if self.hw_asr_interval_95 is not None:
+            return tuple(self.hw_asr_interval_95)
+        correct = self.hw_correct()
+        if not correct or self.hw_asr is None:
+            return None
+        return wilson_interval(round(self.hw_asr * correct), correct)
+
     def to_json(self) -> dict[str, Any]:
         """The JSON form: every field (``None`` where not measured)."""
         return asdict(self)

@@ -101,6 +101,26 @@ class AttackSummary:
     backend: str | None = None
     profile: str | None = None
 
+    def set_random_baseline(self, successes: int, attacked: int) -> None:
+        """Record the random baseline beside the attack: ``successes`` of ``attacked`` inputs fooled
+        by random flips of the attack's events; ``beats_random`` when the attack's 95 % interval
+        lies above that rate (nothing is recorded for no attacked input).
+
+        Example:
+            >>> s = AttackSummary(10, 10, 9, asr=0.9, asr_interval_95=[0.6, 0.98])
+            >>> s.set_random_baseline(1, 10)
+            >>> s.random_asr, s.beats_random
+            (0.1, True)
+        """
+        from neuroattack.attacks.metrics import wilson_interval
+
+        if not attacked:
+            return
+        self.random_asr = successes / attacked
+        self.random_asr_interval_95 = list(wilson_interval(successes, attacked))
+        if self.asr_interval_95 is not None:
+            self.beats_random = self.asr_interval_95[0] > self.random_asr
+
     def to_json(self) -> dict[str, Any]:
         """The JSON form: every field (``None`` where not measured)."""
         return asdict(self)

@@ -172,9 +172,7 @@ def run_attack(
     summary.inputs = "events" if data.encoding == "events" else "images"
     if randoms:
         rnd = AttackResult.concat(randoms).summary()
-        summary.random_asr, summary.random_asr_interval_95 = rnd.asr, rnd.asr_interval_95
-        if summary.asr is not None and rnd.asr is not None:
-            summary.beats_random = summary.asr_interval_95[0] > rnd.asr
+        summary.set_random_baseline(rnd.n_success, rnd.n_attacked)
     if source is not None:
         src = source.summary()
         summary.source_asr, summary.source_n_attacked = src.asr, src.n_attacked

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from neuroattack.attacks.attack_summary import AttackSummary
-from neuroattack.attacks.metrics import concat_records, hits, wilson_interval
+from neuroattack.attacks.metrics import concat_records, hits
 from neuroattack.attacks.query_attack import QueryResult
 from neuroattack.attacks.random_flips import matched_random
 from neuroattack.attacks.streams import Streams
@@ -117,11 +117,7 @@ def run_query_attack(
     )
     summary = result.summary()
     summary.seconds, summary.settings, summary.dataset = round(time.time() - start, 2), settings, data.name
-    if summary.n_attacked:
-        k = int(torch.cat(random_hits).sum())
-        summary.random_asr = k / summary.n_attacked
-        summary.random_asr_interval_95 = list(wilson_interval(k, summary.n_attacked))
-        summary.beats_random = summary.asr_interval_95[0] > summary.random_asr
+    summary.set_random_baseline(int(torch.cat(random_hits).sum()), summary.n_attacked)
     summary.backend, summary.profile, summary.inputs = executor.kind, executor.profile.name, "events"
     events = list(data.events) if data.events is not None else None  # a stream row per sample
     return QueryRun(result, streams, summary, events)

@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{args.attack}/{spec.grad}{' targeted' if args.targeted else ''}: ASR "
         f"{rate(s.asr, s.asr_interval_95)} over {s.n_attacked} correctly classified inputs; "
-        + (events_text(s) + "; " if s.random_asr is not None or s.budget is not None else "")
+        + (events_text(s) + "; " if s.inputs == "events" else "")
         + f"mean perturbation {s.mean_perturbation}, mean iterations {s.mean_iterations} -> {args.out}"
     )
     return 0

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neuroattack.attacks.metrics import wilson_interval
 from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.run_record import RunResult
 
@@ -148,11 +147,9 @@ def _point(spec: RunSpec, result: RunResult) -> CurvePoint:
         point.n, point.sim_asr, point.sim_asr_interval_95 = sim.n_attacked, sim.asr, sim.asr_interval_95
         point.no_decision_rate = sim.no_decision_rate
     if hw is not None and hw.hw_asr is not None:
-        correct = sim.n_attacked if query else round(hw.hw_clean_accuracy * hw.n)
-        point.hw_n, point.hw_asr = correct, hw.hw_asr
-        point.hw_asr_interval_95 = hw.hw_asr_interval_95 or (
-            list(wilson_interval(round(hw.hw_asr * correct), correct)) if correct else None
-        )
+        interval = hw.hw_asr_interval()
+        point.hw_n, point.hw_asr = hw.hw_correct(), hw.hw_asr
+        point.hw_asr_interval_95 = None if interval is None else list(interval)
         point.no_decision_rate = sim.no_decision_rate if query else hw.hw_no_decision_rate
     return point
 

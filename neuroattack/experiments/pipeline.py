@@ -428,11 +428,12 @@ def record(spec: RunSpec, result: RunResult, artifacts: dict, started: float | N
     Example:
         >>> record_run("runs/results.sqlite", record(spec, *execute_run(spec, "runs/work")))  # doctest: +SKIP
     """
+    settings = spec.settings()  # digests the model's files once: the key is computed from these
     return RunRecord(
-        spec.key(),
+        _digest(settings),
         spec.model,
         spec.attack_name,
-        spec.settings(),
+        settings,
         spec.backend,
         spec.profile_name,
         result,

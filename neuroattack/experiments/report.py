@@ -30,7 +30,6 @@ import numpy as np  # noqa: E402
 from neuroattack.attacks.attack_summary import AttackSummary  # noqa: E402
 from neuroattack.experiments.run_record import RunRecord  # noqa: E402
 from neuroattack.experiments.store import ResultStore  # noqa: E402
-from neuroattack.replay_metrics import ReplayMetrics  # noqa: E402
 
 COLUMNS = [
     ("model", "model"),
@@ -119,21 +118,6 @@ def threat_model(run: RunRecord) -> str:
     return "white-box (sim, replayed)"
 
 
-def hw_asr_interval(hw: ReplayMetrics) -> tuple[float, float] | None:
-    """The 95 % Wilson interval of a run's hardware ASR over the inputs the hardware classified
-    correctly (as stored by a query run; else from ``n``, ``hw_clean_accuracy`` and ``hw_asr``,
-    exact for one replay, the mean draw's counts for several)."""
-    from neuroattack.attacks.metrics import wilson_interval
-
-    if hw.hw_asr_interval_95 is not None:
-        return tuple(hw.hw_asr_interval_95)
-    n, clean, asr = hw.n, hw.hw_clean_accuracy, hw.hw_asr
-    if n is None or clean is None or asr is None:
-        return None
-    correct = round(clean * n)
-    return wilson_interval(round(asr * correct), correct) if correct else None
-
-
 def rows(runs: list[RunRecord]) -> list[dict]:
     """One flat record per run for tables and plots (the report's view; the store holds the
     typed :class:`~neuroattack.experiments.run_record.RunRecord`)."""
@@ -158,7 +142,7 @@ def rows(runs: list[RunRecord]) -> list[dict]:
                 "sim_asr_interval": None if on_hw else sim.asr_interval_95,
                 "hw_asr": hw.hw_asr if hw else None,
                 "hw_asr_std": hw.hw_asr_std if hw else None,
-                "hw_asr_interval": hw_asr_interval(hw) if hw else None,
+                "hw_asr_interval": hw.hw_asr_interval() if hw else None,
                 "hw_asr_draw_range": hw.hw_asr_draw_range if hw and hw.draws > 1 else None,
                 "threat": threat_model(run),
                 "transfer": hw.transfer_rate if hw else None,
