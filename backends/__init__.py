@@ -12,7 +12,8 @@ Any NIR graph of the supported nodes runs (:mod:`backends.graph`): skip connecti
 projections, nested graphs, per-neuron time constants. All three backends execute the same lowered
 :class:`~backends.network.Network`, so they accept and refuse the same graphs with the same message
 (:class:`~backends.graph.GraphError`). The time step comes from ``dt=...``, the graph's metadata or
-the exporting framework's convention (:mod:`backends.timestep`).
+the exporting framework's convention (:mod:`backends.timestep`), the reset (to zero or by
+subtraction) from ``reset=...`` or the framework's default (:mod:`backends.reset`).
 
 ``graph`` is a ``nir.NIRGraph`` or a path to a ``.nir`` file; ``profile`` a bundled profile's name
 (``"loihi2"``, ``"loihi2-w6"``, ``"loihi2-w4"``, ``"float"``; :func:`bundled_profiles`), a path to a
@@ -20,9 +21,10 @@ TOML profile, or a :class:`~backends.profile.HardwareProfile`. Every executor fo
 :class:`~backends.executor.Executor` and returns a :class:`~backends.executor.RunResult`.
 
 Modules: ``graph`` (NIR -> network, one validation), ``network`` (populations and projections),
-``timestep`` (``dt``), ``quantize`` (float -> Loihi registers), ``loihi``
+``timestep`` (``dt``), ``reset`` (zero or subtract), ``quantize`` (float -> Loihi registers), ``loihi``
 (the functional core of Loihi's integer arithmetic), ``emulator``, ``lava``, ``reference`` (the
-three executors), ``executor`` (their protocol and result), ``profile`` (hardware profiles).
+three executors), ``lava_neurons`` (Lava processes of our own: subtract-reset LIF), ``executor``
+(their protocol and result), ``profile`` (hardware profiles).
 Importing this package starts nothing: Lava is imported at the first Lava run.
 """
 
@@ -44,6 +46,7 @@ from backends.network import BIAS, INPUT, Network, Population, Projection
 from backends.profile import FLOAT, HardwareProfile, bundled_profiles, load_profile
 from backends.quantize import IntNetwork, quantization_report, quantize
 from backends.reference import ReferenceExecutor
+from backends.reset import FRAMEWORK_RESET, RESETS, resolve_reset
 from backends.timestep import FRAMEWORK_DT, resolve_dt
 
 KINDS = ("lava", "emulator", "reference")
@@ -92,6 +95,7 @@ def load(
     dt: float | None = None,
     framework: str | None = None,
     device: str | torch.device = "cpu",
+    reset: str | None = None,
     **options: Any,
 ):
     """An executor for ``graph`` on backend ``kind`` with hardware ``profile`` (default: float).
@@ -103,10 +107,14 @@ def load(
             or ``"reference"`` (float, without the hardware's delays; float profiles only).
         dt: seconds per step for the NIR time constants (default ``graph.metadata["dt"]``, else the
             ``framework``'s convention, else 1 ms with a warning; :func:`~backends.timestep.resolve_dt`).
-        framework: the exporting framework (``"snntorch"``, ``"sinabs"``, ...), for its time step.
+        framework: the exporting framework (``"snntorch"``, ``"sinabs"``, ...), for its time step
+            and its default reset.
         device: where the emulator and the reference compute (``"cpu"``, ``"cuda"``, ...; results
             come back on the CPU, the emulator's spikes the same on every device); Lava runs on
             the CPU whatever it says, as lava-nc does.
+        reset: ``"zero"`` or ``"subtract"`` (``None``: the framework's default with a warning, else
+            zero; :func:`~backends.reset.resolve_reset`). Subtract reset runs on Lava as
+            :class:`~backends.lava_neurons.subtract_lif.SubtractLIF`.
         **options: ``pad_steps`` (lava, emulator), ``batch_size`` and ``scan`` (emulator),
             ``samples_per_run`` and ``fresh`` (lava).
 
@@ -129,7 +137,7 @@ def load(
     profile = FLOAT if profile is None else load_profile(profile)
     if kind == "reference" and profile.fixed_point:
         raise ValueError(f"the reference backend runs float only; profile {profile.name!r} is fixed point")
-    network = lower(graph, dt, framework)
+    network = lower(graph, dt, framework, reset)
     if kind == "reference":
         return ReferenceExecutor(network, device=device, **options)
     if kind == "emulator":
@@ -140,6 +148,8 @@ def load(
 __all__ = [
     "FLOAT",
     "FRAMEWORK_DT",
+    "FRAMEWORK_RESET",
+    "RESETS",
     "BIAS",
     "INPUT",
     "KINDS",
@@ -164,5 +174,6 @@ __all__ = [
     "quantize",
     "read_graph",
     "resolve_dt",
+    "resolve_reset",
     "validate",
 ]

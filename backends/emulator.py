@@ -220,6 +220,7 @@ class NeuronRegisters:
             float64), ``None`` when all zero.
         vth: the threshold in ``v``'s units (fixed point: ``vth << 6``).
         slow: whether the current keeps part of itself between steps (``du < 1``).
+        subtract: whether a spike subtracts ``vth`` from ``v`` (else sets it to 0).
 
     Example:
         >>> NeuronRegisters(du_keep=0, dv_keep=4096, bias=None, vth=64, slow=False).slow
@@ -231,6 +232,7 @@ class NeuronRegisters:
     bias: torch.Tensor | None
     vth: int | float
     slow: bool
+    subtract: bool = False
 
 
 def _uniform(values: np.ndarray, shape, dtype, device):
@@ -411,6 +413,7 @@ class EmulatorExecutor:
                 bias=bias if bool((bias != 0).any()) else None,
                 vth=pop.vth,
                 slow=bool(np.any(pop.du < 1)),
+                subtract=pop.reset == "subtract",
             )
         q = self.qnet.populations[i]
         unity = self.profile.decay_unity
@@ -421,6 +424,7 @@ class EmulatorExecutor:
             bias=bias if bool((bias != 0).any()) else None,
             vth=q.vth << self.profile.shift,
             slow=bool(np.any(q.du < unity - 1)),
+            subtract=pop.reset == "subtract",
         )
 
     # -- synapses ----------------------------------------------------------------------------
@@ -527,7 +531,9 @@ class EmulatorExecutor:
     def _step(self, r: NeuronRegisters, u, v, a, spike, work) -> torch.Tensor:
         """One fixed-point LIF step of a population in place (:func:`~backends.loihi.lif_step`); the new ``u``."""
         p = self.profile
-        return lif_step(u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth, p.max_state, p.shift, p.decay_bits, spike, work)
+        return lif_step(
+            u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth, p.max_state, p.shift, p.decay_bits, spike, work, r.subtract
+        )
 
     def _scan(self, name: str, a: torch.Tensor) -> torch.Tensor:
         """Scan population ``name``'s LIF over its summed activation ``a`` ``[P, B, *shape]``; spikes (int8)."""
@@ -539,7 +545,7 @@ class EmulatorExecutor:
             u = torch.zeros(a.shape[1:], dtype=torch.float64, device=a.device)
             v = torch.zeros_like(u)
             for t in range(a.shape[0]):
-                u, v, fired[t] = float_lif_step(u, v, a[t], r.du_keep, r.dv_keep, r.bias, r.vth)
+                u, v, fired[t] = float_lif_step(u, v, a[t], r.du_keep, r.dv_keep, r.bias, r.vth, subtract=r.subtract)
             return fired.view(torch.int8)
         a = wrap32(a)  # Lava's InPort sums the projections in int32
         u = torch.zeros(a.shape[1:], dtype=torch.int64, device=a.device)
@@ -555,7 +561,9 @@ class EmulatorExecutor:
             n = int(np.prod(self.network.population(name).shape))
             p = self.profile
             fixed = self.qnet is not None
-            params = ScanParams.build(r.du_keep, r.dv_keep, r.bias, r.vth, n, fixed, p.max_state, p.shift, p.decay_bits)
+            params = ScanParams.build(
+                r.du_keep, r.dv_keep, r.bias, r.vth, n, fixed, p.max_state, p.shift, p.decay_bits, r.subtract
+            )
             self._fused_scans[name] = FusedScan(params, self.device)
         return self._fused_scans[name]
 
@@ -690,6 +698,8 @@ class EmulatorExecutor:
                 if fixed:
                     u = self._step(r, u, v, wrap32(a), fired[name][t], work)
                 else:
-                    u, v, fired[name][t] = float_lif_step(u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth)
+                    u, v, fired[name][t] = float_lif_step(
+                        u, v, a, r.du_keep, r.dv_keep, r.bias, r.vth, subtract=r.subtract
+                    )
                 state[name] = (u, v, work)
         return {name: f.view(torch.int8) for name, f in fired.items()}

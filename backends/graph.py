@@ -30,7 +30,9 @@ CubaLIF    dt / tau_syn     dt / tau_mem    w_in du dv r                    dv v
 ``tau_syn dI/dt = -I + w_in S``, ``tau_mem dv/dt = v_leak - v + r I``.) Per-neuron time
 constants are kept per neuron (Lava runs one LIF process per group of equal constants);
 per-neuron thresholds are normalised to one per population by scaling each neuron's weights and
-bias (the dynamics are linear in ``v`` with reset to 0).
+bias (the dynamics are linear in ``v``, and both resets, to 0 or by subtracting the threshold,
+scale with it). Which reset a file means NIR cannot say: the caller chooses
+(:func:`backends.reset.resolve_reset`).
 
 :func:`validate` runs before anything is built and raises :class:`GraphError` naming the node,
 the field, the index and the value: unsupported nodes (with the nearest supported form),
@@ -48,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from backends.network import BIAS, INPUT, Network, Population, Projection
+from backends.reset import resolve_reset
 from backends.timestep import resolve_dt
 
 LINEAR_NODES = (
@@ -274,8 +277,8 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
         if bad.size:
             i = int(bad[0])
             raise GraphError(
-                f"NIR node {name!r}: v_reset[{i}] = {reset[i]:g}; Lava's LIF resets v to 0 "
-                "(the nearest form is v_reset = 0)"
+                f"NIR node {name!r}: v_reset[{i}] = {reset[i]:g}; a spike sets v to 0 or subtracts the "
+                "threshold (reset='zero' or 'subtract'): the nearest form is v_reset = 0"
             )
     vth = arr("v_threshold")
     _positive(name, "v_threshold", vth)
@@ -333,12 +336,13 @@ def _threshold(vth: np.ndarray, scale: np.ndarray, bias: np.ndarray):
 
 
 # -- lowering --------------------------------------------------------------------------------
-def validate(graph: nir.NIRGraph, dt: float | None = None) -> None:
+def validate(graph: nir.NIRGraph, dt: float | None = None, reset: str | None = None) -> None:
     """Raise :class:`GraphError` unless every backend can run ``graph`` (it is lowered and dropped).
 
     Args:
         graph: the NIR graph.
         dt: seconds per step (see :func:`lower`).
+        reset: ``"zero"`` or ``"subtract"`` (see :func:`lower`).
 
     Raises:
         GraphError: naming the node, field, index and value (see the module docstring).
@@ -351,10 +355,12 @@ def validate(graph: nir.NIRGraph, dt: float | None = None) -> None:
         Traceback (most recent call last):
         backends.graph.GraphError: NIR node 'linear': weight[1] = nan is not finite
     """
-    lower(graph, dt)
+    lower(graph, dt, reset=reset)
 
 
-def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = None) -> Network:
+def lower(
+    graph: nir.NIRGraph, dt: float | None = None, framework: str | None = None, reset: str | None = None
+) -> Network:
     """The :class:`~backends.network.Network` of a NIR graph (see the module docstring).
 
     Args:
@@ -363,7 +369,11 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
         dt: seconds per step for the NIR time constants; ``None``: the graph's
             ``metadata["dt"]``, else ``framework``'s convention, else 1 ms with a warning
             (:func:`backends.timestep.resolve_dt`).
-        framework: the exporting framework, for its time-step convention when ``dt`` is not known.
+        framework: the exporting framework, for its time-step convention when ``dt`` is not known
+            and its default reset when ``reset`` is not given.
+        reset: what a spike does to ``v`` in every population, ``"zero"`` or ``"subtract"``
+            (``None``: ``framework``'s default with a warning, else ``"zero"``;
+            :func:`backends.reset.resolve_reset`). NIR's ``v_reset`` must be 0 either way.
 
     Returns:
         the lowered network: populations in evaluation order, projections, the output population.
@@ -385,6 +395,7 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
     """
     nodes, edges, input_name, output_name = _structure(graph)
     dt = resolve_dt(graph, dt, framework)
+    reset = resolve_reset(graph, reset, framework)
     preds = {k: [a for a, b in edges if b == k] for k in nodes}
     succs = {k: [b for a, b in edges if a == k] for k in nodes}
     for name, node in nodes.items():
@@ -416,7 +427,7 @@ def lower(graph: nir.NIRGraph, dt: float | None = None, framework: str | None = 
     populations = []
     for k in order:
         du, dv, vth, _, bias = params[k]
-        populations.append(Population(k, shapes[k], du, dv, vth, bias.copy(), type(nodes[k]).__name__))
+        populations.append(Population(k, shapes[k], du, dv, vth, bias.copy(), type(nodes[k]).__name__, reset))
     pops = {p.name: p for p in populations}
     grouped = {p.name for p in populations if len(p.groups()) > 1}
     projections = []

@@ -32,9 +32,11 @@ class Exported:
         path: the ``.nir`` file the exporter wrote.
         x: the input ``[B, T, *shape]`` (binary).
         own: the framework's own output ``[B, T, n_out]`` for ``x`` (spike counts).
-        same_semantics: whether the framework's neuron is what the NIR file says (reset to
-            ``v_reset``, one spike per step), so the float reference must reproduce ``own``.
+        same_semantics: whether the framework's neuron is what the NIR file and ``reset`` say (one
+            spike per step at most), so the float reference must reproduce ``own``.
         note: what the exporter writes off the NIR specification, if anything.
+        reset: the reset the framework's neurons use (``"zero"`` or ``"subtract"``), which NIR
+            cannot say: the networks are loaded with ``reset=`` this.
 
     Example:
         >>> e = sinabs_exports()[0]
@@ -50,6 +52,7 @@ class Exported:
     own: np.ndarray
     same_semantics: bool
     note: str = ""
+    reset: str = "zero"
 
 
 def _input(shape, seed=1, p=0.5) -> np.ndarray:
@@ -76,9 +79,12 @@ def _leaky(beta, n, reset, **kw):
     return snn.Leaky(beta=_full(beta, n), threshold=_full(1.0, n), init_hidden=True, reset_mechanism=reset, **kw)
 
 
-def _snntorch_ff(reset):
+def _snntorch_ff(reset, **kw):
     net = torch.nn.Sequential(
-        torch.nn.Linear(6, 5), _leaky(0.9, 5, reset), torch.nn.Linear(5, 3), _leaky(0.8, 3, reset, output=True)
+        torch.nn.Linear(6, 5),
+        _leaky(0.9, 5, reset, **kw),
+        torch.nn.Linear(5, 3),
+        _leaky(0.8, 3, reset, output=True, **kw),
     )
     return _scaled(net, [0, 2], 3.0)
 
@@ -139,25 +145,50 @@ def _snntorch_conv():
 
 
 def _snntorch_nets():
-    """``[(what, network, input shape, same semantics, note)]``, built in this order from seed 0."""
+    """``[(what, network, input shape, same semantics, note, reset)]``, built in this order from seed 0."""
     torch.manual_seed(0)
     return [
-        ("Linear-Leaky-Linear-Leaky, reset zero", _snntorch_ff("zero"), (6,), True, ""),
-        ("Linear-Synaptic-Linear-Synaptic (CubaLIF), reset zero, reset_delay=False", _snntorch_cuba(), (6,), True, ""),
-        ("Linear-RLeaky (recurrent)-Linear-Leaky, reset zero, reset_delay=False", _snntorch_rec(), (6,), True, ""),
+        ("Linear-Leaky-Linear-Leaky, reset zero", _snntorch_ff("zero"), (6,), True, "", "zero"),
+        (
+            "Linear-Synaptic-Linear-Synaptic (CubaLIF), reset zero, reset_delay=False",
+            _snntorch_cuba(),
+            (6,),
+            True,
+            "",
+            "zero",
+        ),
+        (
+            "Linear-RLeaky (recurrent)-Linear-Leaky, reset zero, reset_delay=False",
+            _snntorch_rec(),
+            (6,),
+            True,
+            "",
+            "zero",
+        ),
         (
             "Conv2d-Leaky-AvgPool2d-Flatten-Linear-Leaky, reset zero",
             _snntorch_conv(),
             (1, 6, 6),
             True,
             "AvgPool2d kernel and stride written as scalars",
+            "zero",
         ),
         (
-            "Linear-Leaky-Linear-Leaky, reset subtract (default)",
+            "Linear-Leaky-Linear-Leaky, reset subtract (default), reset_delay=True (default)",
             _snntorch_ff("subtract"),
             (6,),
             False,
+            "subtract reset written as v_reset = 0; reset_delay=True subtracts the threshold one step late, "
+            "after the decay",
+            "subtract",
+        ),
+        (
+            "Linear-Leaky-Linear-Leaky, reset subtract, reset_delay=False",
+            _snntorch_ff("subtract", reset_delay=False),
+            (6,),
+            True,
             "subtract reset written as v_reset = 0",
+            "subtract",
         ),
     ]
 
@@ -174,7 +205,7 @@ def snntorch_exports(folder: Path) -> list[Exported]:
     from snntorch.export_nir import export_to_nir
 
     out = []
-    for i, (what, net, shape, same, note) in enumerate(_snntorch_nets()):
+    for i, (what, net, shape, same, note, reset) in enumerate(_snntorch_nets()):
         x = _input(shape, seed=1)
         graph = export_to_nir(net, torch.zeros((1, *shape)), ignore_dims=[0])
         path = folder / f"snntorch_{i}.nir"
@@ -182,7 +213,8 @@ def snntorch_exports(folder: Path) -> list[Exported]:
         utils.reset(net)
         with torch.no_grad():
             own = np.stack([net(torch.from_numpy(x[:, t]))[0].numpy() for t in range(T)], 1)
-        out.append(Exported("snntorch", snntorch.__version__, what, path, x, own.reshape(B, T, -1), same, note))
+        own = own.reshape(B, T, -1)
+        out.append(Exported("snntorch", snntorch.__version__, what, path, x, own, same, note, reset))
     return out
 
 
@@ -244,19 +276,22 @@ def rockpool_exports(folder: Path) -> list[Exported]:
         with torch.no_grad():
             own, _, _ = net(torch.from_numpy(x))
         note = "Input [1, 6], Output [1, 1, 3] (fail nir.read's type check); " + note
-        out.append(Exported("rockpool", version, what, path, x, own.numpy().reshape(B, T, -1), False, note))
+        own = own.numpy().reshape(B, T, -1)
+        out.append(Exported("rockpool", version, what, path, x, own, False, note, "subtract"))
     return out
 
 
 # -- sinabs (committed files) ----------------------------------------------------------------------
+#: (file stem, network, whether sinabs computes what the file says with subtract reset, note)
 SINABS = [
-    ("sinabs_if_iaf_squeeze_vec", "Linear-IAFSqueeze-Linear-IAFSqueeze (IF)", ""),
+    ("sinabs_if_iaf_squeeze_vec", "Linear-IAFSqueeze-Linear-IAFSqueeze (IF)", True, ""),
     (
         "sinabs_ff_lif_squeeze_vec",
         "Linear-LIFSqueeze-Linear-LIFSqueeze (LIF)",
+        False,
         "time constants in steps; exact exponential decay, not Euler",
     ),
-    ("sinabs_if_iaf", "Linear-IAF-Linear-IAF (IF)", "Input [1, 6] keeps the time dimension"),
+    ("sinabs_if_iaf", "Linear-IAF-Linear-IAF (IF)", True, "Input [1, 6] keeps the time dimension"),
 ]
 
 
@@ -268,10 +303,11 @@ def sinabs_exports() -> list[Exported]:
         ['sinabs']
     """
     out = []
-    for stem, what, note in SINABS:
+    for stem, what, same, note in SINABS:
         ref = np.load(FIXTURES / f"{stem}.npz")
-        note = "subtract reset and several spikes a step, written as v_reset = 0" + (f"; {note}" if note else "")
-        out.append(
-            Exported("sinabs", "3.1.3", what, FIXTURES / f"{stem}.nir", ref["input"], ref["output"], False, note)
+        note = "subtract reset written as v_reset = 0; several spikes a step possible (none on this input)" + (
+            f"; {note}" if note else ""
         )
+        path = FIXTURES / f"{stem}.nir"
+        out.append(Exported("sinabs", "3.1.3", what, path, ref["input"], ref["output"], same, note, "subtract"))
     return out

@@ -196,10 +196,11 @@ def describe_lowering(network: Network) -> list[str]:
     for pop in network.populations:
         groups = pop.groups()
         du, dv = pop.du[groups[0][0]], pop.dv[groups[0][0]]
+        kind = "SubtractLIF" if pop.reset == "subtract" else "LIF"
         procs = (
-            f"LIF{_lava_shape(pop.shape)}"
+            f"{kind}{_lava_shape(pop.shape)}"
             if len(groups) == 1
-            else f"{len(groups)} LIF processes (time constant groups)"
+            else f"{len(groups)} {kind} processes (time constant groups)"
         )
         lines.append(f"{pop.name} -> {procs} [{pop.neuron}: du={du:g}, dv={dv:g}, vth={pop.vth:g}]")
     for proj in network.projections:
@@ -296,10 +297,11 @@ class LavaExecutor:
         each window's first step (``LIFReset``) is all the next sample needs.
 
         True when no population has a bias (on ``v`` or through the always-on source), a slow
-        current (``du < 1``) or a recurrent projection, and every population that feeds another
-        lies less deep than the output: then nothing spikes without input, the input's last effect
-        reaches a population of depth ``d`` at step ``T - 1 + d``, and no spike is in flight across
-        the window's end. Otherwise the run pauses after each sample and zeroes the state.
+        current (``du < 1``) or a recurrent projection, every population that feeds another lies
+        less deep than the output and resets to zero: then nothing spikes without input, the
+        input's last effect reaches a population of depth ``d`` at step ``T - 1 + d``, and no spike
+        is in flight across the window's end. (A subtract-reset neuron left above threshold keeps
+        spiking after its input stops.) Otherwise the run pauses after each sample and zeroes the state.
         """
         net = self.network
         if net.recurrent or any(p.source == BIAS for p in net.projections):
@@ -308,6 +310,8 @@ class LavaExecutor:
             return False
         depth = net.depths()
         feeding = {p.source for p in net.projections} - {INPUT}
+        if any(net.population(name).reset == "subtract" for name in feeding):
+            return False
         return all(depth[name] < net.latency for name in feeding)
 
     def _build(self, data: np.ndarray, total_steps: int, record: bool, window: int, quiet: bool):
@@ -330,6 +334,8 @@ class LavaExecutor:
         """One LIF process per population (per group of neurons with one ``du``/``dv`` where a
         population mixes them): ``({population: [(indices or None, LIF)]}, {id(LIF): slow current})``."""
         from lava.proc.lif.process import LIF, LIFReset
+
+        from backends.lava_neurons.subtract_lif import SubtractLIF, SubtractLIFReset
 
         fixed = self.qnet is not None
         neurons: dict[str, list[tuple[np.ndarray | None, object]]] = {}
@@ -360,10 +366,12 @@ class LavaExecutor:
                         "vth": float(pop.vth),
                         "bias_mant": lay(pop.bias).astype(np.float64),
                     }
+                subtract = pop.reset == "subtract"
                 if quiet:  # reset at each window's first step (Lava counts steps from 1)
-                    lif = LIFReset(shape=shape, reset_interval=window, reset_offset=1, **params)
+                    kind = SubtractLIFReset if subtract else LIFReset
+                    lif = kind(shape=shape, reset_interval=window, reset_offset=1, **params)
                 else:
-                    lif = LIF(shape=shape, **params)
+                    lif = (SubtractLIF if subtract else LIF)(shape=shape, **params)
                 slow[id(lif)] = bool(pop.du[first] < 1)
                 procs.append((idx, lif))
             neurons[pop.name] = procs

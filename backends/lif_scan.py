@@ -40,6 +40,7 @@ class ScanParams:
         bias: ``[n]`` per-neuron bias (int64 ``bias_mant << bias_exp``, or float64; zeros when none).
         vth: the threshold in ``v``'s units.
         fixed: whether the arithmetic is Lava's fixed point.
+        subtract: whether a spike subtracts ``vth`` from ``v`` (else ``v -> 0``).
         m, shift, bits: fixed point only: state bound ``2**(state_bits - 1)``, activation shift,
             decay register width.
 
@@ -54,12 +55,25 @@ class ScanParams:
     bias: np.ndarray
     vth: int | float
     fixed: bool
+    subtract: bool = False
     m: int = 0
     shift: int = 0
     bits: int = 0
 
     @classmethod
-    def build(cls, du_keep, dv_keep, bias, vth, n: int, fixed: bool, m: int = 0, shift: int = 0, bits: int = 0):
+    def build(
+        cls,
+        du_keep,
+        dv_keep,
+        bias,
+        vth,
+        n: int,
+        fixed: bool,
+        m: int = 0,
+        shift: int = 0,
+        bits: int = 0,
+        subtract: bool = False,
+    ):
         """From the emulator's registers (scalars or tensors shaped like the population).
 
         Args:
@@ -67,7 +81,7 @@ class ScanParams:
             bias: a tensor of ``n`` elements, or ``None``.
             vth: the threshold.
             n: neurons in the population.
-            fixed, m, shift, bits: as the attributes.
+            fixed, m, shift, bits, subtract: as the attributes.
 
         Returns:
             the :class:`ScanParams`.
@@ -85,6 +99,7 @@ class ScanParams:
             bias=vector(0 if bias is None else bias),
             vth=int(vth) if fixed else float(vth),
             fixed=fixed,
+            subtract=subtract,
             m=m,
             shift=shift,
             bits=bits,
@@ -135,7 +150,7 @@ class Feed:
 
 
 @numba.njit(parallel=True, cache=True)
-def _fixed_cpu(sums, delay, rule, exp, wrap_bits, du, dv, bias, vth, m, shift, bits, out):  # pragma: no cover
+def _fixed_cpu(sums, delay, rule, exp, wrap_bits, du, dv, bias, vth, sub, m, shift, bits, out):  # pragma: no cover
     steps, batch, n = out.shape
     fed = sums.shape[0]
     half = np.int64(1) << 31
@@ -175,11 +190,11 @@ def _fixed_cpu(sums, delay, rule, exp, wrap_bits, du, dv, bias, vth, m, shift, b
                 z = min(max(z, 1 - m), m - 1)
                 spiked = z > vth
                 out[t, b, i] = spiked
-                v[i] = 0 if spiked else z
+                v[i] = z - spiked * (vth if sub else z)
 
 
 @numba.njit(parallel=True, cache=True)
-def _float_cpu(sums, delay, du, dv, bias, vth, out):  # pragma: no cover - compiled
+def _float_cpu(sums, delay, du, dv, bias, vth, sub, out):  # pragma: no cover - compiled
     steps, batch, n = out.shape
     fed = sums.shape[0]
     for b in numba.prange(batch):
@@ -199,7 +214,7 @@ def _float_cpu(sums, delay, du, dv, bias, vth, out):  # pragma: no cover - compi
                 z = v[i] * dv[i] + w + bias[i]
                 spiked = z > vth
                 out[t, b, i] = spiked
-                v[i] = 0.0 if spiked else z
+                v[i] = (z - vth if sub else 0.0) if spiked else z
 
 
 def scan_cpu(feed: Feed, params: ScanParams, steps: int) -> torch.Tensor:
@@ -225,9 +240,9 @@ def scan_cpu(feed: Feed, params: ScanParams, steps: int) -> torch.Tensor:
     out = np.zeros((steps, batch, flat.shape[2]), dtype=np.int8)
     if params.fixed:
         _fixed_cpu(flat, feed.delay, RULES[feed.rule], feed.exp, feed.wrap_bits, params.du_keep, params.dv_keep,
-                         params.bias, params.vth, params.m, params.shift, params.bits, out)  # fmt: skip
+                   params.bias, params.vth, params.subtract, params.m, params.shift, params.bits, out)  # fmt: skip
     else:
-        _float_cpu(flat, feed.delay, params.du_keep, params.dv_keep, params.bias, params.vth, out)
+        _float_cpu(flat, feed.delay, params.du_keep, params.dv_keep, params.bias, params.vth, params.subtract, out)
     return torch.from_numpy(out).reshape(steps, batch, *shape)
 
 
@@ -244,7 +259,8 @@ def _cuda_kernels():
 
     @triton.jit
     def fixed(sums_ptr, out_ptr, du_ptr, dv_ptr, bias_ptr, steps, fed, delay, total, n, exp, vth, m, shift, bits,
-              half, low32, half_w, low_w, RULE: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip  # pragma: no cover
+              half, low32, half_w, low_w, RULE: tl.constexpr, SUB: tl.constexpr,
+              BLOCK: tl.constexpr):  # fmt: skip  # pragma: no cover
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         inside = offs < total
         neuron = offs % n
@@ -274,13 +290,16 @@ def _cuda_kernels():
             z = ((y + ((y >> 63) & low)) >> bits) + w + bias
             z = tl.minimum(tl.maximum(z, 1 - m), m - 1)
             spiked = z > vth
-            v = tl.where(spiked, 0, z)
+            if SUB:
+                v = tl.where(spiked, z - vth, z)
+            else:
+                v = tl.where(spiked, 0, z)
             tl.store(dst, spiked.to(tl.int8), mask=inside)
             dst += total
 
     @triton.jit
     def floating(sums_ptr, out_ptr, du_ptr, dv_ptr, bias_ptr, vth_ptr, steps, fed, delay, total, n,
-                 BLOCK: tl.constexpr):  # fmt: skip  # pragma: no cover - compiled
+                 SUB: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip  # pragma: no cover - compiled
         offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         inside = offs < total
         neuron = offs % n
@@ -298,7 +317,10 @@ def _cuda_kernels():
             u = u * du + x
             z = v * dv + u + bias
             spiked = z > vth
-            v = tl.where(spiked, 0.0, z)
+            if SUB:
+                v = tl.where(spiked, z - vth, z)
+            else:
+                v = tl.where(spiked, 0.0, z)
             tl.store(dst, spiked.to(tl.int8), mask=inside)
             dst += total
 
@@ -343,10 +365,10 @@ def scan_cuda(feed: Feed, params: ScanParams, steps: int, registers: tuple | Non
         wrap = feed.wrap_bits
         kernels["fixed"][grid](sums, out, du, dv, bias, steps, fed, feed.delay, total, n, feed.exp, params.vth,
                                params.m, params.shift, params.bits, 1 << 31, (1 << 32) - 1, 1 << (wrap - 1),
-                               (1 << wrap) - 1, RULE=RULES[feed.rule], BLOCK=_BLOCK)  # fmt: skip
+                               (1 << wrap) - 1, RULE=RULES[feed.rule], SUB=params.subtract, BLOCK=_BLOCK)  # fmt: skip
     else:
-        kernels["floating"][grid](sums, out, du, dv, bias, vth, steps, fed, feed.delay, total, n, BLOCK=_BLOCK,
-                                  enable_fp_fusion=False)  # fmt: skip
+        kernels["floating"][grid](sums, out, du, dv, bias, vth, steps, fed, feed.delay, total, n,
+                                  SUB=params.subtract, BLOCK=_BLOCK, enable_fp_fusion=False)  # fmt: skip
     return out
 
 

@@ -246,6 +246,7 @@ def lif_step(
     bits: int,
     spike: torch.Tensor,
     work: tuple[torch.Tensor, torch.Tensor],
+    subtract: bool = False,
 ) -> torch.Tensor:
     """One step of Lava's fixed-point LIF on int64 state: ``v`` in place, the new ``u`` returned.
 
@@ -253,7 +254,8 @@ def lif_step(
 
     ``u = wrap24(trunc(u * du_keep / 2^bits) + wrap32(a << shift))``;
     ``v = clip(trunc(v * dv_keep / 2^bits) + u + bias, +-(m - 1))``; ``spike = v > vth``; ``v -> 0``
-    where it spiked.
+    where it spiked (``v -> v - vth`` with ``subtract``, as :mod:`backends.lava_neurons.subtract_lif`
+    runs it on Lava).
 
     Args:
         u, v: int64 state, shaped like the population (batch first); ``v`` is updated in place,
@@ -268,6 +270,7 @@ def lif_step(
         bits: the decay register width (12).
         spike: bool tensor shaped like ``v`` receiving the spikes.
         work: two int64 scratch tensors shaped like ``v``.
+        subtract: reset by subtracting ``vth`` instead of to 0.
 
     Returns:
         the new current ``u`` (``spike`` holds the spikes).
@@ -295,7 +298,10 @@ def lif_step(
         v.add_(drive)
     v.clamp_(-(m - 1), m - 1)
     torch.gt(v, vth, out=spike)
-    v.masked_fill_(spike, 0)
+    if subtract:
+        v.sub_(spike * vth)
+    else:
+        v.masked_fill_(spike, 0)
     return u
 
 
@@ -414,10 +420,11 @@ def lif_update(u, v, a, du_keep, dv_keep, bias, m: int, shift: int, bits: int, r
     return u, v
 
 
-def float_lif_step(u, v, a, du_keep, dv_keep, bias, vth, spike=None):
+def float_lif_step(u, v, a, du_keep, dv_keep, bias, vth, spike=None, subtract: bool = False):
     """One step of Lava's ``floating_pt`` LIF (``proc/lif/models.py`` 24-71), with its reset.
 
-    ``u = u (1 - du) + a``; ``v = v (1 - dv) + u + bias``; spike where ``v > vth``; ``v -> 0`` there.
+    ``u = u (1 - du) + a``; ``v = v (1 - dv) + u + bias``; spike where ``v > vth``; ``v -> 0`` there
+    (``v -> v - vth`` with ``subtract``).
     The emulator's float profile and the float reference (:func:`backends.reference.simulate`, also
     the attack side's differentiable twin) run this one step.
 
@@ -428,6 +435,7 @@ def float_lif_step(u, v, a, du_keep, dv_keep, bias, vth, spike=None):
         bias: per-neuron bias broadcasting to ``v``, or ``None``.
         vth: the threshold (float units).
         spike: ``(v - vth) -> spikes`` with a surrogate gradient; ``None``: the step ``v > vth``.
+        subtract: reset by subtracting ``vth`` instead of to 0.
 
     Returns:
         ``(u, v after the reset, spikes)``; the spikes are 0/1 in ``v``'s dtype (bool without ``spike``).
@@ -442,6 +450,6 @@ def float_lif_step(u, v, a, du_keep, dv_keep, bias, vth, spike=None):
     v = v * dv_keep + u + bias if bias is not None else v * dv_keep + u
     if spike is None:
         z = v > vth
-        return u, torch.where(z, torch.zeros_like(v), v), z
+        return u, torch.where(z, v - vth if subtract else torch.zeros_like(v), v), z
     z = spike(v - vth)
-    return u, v * (1 - z.detach()), z
+    return u, (v - vth * z.detach() if subtract else v * (1 - z.detach())), z

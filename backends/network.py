@@ -4,8 +4,9 @@
 float reference all execute this one form, so they accept and refuse the same graphs.
 
 - A :class:`Population` is one NIR neuron node (LIF, IF, CubaLIF) in Lava's float LIF convention
-  ``u = u (1 - du) + a;  v = v (1 - dv) + u + bias;  spike v > vth;  v -> 0``, with per-neuron
-  ``du``/``dv`` (Lava's LIF has one value per process: :meth:`Population.groups` splits it).
+  ``u = u (1 - du) + a;  v = v (1 - dv) + u + bias;  spike v > vth;  v -> 0`` (or ``v -> v - vth``,
+  subtract reset, which NIR cannot say and the user chooses), with per-neuron ``du``/``dv``
+  (Lava's LIF has one value per process: :meth:`Population.groups` splits it).
 - A :class:`Projection` is the linear map from one source (the network input or a population) to
   one target population: the NIR linear nodes on the paths between them folded into one dense
   matrix or one convolution.
@@ -45,6 +46,8 @@ class Population:
             weights and bias by :func:`backends.graph.lower`).
         bias: float64 ``[n]``, added to ``v`` every step.
         neuron: the NIR node type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
+        reset: what a spike does to ``v``: ``"zero"`` (Lava's LIF) or ``"subtract"`` (``v -> v - vth``,
+            snnTorch's, sinabs' and rockpool's default; one spike a step at most).
 
     Example:
         >>> pop = Population("lif", (4,), du=np.ones(4), dv=np.array([0.1, 0.2, 0.1, 0.2]), vth=1.0,
@@ -60,6 +63,7 @@ class Population:
     vth: float
     bias: np.ndarray
     neuron: str
+    reset: str = "zero"
     _groups: list | None = field(default=None, init=False, repr=False, compare=False)
 
     @property

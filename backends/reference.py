@@ -116,6 +116,7 @@ def simulate(
                 torch.as_tensor(1 - pop.dv, dtype=torch.float64, device=dev).reshape(pop.shape),
                 torch.as_tensor(pop.bias, dtype=torch.float64, device=dev).reshape(pop.shape),
                 thresholds.get(name, pop.vth),
+                pop.reset == "subtract",
             )
         inside = {name: [p for p in network.incoming(name) if p.source in members] for name in group}
         state = {name: (torch.zeros_like(ext[name][0]), torch.zeros_like(ext[name][0])) for name in group}
@@ -127,9 +128,9 @@ def simulate(
                     step = t - 1 if proj.recurrent else t
                     if step >= 0:
                         a = a + apply(proj, fired[proj.source][step])
-                du_keep, dv_keep, bias, vth = params[name]
+                du_keep, dv_keep, bias, vth, subtract = params[name]
                 fn = spike if observe is None else _observed(spike, observe, name, a)
-                u, v, z = float_lif_step(*state[name], a, du_keep, dv_keep, bias, vth, fn)
+                u, v, z = float_lif_step(*state[name], a, du_keep, dv_keep, bias, vth, fn, subtract)
                 state[name] = (u, v)
                 fired[name].append(z.double())
         out.update({name: torch.stack(zs) for name, zs in fired.items()})

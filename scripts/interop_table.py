@@ -56,11 +56,11 @@ def main() -> int:
         graph = backends.read_graph(e.path)
         out = {}
         for profile in ("loihi2", "float"):
-            emu = backends.load(graph, profile, "emulator", framework=e.framework).run(e.x, record=True)
-            lava = backends.load(graph, profile, "lava", framework=e.framework).run(e.x, record=True)
+            emu = backends.load(graph, profile, "emulator", framework=e.framework, reset=e.reset).run(e.x, record=True)
+            lava = backends.load(graph, profile, "lava", framework=e.framework, reset=e.reset).run(e.x, record=True)
             out[profile] = _match(emu.layers, lava.layers)
-        net = backends.lower(graph, framework=e.framework)
-        ref = backends.load(graph, None, "reference", framework=e.framework).run(e.x)
+        net = backends.lower(graph, framework=e.framework, reset=e.reset)
+        ref = backends.load(graph, None, "reference", framework=e.framework, reset=e.reset).run(e.x)
         own = torch.as_tensor(e.own, dtype=torch.float32)
         agree = float((ref.output == own).float().mean())
         kinds = "+".join(sorted({p.neuron for p in net.populations}))

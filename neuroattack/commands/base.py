@@ -91,11 +91,11 @@ def events_text(summary) -> str:
     return text
 
 
-_GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework")
+_GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework", "reset")
 
 
 def add_network(p: argparse.ArgumentParser, graph_help: str, data: bool = True) -> None:
-    """``--checkpoint DIR`` or ``--graph FILE.nir``; for a graph ``--dt`` and ``--framework``, and with
+    """``--checkpoint DIR`` or ``--graph FILE.nir``; for a graph ``--dt``, ``--framework`` and ``--reset``, and with
     ``data`` also ``--dataset``, ``--encoding`` and ``--timesteps`` (a checkpoint's config says them)."""
     from backends.timestep import FRAMEWORK_DT
     from neuroattack.data.datasets import DATASETS
@@ -111,6 +111,20 @@ def add_network(p: argparse.ArgumentParser, graph_help: str, data: bool = True) 
         p.add_argument("--timesteps", type=positive_int, default=None, help="with --graph: steps per sample (8)")
     p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
     p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
+    add_reset(p)
+
+
+def add_reset(p: argparse.ArgumentParser) -> None:
+    """``--reset zero|subtract``: what a spike does to a NIR graph's membrane (NIR cannot say it)."""
+    from backends.reset import RESETS
+
+    p.add_argument(
+        "--reset",
+        choices=RESETS,
+        default=None,
+        help="with --graph: a spike sets v to 0 or subtracts the threshold (default: --framework's own "
+        "default, stated in a warning; zero otherwise)",
+    )
 
 
 def network_config(args: argparse.Namespace) -> dict | None:

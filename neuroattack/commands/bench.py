@@ -121,6 +121,7 @@ def run_backends(args: argparse.Namespace) -> int:
         label=label,
         dt=args.dt,
         framework=args.framework,
+        reset=args.reset,
     )
     report["source"] = str(args.checkpoint or args.graph)
     write_json(args.out, report)

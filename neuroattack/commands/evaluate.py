@@ -75,7 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
         if args.graph is not None:  # a NIR file: loaded as it is
             executor = backends.load(
-                args.graph, args.profile, args.backend, dt=args.dt, framework=args.framework, device=device
+                args.graph,
+                args.profile,
+                args.backend,
+                dt=args.dt,
+                framework=args.framework,
+                device=device,
+                reset=args.reset,
             )
         else:
             executor = deploy(model, args.backend, args.profile, config["timesteps"], device=device)

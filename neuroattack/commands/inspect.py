@@ -12,7 +12,7 @@ import argparse
 import warnings
 from pathlib import Path
 
-from neuroattack.commands.base import Command, add_profile
+from neuroattack.commands.base import Command, add_profile, add_reset
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--framework", choices=sorted(FRAMEWORK_DT), default=None, help="the exporter, for its time-step convention"
     )
+    add_reset(p)
     add_profile(p, "loihi2")
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         graph = backends.read_graph(args.nir)
-        network = backends.lower(graph, args.dt, args.framework)
+        network = backends.lower(graph, args.dt, args.framework, args.reset)
     for w in caught:
         print(f"warning: {w.message}")
     shape = "x".join(map(str, network.input_shape))

@@ -80,8 +80,8 @@ class RunSpec:
 
     Args:
         checkpoint: a checkpoint folder, or a NIR file (``.nir``, any framework's; then
-            ``dataset`` is required and ``encoding``, ``timesteps``, ``dt``, ``framework`` say how
-            it runs, as ``neuroattack attack --graph``).
+            ``dataset`` is required and ``encoding``, ``timesteps``, ``dt``, ``framework``, ``reset``
+            say how it runs, as ``neuroattack attack --graph``).
         attack: the attack's name (``g2s-rsf``, ``pgd``, ..., or a query attack: ``square``).
         grad: the gradient estimator (``stbp``, ``hart``, ...; ``none`` for a query attack).
         options: the attack's keyword options (its own and the shared ``targeted``, ``eot``,
@@ -101,6 +101,8 @@ class RunSpec:
         batch_size: samples per attack call.
         label: the model's name in reports (default: the file or folder name); not in the key.
         dataset, encoding, timesteps, dt, framework: how a NIR file runs (see ``checkpoint``).
+        reset: a NIR file's reset, ``"zero"`` or ``"subtract"`` (``None``: the framework's default,
+            else zero; :func:`backends.resolve_reset`).
         device: where crafting, the simulation side of the replay and the emulator compute; a run
             on another device than the CPU is another run (float rounding differs there).
         data_root: the folder the dataset is read from (default: ``$NEUROATTACK_DATA``); not in
@@ -133,6 +135,7 @@ class RunSpec:
     timesteps: int = 8
     dt: float | None = None
     framework: str | None = None
+    reset: str | None = None
     device: str = "cpu"
     data_root: str | None = None
     split: str = "test"
@@ -140,8 +143,8 @@ class RunSpec:
     def __post_init__(self) -> None:
         if self.graph and self.dataset is None:
             raise ValueError(f"run on NIR graph {self.checkpoint}: give dataset= (the data to attack)")
-        if not self.graph and (self.dataset, self.dt, self.framework) != (None, None, None):
-            raise ValueError(f"dataset, dt and framework apply to a .nir checkpoint only, not {self.checkpoint}")
+        if not self.graph and (self.dataset, self.dt, self.framework, self.reset) != (None,) * 4:
+            raise ValueError(f"dataset, dt, framework and reset apply to a .nir checkpoint only, not {self.checkpoint}")
         if self.craft_on not in ("sim", "hardware", "query"):
             raise ValueError(f"craft_on must be 'sim', 'hardware' or 'query', got {self.craft_on!r}")
         if self.split not in ("train", "val", "test"):
@@ -230,7 +233,17 @@ class RunSpec:
             out["device"] = self.device
         if self.graph:
             out["graph"] = {k: getattr(self, k) for k in ("dataset", "encoding", "timesteps", "dt", "framework")}
+            reset = self._reset()
+            if reset != "zero":  # zero-reset keys stay as they were before the choice existed
+                out["graph"]["reset"] = reset
         return out
+
+    def _reset(self) -> str:
+        """The reset the run's graph is read with, as far as the spec says (the file's own
+        ``metadata["reset"]`` is part of its digest)."""
+        from backends.reset import FRAMEWORK_RESET
+
+        return self.reset or FRAMEWORK_RESET.get(str(self.framework).lower(), "zero")
 
     def settings(self) -> dict[str, Any]:
         """What defines the run besides its labels: the crafting (by content) and the replay."""
@@ -256,7 +269,9 @@ class RunSpec:
         from neuroattack.victims import Victim
 
         if self.graph:
-            return Victim.from_nir(self.checkpoint, self.encoding, self.timesteps, dt=self.dt, framework=self.framework)
+            return Victim.from_nir(
+                self.checkpoint, self.encoding, self.timesteps, dt=self.dt, framework=self.framework, reset=self.reset
+            )
         return Victim.from_checkpoint(self.checkpoint)
 
     def data(self, progress: bool = False):
@@ -279,7 +294,13 @@ class RunSpec:
 
         if self.graph:
             executor = backends.load(
-                self.checkpoint, self.profile, self.backend, dt=self.dt, framework=self.framework, device=self.device
+                self.checkpoint,
+                self.profile,
+                self.backend,
+                dt=self.dt,
+                framework=self.framework,
+                device=self.device,
+                reset=self.reset,
             )
             return self.victim().model, executor
         model, config = load_checkpoint(self.checkpoint)

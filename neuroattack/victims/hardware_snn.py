@@ -5,7 +5,8 @@ on the same functional core (:mod:`backends.loihi`: :func:`~backends.loihi.activ
 :func:`~backends.loihi.lif_update` with straight-through rounding): its forward pass is the emulator's integer
 arithmetic (Lava's weight truncation, ``weight_exp`` shifts, one-step synaptic delays on every projection
 (skip and recurrent ones included), per-neuron 12-bit decays
-with truncation toward zero, 24-bit wrap and saturation, ``v > vth << 6``, reset to 0), computed on
+with truncation toward zero, 24-bit wrap and saturation, ``v > vth << 6``, reset to 0 or by
+subtraction as the population says), computed on
 integer-valued float64 tensors, so its output spikes over the hardware window equal the emulator's
 (and Lava's) exactly. Its backward pass uses the model's surrogate derivative at the threshold (in
 float units) and a straight-through estimator over every rounding, truncation and wrap. Crafting
@@ -171,7 +172,7 @@ class HardwareSNN(nn.Module):
                 du_keep, dv_keep = self.keeps[i]
                 u, v = lif_update(*state[i], a, du_keep, dv_keep, self.biases[i], m, shift, bits, STRAIGHT_THROUGH)
                 z = self._spike(v, i)
-                state[i] = (u, v * (1 - z))
+                state[i] = (u, v - z * self.vth[i] if net.populations[i].reset == "subtract" else v * (1 - z))
                 now[q.name] = z
             last = now
             out.append(now[net.output].reshape(batch, -1))

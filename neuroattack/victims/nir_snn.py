@@ -34,8 +34,10 @@ class NIRSNN(nn.Module):
     Args:
         graph: a ``nir.NIRGraph`` or the path of a ``.nir`` file (any framework's).
         dt: seconds per step (``None``: the graph's metadata, else ``framework``'s convention).
-        framework: the exporting framework, for its time-step convention.
+        framework: the exporting framework, for its time-step convention and default reset.
         surrogate: ``(name, width)`` of the surrogate derivative (``"rect"``, ``"triangle"``, ...).
+        reset: ``"zero"`` or ``"subtract"`` (``None``: the framework's default, else zero;
+            :func:`backends.resolve_reset`).
 
     ``forward(x [T, B, *input_shape]) -> spikes [T, B, K]`` (no hardware delays, as the reference).
 
@@ -55,13 +57,14 @@ class NIRSNN(nn.Module):
         dt: float | None = None,
         framework: str | None = None,
         surrogate: tuple[str, float] = ("rect", 1.0),
+        reset: str | None = None,
     ):
         super().__init__()
         if surrogate[0] not in SURROGATES or not surrogate[1] > 0:
             raise ValueError(f"surrogate must be one of {sorted(SURROGATES)} with a width > 0, got {surrogate}")
         install()
         self.graph = backends.read_graph(graph)
-        self.network = backends.lower(self.graph, dt, framework)
+        self.network = backends.lower(self.graph, dt, framework, reset)
         self.input_shape = tuple(self.network.input_shape)
         self._weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in self.network.projections}
         self._surrogate = (SURROGATES[surrogate[0]], float(surrogate[1]))

@@ -63,6 +63,7 @@ class Victim:
         dt: float | None = None,
         framework: str | None = None,
         surrogate: tuple[str, float] = ("rect", 1.0),
+        reset: str | None = None,
     ) -> Victim:
         """The victim of any NIR graph (a ``nir.NIRGraph`` or a ``.nir`` file from any framework).
 
@@ -72,8 +73,9 @@ class Victim:
             timesteps: ``T``, steps per sample.
             loss: the loss the attacks use (``"mse"`` or ``"ce"``).
             dt: seconds per step (``None``: the graph's metadata, else ``framework``'s convention).
-            framework: the exporting framework, for its time-step convention.
+            framework: the exporting framework, for its time-step convention and default reset.
             surrogate: ``(name, width)`` of the surrogate derivative used for gradients.
+            reset: ``"zero"`` or ``"subtract"`` (``None``: the framework's default, else zero).
 
         Returns:
             the :class:`Victim` of a :class:`~neuroattack.victims.nir_snn.NIRSNN` (every estimator).
@@ -86,7 +88,7 @@ class Victim:
 
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ValueError(f"timesteps must be an integer >= 1, got {timesteps!r}")
-        return cls(NIRSNN(graph, dt, framework, surrogate), encoding, timesteps, loss)
+        return cls(NIRSNN(graph, dt, framework, surrogate, reset), encoding, timesteps, loss)
 
     @classmethod
     def from_module(

@@ -43,6 +43,12 @@ def graph(nodes: dict, edges: list, dt=DT) -> nir.NIRGraph:
     return g
 
 
+def with_reset(g: nir.NIRGraph, reset: str) -> nir.NIRGraph:
+    """``g`` saying in its metadata which reset its neurons use (``"zero"`` or ``"subtract"``)."""
+    g.metadata = {**(g.metadata or {}), "reset": reset}
+    return g
+
+
 def chain(sizes, neuron, seed=0, scale=3.0, bias=0.0):
     """Input -> (Affine -> neuron) x L -> Output, with Affine biases ``bias``."""
     rng = np.random.default_rng(seed)

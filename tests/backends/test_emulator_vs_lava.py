@@ -130,6 +130,23 @@ def case_recurrence(profile):
     return g, x, check
 
 
+def case_subtract(profile):
+    """Subtract reset (Lava: backends.lava_neurons.SubtractLIF) in a recurrent group and a fed-forward
+    population, strong drive so that neurons stay above threshold after a spike."""
+    g = G.with_reset(G.recurrent(scale=12.0, rec_scale=4.0, neuron=lambda n: G.lif(n, tau=0.004)), "subtract")
+    x = G.spikes((6,), batch=3, steps=6, density=0.5)
+
+    def check(emu, result):
+        assert all(r.subtract for r in emu._neurons.values())
+        same = G.recurrent(scale=12.0, rec_scale=4.0, neuron=lambda n: G.lif(n, tau=0.004))
+        zero = backends.load(G.with_reset(same, "zero"), profile, "emulator").run(x, record=True)
+        for a, b in zip(result.layers, zero.layers):
+            assert int(a.sum()) > int(b.sum())  # the kept excess spikes again: the subtract path ran
+        _all_spike(result)
+
+    return g, x, check
+
+
 def case_skip(profile):
     g = G.skip(scale=10.0, neuron=lambda n: G.lif(n, tau=0.002))
     x = G.spikes((6,), batch=3, steps=6, density=0.5)
@@ -289,6 +306,7 @@ CASES = {
     "biases": case_biases,
     "cubalif": case_cubalif,
     "recurrence": case_recurrence,
+    "subtract": case_subtract,
     "skip": case_skip,
     "negative-weight-exp": case_negative_weight_exp,
     "int32-wrap": case_int32_wrap,
@@ -340,6 +358,8 @@ def test_quiet_networks_run_long_with_lifreset_and_agree_with_pausing(monkeypatc
     assert backends.load(g, "loihi2", "lava").quiet()
     assert not backends.load(G.chain([6, 10, 4], G.if_, bias=0.1), "loihi2", "lava").quiet()
     assert not backends.load(G.recurrent(), "loihi2", "lava").quiet()
+    # a subtract-reset neuron above threshold spikes on after its input stops: no LIFReset run
+    assert not backends.load(G.with_reset(G.chain([6, 10, 4], G.if_, scale=1.5), "subtract"), "loihi2", "lava").quiet()
     fresh = backends.load(g, "loihi2", "lava", fresh=True).run(x, record=True)
     quiet = backends.load(g, "loihi2", "lava").run(x, record=True)
     monkeypatch.setattr(LavaExecutor, "quiet", lambda self: False)

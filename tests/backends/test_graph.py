@@ -193,7 +193,7 @@ def test_nested_graphs_are_inlined():
         (lambda g: g.nodes["n0"].tau.__setitem__(2, 0.0), r"NIR node 'n0': tau\[2\] = 0 must be > 0"),
         (lambda g: g.nodes["n0"].v_threshold.__setitem__(1, 0.0), r"v_threshold\[1\] = 0 must be > 0"),
         (lambda g: g.nodes["n0"].v_leak.__setitem__(3, np.inf), r"v_leak\[3\] = inf is not finite"),
-        (lambda g: g.nodes["n0"].v_reset.__setitem__(0, 0.5), r"v_reset\[0\] = 0.5; Lava's LIF resets v to 0"),
+        (lambda g: g.nodes["n0"].v_reset.__setitem__(0, 0.5), r"v_reset\[0\] = 0.5; a spike sets v to 0"),
         (lambda g: g.nodes["n0"].tau.__setitem__(1, 1e-4), r"tau\[1\] = 0.0001 s is below the time step dt = 0.001 s"),
         (lambda g: g.metadata.__setitem__("dt", 0.0), r"time step dt from the graph's metadata = 0.0 must be"),
         (lambda g: g.edges.append(("fc0", "output")), r"Output node 'output' must be fed by exactly one neuron"),

@@ -30,7 +30,7 @@ def exports(tmp_path_factory):
 
 
 KEYS = (
-    [f"snntorch-{i}" for i in range(5)] + [f"rockpool-{i}" for i in range(5, 8)] + [f"sinabs-{i}" for i in range(8, 11)]
+    [f"snntorch-{i}" for i in range(6)] + [f"rockpool-{i}" for i in range(6, 9)] + [f"sinabs-{i}" for i in range(9, 12)]
 )
 
 
@@ -38,7 +38,7 @@ def _load(e, profile, kind, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # framework conventions assumed, off-spec shapes adapted
         graph = backends.read_graph(e.path)
-        return backends.load(graph, profile, kind, framework=e.framework, **options)
+        return backends.load(graph, profile, kind, framework=e.framework, reset=e.reset, **options)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -80,7 +80,7 @@ def test_slow_current_with_an_affine_bias_is_a_constant_input_current(exports):
 
 
 def test_off_spec_shapes_are_adapted_with_a_warning(exports):
-    e = exports["rockpool-5"]
+    e = exports["rockpool-6"]
     with pytest.warns(UserWarning, match="fails NIR's type check"):
         graph = backends.read_graph(e.path)
     with pytest.warns(UserWarning, match=r"keeps a leading batch/time dimension of 1 .* read as \[6\]"):

@@ -21,7 +21,7 @@ from backends.loihi import activation, float_lif_step, lif_step, wrap32
 M = 2**23
 
 
-def reference_fixed(feed: Feed, du, dv, bias, vth, steps):
+def reference_fixed(feed: Feed, du, dv, bias, vth, steps, subtract=False):
     """The emulator's torch path: activation per sum, the one-step delay, then lif_step."""
     sums = feed.sums.to(torch.int64)
     if feed.rule != "none":
@@ -34,16 +34,16 @@ def reference_fixed(feed: Feed, du, dv, bias, vth, steps):
     fired = torch.zeros(a.shape, dtype=torch.bool)
     work = (torch.empty_like(u), torch.empty_like(u))
     for t in range(steps):
-        u = lif_step(u, v, a[t], du, dv, bias, vth, M, 6, 12, fired[t], work)
+        u = lif_step(u, v, a[t], du, dv, bias, vth, M, 6, 12, fired[t], work, subtract)
     return fired.to(torch.int8)
 
 
-def reference_float(a, du, dv, bias, vth):
+def reference_float(a, du, dv, bias, vth, subtract=False):
     u = torch.zeros(a.shape[1:], dtype=torch.float64)
     v = torch.zeros_like(u)
     fired = torch.zeros(a.shape, dtype=torch.bool)
     for t in range(a.shape[0]):
-        u, v, fired[t] = float_lif_step(u, v, a[t], du, dv, bias, vth)
+        u, v, fired[t] = float_lif_step(u, v, a[t], du, dv, bias, vth, subtract=subtract)
     return fired.to(torch.int8)
 
 
@@ -69,8 +69,11 @@ def _registers(g, n, per_neuron):
     exp=st.integers(-8, 7),
     delay=st.integers(0, 2),
     dtype=st.sampled_from([torch.int32, torch.int64, torch.float32]),
+    subtract=st.booleans(),
 )
-def test_fixed_point_kernel_equals_lif_step(seed, steps, batch, n, magnitude, per_neuron, rule, exp, delay, dtype):
+def test_fixed_point_kernel_equals_lif_step(
+    seed, steps, batch, n, magnitude, per_neuron, rule, exp, delay, dtype, subtract
+):
     g = torch.Generator().manual_seed(seed)
     fed = max(steps - delay, 0)
     if dtype != torch.int64:
@@ -79,8 +82,24 @@ def test_fixed_point_kernel_equals_lif_step(seed, steps, batch, n, magnitude, pe
     du, dv, bias = _registers(g, n, per_neuron)
     vth = int(torch.randint(1, 2**16, (1,), generator=g)) << 6
     feed = Feed(sums, delay=delay, rule=rule, exp=exp)
-    got = scan_cpu(feed, ScanParams.build(du, dv, bias, vth, n, True, M, 6, 12), steps)
-    assert torch.equal(got, reference_fixed(feed, du, dv, bias, vth, steps))
+    got = scan_cpu(feed, ScanParams.build(du, dv, bias, vth, n, True, M, 6, 12, subtract), steps)
+    assert torch.equal(got, reference_fixed(feed, du, dv, bias, vth, steps, subtract))
+
+
+def test_subtract_reset_keeps_what_is_above_threshold():
+    """A constant drive of 0.6 thresholds: reset to 0 spikes every second step; subtracting the
+    threshold carries the excess (0.6, 1.2 -> 0.2, 0.8, 1.4 -> 0.4, 1.0, 1.6 -> 0.6, ...), worked
+    out by hand."""
+    vth = 1000 << 6
+    sums = torch.full((8, 1, 1), 600, dtype=torch.int64)
+    p = dict(du_keep=0, dv_keep=4096, bias=None, vth=vth, n=1, fixed=True, m=M, shift=6, bits=12)
+    zero = scan_cpu(Feed(sums), ScanParams.build(**p), 8).flatten().tolist()
+    sub = scan_cpu(Feed(sums), ScanParams.build(**p, subtract=True), 8).flatten().tolist()
+    assert zero == [0, 1, 0, 1, 0, 1, 0, 1]
+    assert sub == [0, 1, 0, 1, 0, 1, 1, 0]  # v: 600, 1200, 800, 1400, 1000, 1600, 1200, 800 (x 64)
+    floats = torch.full((8, 1, 1), 0.6, dtype=torch.float64)
+    got = scan_cpu(Feed(floats), ScanParams.build(0.0, 1.0, None, 1.0, 1, False, subtract=True), 8)
+    assert got.flatten().tolist() == reference_float(floats, 0.0, 1.0, None, 1.0, subtract=True).flatten().tolist()
 
 
 def test_the_wraps_ran_in_the_kernel():
@@ -110,6 +129,8 @@ def test_float_kernel_equals_float_lif_step_bit_for_bit(seed, steps, n, per_neur
         du, dv, bias = 0.3, 0.9, None
     got = scan_cpu(Feed(a), ScanParams.build(du, dv, bias, 0.5, n, False), steps)
     assert torch.equal(got, reference_float(a, du, dv, bias, 0.5))
+    got = scan_cpu(Feed(a), ScanParams.build(du, dv, bias, 0.5, n, False, subtract=True), steps)
+    assert torch.equal(got, reference_float(a, du, dv, bias, 0.5, subtract=True))
 
 
 def test_fused_scan_refuses_a_device_without_a_kernel():
@@ -133,13 +154,17 @@ _TRITON_SCRIPT = textwrap.dedent(
         dv = torch.randint(0, 4097, (7,), generator=g)
         bias = torch.randint(-3000, 3000, (7,), generator=g)
         feed = Feed(sums, delay=1, rule=rule, exp=exp)
-        params = ScanParams.build(du, dv, bias, 5000 << 6, 7, True, M, 6, 12)
-        assert torch.equal(scan_cuda(feed, params, 7), reference_fixed(feed, du, dv, bias, 5000 << 6, 7)), rule
+        for subtract in (False, True):
+            params = ScanParams.build(du, dv, bias, 5000 << 6, 7, True, M, 6, 12, subtract)
+            want = reference_fixed(feed, du, dv, bias, 5000 << 6, 7, subtract)
+            assert torch.equal(scan_cuda(feed, params, 7), want), (rule, subtract)
         checked += 1
     a = torch.randn((6, 3, 7), generator=g, dtype=torch.float64)
     du, dv = torch.rand(7, generator=g, dtype=torch.float64), torch.rand(7, generator=g, dtype=torch.float64)
     got = scan_cuda(Feed(a), ScanParams.build(du, dv, None, 0.5, 7, False), 6)
     assert torch.equal(got, reference_float(a, du, dv, None, 0.5))
+    got = scan_cuda(Feed(a), ScanParams.build(du, dv, None, 0.5, 7, False, subtract=True), 6)
+    assert torch.equal(got, reference_float(a, du, dv, None, 0.5, subtract=True))
     # a threshold float32 cannot hold: one ulp above 0.3 spikes in float64, not against float32(0.3)
     a = torch.full((1, 1, 2), 0.3, dtype=torch.float64)
     a[0, 0, 1] = torch.nextafter(torch.tensor(0.3, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
@@ -178,12 +203,13 @@ def test_triton_kernels_compile_for_a_gpu_without_one():
     ints = ("steps", "fed", "delay", "total", "n")
     fixed = {"sums_ptr": "*i32", "out_ptr": "*i8", "du_ptr": "*i64", "dv_ptr": "*i64", "bias_ptr": "*i64",
              **dict.fromkeys(ints + ("exp", "vth", "m", "shift", "bits"), "i32"), "half": "i64", "low32": "i64",
-             "half_w": "i32", "low_w": "i32", "RULE": "constexpr", "BLOCK": "constexpr"}  # fmt: skip
-    for rule in (0, 1, 2):
-        compiled = triton.compile(ASTSource(kernels["fixed"], fixed, {"RULE": rule, "BLOCK": 256}), target=target)
-        assert "st.global" in compiled.asm["ptx"]
+             "half_w": "i32", "low_w": "i32", "RULE": "constexpr", "SUB": "constexpr",
+             "BLOCK": "constexpr"}  # fmt: skip
+    for rule, sub in ((0, False), (1, False), (2, False), (1, True)):
+        source = ASTSource(kernels["fixed"], fixed, {"RULE": rule, "SUB": sub, "BLOCK": 256})
+        assert "st.global" in triton.compile(source, target=target).asm["ptx"]
     floating = {"sums_ptr": "*fp64", "out_ptr": "*i8", "du_ptr": "*fp64", "dv_ptr": "*fp64", "bias_ptr": "*fp64",
-                "vth_ptr": "*fp64", **dict.fromkeys(ints, "i32"), "BLOCK": "constexpr"}  # fmt: skip
-    source = ASTSource(kernels["floating"], floating, {"BLOCK": 256})
+                "vth_ptr": "*fp64", **dict.fromkeys(ints, "i32"), "SUB": "constexpr", "BLOCK": "constexpr"}  # fmt: skip
+    source = ASTSource(kernels["floating"], floating, {"SUB": False, "BLOCK": 256})
     ptx = triton.compile(source, target=target, options={"enable_fp_fusion": False}).asm["ptx"]
     assert "mul.rn.f64" in ptx and "fma" not in ptx

@@ -21,6 +21,10 @@ GRAPHS = {
     "skip": (lambda: G.skip(scale=10.0, neuron=lambda n: G.lif(n, tau=0.002)), (6,)),
     "cubalif-bias": (lambda: G.chain([6, 10, 6], lambda n: G.cubalif(n, 0.004, 0.005), scale=12.0, bias=0.1), (6,)),
     "conv": (lambda: G.conv(scale=6.0), (2, 8, 8)),
+    "subtract": (
+        lambda: G.with_reset(G.recurrent(scale=12.0, rec_scale=4.0, neuron=lambda n: G.lif(n, 0.004)), "subtract"),
+        (6,),
+    ),
 }
 
 
@@ -47,7 +51,9 @@ def snntorch_victim(tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exported = I.snntorch_exports(tmp_path_factory.mktemp("snn"))[2]  # the recurrent RLeaky net
-        victim = Victim.from_nir(exported.path, "events", 10, framework="snntorch", surrogate=("rect", 1.0))
+        victim = Victim.from_nir(
+            exported.path, "events", 10, framework="snntorch", surrogate=("rect", 1.0), reset=exported.reset
+        )
     return victim, exported
 
 
