@@ -29,6 +29,15 @@ import numpy as np
 
 from backends.network import Network, Population, Projection
 from backends.profile import HardwareProfile
+from backends.timestep import FRAMEWORK_DT
+
+# How the weights into a population grow with the time step (the table of backends.graph): IF r dt,
+# LIF r dt / tau, CubaLIF w_in (dt / tau_syn) (dt / tau_mem) r; the threshold does not move.
+_DT_WEIGHTS = {"IF": (1, "r dt"), "LIF": (1, "r dt / tau"), "CubaLIF": (2, "w_in r dt^2 / (tau_syn tau_mem)")}
+
+
+class _ThresholdRangeError(ValueError):
+    """A threshold register out of range: the weights into the population are too small or too large for it."""
 
 
 @dataclass(frozen=True)
@@ -263,15 +272,26 @@ def choose_scale(pop: Population, incoming: list[Projection], profile: HardwareP
         >>> choose_scale(net.populations[0], net.projections, HardwareProfile("loihi2", fixed_point=True))
         16384.0
     """
-    vth_limit = (1 << profile.threshold_bits) - 1
-    s_target = min(profile.max_state / (1 << profile.shift) / profile.headroom / pop.vth, vth_limit / pop.vth)
-    scales = []
+    return _scale(pop.vth, _weight_ranges(incoming, profile), profile)
+
+
+def _weight_ranges(incoming: list[Projection], profile: HardwareProfile) -> list[tuple[float, int, int, int]]:
+    """``(largest |weight|, mantissa limit, lowest exponent, highest exponent)`` of each non-zero projection."""
+    ranges = []
     for proj in incoming:
         wmax = float(np.abs(proj.weight).max()) if proj.weight.size else 0.0
-        if wmax == 0:
-            continue
-        mant_max = _mant_max(proj.weight, profile.mantissa_bits)
-        lo, hi = _exp_range(proj, profile)
+        if wmax > 0:
+            ranges.append((wmax, _mant_max(proj.weight, profile.mantissa_bits), *_exp_range(proj, profile)))
+    return ranges
+
+
+def _scale(vth: float, ranges: list[tuple[float, int, int, int]], profile: HardwareProfile, gain: float = 1.0) -> float:
+    """:func:`choose_scale` from :func:`_weight_ranges`, every weight multiplied by ``gain``."""
+    vth_limit = (1 << profile.threshold_bits) - 1
+    s_target = min(profile.max_state / (1 << profile.shift) / profile.headroom / vth, vth_limit / vth)
+    scales = []
+    for wmax, mant_max, lo, hi in ranges:
+        wmax *= gain
         exp = min(max(math.floor(math.log2(s_target * wmax / mant_max)), lo), hi)
         scales.append(mant_max * 2.0**exp / wmax)
     return min(scales) if scales else s_target
@@ -313,7 +333,9 @@ def quantize_population(pop: Population, incoming: list[Projection], profile: Ha
     scale = choose_scale(pop, incoming, profile)
     vth = int(round(pop.vth * scale))
     if not 0 < vth < (1 << profile.threshold_bits):
-        raise ValueError(f"population {pop.name!r}: threshold {vth} does not fit {profile.threshold_bits} bits")
+        raise _ThresholdRangeError(
+            f"population {pop.name!r}: threshold {vth} does not fit {profile.threshold_bits} bits"
+        )
     bias_mant, bias_exp = _bias(pop.bias, scale, profile)
     unity = profile.decay_unity
     du = np.clip(np.round(pop.du * unity) - 1, 0, unity - 1).astype(np.int64)
@@ -370,7 +392,10 @@ def quantize(network: Network, profile: HardwareProfile) -> IntNetwork:
         the :class:`IntNetwork` (populations and projections in the network's order).
 
     Raises:
-        ValueError: the profile is float, or a threshold does not fit (:func:`quantize_population`).
+        ValueError: the profile is float, or a threshold does not fit (:func:`quantize_population`): the
+            weights into the population are too small or too large for it. Those weights grow with the
+            time step (``r dt`` for IF), so the message names the ``dt`` used, the range of ``dt`` at which
+            every population fits and the exporters' conventions in it: a wrong ``dt`` is the usual cause.
 
     Example:
         >>> qnet = quantize(_example(), HardwareProfile("loihi2", fixed_point=True))
@@ -379,11 +404,90 @@ def quantize(network: Network, profile: HardwareProfile) -> IntNetwork:
     """
     pops, by_name = [], {}
     for pop in network.populations:
-        qpop, projs = quantize_population(pop, network.incoming(pop.name), profile)
+        try:
+            qpop, projs = quantize_population(pop, network.incoming(pop.name), profile)
+        except _ThresholdRangeError as err:
+            raise ValueError(f"{err}{_dt_hint(network, pop, profile)}") from None
         pops.append(qpop)
         for p in projs:
             by_name[p.name] = p
     return IntNetwork(network, pops, [by_name[p.name] for p in network.projections])
+
+
+def _dt_power(pop: Population) -> int:
+    """The power of ``dt`` the weights into ``pop`` grow with (0: they do not depend on it)."""
+    if pop.neuron == "LIF" and not np.any(pop.dv):
+        return 0  # snnTorch's beta = 1 (tau = r = inf), read as an integrator with r dt = 1 whatever dt is
+    return _DT_WEIGHTS.get(pop.neuron, (2 if np.any(pop.du < 1) else 1, ""))[0]
+
+
+def _fits(pops: list[Population], ranges: dict, profile: HardwareProfile, factor: float) -> bool:
+    """Whether every population of ``pops`` quantizes, and keeps its decays <= 1, at ``factor`` times the dt."""
+    for pop in pops:
+        if factor * float(pop.dv.max(initial=0.0)) > 1:
+            return False
+        if np.any(pop.du < 1) and factor * float(pop.du.max()) > 1:
+            return False
+        vth = round(pop.vth * _scale(pop.vth, ranges[pop.name], profile, factor ** _dt_power(pop)))
+        if not 0 < vth < (1 << profile.threshold_bits):
+            return False
+    return True
+
+
+def _dt_range(pops: list[Population], ranges: dict, profile: HardwareProfile) -> tuple[float, float] | None:
+    """The factors on dt (between 1e-9 and 1e9) at which every population of ``pops`` quantizes, to 3 digits:
+    ``(low, high)``, both inside; ``None`` if there are none (the set is an interval: a larger dt only
+    makes the weights larger against the threshold)."""
+    grid = 10.0 ** np.arange(-9.0, 9.01, 0.25)
+    fit = [i for i, f in enumerate(grid) if _fits(pops, ranges, profile, f)]
+    if not fit:
+        return None
+
+    def edge(inside: float, outside: float) -> float:
+        for _ in range(40):  # bisection in log: inside stays a fitting factor
+            mid = math.sqrt(inside * outside)
+            inside, outside = (mid, outside) if _fits(pops, ranges, profile, mid) else (inside, mid)
+        return inside
+
+    low = edge(grid[fit[0]], grid[fit[0] - 1]) if fit[0] > 0 else grid[0]
+    high = edge(grid[fit[-1]], grid[fit[-1] + 1]) if fit[-1] < len(grid) - 1 else grid[-1]
+    return _round_to(low, up=True), _round_to(high, up=False)
+
+
+def _round_to(x: float, up: bool, digits: int = 3) -> float:
+    """``x`` to ``digits`` significant digits, rounded up or down (so a bound stays inside its interval)."""
+    unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return (math.ceil(x / unit - 1e-9) if up else math.floor(x / unit + 1e-9)) * unit
+
+
+def _dt_hint(network: Network, pop: Population, profile: HardwareProfile) -> str:
+    """Why ``pop``'s threshold does not fit, in the terms of the time step (appended to the error)."""
+    ranges = {p.name: _weight_ranges(network.incoming(p.name), profile) for p in network.populations}
+    dt, power = network.dt, _dt_power(pop)
+    if power == 0:
+        return ""
+    large = round(pop.vth * _scale(pop.vth, ranges[pop.name], profile)) < 1
+    form = _DT_WEIGHTS.get(pop.neuron, (power, f"dt^{power}"))[1]
+    own = _dt_range([pop], ranges, profile)
+    every = _dt_range(network.populations, ranges, profile)
+    if own is None or every is None:
+        return (
+            f"; the weights into it are too {'large' if large else 'small'} for its threshold at any time step, "
+            f"so dt = {dt:g} s is not the cause"
+        )
+    factor = (1 / own[1] if large else own[0]) ** power
+    held = {}
+    for name, value in FRAMEWORK_DT.items():
+        if every[0] <= value / dt <= every[1]:
+            held.setdefault(value, []).append(name)
+    among = "; ".join(f"{'/'.join(names)}: {value:g} s, {value / dt:g}x the dt used" for value, names in held.items())
+    return (
+        f": at dt = {dt:g} s its input weights ({pop.neuron}: {form}) are {_round_to(factor, up=True):g}x or more "
+        f"too {'large' if large else 'small'} for its threshold, as a time step {'too long' if large else 'too short'} "
+        f"makes them; every population fits for dt from {every[0] * dt:.3g} to {every[1] * dt:.3g} s"
+        + (f" (the convention of {among})" if among else " (no exporter's convention)")
+        + ": pass the time step the network was trained with (dt=... or framework=...; --dt / --framework)"
+    )
 
 
 def quantization_report(qnet: IntNetwork) -> list[dict]:

@@ -82,13 +82,14 @@ def resolve_dt(graph: nir.NIRGraph, dt: float | None = None, framework: str | No
             raise ValueError(f"unknown framework {framework!r}; known: {sorted(FRAMEWORK_DT)} (or pass dt=...)")
         value = FRAMEWORK_DT[key]
         warnings.warn(
-            f"NIR graph has no time step: assumed {framework}'s convention dt = {value:g} s (pass dt=... to be sure)",
+            f"NIR graph has no time step: assumed {framework}'s convention dt = {value:g} s "
+            "(pass dt=... or --dt to be sure)",
             stacklevel=3,
         )
         return value
     warnings.warn(
-        f"NIR graph has no time step: guessed dt = {DEFAULT_DT:g} s; pass dt=... (or framework=...) "
-        "with the step the network was trained with",
+        f"NIR graph has no time step: guessed dt = {DEFAULT_DT:g} s; if the network was trained with another "
+        "step, pass it (dt=... or framework=...; --dt / --framework)",
         stacklevel=3,
     )
     return DEFAULT_DT

@@ -101,3 +101,16 @@ def test_inspect_refuses_a_bad_graph_in_one_line(tmp_path, capsys):
     assert main(["inspect", "--nir", str(tmp_path / "bad.nir"), "--dt", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["neuroattack inspect: error: NIR node 'linear': weight[1] = nan is not finite"]
+
+
+def test_inspect_explains_a_wrong_time_step_in_one_line(tmp_path, capsys):
+    from tests.backends.test_quantize import _in_steps
+
+    path = _in_steps(tmp_path)
+    assert main(["inspect", "--nir", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "warning: NIR graph has no time step: guessed dt = 0.001 s" in captured.out
+    (err,) = captured.err.strip().splitlines()
+    assert "threshold" in err and "at dt = 0.001 s" in err and "sinabs: 1 s" in err and "--dt / --framework" in err
+    assert main(["inspect", "--nir", str(path), "--framework", "sinabs"]) == 0
+    assert "dt 1 s" in capsys.readouterr().out

@@ -3,7 +3,8 @@
 Reads the file as written (``backends.read_graph``), lowers it with the time step given or found
 (``--dt``, the graph's metadata, ``--framework``'s convention), and prints the Lava processes it
 becomes and, for a fixed-point profile, each population's quantization error. A graph no backend
-accepts is one error line naming the node, field, index and value.
+accepts is one error line naming the node, field, index and value; a threshold that does not fit
+the profile names the range of time steps at which it would (a wrong ``--dt`` is the usual cause).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        graph = backends.read_graph(args.nir)
-        network = backends.lower(graph, args.dt, args.framework, args.reset)
-    for w in caught:
-        print(f"warning: {w.message}")
+        try:
+            graph = backends.read_graph(args.nir)
+            network = backends.lower(graph, args.dt, args.framework, args.reset)
+        finally:  # the warnings (the dt guessed, what was adapted) explain an error that follows
+            for w in caught:
+                print(f"warning: {w.message}")
     shape = "x".join(map(str, network.input_shape))
     print(
         f"{args.nir}: {len(network.populations)} populations, {len(network.projections)} projections, "

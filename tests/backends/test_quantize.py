@@ -55,3 +55,44 @@ def test_projections_into_one_population_share_its_scale_with_their_own_exponent
 def test_float_profile_has_nothing_to_quantize():
     with pytest.raises(ValueError, match="float"):
         quantize(lower(G.chain([5, 8], G.lif)), load_profile("float"))
+
+
+def _in_steps(tmp_path):
+    """A NIR file of IF neurons whose time constants are in steps (sinabs writes them so): at dt = 1 s the
+    weights are 2e-3 of the threshold; at the guessed 1 ms they are 2e-6, below Loihi's smallest ratio."""
+    import nir
+
+    weight = np.random.default_rng(0).uniform(-2e-3, 2e-3, (4, 6))
+    graph = nir.NIRGraph.from_list(
+        nir.Input(np.array([6])),
+        nir.Linear(weight),
+        nir.IF(r=np.ones(4), v_threshold=np.ones(4), v_reset=np.zeros(4)),
+        nir.Output(np.array([4])),
+    )
+    nir.write(tmp_path / "steps.nir", graph)
+    return tmp_path / "steps.nir"
+
+
+def test_a_threshold_out_of_range_names_the_time_step_and_the_range_that_fits(tmp_path):
+    import re
+
+    import backends
+
+    path = _in_steps(tmp_path)
+    with pytest.warns(UserWarning, match="guessed dt = 0.001 s"), pytest.raises(ValueError) as err:
+        backends.load(path, "loihi2", "emulator")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("population 'if': threshold ") and "does not fit 17 bits" in message
+    assert "at dt = 0.001 s" in message and "too small" in message
+    assert "sinabs: 1 s, 1000x the dt used" in message and "--dt / --framework" in message
+    low, high = (float(x) for x in re.search(r"fits for dt from (\S+) to (\S+) s", message).groups())
+    assert 1e-3 < low < 1 < high
+    backends.load(path, "loihi2", "emulator", dt=low)  # the bounds are inside: both load
+    backends.load(path, "loihi2", "emulator", dt=high)
+    with pytest.raises(ValueError, match="does not fit"):
+        backends.load(path, "loihi2", "emulator", dt=low * 0.99)
+    spikes = np.ones((1, 3, 6), np.float32)
+    with pytest.warns(UserWarning, match="assumed sinabs.s convention dt = 1 s"):
+        executor = backends.load(path, "loihi2", "emulator", framework="sinabs")
+    assert executor.run(spikes).output.shape == (1, 3, 4)
