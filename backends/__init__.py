@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import nir
+import numpy as np
 import torch
 
 from backends.emulator import EmulatorExecutor
@@ -55,12 +56,20 @@ KINDS = ("lava", "emulator", "reference")
 def read_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
     """A NIR graph, read with ``nir.read`` if a path is given (a clear error if it cannot be).
 
-    Files that fail only NIR's type check (rockpool 3.1 and sinabs 3.1 keep a batch or time
-    dimension in their ``Input``/``Output`` shapes) are read again without it, with a warning; the
-    lowering then checks the shapes itself (:mod:`backends.graph`).
+    What frameworks write off the spec is adapted here, each with a warning naming what was changed:
+
+    - files that fail only NIR's type check (rockpool 3.1 and sinabs 3.1 keep a batch or time
+      dimension in their ``Input``/``Output`` shapes) are read again without it; the lowering then
+      checks the shapes itself (:mod:`backends.graph`);
+    - an ``Input`` whose shape disagrees with what its first layers take (``Affine``/``Linear``:
+      ``[in_features]``, ``Conv2d``: ``[C_in, H, W]``, ``Conv1d``: ``[C_in, L]``, pooling: three
+      dimensions) only by a leading dimension of 1 (a batch or time dimension kept, ``[1, 2, 34, 34]``
+      before a ``Conv2d``) or by a missing leading channel dimension of 1 (``[28, 28]`` before a
+      one-channel ``Conv2d``) is read with that dimension dropped or added.
 
     Args:
-        graph: a ``nir.NIRGraph`` (returned as it is) or the path of a ``.nir`` file.
+        graph: a ``nir.NIRGraph`` (returned as it is unless its ``Input`` is adapted: then a new graph
+            with a new ``Input`` node) or the path of a ``.nir`` file.
 
     Returns:
         the ``nir.NIRGraph``.
@@ -73,19 +82,70 @@ def read_graph(graph: nir.NIRGraph | str | os.PathLike) -> nir.NIRGraph:
         >>> read_graph("net.nir").nodes.keys()  # doctest: +SKIP
     """
     if isinstance(graph, nir.NIRGraph):
-        return graph
+        return _fit_input(graph, "NIR graph")
     path = Path(graph)
     if not path.is_file():
         raise FileNotFoundError(f"NIR graph {path}: no such file")
     try:
-        return nir.read(path)
+        read = nir.read(path)
     except Exception as err:  # h5py/nir raise several types for a bad file
         try:
             read = nir.read(path, type_check=False)
         except Exception:
             raise ValueError(f"NIR graph {path}: not a readable NIR file ({err})") from err
         warnings.warn(f"NIR graph {path} fails NIR's type check ({err}); read without it", stacklevel=2)
-        return read
+    return _fit_input(read, f"NIR graph {path}")
+
+
+def _takes(node) -> tuple[int | None, ...] | None:
+    """The per-sample input shape a first layer takes (``None`` where its parameters do not say it)."""
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        return (int(np.shape(node.weight)[1]),)
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        channels = int(np.shape(node.weight)[1]) * int(node.groups)
+        spatial = getattr(node, "input_shape", None)
+        if spatial is None:
+            return (channels,) + (None,) * (1 if isinstance(node, nir.Conv1d) else 2)
+        return (channels, *(int(n) for n in np.atleast_1d(spatial)))
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        return (None, None, None)
+    return None
+
+
+def _fits(shape: tuple[int, ...], takes: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(takes) and all(t is None or t == s for s, t in zip(shape, takes))
+
+
+def _fit_input(graph: nir.NIRGraph, where: str) -> nir.NIRGraph:
+    """``graph`` with its ``Input`` shape fitted to its first layers when it differs from what they take
+    only by a leading dimension of 1 (see :func:`read_graph`); otherwise ``graph`` itself."""
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
+    if len(inputs) != 1:
+        return graph  # the lowering names the problem
+    name = inputs[0]
+    shape = graph.nodes[name].input_type.get("input")
+    if shape is None:
+        return graph
+    shape = tuple(int(n) for n in np.atleast_1d(shape))
+    firsts = {b: _takes(graph.nodes.get(b)) for a, b in graph.edges if a == name}
+    firsts = {k: t for k, t in firsts.items() if t is not None}
+    if not firsts or all(_fits(shape, t) for t in firsts.values()):
+        return graph
+    candidates = [((1, *shape), "lacks the leading channel dimension of 1")]
+    if len(shape) > 1 and shape[0] == 1:
+        candidates.insert(0, (shape[1:], "keeps a leading batch/time dimension of 1"))
+    for new, what in candidates:
+        if all(_fits(new, t) for t in firsts.values()):
+            first, takes = next(iter(firsts.items()))
+            described = "[" + ", ".join("*" if t is None else str(t) for t in takes) + "]"
+            warnings.warn(
+                f"{where}: Input node {name!r} of shape {list(shape)} {what} for its first layer {first!r} "
+                f"({type(graph.nodes[first]).__name__}, takes {described}); read as {list(new)}",
+                stacklevel=3,
+            )
+            nodes = {k: nir.Input(np.array(new)) if k == name else n for k, n in graph.nodes.items()}
+            return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=graph.metadata, type_check=False)
+    return graph
 
 
 def load(
