@@ -12,7 +12,9 @@ at ``dt = 0.1 ms``. No framework writes its step into the graph, so it comes, in
 :data:`FRAMEWORK_DT` (seconds per step each exporter's time constants assume): snnTorch,
 SpikingJelly and lava-dl write ``tau = dt / (1 - beta)`` with ``dt = 1e-4``; sinabs writes its
 time constants in steps (``dt = 1``); rockpool writes seconds with its modules' ``dt``
-(default 1 ms); Norse writes seconds with its default ``dt = 1 ms``.
+(default 1 ms); Norse writes seconds with its default ``dt = 1 ms``; spyx 1.0 writes
+``tau = dt / (1 - beta)`` (``tau_syn = dt / (1 - alpha)``) with the ``dt`` its ``spyx.nir.to_nir``
+is given, default 1, so in steps (``dt = 1``), as its ``from_nir`` reads them back by default.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ FRAMEWORK_DT = {
     "sinabs": 1.0,
     "rockpool": 1e-3,
     "norse": 1e-3,
+    # spyx 1.0 (spyx/nir.py): to_nir(model, input_shape, output_shape, dt=1) writes LIF
+    # tau = dt / (1 - beta), CubaLIF tau_mem = dt / (1 - beta), tau_syn = dt / (1 - alpha), and
+    # from_nir(graph, data, dt=1) reads beta = 1 - dt / tau: time constants in steps by default.
+    # It also writes r = beta, v_leak = 0 and no v_reset, though its neurons add their input
+    # unscaled (v = beta v + x) and reset by subtraction: only the step is its convention here.
+    "spyx": 1.0,
 }
 DEFAULT_DT = 1e-3
 

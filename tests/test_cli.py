@@ -111,6 +111,22 @@ def test_inspect_explains_a_wrong_time_step_in_one_line(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "warning: NIR graph has no time step: guessed dt = 0.001 s" in captured.out
     (err,) = captured.err.strip().splitlines()
-    assert "threshold" in err and "at dt = 0.001 s" in err and "sinabs: 1 s" in err and "--dt / --framework" in err
+    assert (
+        "threshold" in err
+        and "at dt = 0.001 s" in err
+        and "sinabs/spyx: 1 s, 1000x the dt used" in err
+        and "--dt / --framework" in err
+    )
     assert main(["inspect", "--nir", str(path), "--framework", "sinabs"]) == 0
     assert "dt 1 s" in capsys.readouterr().out
+
+
+def test_inspect_takes_spyx_time_step_convention(tmp_path, capsys):
+    import nir
+
+    from tests.backends.test_timestep import spyx_graph
+
+    nir.write(tmp_path / "spyx.nir", spyx_graph())
+    assert main(["inspect", "--nir", str(tmp_path / "spyx.nir"), "--framework", "spyx"]) == 0
+    out = capsys.readouterr().out
+    assert "assumed spyx's convention dt = 1 s" in out and "dt 1 s" in out

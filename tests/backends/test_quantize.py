@@ -85,7 +85,7 @@ def test_a_threshold_out_of_range_names_the_time_step_and_the_range_that_fits(tm
     assert "\n" not in message
     assert message.startswith("population 'if': threshold ") and "does not fit 17 bits" in message
     assert "at dt = 0.001 s" in message and "too small" in message
-    assert "sinabs: 1 s, 1000x the dt used" in message and "--dt / --framework" in message
+    assert "sinabs/spyx: 1 s, 1000x the dt used" in message and "--dt / --framework" in message
     low, high = (float(x) for x in re.search(r"fits for dt from (\S+) to (\S+) s", message).groups())
     assert 1e-3 < low < 1 < high
     backends.load(path, "loihi2", "emulator", dt=low)  # the bounds are inside: both load
