@@ -20,7 +20,8 @@ subtraction) from ``reset=...`` or the framework's default (:mod:`backends.reset
 TOML profile, or a :class:`~backends.profile.HardwareProfile`. Every executor follows
 :class:`~backends.executor.Executor` and returns a :class:`~backends.executor.RunResult`.
 
-Modules: ``graph`` (NIR -> network, one validation), ``network`` (populations and projections),
+Modules: ``graph`` (NIR -> network, one validation), ``frameworks`` (an exporter's departures
+from NIR's equations, read when ``framework=`` names it), ``network`` (populations and projections),
 ``timestep`` (``dt``), ``reset`` (zero or subtract), ``quantize`` (float -> Loihi registers), ``loihi``
 (the functional core of Loihi's integer arithmetic), ``emulator``, ``lava``, ``reference`` (the
 three executors), ``lava_neurons`` (Lava processes of our own: subtract-reset LIF), ``executor``
@@ -41,6 +42,7 @@ import torch
 
 from backends.emulator import EmulatorExecutor
 from backends.executor import Executor, RunResult, check_spikes
+from backends.frameworks import adapt
 from backends.graph import GraphError, lower, validate
 from backends.lava import LavaExecutor, describe_lowering
 from backends.network import BIAS, INPUT, Network, Population, Projection
@@ -167,8 +169,8 @@ def load(
             or ``"reference"`` (float, without the hardware's delays; float profiles only).
         dt: seconds per step for the NIR time constants (default ``graph.metadata["dt"]``, else the
             ``framework``'s convention, else 1 ms with a warning; :func:`~backends.timestep.resolve_dt`).
-        framework: the exporting framework (``"snntorch"``, ``"sinabs"``, ...), for its time step
-            and its default reset.
+        framework: the exporting framework (``"snntorch"``, ``"sinabs"``, ...), for its time step,
+            its default reset and its departures from NIR's equations (:mod:`backends.frameworks`).
         device: where the emulator and the reference compute (``"cpu"``, ``"cuda"``, ...; results
             come back on the CPU, the emulator's spikes the same on every device); Lava runs on
             the CPU whatever it says, as lava-nc does.
@@ -222,6 +224,7 @@ __all__ = [
     "Network",
     "Population",
     "Projection",
+    "adapt",
     "describe_lowering",
     "ReferenceExecutor",
     "bundled_profiles",

@@ -393,6 +393,9 @@ def lower(
         array([[0.1, 0.1, 0.1],
                [0.1, 0.1, 0.1]])
     """
+    from backends.frameworks import adapt  # frameworks imports GraphError from here
+
+    graph = adapt(graph, framework, dt)  # an exporter's departures from NIR's equations (rockpool)
     nodes, edges, input_name, output_name = _structure(graph)
     dt = resolve_dt(graph, dt, framework)
     reset = resolve_reset(graph, reset, framework)

@@ -222,6 +222,9 @@ def snntorch_exports(folder: Path) -> list[Exported]:
 def rockpool_exports(folder: Path) -> list[Exported]:
     """Export the rockpool networks into ``folder``; run rockpool on the fixed input.
 
+    Read them with ``framework="rockpool"``: rockpool writes its own neuron equations under NIR's
+    field names (:mod:`backends.frameworks`); read by NIR's equations, the CubaLIF networks are silent.
+
     Example:
         >>> exports = rockpool_exports(tmp)  # doctest: +SKIP
         >>> backends.load(exports[0].path, "loihi2", "emulator", framework="rockpool")  # doctest: +SKIP
@@ -243,7 +246,7 @@ def rockpool_exports(folder: Path) -> list[Exported]:
                 LinearTorch((5, 3), weight=w((5, 3), 2.0, 2)),
                 LIFNeuronTorch(3, tau_mem=10e-3, dt=dt),
             ),
-            "subtract reset and several spikes a step; r = tau exp(-dt/tau) / dt",
+            "r = tau exp(-dt/tau) / dt: input gain exp(-dt/tau) by NIR's equations, 1 in rockpool (adapted)",
         ),
         (
             "LinearTorch-LIFTorch x2 (CubaLIF)",
@@ -253,7 +256,8 @@ def rockpool_exports(folder: Path) -> list[Exported]:
                 LinearTorch((5, 3), weight=w((5, 3), 1.0, 2)),
                 LIFTorch(3, tau_mem=10e-3, tau_syn=5e-3, dt=dt),
             ),
-            "w_in = 1 leaves the synaptic input gain at dt / tau_syn",
+            "w_in = 1 and r = tau_mem exp(-dt/tau_mem) / dt: input gain (dt/tau_syn) exp(-dt/tau_mem) = 0.19 by "
+            "NIR's equations, exp(-dt/tau_syn) = 0.82 in rockpool (adapted)",
         ),
         (
             "LinearTorch-LIFTorch(has_rec)-LinearTorch-LIFTorch",
@@ -263,7 +267,8 @@ def rockpool_exports(folder: Path) -> list[Exported]:
                 LinearTorch((5, 3), weight=w((5, 3), 1.0, 2)),
                 LIFTorch(3, tau_mem=10e-3, tau_syn=5e-3, dt=dt),
             ),
-            "the recurrent weights are dropped on export",
+            "CubaLIF as above (adapted); the recurrent weights are dropped on export: the file is not rockpool's "
+            "network",
         ),
     ]
     version = importlib.metadata.version("rockpool")
@@ -275,7 +280,7 @@ def rockpool_exports(folder: Path) -> list[Exported]:
         net.reset_state()
         with torch.no_grad():
             own, _, _ = net(torch.from_numpy(x))
-        note = "Input [1, 6], Output [1, 1, 3] (fail nir.read's type check); " + note
+        note = "Input [1, 6], Output [1, 1, 3] (fail nir.read's type check); several spikes a step; " + note
         own = own.numpy().reshape(B, T, -1)
         out.append(Exported("rockpool", version, what, path, x, own, False, note, "subtract"))
     return out
