@@ -55,6 +55,33 @@ class Exported:
     reset: str = "zero"
 
 
+def spike_match(a, b) -> tuple[int, int]:
+    """Matching spikes over the union of spikes of two spike-count tensors of one shape: ``(k, n)``.
+
+    ``k = sum(min(a, b))`` spikes both sides fire at the same position, ``n = sum(max(a, b))``
+    the spikes either side fires (``|A and B|`` and ``|A or B|`` for 0/1 spikes; counts > 1 where
+    a framework spikes several times a step). Silent positions count for nothing: two silent
+    tensors give ``(0, 0)``, not a match.
+
+    Args:
+        a, b: spike counts of one shape (``torch.Tensor`` or ``np.ndarray``, >= 0).
+
+    Returns:
+        ``(k, n)`` as ints, ``k <= n``; ``k == n > 0`` is a spike-for-spike match.
+
+    Example:
+        >>> spike_match(np.array([[1, 0, 1, 0]]), np.array([[1, 1, 0, 0]]))
+        (1, 3)
+        >>> spike_match(np.zeros(4), np.zeros(4))
+        (0, 0)
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"spike tensors of shapes {list(a.shape)} and {list(b.shape)} cannot be compared")
+    return int(np.minimum(a, b).sum()), int(np.maximum(a, b).sum())
+
+
 def _input(shape, seed=1, p=0.5) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (rng.random((B, T, *shape)) < p).astype(np.float32)

@@ -1,9 +1,10 @@
 """Networks exported to NIR by snnTorch, rockpool and sinabs run on every backend.
 
 For each framework network (backends/interop_nets.py): the file as its exporter wrote it is
-read, lowered with the framework's time step, and run on the emulator and on Lava (fixed_pt and
-floating_pt), spike for spike at every population; where the framework's neuron is what the NIR
-file says, the float reference reproduces the framework's own output spikes exactly.
+read, lowered with the framework's conventions (time step; rockpool's neuron equations), and run
+on the emulator and on Lava (fixed_pt and floating_pt), spike for spike at every population, every
+population spiking; where the framework's neuron is what the NIR file says, the float reference
+reproduces the framework's own output spikes exactly, and every output spikes on every side.
 """
 
 import re
@@ -48,9 +49,11 @@ def test_framework_exports_run_alike_on_the_emulator_and_lava(exports, key, prof
     e = exports[key]
     emu = _load(e, profile, "emulator").run(e.x, record=True)
     lava = _load(e, profile, "lava", samples_per_run=2).run(e.x, record=True)
-    assert emu.layers[0].sum() > 0
+    assert len(emu.layers) == len(lava.layers) >= 2
     for i, (a, b) in enumerate(zip(emu.layers, lava.layers)):
-        assert torch.equal(a, b), f"{e.network}, population {i}: {int((a != b).sum())} spikes differ"
+        # spikes, not positions: silence on both sides would match every position and prove nothing
+        assert a.sum() > 0, f"{e.network}, population {i}: silent on the emulator ({profile})"
+        assert torch.equal(a, b), f"{e.network}, population {i}: %d/%d spikes match" % I.spike_match(a, b)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -59,8 +62,9 @@ def test_the_reference_reproduces_frameworks_whose_neurons_nir_describes(exports
     ref = _load(e, None, "reference").run(e.x)
     own = torch.as_tensor(e.own, dtype=torch.float32)
     assert ref.output.shape == own.shape
+    assert ref.output.sum() > 0 and own.sum() > 0, f"{e.network}: an output is silent (reference, framework)"
     if e.same_semantics:
-        assert own.sum() > 0 and torch.equal(ref.output, own)
+        assert torch.equal(ref.output, own)
     else:  # what the exporter drops or writes off-spec is written down (the interop table in docs/backends.md)
         assert e.note and not torch.equal(ref.output, own)
 
