@@ -13,7 +13,7 @@ comes, in this order, from:
 :data:`FRAMEWORK_RESET`: snnTorch's ``Leaky``/``Synaptic``/``RLeaky`` default to
 ``reset_mechanism="subtract"``; sinabs' ``IAF``/``LIF`` and rockpool's ``LIF`` subtract the
 threshold (and may spike several times a step, which Loihi cannot: here one spike a step at most);
-Norse, SpikingJelly (``v_reset = 0``) and lava-dl reset to zero.
+spyx's ``LIF`` subtracts too; Norse, SpikingJelly (``v_reset = 0``) and lava-dl reset to zero.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ FRAMEWORK_RESET = {
     "snntorch": "subtract",
     "sinabs": "subtract",
     "rockpool": "subtract",
+    "spyx": "subtract",
     "norse": "zero",
     "spikingjelly": "zero",
     "lava-dl": "zero",

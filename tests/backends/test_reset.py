@@ -30,8 +30,8 @@ def test_a_named_framework_gives_its_default_and_says_so(framework):
     assert len(said) == 1 and framework in said[0] and repr(reset) in said[0]
 
 
-def test_subtract_is_the_default_of_snntorch_sinabs_and_rockpool_and_zero_without_a_framework():
-    assert {k for k, v in FRAMEWORK_RESET.items() if v == "subtract"} == {"snntorch", "sinabs", "rockpool"}
+def test_subtract_is_the_default_of_snntorch_sinabs_rockpool_spyx_and_zero_without_a_framework():
+    assert {k for k, v in FRAMEWORK_RESET.items() if v == "subtract"} == {"snntorch", "sinabs", "rockpool", "spyx"}
     assert _quiet(G.chain([3, 2], G.if_)) == ("zero", [])
 
 
