@@ -22,10 +22,11 @@ TOML profile, or a :class:`~backends.profile.HardwareProfile`. Every executor fo
 
 Modules: ``graph`` (NIR -> network, one validation), ``frameworks`` (an exporter's departures
 from NIR's equations, read when ``framework=`` names it), ``network`` (populations and projections),
-``timestep`` (``dt``), ``reset`` (zero or subtract), ``quantize`` (float -> Loihi registers), ``loihi``
+``timestep`` (``dt``), ``reset`` (zero or subtract), ``readout`` (LI/CubaLI outputs: rules),
+``quantize`` (float -> Loihi registers), ``loihi``
 (the functional core of Loihi's integer arithmetic), ``emulator``, ``lava``, ``reference`` (the
-three executors), ``lava_neurons`` (Lava processes of our own: subtract-reset LIF), ``executor``
-(their protocol and result), ``profile`` (hardware profiles).
+three executors), ``lava_neurons`` (Lava processes of our own: subtract-reset LIF, leaky-integrator
+readout), ``executor`` (their protocol and result), ``profile`` (hardware profiles).
 Importing this package starts nothing: Lava is imported at the first Lava run.
 """
 
@@ -48,6 +49,7 @@ from backends.lava import LavaExecutor, describe_lowering
 from backends.network import BIAS, INPUT, Network, Population, Projection
 from backends.profile import FLOAT, HardwareProfile, bundled_profiles, load_profile
 from backends.quantize import IntNetwork, quantization_report, quantize
+from backends.readout import READOUT_RULES, apply_rule
 from backends.reference import ReferenceExecutor
 from backends.reset import FRAMEWORK_RESET, RESETS, resolve_reset
 from backends.timestep import FRAMEWORK_DT, resolve_dt
@@ -158,6 +160,7 @@ def load(
     framework: str | None = None,
     device: str | torch.device = "cpu",
     reset: str | None = None,
+    readout: str = "max",
     **options: Any,
 ):
     """An executor for ``graph`` on backend ``kind`` with hardware ``profile`` (default: float).
@@ -177,6 +180,9 @@ def load(
         reset: ``"zero"`` or ``"subtract"`` (``None``: the framework's default with a warning, else
             zero; :func:`~backends.reset.resolve_reset`). Subtract reset runs on Lava as
             :class:`~backends.lava_neurons.subtract_lif.SubtractLIF`.
+        readout: for a network whose output is a non-spiking readout (NIR ``LI``/``CubaLI``), the
+            rule its membrane trace is read by: ``"max"`` over time (default), ``"last"`` or
+            ``"mean"`` (:mod:`backends.readout`; ``RunResult.scores``).
         **options: ``pad_steps`` (lava, emulator), ``batch_size`` and ``scan`` (emulator),
             ``samples_per_run`` and ``fresh`` (lava).
 
@@ -201,17 +207,19 @@ def load(
         raise ValueError(f"the reference backend runs float only; profile {profile.name!r} is fixed point")
     network = lower(graph, dt, framework, reset)
     if kind == "reference":
-        return ReferenceExecutor(network, device=device, **options)
+        return ReferenceExecutor(network, device=device, readout=readout, **options)
     if kind == "emulator":
-        return EmulatorExecutor(network, profile, device=device, **options)
-    return LavaExecutor(network, profile, **options)
+        return EmulatorExecutor(network, profile, device=device, readout=readout, **options)
+    return LavaExecutor(network, profile, readout=readout, **options)
 
 
 __all__ = [
     "FLOAT",
     "FRAMEWORK_DT",
     "FRAMEWORK_RESET",
+    "READOUT_RULES",
     "RESETS",
+    "apply_rule",
     "BIAS",
     "INPUT",
     "KINDS",

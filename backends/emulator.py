@@ -47,10 +47,11 @@ import torch.nn.functional as F
 from backends.event_product import accumulate_conv, accumulate_dense, convolve_in_lavas_order
 from backends.executor import RunResult, check_spikes
 from backends.lif_scan import Feed, FusedScan, ScanParams, fused_available
-from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, wrap32
+from backends.loihi import activation, applied_bias, applied_weights, float_lif_step, lif_step, lif_update, wrap32
 from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
+from backends.readout import check_rule
 
 _EXACT_F32 = 1 << 24
 
@@ -280,6 +281,8 @@ class EmulatorExecutor:
             compiled kernel keeping the state in registers (:mod:`backends.lif_scan`: numba on the
             CPU, Triton on CUDA; ``"steps"`` where neither runs), or ``"steps"``, a dozen torch
             operations per step (:func:`~backends.loihi.lif_step`). Both give the same spikes.
+        readout: for a network whose output is a non-spiking readout (NIR ``LI``/``CubaLI``), the
+            rule its membrane trace is read by (``"max"``, ``"last"``, ``"mean"``; :mod:`backends.readout`).
 
     Attributes:
         kind: ``"emulator"``.
@@ -318,7 +321,9 @@ class EmulatorExecutor:
         batch_size: int = 256,
         device: str | torch.device = "cpu",
         scan: str = "fused",
+        readout: str = "max",
     ):
+        self.readout = check_rule(readout)
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
         if batch_size < 1:
@@ -336,6 +341,9 @@ class EmulatorExecutor:
         self.paths: dict[str, str] = {}
         self.qnet: IntNetwork | None = quantize(network, profile) if profile.fixed_point else None
         self._syn = {p.name: self._prepare_synapse(i) for i, p in enumerate(network.projections)}
+        self._delay_w = {
+            p.name: self._prepare_delays(i) for i, p in enumerate(network.projections) if p.delays is not None
+        }
         self._neurons = {p.name: self._prepare_neurons(i) for i, p in enumerate(network.populations)}
         self._groups = network.components()
         self._latency = network.latency
@@ -401,6 +409,35 @@ class EmulatorExecutor:
             else None,
             exp=q.weight_exp,
         )
+
+    def _prepare_delays(self, i: int) -> list[tuple[int, torch.Tensor]]:
+        """``[(k, weights of the synapses k extra steps late)]`` of a delayed projection, as Lava's
+        ``DelayDense`` splits them: fixed point, the applied (clipped, truncated) integer weights,
+        int64; float, float64 (summed on the CPU in numpy's order, as Lava's float model sums)."""
+        proj = self.network.projections[i]
+        if self.qnet is None:
+            w, dtype = proj.weight, torch.float64
+        else:
+            w, dtype = applied_weights(self.qnet.projections[i], self.network.blocks(proj)), torch.int64
+        return [(k, torch.as_tensor(np.where(proj.delays == k, w, 0), dtype=dtype)) for k in np.unique(proj.delays)]
+
+    def _delay_products(self, proj, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """A delayed projection's activations for spikes ``x`` ``[m, *in_shape]``, one per delay:
+        ``[(k, [m, *out_shape])]`` (fixed point: each delay's integer sum shifted by ``weight_exp``,
+        as ``DelayDense`` shifts each slot; float: ``np.sum(w_k * s, axis=1)`` per row, Lava's float
+        sum to the bit)."""
+        m = x.shape[0]
+        flat = x.reshape(m, -1).cpu()
+        out = []
+        for k, w in self._delay_w[proj.name]:
+            if self.qnet is None:
+                wn = w.numpy()
+                sums = [np.sum(wn * row, axis=1) for row in flat.numpy().astype(bool)]
+                acc = torch.from_numpy(np.stack(sums) if m else np.zeros((0, len(wn))))
+            else:
+                acc = activation(flat.to(torch.int64) @ w.T, "dense", self._syn[proj.name].exp, self.profile.state_bits)
+            out.append((k, acc.to(self.device).reshape(m, *proj.out_shape)))
+        return out
 
     def _prepare_neurons(self, i: int) -> NeuronRegisters:
         pop = self.network.populations[i]
@@ -521,6 +558,12 @@ class EmulatorExecutor:
         active = min(active, steps - 1)
         if active <= 0:
             return
+        if proj.delays is not None:  # each delay's share lands k steps later (Lava's DelayDense)
+            for k, acc in self._delay_products(proj, s[:active].reshape(active * batch, *proj.in_shape)):
+                end = min(active + 1 + k, steps)
+                if end > 1 + k:
+                    out[1 + k : end] += acc.reshape(active, batch, *proj.out_shape)[: end - 1 - k]
+            return
         acc = self._product(proj, s[:active].reshape(active * batch, *proj.in_shape))
         if first:
             out[1 : active + 1] = acc.reshape(active, batch, *proj.out_shape)
@@ -554,6 +597,30 @@ class EmulatorExecutor:
         for t in range(a.shape[0]):  # step by step, so each step's tensors stay in cache
             u = self._step(r, u, v, a[t], fired[t], work)
         return fired.view(torch.int8)
+
+    def _trace(self, name: str, a: torch.Tensor) -> torch.Tensor:
+        """The membrane of readout ``name`` (it never spikes) over its summed activation ``a``
+        ``[P, B, *shape]``: float64 in the graph's units (fixed point: ``v / (scale << 6)``), the
+        LIF update of :func:`~backends.loihi.lif_update` without the spike test and the reset."""
+        r = self._neurons[name]
+        trace = torch.zeros(a.shape, dtype=torch.float64, device=a.device)
+        if self.qnet is None:
+            u = torch.zeros(a.shape[1:], dtype=torch.float64, device=a.device)
+            v = torch.zeros_like(u)
+            for t in range(a.shape[0]):
+                u = u * r.du_keep + a[t]
+                v = v * r.dv_keep + u + (r.bias if r.bias is not None else 0)
+                trace[t] = v
+            return trace
+        p = self.profile
+        a = wrap32(a)
+        u = torch.zeros(a.shape[1:], dtype=torch.int64, device=a.device)
+        v = torch.zeros_like(u)
+        for t in range(a.shape[0]):
+            u, v = lif_update(u, v, a[t], r.du_keep, r.dv_keep, r.bias, p.max_state, p.shift, p.decay_bits)
+            trace[t] = v
+        scale = self.qnet.population(name).scale * (1 << p.shift)
+        return trace / scale
 
     def _fused(self, name: str, r: NeuronRegisters) -> FusedScan:
         """Population ``name``'s fused scan (:mod:`backends.lif_scan`), its registers flattened once."""
@@ -601,7 +668,7 @@ class EmulatorExecutor:
         window = torch.cat([r.window for r in results])
         output = torch.cat([r.output for r in results])
         layers = [torch.cat(parts) for parts in zip(*(r.layers for r in results))] if record else None
-        return RunResult(window, output, layers)
+        return RunResult(window, output, layers, results[0].readout)
 
     def _zeros(self, steps: int, batch: int, shape) -> torch.Tensor:
         dtype = torch.int64 if self.qnet is not None else torch.float64
@@ -633,8 +700,9 @@ class EmulatorExecutor:
                 inputs[name] = a
             if len(group) == 1 and not net.self_connected(group):
                 name = group[0]
-                spikes[name] = self._scan(name, inputs[name])
-                feeding = max(active[p.source] for p in net.incoming(name))
+                read = net.population(name).readout
+                spikes[name] = self._trace(name, inputs[name]) if read else self._scan(name, inputs[name])
+                feeding = max(active[p.source] + p.max_delay for p in net.incoming(name))
                 active[name] = self._active_after(name, feeding, window)
             else:
                 spikes.update(self._run_group(group, inputs, window, batch))
@@ -643,7 +711,7 @@ class EmulatorExecutor:
         out = spikes[out_name].transpose(0, 1).reshape(batch, window, -1).float().cpu()
         lat = self._latency
         layers = [spikes[p.name].transpose(0, 1).float().cpu() for p in net.populations] if record else None
-        return RunResult(out, out[:, lat : lat + steps_in], layers)
+        return RunResult(out, out[:, lat : lat + steps_in], layers, self.readout if net.readout else None)
 
     def _active_after(self, name: str, feeding: int, window: int) -> int:
         """Steps of population ``name`` that can carry spikes when its inputs can up to step ``feeding``."""
@@ -652,6 +720,10 @@ class EmulatorExecutor:
     def _direct(self, group) -> bool:
         """Whether a group is one population fed by one projection from outside, run by the fused scan."""
         if self.scan != "fused" or len(group) != 1 or self.network.self_connected(group):
+            return False
+        if self.network.population(group[0]).readout:  # its membrane, not spikes: _trace
+            return False
+        if any(p.delays is not None for p in self.network.incoming(group[0])):  # DelayDense: _delayed
             return False
         return len(self.network.incoming(group[0])) == 1
 
@@ -689,10 +761,16 @@ class EmulatorExecutor:
         for t in range(window):
             for name in group:
                 a = inputs[name][t].clone()
-                if t > 0:
-                    for proj in internal:
-                        if proj.target == name:
-                            a += self._product(proj, fired[proj.source][t - 1].to(torch.int8))
+                for proj in internal:
+                    if proj.target != name:
+                        continue
+                    if proj.delays is not None:
+                        for k, _ in self._delay_w[proj.name]:
+                            if t - 1 - k >= 0:
+                                src = fired[proj.source][t - 1 - k].to(torch.int8)
+                                a += dict(self._delay_products(proj, src))[k]
+                    elif t > 0:
+                        a += self._product(proj, fired[proj.source][t - 1].to(torch.int8))
                 r = self._neurons[name]
                 u, v, work = state[name]
                 if fixed:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from backends.profile import HardwareProfile
+from backends.readout import apply_rule
 
 
 @dataclass
@@ -22,35 +23,49 @@ class RunResult:
 
     ``window``: output spikes over each sample's hardware window ``[B, P, n_out]`` (``P = T + L``);
     ``output``: the ``T`` steps aligned with the input ``[B, T, n_out]`` (window steps ``L+1..L+T``);
-    ``layers``: per-layer spikes ``[B, P, *shape]`` when recorded.
+    ``layers``: per-layer spikes ``[B, P, *shape]`` when recorded. For a network whose output is a
+    non-spiking readout (NIR ``LI``/``CubaLI``), ``window`` and ``output`` hold its membrane trace
+    in the graph's units and ``readout`` names the rule that turns it into scores.
 
     Attributes:
-        window: float32 0/1 output spikes ``[B, P, n_out]``; ``P = T + L (+ pad_steps)`` on the
-            hardware backends, ``P = T`` on the reference (no delays).
-        output: float32 0/1 ``[B, T, n_out]``: the window steps aligned with the input (the hardware
+        window: float32 0/1 output spikes ``[B, P, n_out]`` (or the readout's membrane); ``P = T + L
+            (+ pad_steps)`` on the hardware backends, ``P = T`` on the reference (no delays).
+        output: float32 ``[B, T, n_out]``: the window steps aligned with the input (the hardware
             delay of ``L`` steps removed).
         layers: with ``record=True``, one float32 ``[B, P, *out_shape]`` per layer; else ``None``.
+        readout: ``None`` for a spiking output, else the readout rule (``"max"``, ``"last"``,
+            ``"mean"``; :mod:`backends.readout`).
 
     Example:
         >>> window = torch.tensor([[[0., 0.], [0., 1.], [1., 1.]]])  # B = 1, T = 2, L = 1: P = 3
         >>> result = RunResult(window, window[:, 1:3])
         >>> result.counts, result.prediction
         (tensor([[1., 2.]]), tensor([1]))
+        >>> RunResult(window, window[:, 1:3], readout="last").scores  # a membrane trace, read at the end
+        tensor([[1., 1.]])
     """
 
     window: torch.Tensor
     output: torch.Tensor
     layers: list[torch.Tensor] | None = None
+    readout: str | None = None
 
     @property
     def counts(self) -> torch.Tensor:
-        """Output spike counts ``[B, n_out]`` (float32) over the whole window."""
+        """Output spike counts ``[B, n_out]`` (float32) over the whole window (a readout: the
+        membrane summed over it)."""
         return self.window.sum(1)
 
     @property
+    def scores(self) -> torch.Tensor:
+        """What a decision reads ``[B, n_out]``: the spike counts, or the readout rule applied to
+        the membrane trace over the window."""
+        return self.counts if self.readout is None else apply_rule(self.window, self.readout, dim=1)
+
+    @property
     def prediction(self) -> torch.Tensor:
-        """Predicted class ``[B]`` (int64): most spikes wins (ties: lowest index), as in simulation."""
-        return self.counts.argmax(-1)
+        """Predicted class ``[B]`` (int64): the highest score wins (ties: lowest index), as in simulation."""
+        return self.scores.argmax(-1)
 
 
 @runtime_checkable

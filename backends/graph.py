@@ -62,17 +62,15 @@ LINEAR_NODES = (
     nir.SumPool2d,
     nir.AvgPool2d,
     nir.Flatten,
+    nir.Delay,
 )
-NEURON_NODES = (nir.LIF, nir.IF, nir.CubaLIF)
+#: neuron nodes that never spike: accepted as the network's readout (the node the Output reads) only
+READOUT_NODES = (nir.LI, nir.CubaLI)
+NEURON_NODES = (nir.LIF, nir.IF, nir.CubaLIF) + READOUT_NODES
 NEAREST = {
-    "LI": "a leaky integrator does not spike and Lava has no such process; the nearest form is a LIF "
-    "with a threshold (read the output population's spikes)",
-    "CubaLI": "a current-based leaky integrator does not spike; the nearest form is a CubaLIF",
-    "I": "an integrator does not spike; the nearest form is an IF",
+    "I": "an integrator does not spike; the nearest form is an IF, or an LI with a very long tau as the readout",
     "Threshold": "a stateless threshold is not a Lava process; the nearest form is an IF with r dt = 1, "
     "which keeps its voltage between steps",
-    "Delay": "per-synapse delays are not lowered (each projection delays exactly one step); remove the "
-    "Delay node, or fold it into the time step",
 }
 _MAX_DENSE = 200_000_000
 
@@ -247,6 +245,8 @@ def _apply(node: nir.NIRNode, x: torch.Tensor) -> torch.Tensor:
         k = _pair(node.kernel_size)
         out = F.avg_pool2d(x, k, _pair(node.stride), _pair(node.padding), count_include_pad=True)
         return out * (k[0] * k[1]) if isinstance(node, nir.SumPool2d) else out
+    if isinstance(node, nir.Delay):  # a shift in time: the weights see it as the identity
+        return x
     if isinstance(node, nir.Flatten):
         if node.end_dim == -1:  # to the end: frameworks disagree whether start_dim counts the batch;
             return x.flatten(1)  # flattening one sample's whole shape is what either one means
@@ -280,7 +280,8 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
                 f"NIR node {name!r}: v_reset[{i}] = {reset[i]:g}; a spike sets v to 0 or subtracts the "
                 "threshold (reset='zero' or 'subtract'): the nearest form is v_reset = 0"
             )
-    vth = arr("v_threshold")
+    readout = isinstance(node, READOUT_NODES)
+    vth = np.ones(n) if readout else arr("v_threshold")  # a readout has none: its range is set in lower()
     _positive(name, "v_threshold", vth)
     if isinstance(node, nir.LIF):
         tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
@@ -299,7 +300,13 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
     elif isinstance(node, nir.IF):
         du, dv, scale, bias = np.ones(n), np.zeros(n), arr("r") * dt, np.zeros(n)
         what = None
-    else:  # CubaLIF
+    elif isinstance(node, nir.LI):
+        tau = arr("tau")
+        _positive(name, "tau", tau)
+        k = dt / tau
+        du, dv, scale, bias = np.ones(n), k, arr("r") * k, k * arr("v_leak")
+        what = ("tau", k)
+    else:  # CubaLIF, CubaLI
         tau_syn, tau_mem = arr("tau_syn"), arr("tau_mem")
         _positive(name, "tau_syn", tau_syn)
         _positive(name, "tau_mem", tau_mem)
@@ -410,7 +417,8 @@ def lower(
     if len(out_preds) != 1 or not isinstance(nodes[out_preds[0]], NEURON_NODES):
         raise GraphError(
             f"NIR Output node {output_name!r} must be fed by exactly one neuron node, is fed by "
-            f"{[f'{p} ({type(nodes[p]).__name__})' for p in out_preds]}: the output must be spiking"
+            f"{[f'{p} ({type(nodes[p]).__name__})' for p in out_preds]}: the output must be a neuron "
+            "population (spiking, or an LI/CubaLI readout)"
         )
     shapes = _shapes(nodes, preds, succs, input_name)
     sources = {k for k, n in nodes.items() if isinstance(n, NEURON_NODES) or k == input_name}
@@ -422,7 +430,10 @@ def lower(
             )
     params = {k: _neuron(k, nodes[k], shapes[k], dt) for k in neurons}
     feeds = {k: _feeding(k, nodes, preds, sources) for k in neurons}
+    _readouts_only_at_the_output(nodes, neurons, feeds, out_preds[0])
     order, back = _order(input_name, neurons, feeds)
+    if isinstance(nodes[out_preds[0]], READOUT_NODES):  # it feeds nothing: last, never inside a recurrent group
+        order = [k for k in order if k != out_preds[0]] + [out_preds[0]]
     used = set()
     for k in neurons:
         used |= feeds[k][1]
@@ -437,7 +448,7 @@ def lower(
     for k in order:
         srcs, linear = feeds[k]
         scale = params[k][3]
-        projs, offset = _projections(k, srcs, linear, nodes, preds, shapes, input_name, scale, grouped)
+        projs, offset = _projections(k, srcs, linear, nodes, preds, shapes, input_name, scale, grouped, dt)
         if np.any(offset != 0) and np.any(pops[k].du < 1):
             # a constant input current decays with the current (du < 1): not a bias on v, but a
             # projection from a source that spikes every step
@@ -448,7 +459,46 @@ def lower(
         for proj in projs:
             proj.recurrent = (proj.source, k) in back
             projections.append(proj)
-    return Network(shapes[input_name], populations, projections, out_preds[0], dt)
+    network = Network(shapes[input_name], populations, projections, out_preds[0], dt)
+    if isinstance(nodes[out_preds[0]], READOUT_NODES):
+        readout = pops[out_preds[0]]
+        readout.vth = _readout_range(readout, network.incoming(readout.name))
+    return network
+
+
+def _readouts_only_at_the_output(nodes, neurons, feeds, output) -> None:
+    """A readout (LI, CubaLI) never spikes: it can only be the node the Output reads."""
+    for k in neurons:
+        for src in feeds[k][0]:
+            if isinstance(nodes.get(src), READOUT_NODES):
+                raise GraphError(
+                    f"NIR node {src!r} ({type(nodes[src]).__name__}) feeds {k!r}: a leaky integrator does not "
+                    "spike, so it can only be the network's readout (the node the Output reads); the nearest "
+                    "form inside a network is a LIF/CubaLIF"
+                )
+    for k in neurons:
+        if isinstance(nodes[k], READOUT_NODES) and k != output:
+            raise GraphError(
+                f"NIR node {k!r} ({type(nodes[k]).__name__}) is not read by the Output node: a leaky "
+                "integrator can only be the network's readout"
+            )
+
+
+def _readout_range(pop: Population, incoming: list[Projection]) -> float:
+    """The membrane range a readout is scaled to on fixed-point hardware (it stands in for the
+    threshold the quantization fits): the largest steady state its input can drive, every input
+    spiking at every step, ``sum |w| + |bias|`` over ``max(dv, 1/64)`` (and ``max(du, 1/64)``
+    for a slow current); the profile's headroom comes on top. 1 when nothing drives it."""
+    drive = np.abs(pop.bias).copy()
+    for proj in incoming:
+        w = np.abs(proj.weight)
+        if proj.synapse == "dense":
+            drive += w.sum(1)
+        else:  # conv: the largest sum of one output channel's kernel, for every neuron of the channel
+            per_channel = w.reshape(w.shape[0], -1).sum(1)
+            drive += np.repeat(per_channel, int(np.prod(pop.shape[1:])))
+    rng = float((drive / np.maximum(pop.dv, 1 / 64) / np.maximum(np.where(pop.du < 1, pop.du, 1.0), 1 / 64)).max())
+    return rng if rng > 0 else 1.0
 
 
 def _shapes(nodes, preds, succs, input_name) -> dict[str, tuple[int, ...]]:
@@ -560,8 +610,11 @@ def _reachability(nodes, preds, input_name, output_name, used) -> None:
             warnings.warn(f"NIR node {name!r} does not reach the Output node; it runs but is not read", stacklevel=3)
 
 
-def _evaluate(target, linear, nodes, preds, values: dict[str, torch.Tensor], batch: int, shapes) -> torch.Tensor:
-    """The summed input of ``target`` given each source's value ``[batch, *shape]`` (zeros if absent)."""
+def _evaluate(
+    target, linear, nodes, preds, values: dict[str, torch.Tensor], batch: int, shapes, delay: tuple | None = None
+) -> torch.Tensor:
+    """The summed input of ``target`` given each source's value ``[batch, *shape]`` (zeros if absent);
+    with ``delay = (steps, k)`` only what passes a Delay node's elements of ``k`` steps."""
     memo: dict[str, torch.Tensor] = {}
 
     def value(name: str) -> torch.Tensor:
@@ -573,6 +626,8 @@ def _evaluate(target, linear, nodes, preds, values: dict[str, torch.Tensor], bat
                 out = torch.zeros((batch, *shapes[name]), dtype=torch.float64)
         else:
             out = _apply(nodes[name], _sum(preds[name]))
+            if delay is not None and isinstance(nodes[name], nir.Delay):
+                out = out * torch.as_tensor(delay[0][name] == delay[1], dtype=torch.float64).reshape(out.shape[1:])
         memo[name] = out
         return out
 
@@ -587,16 +642,18 @@ def _evaluate(target, linear, nodes, preds, values: dict[str, torch.Tensor], bat
         return _sum(preds[target])
 
 
-def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, grouped):
+def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, grouped, dt):
     """One projection per source of ``target`` (conv where the path allows), and the offset to its bias."""
     shape = shapes[target]
     offset = _evaluate(target, linear, nodes, preds, {}, 1, shapes).reshape(-1).numpy()
+    steps = _delay_steps(target, linear, nodes, dt)
     projs = []
     for src in srcs:
         src_name = INPUT if src == input_name else src
         in_shape = shapes[src]
         chain = _conv_chain(src, target, linear, nodes, preds)
-        if chain is not None and target not in grouped and src not in grouped and _conv_foldable(chain, in_shape):
+        foldable = chain is not None and target not in grouped and src not in grouped and not steps
+        if foldable and _conv_foldable(chain, in_shape):
             weight, stride, padding = _fused_conv(chain)
             s = scale.reshape(shape[0], -1)  # per channel: (C, H*W), or Conv1d's (C, L)
             if np.allclose(s, s[:, :1]):
@@ -623,8 +680,60 @@ def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, 
         cols = _evaluate(target, linear, nodes, preds, {src: basis}, n_in, shapes).reshape(n_in, -1).numpy()
         matrix = (cols - offset).T
         nodes_on = sorted(n for n in linear if _reaches(src, n, preds, linear))
-        projs.append(Projection(src_name, target, "dense", matrix * scale[:, None], in_shape, shape, nodes=nodes_on))
+        delays = _synapse_delays(src, target, linear, nodes, preds, shapes, basis, offset, steps, matrix)
+        proj = Projection(src_name, target, "dense", matrix * scale[:, None], in_shape, shape, nodes=nodes_on)
+        proj.delays = delays
+        projs.append(proj)
     return projs, offset * scale
+
+
+def _delay_steps(target, linear, nodes, dt) -> dict[str, np.ndarray]:
+    """``{Delay node: int64 steps per element}`` on the paths into ``target`` (at most one node)."""
+    found = sorted(n for n in linear if isinstance(nodes[n], nir.Delay))
+    if len(found) > 1:
+        raise GraphError(
+            f"NIR Delay nodes {found} all feed {target!r}: one Delay node per target population is lowered "
+            "(a Loihi synapse has one delay)"
+        )
+    steps = {}
+    for name in found:
+        delay = _finite(name, "delay", nodes[name].delay).reshape(-1)
+        k = delay / dt
+        whole = np.rint(k)
+        bad = np.flatnonzero((np.abs(k - whole) > 1e-6 * np.maximum(1.0, np.abs(k))) | (whole < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise GraphError(
+                f"NIR node {name!r}: delay[{i}] = {delay[i]:g} s is not a whole number of steps >= 0 of dt = "
+                f"{dt:g} s ({k[i]:g} steps); pass the time step the network was trained with (dt=...)"
+            )
+        steps[name] = whole.astype(np.int64)
+    return steps
+
+
+def _synapse_delays(src, target, linear, nodes, preds, shapes, basis, offset, steps, matrix):
+    """Extra steps per synapse ``[n_out, n_in]`` (int64) from the Delay node between ``src`` and
+    ``target``, or ``None`` without one: each delay value's share of the matrix, which must not
+    overlap (one delay a synapse)."""
+    on_path = [n for n in steps if _reaches(src, n, preds, linear)]
+    if not on_path:
+        return None
+    (name,) = on_path
+    delays = np.zeros(matrix.shape, dtype=np.int64)
+    claimed = np.zeros(matrix.shape, dtype=bool)
+    n_in = basis.shape[0]
+    for k in np.unique(steps[name]):
+        part = _evaluate(target, linear, nodes, preds, {src: basis}, n_in, shapes, delay=(steps, k))
+        part = (part.reshape(n_in, -1).numpy() - offset).T
+        mine = part != 0
+        if np.any(mine & claimed):
+            raise GraphError(
+                f"NIR node {name!r}: its delays between {src!r} and {target!r} do not reduce to one delay per "
+                "synapse (put the Delay node next to a neuron node, before or after the weights)"
+            )
+        delays[mine] = k
+        claimed |= mine
+    return delays if delays.any() else None
 
 
 def _reaches(src, node, preds, linear) -> bool:

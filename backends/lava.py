@@ -46,6 +46,7 @@ from backends.executor import RunResult, check_spikes
 from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
+from backends.readout import check_rule
 
 _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 _QUIET_CHUNK = 32  # samples a run call covers in the long run without pauses
@@ -196,7 +197,7 @@ def describe_lowering(network: Network) -> list[str]:
     for pop in network.populations:
         groups = pop.groups()
         du, dv = pop.du[groups[0][0]], pop.dv[groups[0][0]]
-        kind = "SubtractLIF" if pop.reset == "subtract" else "LIF"
+        kind = "LeakyIntegrator" if pop.readout else "SubtractLIF" if pop.reset == "subtract" else "LIF"
         procs = (
             f"{kind}{_lava_shape(pop.shape)}"
             if len(groups) == 1
@@ -206,6 +207,8 @@ def describe_lowering(network: Network) -> list[str]:
     for proj in network.projections:
         if proj.synapse == "dense":
             syn = f"Dense({int(np.prod(proj.out_shape))}x{int(np.prod(proj.in_shape))})"
+            if proj.delays is not None:
+                syn = f"Delay{syn[:-1]}, delays up to {proj.max_delay} extra steps)"
         else:
             k = proj.weight.shape[2:]
             syn = (
@@ -229,6 +232,8 @@ class LavaExecutor:
         pad_steps: idle steps added to each sample's window, ``P = T + latency + pad_steps`` (>= 0).
         samples_per_run: samples run in one build (``None``: all of them), the state zeroed between them.
         fresh: build a new network for every sample (``samples_per_run`` becomes 1; slow, for reference).
+        readout: the rule a non-spiking readout's membrane trace is read by (:mod:`backends.readout`);
+            the readout runs as :class:`~backends.lava_neurons.leaky_integrator.LeakyIntegrator`.
 
     Attributes:
         kind: ``"lava"``.
@@ -264,7 +269,9 @@ class LavaExecutor:
         pad_steps: int = 0,
         samples_per_run: int | None = None,
         fresh: bool = False,
+        readout: str = "max",
     ):
+        self.readout = check_rule(readout)
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
         if samples_per_run is not None and samples_per_run < 1:
@@ -335,6 +342,7 @@ class LavaExecutor:
         population mixes them): ``({population: [(indices or None, LIF)]}, {id(LIF): slow current})``."""
         from lava.proc.lif.process import LIF, LIFReset
 
+        from backends.lava_neurons.leaky_integrator import LeakyIntegrator, LeakyIntegratorReset
         from backends.lava_neurons.subtract_lif import SubtractLIF, SubtractLIFReset
 
         fixed = self.qnet is not None
@@ -369,9 +377,11 @@ class LavaExecutor:
                 subtract = pop.reset == "subtract"
                 if quiet:  # reset at each window's first step (Lava counts steps from 1)
                     kind = SubtractLIFReset if subtract else LIFReset
+                    kind = LeakyIntegratorReset if pop.readout else kind
                     lif = kind(shape=shape, reset_interval=window, reset_offset=1, **params)
                 else:
-                    lif = (SubtractLIF if subtract else LIF)(shape=shape, **params)
+                    kind = SubtractLIF if subtract else LIF
+                    lif = (LeakyIntegrator if pop.readout else kind)(shape=shape, **params)
                 slow[id(lif)] = bool(pop.du[first] < 1)
                 procs.append((idx, lif))
             neurons[pop.name] = procs
@@ -379,9 +389,10 @@ class LavaExecutor:
 
     def _synapses(self, neurons, source, ones) -> list:
         """One Conv per convolution, one Dense per block of a dense projection (between neuron
-        groups), connected from their source's spikes to their target's input."""
+        groups; a ``DelayDense`` where a NIR Delay node holds synapses back), connected from their
+        source's spikes to their target's input."""
         from lava.proc.conv.process import Conv
-        from lava.proc.dense.process import Dense
+        from lava.proc.dense.process import DelayDense, Dense
 
         net, fixed = self.network, self.qnet is not None
         synapses = []
@@ -408,16 +419,21 @@ class LavaExecutor:
             for rows, cols in net.blocks(proj):
                 port = next(p for idx, p in srcs if idx is cols)
                 a_in = next(p for idx, p in tgts if idx is rows)
-                block = w[rows] if rows is not None else w[_lava_order(proj.out_shape)]
-                block = block[:, cols] if cols is not None else block[:, _lava_order(proj.in_shape)]
+                row_order = rows if rows is not None else _lava_order(proj.out_shape)
+                col_order = cols if cols is not None else _lava_order(proj.in_shape)
+                block = w[row_order][:, col_order]
+                kind, delays = Dense, {}
+                if proj.delays is not None:
+                    kind, delays = DelayDense, {"delays": proj.delays[row_order][:, col_order].astype(int)}
                 if fixed:
-                    syn = Dense(
+                    syn = kind(
                         weights=block.astype(np.int32),
                         weight_exp=int(q.weight_exp),
                         num_weight_bits=int(q.num_weight_bits),
+                        **delays,
                     )
                 else:
-                    syn = Dense(weights=block.astype(np.float64))
+                    syn = kind(weights=block.astype(np.float64), **delays)
                 (port.flatten() if cols is None and len(proj.in_shape) >= 2 else port).connect(syn.s_in)
                 out = syn.a_out
                 if rows is None and len(proj.out_shape) >= 2:
@@ -493,9 +509,12 @@ class LavaExecutor:
         out = {}
         for name, parts in raw.items():
             pop = self.network.population(name)
-            flat = np.zeros((total, pop.n), dtype=bool)
+            flat = np.zeros((total, pop.n), dtype=np.float64 if pop.readout else bool)
+            # a readout sends its voltage: in the graph's units (fixed point: v / (scale << 6))
+            unit = self.qnet.population(name).scale * (1 << self.profile.shift) if fixed and pop.readout else 1.0
             for idx, r in parts:
-                r = np.moveaxis(r, -1, 0).reshape(total, -1) != 0  # (time, lava flat)
+                r = np.moveaxis(r, -1, 0).reshape(total, -1)  # (time, lava flat)
+                r = r / unit if pop.readout else r != 0
                 if idx is None:
                     flat[:, _lava_order(pop.shape)] = r
                 else:
@@ -533,4 +552,4 @@ class LavaExecutor:
         out = merged[self.network.output].reshape(len(x), window, -1)
         lat = self.network.latency
         layers = [merged[p.name] for p in self.network.populations] if record else None
-        return RunResult(out, out[:, lat : lat + steps_in], layers)
+        return RunResult(out, out[:, lat : lat + steps_in], layers, self.readout if self.network.readout else None)

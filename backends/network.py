@@ -45,7 +45,8 @@ class Population:
         vth: the population's common threshold (> 0; per-neuron thresholds are folded into the
             weights and bias by :func:`backends.graph.lower`).
         bias: float64 ``[n]``, added to ``v`` every step.
-        neuron: the NIR node type (``"LIF"``, ``"IF"``, ``"CubaLIF"``).
+        neuron: the NIR node type (``"LIF"``, ``"IF"``, ``"CubaLIF"``; ``"LI"``, ``"CubaLI"`` for a
+            readout, which never spikes and whose ``vth`` is only the range its membrane is scaled to).
         reset: what a spike does to ``v``: ``"zero"`` (Lava's LIF) or ``"subtract"`` (``v -> v - vth``,
             snnTorch's, sinabs' and rockpool's default; one spike a step at most).
 
@@ -70,6 +71,12 @@ class Population:
     def n(self) -> int:
         """Number of neurons (``prod(shape)``)."""
         return int(np.prod(self.shape))
+
+    @property
+    def readout(self) -> bool:
+        """Whether the population is a non-spiking readout (NIR ``LI``/``CubaLI``): its output is its
+        membrane potential, not spikes (:mod:`backends.readout`)."""
+        return self.neuron in ("LI", "CubaLI")
 
     def groups(self) -> list[np.ndarray]:
         """Indices (flat, torch order) of the neurons sharing one ``(du, dv)``, in first-seen order.
@@ -100,6 +107,8 @@ class Projection:
         stride, padding: conv stride and padding ``(H, W)`` (``(1, 1)``, ``(0, 0)`` for dense).
         nodes: the NIR linear nodes folded into it.
         recurrent: whether the source does not come before the target (a feedback projection).
+        delays: dense only: int64 ``[n_target, n_source]`` steps each synapse adds to the one every
+            projection takes (a NIR ``Delay`` node on the path; Lava's ``DelayDense``), or ``None``.
 
     Example:
         >>> proj = Projection(INPUT, "lif", "dense", np.ones((2, 3)), (3,), (2,))
@@ -117,11 +126,31 @@ class Projection:
     padding: tuple[int, int] = (0, 0)
     nodes: list[str] = field(default_factory=list)
     recurrent: bool = False
+    delays: np.ndarray | None = None
 
     @property
     def name(self) -> str:
         """``"source->target"``."""
         return f"{self.source}->{self.target}"
+
+    @property
+    def max_delay(self) -> int:
+        """The largest extra delay of a synapse (0 without delays)."""
+        return int(self.delays.max()) if self.delays is not None else 0
+
+    def delayed(self) -> list[tuple[int, np.ndarray]]:
+        """``[(k, weight of the synapses delayed k extra steps)]``, one entry per delay present
+        (``[(0, weight)]`` without delays).
+
+        Example:
+            >>> proj = Projection(INPUT, "a", "dense", np.array([[1.0, 2.0]]), (2,), (1,))
+            >>> proj.delays = np.array([[0, 3]])
+            >>> [(k, w.tolist()) for k, w in proj.delayed()]
+            [(0, [[1.0, 0.0]]), (3, [[0.0, 2.0]])]
+        """
+        if self.delays is None:
+            return [(0, self.weight)]
+        return [(int(k), np.where(self.delays == k, self.weight, 0)) for k in np.unique(self.delays)]
 
 
 @dataclass
@@ -194,15 +223,21 @@ class Network:
         return [(rows, cols) for rows in split(proj.target) for cols in split(proj.source)]
 
     @property
+    def readout(self) -> bool:
+        """Whether the output population is a non-spiking readout (its membrane is the output)."""
+        return self.population(self.output).readout
+
+    @property
     def recurrent(self) -> bool:
         """Whether any projection is recurrent."""
         return any(p.recurrent for p in self.projections)
 
     def depths(self) -> dict[str, int]:
-        """Longest path (in projections, recurrent ones left out) from the input to each population."""
+        """Longest path (in steps: one per projection, plus its synapses' delays; recurrent ones left
+        out) from the input to each population."""
         depth = {INPUT: 0, BIAS: 0}
         for pop in self.populations:
-            depth[pop.name] = 1 + max(depth[p.source] for p in self.incoming(pop.name) if not p.recurrent)
+            depth[pop.name] = max(1 + p.max_delay + depth[p.source] for p in self.incoming(pop.name) if not p.recurrent)
         return depth
 
     @property

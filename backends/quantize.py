@@ -381,6 +381,10 @@ def quantize_population(pop: Population, incoming: list[Projection], profile: Ha
     return qpop, projections
 
 
+#: the longest extra delay of a synapse Loihi 2 holds (lava-nc's bit-accurate ``DelayDense``: 6 bits)
+MAX_DELAY = 63
+
+
 def quantize(network: Network, profile: HardwareProfile) -> IntNetwork:
     """Quantize every population with its incoming projections; see :func:`quantize_population`.
 
@@ -402,6 +406,12 @@ def quantize(network: Network, profile: HardwareProfile) -> IntNetwork:
         >>> [p.weight_exp for p in qnet.projections]
         [6]
     """
+    for proj in network.projections:
+        if proj.max_delay > MAX_DELAY:
+            raise ValueError(
+                f"projection {proj.name!r}: a synapse delays {proj.max_delay} steps; Loihi 2's DelayDense holds at "
+                f"most {MAX_DELAY} (a NIR Delay node of at most {MAX_DELAY} time steps of dt = {network.dt:g} s)"
+            )
     pops, by_name = [], {}
     for pop in network.populations:
         try:

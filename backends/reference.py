@@ -22,6 +22,7 @@ from backends.executor import RunResult, check_spikes
 from backends.loihi import float_lif_step
 from backends.network import BIAS, INPUT, Network, Projection
 from backends.profile import FLOAT
+from backends.readout import check_rule
 
 
 def apply_projection(proj: Projection, weight: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -77,7 +78,8 @@ def simulate(
             (``[B, *shape]`` each; the rate-domain gradient estimators average them over time).
 
     Returns:
-        ``{population name: spikes [T, B, *shape]}`` (float64), plus the input and bias sources.
+        ``{population name: spikes [T, B, *shape]}`` (float64; a non-spiking readout: its membrane
+        potential), plus the input and bias sources.
 
     Example:
         >>> import nir, numpy as np
@@ -95,8 +97,13 @@ def simulate(
     steps, batch = x.shape[:2]
     out = {INPUT: x.double(), BIAS: torch.ones((steps, batch, 1), dtype=torch.float64, device=dev)}
 
-    def apply(proj, s: torch.Tensor) -> torch.Tensor:
-        return apply_projection(proj, weights[proj.name], s)
+    def shares(proj) -> list[tuple[int, torch.Tensor]]:
+        """``[(k, weights k steps late)]``: a NIR Delay node's synapses (``[(0, weights)]`` without)."""
+        w = weights[proj.name]
+        if proj.delays is None:
+            return [(0, w)]
+        delays = torch.as_tensor(proj.delays, device=w.device)
+        return [(int(k), w * (delays == int(k))) for k in torch.unique(delays)]
 
     for group in network.components():
         members = set(group)
@@ -106,7 +113,11 @@ def simulate(
             a = torch.zeros((steps, batch, *shape), dtype=torch.float64, device=dev)
             for proj in network.incoming(name):
                 if proj.source not in members:
-                    a = a + apply(proj, out[proj.source].reshape(steps * batch, *proj.in_shape)).reshape(a.shape)
+                    src = out[proj.source].reshape(steps * batch, *proj.in_shape)
+                    for k, w in shares(proj):  # k steps late (NIR Delay); forward projections act within the step
+                        if k < steps:
+                            y = apply_projection(proj, w, src).reshape(a.shape)
+                            a = a + torch.cat([torch.zeros_like(y[:k]), y[: steps - k]])
             ext[name] = a
         params = {}
         for name in group:
@@ -125,10 +136,18 @@ def simulate(
             for name in group:
                 a = ext[name][t]
                 for proj in inside[name]:
-                    step = t - 1 if proj.recurrent else t
-                    if step >= 0:
-                        a = a + apply(proj, fired[proj.source][step])
+                    for k, w in shares(proj):
+                        step = (t - 1 if proj.recurrent else t) - k
+                        if step >= 0:
+                            a = a + apply_projection(proj, w, fired[proj.source][step])
                 du_keep, dv_keep, bias, vth, subtract = params[name]
+                if network.population(name).readout:  # never spikes: its output is its membrane
+                    u, v = state[name]
+                    u = u * du_keep + a
+                    v = v * dv_keep + u + bias
+                    state[name] = (u, v)
+                    fired[name].append(v)
+                    continue
                 fn = spike if observe is None else _observed(spike, observe, name, a)
                 u, v, z = float_lif_step(*state[name], a, du_keep, dv_keep, bias, vth, fn, subtract)
                 state[name] = (u, v)
@@ -153,6 +172,7 @@ class ReferenceExecutor:
     Args:
         network: the lowered network (:func:`backends.graph.lower`).
         device: where it computes (float64; results come back on the CPU).
+        readout: the rule a non-spiking readout's membrane trace is read by (:mod:`backends.readout`).
 
     Attributes:
         kind: ``"reference"``.
@@ -173,7 +193,8 @@ class ReferenceExecutor:
 
     kind = "reference"
 
-    def __init__(self, network: Network, device: str | torch.device = "cpu"):
+    def __init__(self, network: Network, device: str | torch.device = "cpu", readout: str = "max"):
+        self.readout = check_rule(readout)
         self.network = network
         self.profile = FLOAT
         self.in_shape = network.input_shape
@@ -207,4 +228,4 @@ class ReferenceExecutor:
         out = simulate(net, x.transpose(0, 1).double().to(self.device), self._w)
         result = out[net.output].transpose(0, 1).reshape(batch, steps, -1).float().cpu()
         layers = [out[p.name].transpose(0, 1).float().cpu() for p in net.populations] if record else None
-        return RunResult(result, result, layers)
+        return RunResult(result, result, layers, self.readout if net.readout else None)

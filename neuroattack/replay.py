@@ -57,12 +57,13 @@ def hardware_spikes(
 
 
 def run_on(executor, spikes: torch.Tensor, batch_size: int = 256, progress: bool = False, desc: str = "replay"):
-    """Run ``spikes`` ``[N, T, ...]`` in batches; output spike counts ``[N, K]`` over each window
-    (prediction: :func:`~neuroattack.decision.decide`, most spikes, a tie or silence no decision)."""
+    """Run ``spikes`` ``[N, T, ...]`` in batches; the output's scores ``[N, K]`` over each window: spike
+    counts, or a non-spiking readout's rule over its membrane (``RunResult.scores``; prediction:
+    :func:`~neuroattack.decision.decide`, the highest score, a tie or silence no decision)."""
     starts = range(0, len(spikes), batch_size)
     return torch.cat(
         [
-            executor.run(spikes[start : start + batch_size]).counts
+            executor.run(spikes[start : start + batch_size]).scores
             for start in progress_bar(starts, show=progress, desc=desc, leave=False)
         ]
     )

@@ -142,8 +142,9 @@ class QueryAttack:
         return out
 
     def _counts(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spike counts ``[B, K]`` of hardware input ``x`` ``[B, T, ...]`` (one query each)."""
-        return self.executor.run(x).counts
+        """Output scores ``[B, K]`` of hardware input ``x`` ``[B, T, ...]`` (one query each): spike
+        counts, or a readout's rule over its membrane (``RunResult.scores``)."""
+        return self.executor.run(x).scores
 
     def run(self, spikes: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, QueryResult]:
         """Attack binary hardware input ``spikes`` ``[B, T, *in_shape]`` with labels ``[B]``.

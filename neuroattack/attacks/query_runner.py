@@ -98,7 +98,7 @@ def run_query_attack(
         results.append(res)
         # the random baseline: as many events added and removed per sample, at random positions
         rnd = matched_random(xb, adv, atk.seed + 20_011 + i)
-        random_hits.append(hits(decide(executor.run(rnd).counts), yb, None) & res.clean_correct)
+        random_hits.append(hits(decide(executor.run(rnd).scores), yb, None) & res.clean_correct)
     result = concat_records(QueryResult, results)
     settings = {**atk.settings(), "backend": executor.kind, "profile": executor.profile.name}
     streams = Streams(

@@ -165,7 +165,7 @@ def run_spec(args: argparse.Namespace):
     query = args.attack in QUERY_ATTACKS
     network: dict[str, Any] = {}
     if graph is not None:
-        network = {**graph, "dt": args.dt, "framework": args.framework, "reset": args.reset}
+        network = {**graph, "dt": args.dt, "framework": args.framework, "reset": args.reset, "readout": args.readout}
     return RunSpec(
         str(args.checkpoint or args.graph),
         args.attack,

@@ -91,7 +91,7 @@ def events_text(summary) -> str:
     return text
 
 
-_GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework", "reset")
+_GRAPH_FLAGS = ("dataset", "encoding", "timesteps", "dt", "framework", "reset", "readout")
 
 
 def add_network(p: argparse.ArgumentParser, graph_help: str, data: bool = True) -> None:
@@ -112,6 +112,20 @@ def add_network(p: argparse.ArgumentParser, graph_help: str, data: bool = True) 
     p.add_argument("--dt", type=float, default=None, help="with --graph: seconds per step it was trained with")
     p.add_argument("--framework", choices=sorted(FRAMEWORK_DT), default=None, help="with --graph: its exporter")
     add_reset(p)
+    add_readout(p)
+
+
+def add_readout(p: argparse.ArgumentParser) -> None:
+    """``--readout max|last|mean``: how a non-spiking (LI/CubaLI) output's membrane becomes scores."""
+    from backends.readout import READOUT_RULES
+
+    p.add_argument(
+        "--readout",
+        choices=READOUT_RULES,
+        default=None,
+        help="with --graph whose output is an LI/CubaLI readout: score each class by its membrane's max over "
+        "time (default), last value or mean",
+    )
 
 
 def add_reset(p: argparse.ArgumentParser) -> None:

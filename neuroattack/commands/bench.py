@@ -122,6 +122,7 @@ def run_backends(args: argparse.Namespace) -> int:
         dt=args.dt,
         framework=args.framework,
         reset=args.reset,
+        readout=args.readout or "max",
     )
     report["source"] = str(args.checkpoint or args.graph)
     write_json(args.out, report)

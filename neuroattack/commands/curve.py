@@ -80,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
     from neuroattack.experiments.pipeline import RunSpec
 
     graph = network_config(args)
-    network = {} if graph is None else {**graph, "dt": args.dt, "framework": args.framework, "reset": args.reset}
+    network = (
+        {}
+        if graph is None
+        else {**graph, "dt": args.dt, "framework": args.framework, "reset": args.reset, "readout": args.readout}
+    )
     store = args.store or args.out / "curve.sqlite"
     source = args.checkpoint or args.graph
     refuse_overwrite([args.out / "curve.json", args.out / "curve.png", store], [source], False)

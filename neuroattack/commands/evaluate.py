@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
                 framework=args.framework,
                 device=device,
                 reset=args.reset,
+                readout=args.readout or "max",
             )
         else:
             executor = deploy(model, args.backend, args.profile, config["timesteps"], device=device)

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         "device": device,
     }
     if args.graph is not None:
-        replay_args.update(dt=args.dt, framework=args.framework, reset=args.reset)
+        replay_args.update(dt=args.dt, framework=args.framework, reset=args.reset, readout=args.readout)
     if args.store is not None or (args.streams / SPEC_FILE).is_file():
         # the run as its crafting recorded it: keyed as a sweep of the same run keys it
         spec = dataclasses.replace(read_spec(args.streams), **replay_args)

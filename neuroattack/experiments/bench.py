@@ -236,7 +236,7 @@ _STEADY = 4  # Lava's steady state: the marginal rate between runs of N and 4N s
 
 
 def _lava_rates(
-    graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None, reset=None
+    graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None, reset=None, readout="max"
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Lava cold (the process's first fresh run of ``samples``, build to stop) and at steady state
     (the marginal rate between two later fresh runs of ``samples`` and four times as many, so the
@@ -244,7 +244,7 @@ def _lava_rates(
     import backends
 
     def timed(n: int):
-        lava = backends.load(graph, profile, "lava", dt, framework, reset=reset)
+        lava = backends.load(graph, profile, "lava", dt, framework, reset=reset, readout=readout)
         x = _tile(spikes, n)
         t0 = time.perf_counter()
         out = lava.run(x)
@@ -278,6 +278,7 @@ def bench_backends(
     dt: float | None = None,
     framework: str | None = None,
     reset: str | None = None,
+    readout: str = "max",
 ) -> dict[str, Any]:
     """Samples per second of the emulator and of Lava fixed_pt, like with like, and their spike match.
 
@@ -303,7 +304,8 @@ def bench_backends(
         device: where the emulator computes.
         lava: also time Lava (``False`` where lava-nc is not installed, e.g. a GPU machine).
         label: what the network is, for the report.
-        dt, framework, reset: the graph's time step and reset, as :func:`backends.load` reads them.
+        dt, framework, reset, readout: the graph's time step, reset and readout rule, as
+            :func:`backends.load` reads them.
 
     Returns:
         the report (JSON-ready).
@@ -314,13 +316,14 @@ def bench_backends(
     batch = _tile(spikes, batch_size).to(device)  # on a GPU the input waits there, as an attack's would
     sync = _sync(device) or (lambda: None)
     t0 = time.perf_counter()
-    emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size, reset=reset)
+    how = {"reset": reset, "readout": readout}
+    emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size, **how)
     emu.run(batch)
     sync()
     cold_s = time.perf_counter() - t0
     warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
     options = {"device": device, "batch_size": batch_size}
-    stepwise = backends.load(graph, profile, "emulator", dt, framework, scan="steps", reset=reset, **options)
+    stepwise = backends.load(graph, profile, "emulator", dt, framework, scan="steps", **how, **options)
     stepwise.run(batch)  # its product choices measured, as the fused one's were
     stepwise.run(batch)
     steps_s = _median_seconds(lambda: stepwise.run(batch), min_seconds, sync=sync)
@@ -359,9 +362,9 @@ def bench_backends(
         "machine": _machine(device),
     }
     if lava:
-        rates, lava_window = _lava_rates(graph, profile, spikes, lava_samples, dt, framework, reset)
+        rates, lava_window = _lava_rates(graph, profile, spikes, lava_samples, dt, framework, reset, readout)
         emu_window = emu.run(_tile(spikes, lava_samples)).window  # the very input of Lava's cold run
-        fresh = backends.load(graph, profile, "lava", dt, framework, fresh=True, reset=reset)
+        fresh = backends.load(graph, profile, "lava", dt, framework, fresh=True, **how)
         t0 = time.perf_counter()
         fresh.run(spikes[:fresh_samples])
         report.update(rates)

@@ -103,6 +103,8 @@ class RunSpec:
         dataset, encoding, timesteps, dt, framework: how a NIR file runs (see ``checkpoint``).
         reset: a NIR file's reset, ``"zero"`` or ``"subtract"`` (``None``: the framework's default,
             else zero; :func:`backends.resolve_reset`).
+        readout: for a NIR file whose output is a non-spiking readout (LI/CubaLI), the rule its
+            membrane is scored by (``None``: ``"max"``; :mod:`backends.readout`).
         device: where crafting, the simulation side of the replay and the emulator compute; a run
             on another device than the CPU is another run (float rounding differs there).
         data_root: the folder the dataset is read from (default: ``$NEUROATTACK_DATA``); not in
@@ -136,6 +138,7 @@ class RunSpec:
     dt: float | None = None
     framework: str | None = None
     reset: str | None = None
+    readout: str | None = None
     device: str = "cpu"
     data_root: str | None = None
     split: str = "test"
@@ -143,8 +146,10 @@ class RunSpec:
     def __post_init__(self) -> None:
         if self.graph and self.dataset is None:
             raise ValueError(f"run on NIR graph {self.checkpoint}: give dataset= (the data to attack)")
-        if not self.graph and (self.dataset, self.dt, self.framework, self.reset) != (None,) * 4:
-            raise ValueError(f"dataset, dt, framework and reset apply to a .nir checkpoint only, not {self.checkpoint}")
+        if not self.graph and (self.dataset, self.dt, self.framework, self.reset, self.readout) != (None,) * 5:
+            raise ValueError(
+                f"dataset, dt, framework, reset and readout apply to a .nir checkpoint only, not {self.checkpoint}"
+            )
         if self.craft_on not in ("sim", "hardware", "query"):
             raise ValueError(f"craft_on must be 'sim', 'hardware' or 'query', got {self.craft_on!r}")
         if self.split not in ("train", "val", "test"):
@@ -236,6 +241,8 @@ class RunSpec:
             reset = self._reset()
             if reset != "zero":  # zero-reset keys stay as they were before the choice existed
                 out["graph"]["reset"] = reset
+            if self.readout not in (None, "max"):  # likewise the default rule
+                out["graph"]["readout"] = self.readout
         return out
 
     def _reset(self) -> str:
@@ -270,7 +277,13 @@ class RunSpec:
 
         if self.graph:
             return Victim.from_nir(
-                self.checkpoint, self.encoding, self.timesteps, dt=self.dt, framework=self.framework, reset=self.reset
+                self.checkpoint,
+                self.encoding,
+                self.timesteps,
+                dt=self.dt,
+                framework=self.framework,
+                reset=self.reset,
+                readout=self.readout or "max",
             )
         return Victim.from_checkpoint(self.checkpoint)
 
@@ -301,6 +314,7 @@ class RunSpec:
                 framework=self.framework,
                 device=self.device,
                 reset=self.reset,
+                readout=self.readout or "max",
             )
             return self.victim().model, executor
         model, config = load_checkpoint(self.checkpoint)

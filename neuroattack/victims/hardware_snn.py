@@ -63,9 +63,11 @@ class HardwareSNN(nn.Module):
             raise ValueError("hardware-in-the-loop crafting needs a fixed-point profile")
         self.source = model
         self.input_shape = tuple(model.input_shape)
-        if isinstance(model, NIRSNN):  # any NIR graph: its lowering, its surrogate
+        self.readout = "max"
+        if isinstance(model, NIRSNN):  # any NIR graph: its lowering, its surrogate, its readout rule
             self.network = model.network
             method, width = model._surrogate
+            self.readout = model.readout
         else:
             self.network = backends.lower(graph_of(model, timesteps))
             method, width = SURROGATES[model.neuron.surrogate], float(model.neuron.surrogate_width)
@@ -132,9 +134,10 @@ class HardwareSNN(nn.Module):
         x = (v - self.vth[i]) / (self.qnet.populations[i].scale * (1 << self.profile.shift))
         return threshold(x, self._method, torch.as_tensor(self._width, device=v.device))
 
-    def _synapse(self, q, s: torch.Tensor) -> torch.Tensor:
-        """Projection ``q``'s activation for spikes ``s`` ``[B, *in_shape]`` (Lava's integer rules, STE)."""
-        w = self.weights[q.name]
+    def _synapse(self, q, s: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Projection ``q``'s activation for spikes ``s`` ``[B, *in_shape]`` (Lava's integer rules, STE);
+        with ``mask``, only those synapses (one delay's share of a ``DelayDense``)."""
+        w = self.weights[q.name] if mask is None else self.weights[q.name] * mask
         if q.synapse == "dense":
             acc = s.reshape(s.shape[0], -1) @ w.T
         else:
@@ -158,6 +161,8 @@ class HardwareSNN(nn.Module):
         last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
         last[INPUT] = x.new_zeros((batch, *x.shape[2:]), dtype=torch.float64)
         last[BIAS] = x.new_zeros((batch, 1), dtype=torch.float64)  # the always-on source, from step 0
+        delays = {p.name: p.delays for p in net.projections if p.delays is not None}
+        history: list[dict] = []  # earlier steps' spikes, for the synapses a NIR Delay holds back
         out = []
         for t in range(window):
             now = {
@@ -167,13 +172,26 @@ class HardwareSNN(nn.Module):
             for i, q in enumerate(pops):
                 a = 0.0
                 for proj in incoming[i]:  # each projection delivers what it got one step ago
-                    a = a + self._synapse(proj, last[proj.source])
+                    if proj.name not in delays:
+                        a = a + self._synapse(proj, last[proj.source])
+                        continue
+                    d = torch.as_tensor(delays[proj.name], device=x.device)
+                    for k in torch.unique(d).tolist():  # and a delayed synapse k steps before that
+                        if k < len(history):
+                            a = a + self._synapse(proj, history[-1 - k][proj.source], (d == k).double())
                 a = STRAIGHT_THROUGH.wrap32(a) if isinstance(a, torch.Tensor) else torch.zeros_like(state[i][0])
                 du_keep, dv_keep = self.keeps[i]
                 u, v = lif_update(*state[i], a, du_keep, dv_keep, self.biases[i], m, shift, bits, STRAIGHT_THROUGH)
+                if net.populations[i].readout:  # never spikes: its membrane, in the graph's units, is the output
+                    state[i] = (u, v)
+                    now[q.name] = v / (q.scale * (1 << shift))
+                    continue
                 z = self._spike(v, i)
                 state[i] = (u, v - z * self.vth[i] if net.populations[i].reset == "subtract" else v * (1 - z))
                 now[q.name] = z
             last = now
+            history.append(now)
             out.append(now[net.output].reshape(batch, -1))
+        if net.readout:  # the readout rule's scores as one step, as the float model returns them
+            return backends.readout.apply_rule(torch.stack(out), self.readout, dim=0)[None].float()
         return torch.stack(out).float()

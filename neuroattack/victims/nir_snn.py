@@ -38,6 +38,10 @@ class NIRSNN(nn.Module):
         surrogate: ``(name, width)`` of the surrogate derivative (``"rect"``, ``"triangle"``, ...).
         reset: ``"zero"`` or ``"subtract"`` (``None``: the framework's default, else zero;
             :func:`backends.resolve_reset`).
+        readout: for a graph whose output is a non-spiking readout (NIR ``LI``/``CubaLI``), the rule
+            its membrane trace is read by (``"max"``, ``"last"``, ``"mean"``; :mod:`backends.readout`).
+            Then ``forward`` returns the rule's scores as one step, ``[1, B, K]`` (as an ANN's
+            logits enter the losses), and only BPTT (``grad="stbp"``) differentiates it.
 
     ``forward(x [T, B, *input_shape]) -> spikes [T, B, K]`` (no hardware delays, as the reference).
 
@@ -58,13 +62,17 @@ class NIRSNN(nn.Module):
         framework: str | None = None,
         surrogate: tuple[str, float] = ("rect", 1.0),
         reset: str | None = None,
+        readout: str = "max",
     ):
         super().__init__()
+        self.readout = backends.readout.check_rule(readout)
         if surrogate[0] not in SURROGATES or not surrogate[1] > 0:
             raise ValueError(f"surrogate must be one of {sorted(SURROGATES)} with a width > 0, got {surrogate}")
         install()
         self.graph = backends.read_graph(graph)
         self.network = backends.lower(self.graph, dt, framework, reset)
+        if self.network.readout:  # the rate-domain estimators read spikes, which a readout has none of
+            self.supported_estimators = ("stbp",)
         self.input_shape = tuple(self.network.input_shape)
         self._weights = {p.name: torch.as_tensor(p.weight, dtype=torch.float64) for p in self.network.projections}
         self._surrogate = (SURROGATES[surrogate[0]], float(surrogate[1]))
@@ -141,6 +149,10 @@ class NIRSNN(nn.Module):
         return simulate(self.network, x.double(), self._weights, spike, self._thresholds, observe)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spikes ``[T, B, K]`` for input ``[T, B, *input_shape]`` (float32, differentiable)."""
-        spikes = self.simulate(x)[self.network.output]
-        return spikes.reshape(spikes.shape[0], spikes.shape[1], -1).float()
+        """Output spikes ``[T, B, K]`` for input ``[T, B, *input_shape]`` (float32, differentiable); for
+        a readout network its scores ``[1, B, K]`` (the readout rule over its membrane trace)."""
+        out = self.simulate(x)[self.network.output]
+        out = out.reshape(out.shape[0], out.shape[1], -1)
+        if self.network.readout:
+            return backends.readout.apply_rule(out, self.readout, dim=0)[None].float()
+        return out.float()

@@ -64,6 +64,7 @@ class Victim:
         framework: str | None = None,
         surrogate: tuple[str, float] = ("rect", 1.0),
         reset: str | None = None,
+        readout: str = "max",
     ) -> Victim:
         """The victim of any NIR graph (a ``nir.NIRGraph`` or a ``.nir`` file from any framework).
 
@@ -76,6 +77,8 @@ class Victim:
             framework: the exporting framework, for its time-step convention and default reset.
             surrogate: ``(name, width)`` of the surrogate derivative used for gradients.
             reset: ``"zero"`` or ``"subtract"`` (``None``: the framework's default, else zero).
+            readout: for an LI/CubaLI output, the rule its membrane is scored by (``"max"``, ``"last"``,
+                ``"mean"``).
 
         Returns:
             the :class:`Victim` of a :class:`~neuroattack.victims.nir_snn.NIRSNN` (every estimator).
@@ -88,7 +91,7 @@ class Victim:
 
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ValueError(f"timesteps must be an integer >= 1, got {timesteps!r}")
-        return cls(NIRSNN(graph, dt, framework, surrogate, reset), encoding, timesteps, loss)
+        return cls(NIRSNN(graph, dt, framework, surrogate, reset, readout), encoding, timesteps, loss)
 
     @classmethod
     def from_module(

@@ -29,6 +29,42 @@ def cubalif(n, tau_syn=0.004, tau_mem=0.01, vth=1.0, v_leak=0.0):
     )
 
 
+def li(n, tau=0.005, v_leak=0.0, r=1.0):
+    """A leaky-integrator readout (never spikes)."""
+    return nir.LI(tau=np.full(n, tau), r=np.full(n, r), v_leak=np.full(n, v_leak))
+
+
+def cubali(n, tau_syn=0.003, tau_mem=0.006, v_leak=0.0):
+    """A current-based leaky-integrator readout (never spikes)."""
+    return nir.CubaLI(
+        tau_syn=np.full(n, tau_syn),
+        tau_mem=np.full(n, tau_mem),
+        r=np.ones(n),
+        v_leak=np.full(n, v_leak),
+        w_in=np.ones(n),
+    )
+
+
+def with_readout(g: nir.NIRGraph, readout) -> nir.NIRGraph:
+    """``g`` with its output population replaced by ``readout(n)`` (an LI or CubaLI node)."""
+    (last,) = [a for a, b in g.edges if b == "output"]
+    nodes = dict(g.nodes)
+    nodes[last] = readout(len(np.asarray(nodes[last].v_threshold).reshape(-1)))
+    return graph(nodes, list(g.edges), dt=(g.metadata or {}).get("dt", DT))
+
+
+def delayed_recurrent(n_in=6, n_hidden=8, n_out=4, seed=0, scale=10.0, rec_scale=6.0):
+    """:func:`recurrent` with NIR Delay nodes: 1-3 steps on the recurrent path (per hidden neuron, the
+    source side), 0-2 steps into ``out`` (per output neuron, the target side)."""
+    g = recurrent(n_in, n_hidden, n_out, seed, lambda n: lif(n, tau=0.002), scale, rec_scale)
+    nodes = dict(g.nodes)
+    nodes["rec_delay"] = nir.Delay(DT * (1 + np.arange(n_hidden) % 3))
+    nodes["out_delay"] = nir.Delay(DT * (np.arange(n_out) % 3))
+    edges = [e for e in g.edges if e not in (("hidden", "rec"), ("fc_out", "out"))]
+    edges += [("hidden", "rec_delay"), ("rec_delay", "rec"), ("fc_out", "out_delay"), ("out_delay", "out")]
+    return graph(nodes, edges)
+
+
 def if_(n, vth=1.0):
     return nir.IF(r=np.full(n, 1 / DT), v_threshold=np.full(n, vth), v_reset=np.zeros(n))
 

@@ -147,6 +147,56 @@ def case_subtract(profile):
     return g, x, check
 
 
+def _membrane(result):
+    """The readout's trace holds membrane values, not 0/1 spikes, and moves."""
+    trace = result.layers[-1]
+    assert result.readout == "max"
+    assert not torch.all((trace == 0) | (trace == 1)) and float(trace.abs().max()) > 0
+
+
+def case_li_readout(profile):
+    """An LI readout (NIR's leaky integrator) after a spiking layer: Lava's LeakyIntegrator process."""
+    g = G.with_readout(G.chain([10, 16, 5], lambda n: G.lif(n, tau=0.002), scale=3.0), G.li)
+    x = G.spikes((10,), batch=3, steps=6, density=0.4)
+
+    def check(emu, result):
+        assert emu.network.readout and emu.network.population("n1").neuron == "LI"
+        _all_spike(type(result)(result.window, result.output, result.layers[:-1]))
+        _membrane(result)
+
+    return g, x, check
+
+
+def case_cubali_readout(profile):
+    """A CubaLI readout with a bias, fed by a recurrent population: a slow current, after the group."""
+    g = G.with_readout(G.recurrent(scale=10.0, rec_scale=6.0, neuron=lambda n: G.lif(n, tau=0.002)), G.cubali)
+    g.nodes["fc_out"] = nir.Affine(g.nodes["fc_out"].weight, np.full(4, 0.05))
+    x = G.spikes((6,), batch=3, steps=6, density=0.4)
+
+    def check(emu, result):
+        assert emu.network.population("out").neuron == "CubaLI" and emu._neurons["out"].slow
+        _membrane(result)
+        assert float(result.layers[-1][:, -1].abs().min()) > 0  # the bias keeps it moving after the input
+
+    return g, x, check
+
+
+def case_delay(profile):
+    """NIR Delay nodes (Lava's DelayDense): on a recurrent projection and into the output."""
+    g = G.delayed_recurrent()
+    x = G.spikes((6,), batch=3, steps=6, density=0.4)
+
+    def check(emu, result):
+        delayed = {p.name: p.max_delay for p in emu.network.projections if p.delays is not None}
+        assert delayed == {"hidden->hidden": 3, "hidden->out": 2} and emu.network.latency == 4
+        plain = G.recurrent(scale=10.0, rec_scale=6.0, neuron=lambda n: G.lif(n, tau=0.002))
+        without = backends.load(plain, profile, "emulator").run(x, record=True)
+        assert not torch.equal(without.layers[0], result.layers[0][:, : without.layers[0].shape[1]])
+        _all_spike(result)
+
+    return g, x, check
+
+
 def case_skip(profile):
     g = G.skip(scale=10.0, neuron=lambda n: G.lif(n, tau=0.002))
     x = G.spikes((6,), batch=3, steps=6, density=0.5)
@@ -307,6 +357,9 @@ CASES = {
     "cubalif": case_cubalif,
     "recurrence": case_recurrence,
     "subtract": case_subtract,
+    "li-readout": case_li_readout,
+    "cubali-readout": case_cubali_readout,
+    "delay": case_delay,
     "skip": case_skip,
     "negative-weight-exp": case_negative_weight_exp,
     "int32-wrap": case_int32_wrap,

@@ -81,17 +81,17 @@ def test_lif_if_and_cubalif_parameters_follow_the_nir_equations():
 
 
 @pytest.mark.parametrize(
-    "node, nearest",
+    "node, message",
     [
-        (nir.Threshold(np.ones(2)), "nearest form is an IF"),
-        (nir.LI(np.ones(2), np.ones(2), np.zeros(2)), "nearest form is a LIF"),
-        (nir.Delay(np.ones(2)), "remove the Delay"),
+        (nir.Threshold(np.ones(2)), "of type Threshold cannot run on Lava's processes: .*nearest form is an IF"),
+        (nir.I(np.ones(2)), "of type I cannot run on Lava's processes: .*nearest form is an IF"),
+        (nir.LI(np.ones(2), np.ones(2), np.zeros(2)), r"\(LI\) feeds 'lif': .*the nearest form inside a network is"),
     ],
 )
-def test_unsupported_nodes_are_named_with_the_nearest_form(node, nearest):
+def test_unsupported_nodes_are_named_with_the_nearest_form(node, message):
     g = _graph({"fc": nir.Affine(np.ones((2, 3)), np.zeros(2)), "bad": node, "lif": _lif((2,))}, (3,), out=2)
-    with pytest.raises(GraphError, match=rf"NIR node 'bad' of type {type(node).__name__} .*{nearest}"):
-        lower(g)
+    with pytest.raises(GraphError, match=rf"NIR node 'bad' {message}"):
+        lower(g, dt=1e-3)
 
 
 def test_merging_paths_from_one_source_sum_into_one_projection():
@@ -236,3 +236,61 @@ def test_spikes_without_time_steps_are_refused():
     emu = backends.load(G.chain([3, 4], G.if_), "loihi2", "emulator")
     with pytest.raises(ValueError, match=r"hardware input has no time steps: spikes \[2, 0, 3\] \(T = 0\)"):
         emu.run(torch.zeros(2, 0, 3))
+
+
+def _delayed_if(delay_s, dt=1.0):
+    """Input -> Delay -> Linear(1.5) -> IF (threshold 1) -> Output, one neuron: every input spike fires it."""
+    return G.graph(
+        {
+            "input": nir.Input(np.array([1])),
+            "d": nir.Delay(np.array([delay_s])),
+            "w": nir.Linear(np.array([[1.5]])),
+            "if": nir.IF(r=np.ones(1), v_threshold=np.ones(1)),
+            "output": nir.Output(np.array([1])),
+        },
+        [("input", "d"), ("d", "w"), ("w", "if"), ("if", "output")],
+        dt=dt,
+    )
+
+
+def test_a_delay_node_shifts_the_spikes_by_its_steps_on_every_backend():
+    """An input spike at step 1 fires the neuron at step 1 + 3 in the reference (forward projections
+    act within the step) and at 1 + 1 + 3 on the hardware (one synaptic delay more), and the hardware
+    window grows by the delay."""
+    x = np.zeros((1, 6, 1), np.float32)
+    x[0, 1] = 1
+    ref = backends.load(_delayed_if(3.0), None, "reference").run(x)
+    assert ref.output.flatten().tolist() == [0, 0, 0, 0, 1, 0]
+    for profile in ("float", "loihi2"):
+        emu = backends.load(_delayed_if(3.0), profile, "emulator")
+        assert emu.window(6) == 6 + 1 + 3
+        assert torch.nonzero(emu.run(x).window.flatten()).flatten().tolist() == [5]
+
+
+@pytest.mark.parametrize(
+    "delay, dt, message",
+    [
+        (2.5e-3, 1e-3, r"NIR node 'd': delay\[0\] = 0.0025 s is not a whole number of steps >= 0 of dt = 0.001 s"),
+        (-1.0, 1.0, r"delay\[0\] = -1 s is not a whole number of steps >= 0"),
+    ],
+)
+def test_a_delay_that_is_not_whole_steps_is_refused(delay, dt, message):
+    with pytest.raises(GraphError, match=message):
+        backends.lower(_delayed_if(delay, dt))
+
+
+def test_longer_delays_than_loihi_holds_are_refused_on_fixed_point_only():
+    g = _delayed_if(64.0)
+    with pytest.raises(
+        ValueError, match=r"'input->if': a synapse delays 64 steps; Loihi 2's DelayDense holds at most 63"
+    ):
+        backends.load(g, "loihi2", "emulator")
+    assert backends.load(g, "float", "emulator").window(1) == 66
+
+
+def test_two_delay_nodes_into_one_population_are_refused():
+    g = _delayed_if(1.0)
+    g.nodes["d2"] = nir.Delay(np.array([1.0]))
+    g.edges[:] = [("input", "d"), ("d", "d2"), ("d2", "w"), ("w", "if"), ("if", "output")]
+    with pytest.raises(GraphError, match=r"NIR Delay nodes \['d', 'd2'\] all feed 'if'"):
+        backends.lower(g)

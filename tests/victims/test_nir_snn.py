@@ -21,6 +21,7 @@ GRAPHS = {
     "skip": (lambda: G.skip(scale=10.0, neuron=lambda n: G.lif(n, tau=0.002)), (6,)),
     "cubalif-bias": (lambda: G.chain([6, 10, 6], lambda n: G.cubalif(n, 0.004, 0.005), scale=12.0, bias=0.1), (6,)),
     "conv": (lambda: G.conv(scale=6.0), (2, 8, 8)),
+    "delay": (G.delayed_recurrent, (6,)),
     "subtract": (
         lambda: G.with_reset(G.recurrent(scale=12.0, rec_scale=4.0, neuron=lambda n: G.lif(n, 0.004)), "subtract"),
         (6,),
@@ -112,3 +113,40 @@ def test_gradient_flows_through_the_recurrent_graph(snntorch_victim):
     out = victim.model(x)
     (grad,) = torch.autograd.grad(out.sum(), x)
     assert grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("rule", ["max", "last", "mean"])
+def test_a_readout_networks_twins_score_as_the_backends_do(rule):
+    """An LI readout's scores (its membrane by the readout rule), from the float twin and the
+    fixed-point twin, are the reference's and the emulator's."""
+    graph = G.with_readout(G.recurrent(scale=10.0, rec_scale=6.0, neuron=lambda n: G.lif(n, tau=0.002)), G.li)
+    x = _frames((6,))
+    model = NIRSNN(graph, readout=rule)
+    assert model.supported_estimators == ("stbp",)
+    with torch.no_grad():
+        sim = model(x.transpose(0, 1))
+    ref = backends.load(graph, None, "reference", readout=rule).run(x)
+    assert sim.shape == (1, 6, 4) and torch.allclose(sim[0], ref.scores, atol=1e-6)
+    hil = HardwareSNN(model, "loihi2")
+    emu = backends.load(graph, "loihi2", "emulator", readout=rule).run(x)
+    with torch.no_grad():
+        hw = hil(x.transpose(0, 1))
+    assert emu.scores.abs().sum() > 0
+    if rule == "mean":  # float64 mean (twin) against the mean of the float32 trace (emulator)
+        assert torch.allclose(hw[0], emu.scores, rtol=1e-6)
+    else:  # the same integers, read out alike
+        assert torch.equal(hw[0], emu.scores)
+
+
+def test_an_attack_on_a_readout_network_moves_its_membrane_decision():
+    """G2S/RSF through the LI readout (CE on the max-over-time membrane): clean inputs the network
+    decides, some of them turned, every flip within the budget."""
+    graph = G.with_readout(G.chain([6, 12, 3], lambda n: G.lif(n, tau=0.002), scale=4.0), G.li)
+    victim = Victim.from_nir(graph, "events", 8, loss="ce")
+    x = _frames((6,), batch=16, steps=8)
+    y = backends.load(graph, None, "reference").run(x).prediction
+    x_adv, result = build_attack("g2s-rsf", victim, "stbp", steps=10, budget=20).run(x, y)
+    assert result.clean_correct.all()
+    assert int((x_adv != x).flatten(1).sum(1).max()) <= 20
+    after = backends.load(graph, None, "reference").run(x_adv).prediction
+    assert (after != y).any()
