@@ -38,8 +38,10 @@ $(STAMP): pyproject.toml
 	"$(PY)" -m pip install --quiet --disable-pip-version-check -e '.[test,distributed,interop]'; \
 	touch "$(STAMP)"
 
+# two workers (pytest-xdist), then the tests that watch machine-wide state, alone
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 -m "not serial"
+	$(PY) -m pytest -q -m serial
 
 # ruff (configured in pyproject.toml): the linter, and the formatter in check mode
 lint: setup

@@ -318,7 +318,8 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
             i = int(bad[0])
             raise GraphError(
                 f"NIR node {name!r}: tau_syn[{i}] = {tau_syn[i]:g} s is below the time step dt = {dt:g} s "
-                f"(du = dt / tau_syn = {du[i]:g} > 1); pass the time step the network was trained with (dt=... or framework=...; --dt / --framework)"
+                f"(du = dt / tau_syn = {du[i]:g} > 1); pass the time step the network was trained with "
+                "(dt=... or framework=...; --dt / --framework)"
             )
         what = ("tau_mem", dv)
     if what is not None:
@@ -329,7 +330,8 @@ def _neuron(name: str, node, shape: tuple[int, ...], dt: float):
             tau = dt / k[i]
             raise GraphError(
                 f"NIR node {name!r}: {field}[{i}] = {tau:g} s is below the time step dt = {dt:g} s "
-                f"(dt / {field} = {k[i]:g} > 1); pass the time step the network was trained with (dt=... or framework=...; --dt / --framework)"
+                f"(dt / {field} = {k[i]:g} > 1); pass the time step the network was trained with "
+                "(dt=... or framework=...; --dt / --framework)"
             )
     return du, dv, *_threshold(vth, scale, bias)
 
@@ -705,7 +707,8 @@ def _delay_steps(target, linear, nodes, dt) -> dict[str, np.ndarray]:
             i = int(bad[0])
             raise GraphError(
                 f"NIR node {name!r}: delay[{i}] = {delay[i]:g} s is not a whole number of steps >= 0 of dt = "
-                f"{dt:g} s ({k[i]:g} steps); pass the time step the network was trained with (dt=... or framework=...; --dt / --framework)"
+                f"{dt:g} s ({k[i]:g} steps); pass the time step the network was trained with "
+                "(dt=... or framework=...; --dt / --framework)"
             )
         steps[name] = whole.astype(np.int64)
     return steps

@@ -32,6 +32,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.serial  # /dev/shm is machine-wide: another worker's Lava run would show there
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_lava_and_leaves_no_process_or_shared_memory(sig):
     shm = set(os.listdir("/dev/shm"))
