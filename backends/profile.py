@@ -122,6 +122,23 @@ class HardwareProfile:
         settings = {k: v for k, v in asdict(self).items() if k != "name"}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
+    def to_toml(self) -> str:
+        """The profile as a TOML file that stands alone (no ``extends``): what :func:`load_profile`
+        reads back to an equal profile, e.g. on a machine that has not the file it came from.
+
+        Example:
+            >>> text = load_profile("loihi2-w4").to_toml()
+            >>> "extends" in text, "mantissa_bits = 4" in text
+            (False, True)
+        """
+        lines = [f"name = {json.dumps(self.name)}", f"fixed_point = {str(self.fixed_point).lower()}"]
+        if self.fixed_point:
+            values = asdict(self)
+            for section, keys in _SECTIONS.items():
+                lines.append(f"[{section}]")
+                lines += [f"{key} = {values[key]!r}" for key in sorted(keys)]
+        return "\n".join(lines) + "\n"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "profile") -> HardwareProfile:
         """A validated profile from a parsed TOML table (``extends`` already resolved).

@@ -55,20 +55,6 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating(tmp_path, checkpo
     assert run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", progress=False) == {"done": 0, "skipped": 4}
 
 
-def test_ray_executor_writes_through_the_store(tmp_path, checkpoint):
-    import ray  # installed by `make setup` (the distributed extra)
-
-    specs = _specs(checkpoint)[:2]
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        counts = run_sweep(specs, tmp_path / "r.sqlite", tmp_path / "work", executor="ray", progress=False)
-    finally:
-        ray.shutdown()
-    assert counts == {"done": 2, "skipped": 0}
-    with ResultStore(tmp_path / "r.sqlite") as store:
-        assert {r.profile for r in store.runs()} == {"float", "loihi2"}
-
-
 def test_runs_are_keyed_by_content_not_names(tmp_path, checkpoint, digits_victim):
     """Two profiles named loihi2.toml in different folders are two runs; a model retrained into the
     same folder is another run and never reuses the streams crafted on the old weights."""
