@@ -4,10 +4,11 @@ official python batches).
 
 Nothing is downloaded unless asked (``download=True``, ``--download``): tonic 1.7 has no offline
 switch (its classes download whenever their own file count check fails, e.g. for a subset of
-N-MNIST), so while a tonic class is built here its ``download`` raises and its check is ours: the
-files listed in :data:`LAYOUTS` must be there. This is the one place the project adapts tonic,
-and it is undone when the class is built. A missing or incomplete folder gets one message naming
-the files expected and where they come from.
+N-MNIST), so without ``download`` the dataset is built from an offline subclass of tonic's class
+(:func:`offline_class`) whose ``download`` raises and whose check is ours: the files listed in
+:data:`LAYOUTS` must be there. This is the one place the project adapts tonic; tonic's own classes
+are never modified, so a thread reading or downloading with tonic meanwhile sees tonic as it is.
+A missing or incomplete folder gets one message naming the files expected and where they come from.
 
 Event samples are binned with tonic's transforms (:class:`Binning`: optional ``Denoise``, a
 spatial ``Downsample``, ``ToFrame`` in fixed time windows from the first event) and clipped to
@@ -19,11 +20,10 @@ CIFAR-10's batches are pickles; they are read by an unpickler that only builds n
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -190,22 +190,38 @@ def _missing(name: str, root: Path, found: bool) -> None:
         )
 
 
-@contextmanager
-def _offline(cls, download: bool) -> Iterator[None]:
-    """Build tonic dataset class ``cls`` without its download (unless asked): the one adaptation."""
-    if download:
-        yield
-        return
-    saved = cls.download, cls._check_exists
+@functools.cache
+def offline_class(cls: type) -> type:
+    """An offline subclass of tonic dataset class ``cls``: built, it never downloads.
 
-    def refuse(self):
+    tonic's constructors call ``self._check_exists()`` (a file count of the full dataset) and
+    download when it fails. The subclass answers the check with ``True`` (the caller has checked
+    the files of :data:`LAYOUTS`) and raises where tonic would download. It keeps ``cls``'s
+    name, since tonic reads its folder under ``save_to`` from the class name
+    (``save_to/NMNIST``); ``cls`` itself is left untouched (safe with threads).
+
+    Args:
+        cls: a tonic dataset class, e.g. ``tonic.datasets.NMNIST``.
+
+    Returns:
+        the subclass (one per ``cls``).
+
+    Example:
+        >>> import tonic.datasets
+        >>> Offline = offline_class(tonic.datasets.NMNIST)
+        >>> Offline.__name__, issubclass(Offline, tonic.datasets.NMNIST), "download" in vars(tonic.datasets.NMNIST)
+        ('NMNIST', True, False)
+    """
+
+    def download(self) -> None:
         raise FileNotFoundError(f"{cls.__name__}: files missing and downloading was not asked for (--download)")
 
-    cls.download, cls._check_exists = refuse, lambda self: True
-    try:
-        yield
-    finally:
-        cls.download, cls._check_exists = saved
+    def _check_exists(self) -> bool:
+        return True
+
+    namespace = {"download": download, "_check_exists": _check_exists, "__module__": __name__}
+    namespace["__qualname__"] = f"offline_class({cls.__qualname__})"
+    return type(cls.__name__, (cls,), namespace)
 
 
 def _tonic_dataset(name: str, root: Path, train: bool, download: bool):
@@ -225,8 +241,7 @@ def _tonic_dataset(name: str, root: Path, train: bool, download: bool):
     else:
         _missing(name, root, download or (root / "SHD" / f"shd_{'train' if train else 'test'}.h5").is_file())
         cls, kwargs = td.SHD, {"train": train}
-    with _offline(cls, download):
-        return cls(save_to=str(root), **kwargs)
+    return (cls if download else offline_class(cls))(save_to=str(root), **kwargs)
 
 
 def _recording_order(ds) -> np.ndarray:

@@ -52,16 +52,119 @@ def test_a_missing_dataset_names_its_files_and_source(tmp_path):
     assert main(["train", "--dataset", "cifar10", "--data-root", str(tmp_path), "--out", str(tmp_path / "ck")]) == 2
 
 
-def test_a_subset_of_nmnist_is_read_without_any_download(tmp_path, monkeypatch):
-    """tonic would download here (its own check wants 10,000 files); the project never lets it."""
+TONIC_CLASSES = {"nmnist": "NMNIST", "dvsgesture": "DVSGesture", "cifar10-dvs": "CIFAR10DVS", "shd": "SHD"}
+PATCHABLE = ("download", "_check_exists", "__init__", "_is_file_present", "_folder_contains_at_least_n_files_of_type")
+
+
+def _tonic_namespaces() -> dict[str, dict]:
+    """What tonic's dataset classes (and their base) hold in their own namespaces, by identity."""
+    import tonic.dataset
     import tonic.datasets
 
+    classes = [tonic.dataset.Dataset, tonic.datasets.hsd.HSD]
+    classes += [getattr(tonic.datasets, c) for c in TONIC_CLASSES.values()]
+    return {c.__name__: {k: vars(c).get(k) for k in PATCHABLE} for c in classes}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(a[c][k] is b[c][k] for c in a for k in a[c])
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every way tonic downloads, recorded instead: the list of what was attempted."""
+    import urllib.request
+
+    import tonic.dataset
+    import tonic.download_utils
+
+    attempts = []
+    downloaders = [(tonic.dataset, "download_and_extract_archive"), (urllib.request, "urlopen")]
+    downloaders += [(tonic.download_utils, "download_url"), (tonic.download_utils, "download_and_extract_archive")]
+    for module, name in downloaders:
+        monkeypatch.setattr(module, name, lambda *a, _n=name, **k: attempts.append((_n, a)))
+    return attempts
+
+
+@pytest.mark.parametrize("name", list(TONIC_CLASSES))
+def test_a_subset_is_read_offline_and_tonic_is_left_untouched(tmp_path, name, no_network):
+    """tonic would download here (its own check wants the full dataset); the project never lets it,
+    and never changes tonic's classes to do so: after the read every attribute is the original."""
+    import tonic.datasets
+
+    MAKERS[name](tmp_path)
+    before = _tonic_namespaces()
+    ds = load_dataset(name, "test", n=2, root=tmp_path, progress=False)
+    assert len(ds) == 2 and ds.x.sum() > 0
+    assert no_network == []
+    assert _same(_tonic_namespaces(), before), "reading a dataset left tonic's classes changed"
+    assert "download" not in vars(getattr(tonic.datasets, TONIC_CLASSES[name]))  # inherited, as shipped
+
+
+def test_tonic_is_untouched_while_another_thread_builds_a_dataset(tmp_path, monkeypatch, no_network):
+    """While one thread is inside tonic's NMNIST constructor (listing the files, past its download
+    check), another sees tonic's classes as shipped; many threads reading at once leave them so."""
+    import os
+    import threading
+    import types
+
+    import tonic.datasets.nmnist
+
     make_nmnist(tmp_path, per_split=(3, 2))
-    calls = []
-    monkeypatch.setattr(tonic.datasets.NMNIST, "download", lambda self: calls.append(self))
-    ds = load_dataset("nmnist", "test", root=tmp_path, timesteps=4, progress=False)
-    assert len(ds) == 2 and ds.x.shape[1:] == (4, 2, 34, 34) and ds.x.sum() > 0 and calls == []
-    assert tonic.datasets.NMNIST._check_exists is not None  # restored after the build
+    before = _tonic_namespaces()
+    inside, checked = threading.Event(), threading.Event()
+
+    def walk(*args, **kwargs):
+        if threading.current_thread().name == "reader":
+            inside.set()
+            assert checked.wait(30)
+        return os.walk(*args, **kwargs)
+
+    proxy = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
+    proxy.walk = walk
+    monkeypatch.setattr(tonic.datasets.nmnist, "os", proxy)
+    results, errors = [], []
+
+    def read():
+        try:
+            results.append(len(load_dataset("nmnist", "test", root=tmp_path, timesteps=4, progress=False)))
+        except BaseException as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+
+    reader = threading.Thread(target=read, name="reader")
+    reader.start()
+    assert inside.wait(30)
+    during = _tonic_namespaces()  # the reader is inside tonic's __init__ now
+    checked.set()
+    reader.join(30)
+    assert errors == [] and results == [2]
+    assert _same(during, before), "tonic's classes were changed while another thread built a dataset"
+
+    barrier = threading.Barrier(6)
+
+    def many():
+        barrier.wait()
+        read()
+
+    threads = [threading.Thread(target=many) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and results == [2] * 7 and no_network == []
+    assert _same(_tonic_namespaces(), before)
+
+
+def test_a_missing_file_is_never_downloaded_without_download(tmp_path, no_network):
+    """An offline dataset class refuses where tonic would download: one line, no network."""
+    import tonic.datasets
+
+    from neuroattack.data.local import offline_class
+
+    with pytest.raises(FileNotFoundError, match="NMNIST: files missing and downloading was not asked for"):
+        offline_class(tonic.datasets.NMNIST).download(None)
+    assert offline_class(tonic.datasets.NMNIST) is offline_class(tonic.datasets.NMNIST)
+    assert no_network == []
 
 
 def test_cifar10_batches_are_read_without_running_code(tmp_path):
