@@ -99,6 +99,11 @@ class ReplayMetrics:
         for several draws, the mean draw's count), or ``None`` without a hardware accuracy."""
         return None if self.hw_clean_accuracy is None else round(self.hw_clean_accuracy * self.n)
 
+    def sim_correct(self) -> int | None:
+        """Inputs the simulation classified correctly when clean in this replay (the denominator of
+        :attr:`sim_asr`; for several draws, the mean draw's count), or ``None`` without one."""
+        return None if self.sim_clean_accuracy is None else round(self.sim_clean_accuracy * self.n)
+
     def hw_asr_interval(self) -> tuple[float, float] | None:
         """The 95 % Wilson interval of the hardware ASR over :meth:`hw_correct` inputs (as stored
         where the run measured it directly: a query run).
@@ -107,14 +112,20 @@ class ReplayMetrics:
             >>> [round(v, 3) for v in ReplayMetrics(n=10, hw_clean_accuracy=1.0, hw_asr=0.9).hw_asr_interval()]
             [0.596, 0.982]
         """
-        from neuroattack.attacks.metrics import wilson_interval
-
         if self.hw_asr_interval_95 is not None:
             return tuple(self.hw_asr_interval_95)
-        correct = self.hw_correct()
-        if not correct or self.hw_asr is None:
-            return None
-        return wilson_interval(round(self.hw_asr * correct), correct)
+        return _wilson(self.hw_asr, self.hw_correct())
+
+    def sim_asr_interval(self) -> tuple[float, float] | None:
+        """The 95 % Wilson interval of this replay's simulation ASR over :meth:`sim_correct` inputs
+        (the replayed inputs: a subset where the run replayed the first ``hw_n``, and, for
+        Bernoulli inputs, the replay's own draws).
+
+        Example:
+            >>> [round(v, 3) for v in ReplayMetrics(n=20, sim_clean_accuracy=0.5, sim_asr=0.2).sim_asr_interval()]
+            [0.057, 0.51]
+        """
+        return _wilson(self.sim_asr, self.sim_correct())
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form: every field (``None`` where not measured)."""
@@ -131,6 +142,16 @@ class ReplayMetrics:
             raise ValueError(f"replay metrics: expected a JSON object with 'n', got {str(data)[:80]}")
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _wilson(rate: float | None, correct: int | None) -> tuple[float, float] | None:
+    """The 95 % Wilson interval of ``rate`` over ``correct`` inputs (its count rounded: the mean
+    draw's), or ``None`` without either."""
+    from neuroattack.attacks.metrics import wilson_interval
+
+    if not correct or rate is None:
+        return None
+    return wilson_interval(round(rate * correct), correct)
 
 
 def replay_metrics(

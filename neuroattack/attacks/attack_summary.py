@@ -101,6 +101,21 @@ class AttackSummary:
     backend: str | None = None
     profile: str | None = None
 
+    def asr_interval(self) -> tuple[float, float] | None:
+        """The 95 % Wilson interval of :attr:`asr` from the same counts (``n_success`` of
+        ``n_attacked``); for a row of an older store without the counts, the stored
+        ``asr_interval_95``; ``None`` where nothing was attacked.
+
+        Example:
+            >>> [round(v, 3) for v in AttackSummary(10, 10, 9, asr=0.9).asr_interval()]
+            [0.596, 0.982]
+        """
+        from neuroattack.attacks.metrics import wilson_interval
+
+        if self.n_attacked and self.n_success is not None:
+            return wilson_interval(self.n_success, self.n_attacked)
+        return None if self.asr_interval_95 is None else tuple(self.asr_interval_95)
+
     def set_random_baseline(self, successes: int, attacked: int) -> None:
         """Record the random baseline beside the attack: ``successes`` of ``attacked`` inputs fooled
         by random flips of the attack's events; ``beats_random`` when the attack's 95 % interval

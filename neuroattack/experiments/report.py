@@ -11,6 +11,13 @@ Writes ``report.md`` and ``report.html`` (the same content) and PNG plots under 
   crafted in simulation and replayed, hardware-in-the-loop, query-only) per model and profile,
   where the store holds more than one;
 - ``raster.png``: one clean and one adversarial event stream with the flipped events marked.
+
+Every rate in the table stands beside the 95 % Wilson interval of its own count: "sim ASR" (and
+"sim clean acc") is the attack's, over every input it attacked
+(:class:`~neuroattack.attacks.attack_summary.AttackSummary`); "sim ASR, replayed inputs" and "hw
+ASR" are the replay's, over the inputs replayed (:class:`~neuroattack.replay_metrics.ReplayMetrics`:
+the first ``hw_n`` on Lava, the replay's own draws of Bernoulli inputs), so the two simulation
+figures of one run may differ. The terminal table (:func:`summary_table`) shows the same cells.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ COLUMNS = [
     ("sim ASR", "sim_asr"),
     ("sim ASR 95 %", "sim_asr_interval"),
     ("random ASR, same events", "random_asr"),
+    ("sim ASR, replayed inputs", "replay_sim_asr"),
+    ("sim ASR, replayed inputs 95 %", "replay_sim_asr_interval"),
     ("hw ASR", "hw_asr"),
     ("hw ASR 95 %", "hw_asr_interval"),
     ("hw ASR over draws", "hw_asr_draw_range"),
@@ -135,11 +144,15 @@ def rows(runs: list[RunRecord]) -> list[dict]:
                 "settings": settings_text(options),
                 "backend": run.backend,
                 "profile": run.profile,
-                "sim_clean": hw.sim_clean_accuracy if hw else (None if on_hw else sim.clean_accuracy),
+                # each rate beside its interval from the same counts: the attack's in simulation
+                # (AttackSummary, every attacked input), the replay's (ReplayMetrics, the inputs
+                # replayed: a subset on Lava, fresh draws of Bernoulli inputs)
+                "sim_clean": None if on_hw else sim.clean_accuracy,
                 "hw_clean": hw.hw_clean_accuracy if hw else None,
-                # without a replay: the attack's own ASR
-                "sim_asr": hw.sim_asr if hw and hw.sim_asr is not None else (None if on_hw else sim.asr),
-                "sim_asr_interval": None if on_hw else sim.asr_interval_95,
+                "sim_asr": None if on_hw else sim.asr,
+                "sim_asr_interval": None if on_hw else sim.asr_interval(),
+                "replay_sim_asr": hw.sim_asr if hw else None,
+                "replay_sim_asr_interval": hw.sim_asr_interval() if hw else None,
                 "hw_asr": hw.hw_asr if hw else None,
                 "hw_asr_std": hw.hw_asr_std if hw else None,
                 "hw_asr_interval": hw.hw_asr_interval() if hw else None,
@@ -467,8 +480,9 @@ def events_cell(sim: AttackSummary) -> str | None:
 
 def summary_table(store_path: str | os.PathLike) -> str:
     """A short plain-text table of every run, for terminals: the event budget and the events it
-    took to fool (median, +added/-removed means; image attacks have none), simulation and hardware
-    ASR (with the hardware's 95 % interval), the hardware's no-decision rate, transfer."""
+    took to fool (median, +added/-removed means; image attacks have none), the simulation ASR (the
+    attack's, over every attacked input: the report's "sim ASR") and the hardware ASR with its 95 %
+    interval (the replay's), the hardware's no-decision rate, transfer."""
     with ResultStore(store_path, create=False) as store:  # rows of an older store's keys were measured again
         records = rows([r for r in store.runs() if r.keyed_by == "content"])
     header = SUMMARY_COLUMNS
