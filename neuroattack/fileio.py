@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +46,118 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+FAULT_ENV = "NEUROATTACK_FAULT_AT"
+
+
+def fault_point(name: str) -> None:
+    """Kill this process with SIGKILL here if ``$NEUROATTACK_FAULT_AT`` names this point.
+
+    How the tests kill a write at a moment they choose (a crash, power loss) and check that what is
+    on disk is the old state or the new one, never a mix; without the variable it does nothing.
+    """
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); ``False`` where the system
+    cannot."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system or kernel cannot
+        return False
+    raise OSError(errno, os.strerror(errno), str(b))
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike, replaces: frozenset[str] | set[str] = frozenset()) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; it becomes ``path`` only if the block succeeds.
+
+    A folder of several files (a checkpoint, a streams folder) is one transaction: a process killed
+    at any point leaves the old folder as it was or the new one complete, never new files beside
+    old ones, nor a file of an earlier run. An existing ``path`` is swapped out in one step (Linux
+    ``renameat2``; elsewhere two renames) and removed after.
+
+    Args:
+        path: the folder to (re)write.
+        replaces: the file and folder names an existing ``path`` may hold: one holding anything
+            else is refused (``ValueError``) rather than replaced, so a mistyped ``--out`` never
+            deletes unrelated files.
+
+    Example:
+        >>> with atomic_dir(tmp / "ckpt") as d:  # doctest: +SKIP
+        ...     (d / "model.pt").write_bytes(b"...")
+    """
+    path = Path(path)
+    check_replaceable(path, replaces)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+        yield tmp
+        fault_point("before-folder-replace")
+        if path.is_dir() and not path.is_symlink():
+            check_replaceable(path, replaces)
+            if not _exchange(tmp, path):
+                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
+                os.replace(path, old / "x")
+                os.replace(tmp, path)
+                tmp = old
+        else:
+            os.replace(tmp, path)
+            return
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+
+
+def check_replaceable(path: Path, replaces: frozenset[str] | set[str]) -> None:
+    """Raise ``ValueError`` if ``path`` exists and is not a folder holding only names in ``replaces``."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir() or path.is_symlink():
+        raise ValueError(f"output {path} exists and is not a folder")
+    other = sorted(p.name for p in path.iterdir() if p.name not in replaces)
+    if other:
+        shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+        raise ValueError(
+            f"output {path} is a folder holding other files ({shown}); it would be replaced whole: "
+            "choose a new or empty folder"
+        )
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` (one line naming ``path``) unless ``path`` can be created or replaced:
+    its nearest existing parent must be a folder this process may write in.
+
+    Example:
+        >>> check_writable("/proc/no/such/file.json")  # doctest: +SKIP
+        ValueError: output /proc/no/such/file.json: its folder /proc is not writable
+    """
+    path = Path(path)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        if parent.is_symlink():  # a dangling link
+            raise ValueError(f"output {path}: {parent} is a broken link")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"output {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"output {path}: its folder {parent} is not writable")
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

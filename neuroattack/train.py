@@ -21,10 +21,10 @@ from torch import nn
 from neuroattack.data.datasets import Dataset, load_dataset
 from neuroattack.decision import decide
 from neuroattack.encoding import model_input
-from neuroattack.fileio import write_json
+from neuroattack.fileio import check_replaceable, check_writable
 from neuroattack.losses import LOSSES, resolve_loss
 from neuroattack.models.ann import ANN
-from neuroattack.models.checkpoint import build_model, save_checkpoint
+from neuroattack.models.checkpoint import CHECKPOINT_FILES, build_model, save_checkpoint
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
 from neuroattack.progress import progress_bar
@@ -179,6 +179,9 @@ def train(
     Returns ``(model, metrics)`` with ``test_accuracy``, ``val_accuracy``, ``train_seconds``,
     ``device``.
     """
+    if out_dir is not None:  # before any work: the folder can be written, and holds nothing else
+        check_writable(out_dir)
+        check_replaceable(Path(out_dir), CHECKPOINT_FILES)
     torch.manual_seed(cfg.seed)
     data = {"progress": progress, "root": data_root, "download": download}
     train_set = load_dataset(cfg.dataset, "train", cfg.n_train, cfg.timesteps, **data)
@@ -216,8 +219,6 @@ def train(
         "history": history,
     }
     model.cpu()
-    if out_dir is not None:
-        out = Path(out_dir)
-        save_checkpoint(out, model, model_cfg)
-        write_json(out / "metrics.json", metrics)
+    if out_dir is not None:  # weights, config and metrics: one folder, written as one transaction
+        save_checkpoint(Path(out_dir), model, model_cfg, extra={"metrics.json": metrics})
     return model, metrics

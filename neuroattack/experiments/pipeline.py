@@ -36,6 +36,10 @@ from neuroattack.replay_metrics import ReplayMetrics
 
 SPEC_FILE = "run_spec.json"
 SUMMARY_FILE = "summary.json"
+STREAMS_FOLDER_FILES = frozenset(
+    {"streams.h5", "streams.nir.h5", "clean_events.npz", SPEC_FILE, SUMMARY_FILE, "replay.json"}
+)
+"""What a streams folder may hold: an existing folder holding anything else is not replaced."""
 
 
 def attack_defaults(attack: str) -> dict[str, Any]:
@@ -330,7 +334,9 @@ def craft(spec: RunSpec, out: str | os.PathLike, progress: bool = False) -> Atta
 
     Args:
         spec: the run.
-        out: the streams folder (created; ``summary.json`` is written last).
+        out: the streams folder, written as one transaction (:func:`~neuroattack.fileio.atomic_dir`):
+            a process killed while writing leaves the old folder as it was or the new one complete
+            (with ``summary.json``), never new streams beside an old summary or another run's files.
         progress: show progress bars (on a terminal).
 
     Returns:
@@ -343,10 +349,12 @@ def craft(spec: RunSpec, out: str | os.PathLike, progress: bool = False) -> Atta
     from neuroattack.attacks.gradient_runner import run_attack
     from neuroattack.attacks.query_runner import run_query_attack
     from neuroattack.attacks.streams import save_clean_events, save_streams
-    from neuroattack.fileio import write_json
+    from neuroattack.fileio import atomic_dir, check_replaceable, check_writable, fault_point, write_json
     from neuroattack.victims import HardwareSNN, Victim
 
     out = Path(out)
+    check_writable(out)  # before any work
+    check_replaceable(out, STREAMS_FOLDER_FILES)
     data = spec.data(progress)
     options = {"seed": spec.seed, **spec.options}
     if spec.craft_on == "query":
@@ -367,11 +375,13 @@ def craft(spec: RunSpec, out: str | os.PathLike, progress: bool = False) -> Atta
     summary.checkpoint = None if spec.graph else str(spec.checkpoint)
     summary.graph = str(spec.checkpoint) if spec.graph else None
     summary.surrogate = spec.surrogate
-    save_streams(out, run.streams)
-    if run.events is not None:
-        save_clean_events(out, run.events, data.sensor_size)
-    write_json(out / SPEC_FILE, spec.to_json())
-    write_json(out / SUMMARY_FILE, summary.to_json())  # last: marks the folder complete
+    with atomic_dir(out, STREAMS_FOLDER_FILES) as tmp:
+        save_streams(tmp, run.streams)
+        if run.events is not None:
+            save_clean_events(tmp, run.events, data.sensor_size)
+        write_json(tmp / SPEC_FILE, spec.to_json())
+        fault_point("streams-before-summary")
+        write_json(tmp / SUMMARY_FILE, summary.to_json())  # a complete folder has summary.json
     return summary
 
 

@@ -9,11 +9,22 @@ from typing import Any
 
 from torch import nn
 
-from neuroattack.fileio import check_finite, digest_files, load_tensors, read_json, save_tensors, write_json
+from neuroattack.fileio import (
+    atomic_dir,
+    check_finite,
+    digest_files,
+    fault_point,
+    load_tensors,
+    read_json,
+    save_tensors,
+    write_json,
+)
 from neuroattack.models.ann import ANN
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.models.snn import SNN
 
+CHECKPOINT_FILES = frozenset({"model.pt", "config.json", "metrics.json", "evaluation.json"})
+"""What a checkpoint folder holds; an existing folder holding anything else is not replaced."""
 REQUIRED_KEYS = ("model_type", "spec", "input_shape", "bias", "dataset", "timesteps", "encoding")
 
 
@@ -70,16 +81,29 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     raise ValueError(f"model config: model_type must be 'snn' or 'ann', got {config['model_type']!r}")
 
 
-def save_checkpoint(directory: str | os.PathLike, model: nn.Module, config: dict[str, Any]) -> Path:
-    """Write ``model.pt`` and ``config.json`` into ``directory`` (each file atomically); a model with
-    non-finite weights is refused before anything is written."""
+def save_checkpoint(
+    directory: str | os.PathLike, model: nn.Module, config: dict[str, Any], extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model.pt``, ``config.json`` and the JSON files of ``extra`` (``{"metrics.json": {...}}``)
+    as one folder, in one transaction (:func:`~neuroattack.fileio.atomic_dir`): a process killed
+    while writing leaves the old checkpoint as it was or the new one complete, never new weights
+    beside an old config. A model with non-finite weights is refused before anything is written.
+
+    Raises:
+        ValueError: a bad config or weights, or ``directory`` exists holding files other than a
+            checkpoint's (:data:`CHECKPOINT_FILES`).
+    """
     directory = Path(directory)
     build_model(config)  # refuse a config that could not be loaded back
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     check_finite(state, f"model for {directory}")
-    directory.mkdir(parents=True, exist_ok=True)
-    save_tensors(directory / "model.pt", state)
-    write_json(directory / "config.json", config)
+    extra = extra or {}
+    with atomic_dir(directory, CHECKPOINT_FILES | set(extra)) as tmp:
+        save_tensors(tmp / "model.pt", state)
+        fault_point("checkpoint-between-files")
+        write_json(tmp / "config.json", config)
+        for name, obj in extra.items():
+            write_json(tmp / name, obj)
     return directory
 
 

@@ -109,3 +109,67 @@ def test_a_bad_config_value_is_named_with_its_file(tmp_path, key, value, message
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=rf"config.json: .*{message}"):
         load_checkpoint(tmp_path)
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("point", ["checkpoint-between-files", "before-folder-replace"])
+def test_a_checkpoint_killed_while_written_is_the_old_one_intact(tmp_path, point):
+    """Before, a kill between model.pt and config.json left the new weights beside the old config."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from neuroattack.fileio import FAULT_ENV
+
+    ck = tmp_path / "ck"
+    torch.manual_seed(0)
+    save_checkpoint(ck, SNN("8FC-3FC", (5,)), _config(), extra={"metrics.json": {"run": "old"}})
+    before = _files(ck)
+    script = (
+        "import torch\n"
+        "from neuroattack.models.checkpoint import save_checkpoint\n"
+        "from neuroattack.models.snn import SNN\n"
+        "torch.manual_seed(1)\n"
+        f"save_checkpoint({str(ck)!r}, SNN('8FC-3FC', (5,)), {_config()!r},\n"
+        "                extra={'metrics.json': {'run': 'new'}})\n"
+    )
+    root = Path(__file__).parents[2]
+    killed = subprocess.run([sys.executable, "-c", script], cwd=root, env={**os.environ, FAULT_ENV: point})
+    assert killed.returncode == -signal.SIGKILL
+    assert _files(ck) == before  # the old checkpoint, every file of it
+    load_checkpoint(ck)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env={k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    )
+    assert done.returncode == 0
+    assert sorted(_files(ck)) == ["config.json", "metrics.json", "model.pt"]
+    assert json.loads((ck / "metrics.json").read_text()) == {"run": "new"} and _files(ck) != before
+    load_checkpoint(ck)
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_old_one_and_no_temporary(tmp_path, monkeypatch):
+    import neuroattack.models.checkpoint as checkpoint
+
+    ck = tmp_path / "ck"
+    save_checkpoint(ck, SNN("8FC-3FC", (5,)), _config())
+    before = _files(ck)
+
+    def fail(path, obj):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(checkpoint, "write_json", fail)
+    with pytest.raises(OSError):
+        save_checkpoint(ck, SNN("8FC-3FC", (5,)), _config())
+    assert _files(ck) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_a_folder_holding_other_files_is_not_replaced_by_a_checkpoint(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"is a folder holding other files \(notes.txt\)"):
+        save_checkpoint(tmp_path, SNN("8FC-3FC", (5,)), _config())
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
