@@ -130,3 +130,112 @@ def test_inspect_takes_spyx_time_step_convention(tmp_path, capsys):
     assert main(["inspect", "--nir", str(tmp_path / "spyx.nir"), "--framework", "spyx"]) == 0
     out = capsys.readouterr().out
     assert "assumed spyx's convention dt = 1 s" in out and "dt 1 s" in out
+
+
+def _tiny_checkpoint(path):
+    from neuroattack.models.checkpoint import save_checkpoint
+    from neuroattack.models.snn import SNN
+
+    config = {
+        "model_type": "snn",
+        "spec": "10FC",
+        "input_shape": [1, 8, 8],
+        "bias": False,
+        "dataset": "digits",
+        "timesteps": 8,
+        "encoding": "bernoulli",
+    }
+    save_checkpoint(path, SNN("10FC", (1, 8, 8)), config)
+    return path
+
+
+def _snapshot(*roots):
+    return {p: p.read_bytes() for root in roots for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def never_runs(monkeypatch):
+    """Training, attacking, benchmarking and replaying fail the test if they start."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError("work started before the outputs were checked")
+
+    for target in (
+        "neuroattack.train.train",
+        "neuroattack.experiments.pipeline.craft",
+        "neuroattack.experiments.pipeline.replay",
+        "neuroattack.experiments.bench.bench_attacks",
+        "neuroattack.experiments.bench.bench_backends",
+        "neuroattack.attacks.streams.load_streams",
+    ):
+        monkeypatch.setattr(target, fail)
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (
+            ["bench", "attacks", "--checkpoint", "{m}", "--out", "{m}/model.pt"],
+            "output {m}/model.pt is one of the input",
+        ),
+        (["bench", "backends", "--checkpoint", "{m}", "--out", "{m}/config.json"], "output {m}/config.json is one"),
+        (["bench", "backends", "--graph", "{g}", "--dataset", "digits", "--out", "{g}"], "output {g} is one of"),
+        (
+            ["replay", "--checkpoint", "{m}", "--streams", "{s}", "--store", "{d}/replay.json", "--out", "{d}"],
+            "output {d}/replay.json is given twice",
+        ),
+        (["attack", "--checkpoint", "{m}", "--attack", "pgd", "--out", "{m}"], "output {m} would be replaced whole"),
+        (["attack", "--checkpoint", "{m}", "--attack", "pgd", "--out", "{d}"], "output {d} is a folder holding other"),
+        (["train", "--out", "{d}"], "output {d} is a folder holding other files (replay.json, x.txt)"),
+        (["evaluate", "--checkpoint", "{m}", "--out", "{f}/e.json"], "output {f}/e.json: {f} is a file, not a folder"),
+        (["train", "--out", "{f}/sub/ck"], "output {f}/sub/ck: {f} is a file, not a folder"),
+        (["attack", "--checkpoint", "{m}", "--attack", "pgd", "--out", "{f}/a"], "output {f}/a: {f} is a file"),
+    ],
+)
+def test_an_output_that_is_an_input_or_cannot_be_written_is_refused_before_any_work(
+    tmp_path, capsys, never_runs, argv, named
+):
+    """Before: bench replaced model.pt or config.json with JSON, bench backends --graph X --out X the
+    graph, and replay --store DIR/replay.json --out DIR the store; a folder that could not be written
+    failed after training."""
+    import nir
+
+    from tests.backends.graphs import chain, lif
+
+    m = _tiny_checkpoint(tmp_path / "m")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "x.txt").write_text("mine")
+    (d / "replay.json").write_text("{}")
+    (tmp_path / "s").mkdir()
+    f = tmp_path / "f"
+    f.write_text("a file")
+    g = tmp_path / "g.nir"
+    nir.write(g, chain([64, 10], lif))
+    paths = {"m": m, "d": d, "s": tmp_path / "s", "f": f, "g": g}
+    before = _snapshot(tmp_path)
+    assert main([a.format(**paths) for a in argv]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert named.format(**paths) in err, err
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_read_only_folder_is_named_before_any_work(tmp_path, capsys, never_runs, monkeypatch):
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: stand in for a folder this process may not write
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(ro) else real(p, mode))
+    try:
+        assert main(["train", "--out", str(ro / "ck")]) == 2
+        assert (
+            capsys.readouterr().err.strip()
+            == f"neuroattack train: error: output {ro}/ck: its folder {ro} is not writable"
+        )
+        assert main(["bench", "attacks", "--out", str(ro / "b.json")]) == 2
+        assert f"its folder {ro} is not writable" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)

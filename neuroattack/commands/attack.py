@@ -186,11 +186,11 @@ def run_spec(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from neuroattack.experiments.pipeline import craft
+    from neuroattack.experiments.pipeline import STREAMS_FOLDER_FILES, craft
 
+    inputs = [args.checkpoint or args.graph, args.surrogate, args.data_root]
+    refuse_overwrite([], inputs, args.force, folders={args.out: STREAMS_FOLDER_FILES})
     spec = run_spec(args)
-    inputs = [args.checkpoint or args.graph] + ([args.surrogate] if args.surrogate else [])
-    refuse_overwrite([args.out / n for n in ("summary.json", "streams.h5", "streams.nir.h5")], inputs, args.force)
     s = craft(spec, args.out, progress=True)
     if spec.craft_on == "query":
         print(

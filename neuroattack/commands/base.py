@@ -209,32 +209,61 @@ def add_force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="write even where an output path is one of the input files")
 
 
-def refuse_overwrite(outputs, inputs, force: bool = False) -> None:
-    """Raise ``ValueError`` if an output file is a folder, or (unless ``force``) if writing it would
-    replace one of ``inputs``.
+def refuse_overwrite(outputs, inputs, force: bool = False, folders: dict | None = None) -> None:
+    """Check every output of a command before it does any work; raise ``ValueError`` naming the path.
+
+    Refused: two outputs at one path; an output file that is an existing folder; an output folder
+    that exists holding files it would not write (it is replaced whole); an output whose nearest
+    existing parent is a file or a folder this process cannot write; and, unless ``force``, an
+    output that is one of ``inputs`` (the same path, or an existing file inside an input folder)
+    or an output folder that holds an input.
 
     Args:
         outputs: the files a command will write (paths).
-        inputs: the files and folders it reads (a folder stands for the files directly in it).
-        force: allow replacing an input file (``--force``).
+        inputs: the files and folders it reads (``None`` entries are skipped).
+        force: allow replacing an input (``--force``).
+        folders: the folders it writes as one transaction (:func:`neuroattack.fileio.atomic_dir`),
+            each with the names an existing one may hold.
 
     Example:
         >>> refuse_overwrite([Path("ckpt/model.pt")], [Path("ckpt")])  # doctest: +SKIP
         ValueError: output ckpt/model.pt is one of the input files; choose another path or pass --force
     """
-    for out in map(Path, outputs):
+    from neuroattack.fileio import check_replaceable, check_writable
+
+    files = [Path(o) for o in outputs]
+    folders = {Path(k): v for k, v in (folders or {}).items()}
+    seen: dict[Path, Path] = {}
+    for out in [*files, *folders]:
+        resolved = out.resolve()
+        if resolved in seen:
+            raise ValueError(f"output {out} is given twice (also as {seen[resolved]}); choose another path")
+        seen[resolved] = out
+    for out in files:
         if out.is_dir():
             raise ValueError(f"output {out} is a folder; give a file path")
-    if force:
-        return
-    existing = set()
-    for inp in inputs:
-        inp = Path(inp)
-        if inp.is_dir():
-            existing.update(p.resolve() for p in inp.iterdir() if p.is_file())
-        elif inp.exists():
-            existing.add(inp.resolve())
-    for out in outputs:
-        out = Path(out)
-        if out.resolve() in existing:
-            raise ValueError(f"output {out} is one of the input files; choose another path or pass --force")
+        check_writable(out)
+    for folder in folders:
+        check_writable(folder)
+    if not force:
+        _refuse_inputs(files, folders, inputs)
+    for folder, names in folders.items():
+        check_replaceable(folder, names)
+
+
+def _refuse_inputs(files: list[Path], folders, inputs) -> None:
+    ins = [(Path(i), Path(i).resolve()) for i in inputs if i is not None]
+    for out in files:
+        resolved = out.resolve()
+        for _, res in ins:
+            inside = res.is_dir() and resolved.is_relative_to(res) and resolved.exists()
+            if resolved == res or inside:
+                raise ValueError(f"output {out} is one of the input files; choose another path or pass --force")
+    for folder in folders:
+        resolved = folder.resolve()
+        for inp, res in ins:
+            if res == resolved or res.is_relative_to(resolved):
+                raise ValueError(
+                    f"output {folder} would be replaced whole, and it holds the input {inp}; "
+                    "choose another path or pass --force"
+                )

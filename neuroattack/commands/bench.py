@@ -13,7 +13,15 @@ from pathlib import Path
 
 import torch
 
-from neuroattack.commands.base import Command, add_device, add_network, add_profile, network_config, positive_int
+from neuroattack.commands.base import (
+    Command,
+    add_device,
+    add_network,
+    add_profile,
+    network_config,
+    positive_int,
+    refuse_overwrite,
+)
 
 
 def add_attacks_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,6 +46,7 @@ def run_attacks(args: argparse.Namespace) -> int:
     from neuroattack.models.checkpoint import load_checkpoint
     from neuroattack.models.snn import SNN
 
+    refuse_overwrite([args.out], [args.checkpoint])
     if args.checkpoint is not None:
         model, config = load_checkpoint(args.checkpoint)
         dataset = config["dataset"]
@@ -107,6 +116,7 @@ def run_backends(args: argparse.Namespace) -> int:
     from neuroattack.experiments.bench import bench_backends
     from neuroattack.fileio import write_json
 
+    refuse_overwrite([args.out], [args.checkpoint or args.graph, args.input, args.data_root])
     device = resolve_device(args.device)
     batch = args.emulator_batch
     graph, spikes, label = _bench_input(args, max(batch, args.lava_samples))

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     )
     store = args.store or args.out / "curve.sqlite"
     source = args.checkpoint or args.graph
-    refuse_overwrite([args.out / "curve.json", args.out / "curve.png", store], [source], False)
+    refuse_overwrite([args.out / "curve.json", args.out / "curve.png", store], [source, args.data_root], False)
     base = RunSpec(
         str(source),
         args.attacks[0],

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if args.backend == "norse":
             raise ValueError("a NIR file runs on a backend: --backend reference (float), emulator or lava")
     out = args.out or args.checkpoint / "evaluation.json"
-    refuse_overwrite([out], [args.checkpoint or args.graph], args.force)
+    refuse_overwrite([out], [args.checkpoint or args.graph, args.data_root], args.force)
     if config is None:
         model, config = load_checkpoint(args.checkpoint)
     data = load_dataset(config["dataset"], args.split, args.n, config["timesteps"], root=args.data_root)

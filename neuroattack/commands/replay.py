@@ -48,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     device = str(resolve_device(args.device))
     started = time.time()
     source = args.checkpoint or args.graph
-    inputs = [source, args.streams] + ([args.store] if args.store is not None else [])
-    refuse_overwrite([args.out / "replay.json"], inputs, args.force)
+    refuse_overwrite(
+        [args.out / "replay.json", *([args.store] if args.store else [])], [source, args.streams], args.force
+    )
     graph = network_config(args)
     streams = load_streams(args.streams)
     if graph is None:
@@ -83,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
     metrics = replay(spec, args.streams, progress=True)
     profile = spec.profile_name
     result = {"hardware": metrics.to_json(), "backend": args.backend, "profile": profile, "streams": str(args.streams)}
-    write_json(args.out / "replay.json", result)
-    if args.store is not None:
+    if args.store is not None:  # first: replay.json is there only once the store holds the run
         run = RunResult(read_summary(args.streams), metrics, round(time.time() - started, 2))
         record_run(args.store, record(spec, run, {"streams": str(args.streams)}, started))
+    write_json(args.out / "replay.json", result)
     m = metrics
     print(
         f"{args.backend}/{profile} on {m.n} inputs: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command
+from neuroattack.commands.base import Command, refuse_overwrite
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from neuroattack.experiments.report import build_report, summary_table
 
+    refuse_overwrite([args.out / "report.md", args.out / "report.html", args.out / "plots" / "x.png"], [args.store])
     path = build_report(args.store, args.out)
     print(summary_table(args.store))
     print(f"report: {path}")

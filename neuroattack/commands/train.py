@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuroattack.commands.base import Command, add_data_root, add_device, positive_int
+from neuroattack.commands.base import Command, add_data_root, add_device, positive_int, refuse_overwrite
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,9 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neuroattack.data.datasets import DATASETS
+    from neuroattack.models.checkpoint import CHECKPOINT_FILES
     from neuroattack.models.neurons import NeuronConfig
     from neuroattack.train import TrainConfig, train
 
+    refuse_overwrite([], [args.data_root], folders={args.out: CHECKPOINT_FILES})
     info = DATASETS[args.dataset]
     cfg = TrainConfig(
         dataset=args.dataset,
