@@ -96,6 +96,7 @@ def replay_streams(
     :class:`~neuroattack.replay_metrics.ReplayMetrics` of the draws.
     The simulation runs on ``device`` (the model is moved there); the executor where it was built.
     """
+    streams.check_fits(model.num_classes, model.input_shape)  # before anything runs
     device = torch.device(device)
     model.to(device)
     n_draws = draws if streams.kind == "images" else 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class Streams:
         timesteps: ``T``, time steps per sample.
         settings: the attack's settings (JSON-compatible ``dict``).
         bin_us: microseconds per time bin of event frames, or ``None``.
+        source: the file they were read from (named in errors), or ``None``.
 
     Raises:
         ValueError: if ``kind`` is unknown, the arrays do not all have ``N`` samples, ``clean`` and
@@ -84,6 +86,7 @@ class Streams:
     timesteps: int
     settings: dict[str, Any]
     bin_us: int | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("events", "images"):
@@ -108,6 +111,39 @@ class Streams:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One input's shape as a model takes it: ``(P, H, W)`` of event frames, ``(C, H, W)`` of images."""
+        return tuple(self.clean.shape[2:] if self.kind == "events" else self.clean.shape[1:])
+
+    def check_fits(self, num_classes: int, input_shape) -> None:
+        """Raise ``ValueError`` unless these streams fit a model with ``num_classes`` outputs and
+        ``input_shape``: every label, target and prediction a class of it (one line naming the
+        file, the array, the index and the value), each input its shape.
+
+        Example:
+            >>> s = Streams(torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 3]), None,
+            ...             torch.tensor([False, False]), torch.tensor([0, 1]), torch.tensor([0, 1]),
+            ...             "images", "direct", 8, {}, source="s/streams.h5")
+            >>> s.check_fits(3, (4,))
+            Traceback (most recent call last):
+            ValueError: s/streams.h5: labels[1] = 3 is not a class of the model (it has 3 outputs: 0 to 2)
+        """
+        where = self.source or "streams"
+        if self.sample_shape != tuple(int(v) for v in input_shape):
+            raise ValueError(f"{where}: inputs of shape {list(self.sample_shape)}, the model takes {list(input_shape)}")
+        for name in ("labels", "targets", "pred_clean", "pred_adv"):
+            arr = getattr(self, name)
+            if arr is None or not len(arr):
+                continue
+            bad = (arr >= num_classes).nonzero()
+            if len(bad):
+                i = int(bad[0][0])
+                raise ValueError(
+                    f"{where}: {name}[{i}] = {int(arr[i])} is not a class of the model "
+                    f"(it has {num_classes} outputs: 0 to {num_classes - 1})"
+                )
 
     def head(self, n: int) -> Streams:
         """The first ``n`` samples (replaying a subset on slow hardware).
@@ -140,6 +176,7 @@ class Streams:
             self.timesteps,
             self.settings,
             self.bin_us,
+            self.source,
         )
 
 
@@ -242,6 +279,7 @@ def load_streams(directory: str | os.PathLike) -> Streams:
             timesteps=int(attrs["timesteps"]),
             settings=json.loads(attrs.get("settings", "{}")),
             bin_us=None if bin_us < 0 else bin_us,
+            source=str(path),
         )
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
@@ -292,6 +330,14 @@ def _validate_file(path: Path, arrays: dict, attrs: dict) -> None:
             raise ValueError(f"{path}: {name} has shape {list(arr.shape)}, expected [N, ...] with no empty axis")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"{path}: {name}{_first_bad(arr, ~np.isfinite(arr))} is not finite")
+    if "input_shape" in attrs:  # what a model must take: the arrays' own sample shape
+        shape = np.asarray(attrs["input_shape"])
+        clean = arrays["clean"]
+        sample = list(clean.shape[2:] if str(attrs["kind"]) == "events" else clean.shape[1:])
+        if shape.ndim != 1 or shape.dtype.kind not in "iu" or shape.tolist() != sample:
+            raise ValueError(
+                f"{path}: attribute 'input_shape' = {shape.tolist()!r}, the arrays hold inputs of shape {sample}"
+            )
 
 
 def streams_digest(directory: str | os.PathLike) -> str:
@@ -361,17 +407,48 @@ def load_clean_events(directory: str | os.PathLike) -> tuple[list[np.ndarray], t
     path = Path(directory) / EVENTS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no clean events (streams of event files only; attack again to write them)")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in ("x", "y", "t", "p", "offsets", "sensor_size")}
+    names = ("x", "y", "t", "p", "offsets", "sensor_size")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in names if k not in data.files]
+            if missing:
+                raise ValueError(f"{path}: missing array(s) {missing}")
+            arrays = {k: data[k] for k in names}
+    except ValueError as err:
+        if str(err).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable .npz of clean events ({err})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path}: not a readable .npz of clean events ({type(err).__name__}: {err})") from None
+    for k, arr in arrays.items():
+        if arr.ndim != 1 or arr.dtype.kind not in "iub":
+            raise ValueError(
+                f"{path}: array {k} has shape {list(arr.shape)} and dtype {arr.dtype}, expected 1-D integers"
+            )
+    sensor = arrays["sensor_size"]
+    if len(sensor) != 3 or (sensor < 1).any():
+        raise ValueError(f"{path}: sensor_size = {sensor.tolist()}, expected [W, H, P] of positive integers")
     offsets = arrays["offsets"]
     n = len(arrays["t"])
     for k in ("x", "y", "p"):
         if len(arrays[k]) != n:
             raise ValueError(f"{path}: array {k} has {len(arrays[k])} events, t has {n}")
-    if offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 0):
+    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 0):
         raise ValueError(f"{path}: offsets do not split the {n} events")
+    # the values as written, before any cast (x = 65544 would wrap to 8 as int16)
+    limits = {"x": int(sensor[0]), "y": int(sensor[1]), "p": 2}
+    for k, limit in limits.items():
+        arr = arrays[k]
+        bad = (arr < 0) | (arr >= limit)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{path}: {k}[{i}] = {arr[i]} is outside the sensor's 0 to {limit - 1}")
+    t = arrays["t"]
+    if (t < 0).any():
+        i = int(np.argmax(t < 0))
+        raise ValueError(f"{path}: t[{i}] = {t[i]} is negative (microseconds from the sample's start)")
     events = [
         make_events(*(arrays[k][a:b] for k in ("x", "y", "t")), arrays["p"][a:b] != 0)
         for a, b in zip(offsets[:-1], offsets[1:])
     ]
-    return events, tuple(int(v) for v in arrays["sensor_size"])
+    return events, tuple(int(v) for v in sensor)

@@ -172,3 +172,104 @@ def test_a_bad_streams_file_is_refused_before_any_cast(tmp_path, edit, message):
         edit(f)
     with pytest.raises(ValueError, match=message):
         load_streams(tmp_path)
+
+
+def _image_streams(labels, shape=(1, 8, 8)):
+    n = len(labels)
+    x = torch.rand(n, *shape, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor(labels)
+    return Streams(
+        x, x.clone(), labels, None, torch.zeros(n, dtype=torch.bool), labels, labels, "images", "bernoulli", 8, {}
+    )
+
+
+@pytest.mark.parametrize(
+    "streams, message",
+    [
+        (
+            _image_streams([1, 2, 10, 3]),
+            r"streams.h5: labels\[2\] = 10 is not a class of the model \(it has 10 outputs",
+        ),
+        (_image_streams([1, 2], (1, 4, 4)), r"streams.h5: inputs of shape \[1, 4, 4\], the model takes \[1, 8, 8\]"),
+    ],
+)
+def test_replay_refuses_streams_that_do_not_fit_the_model_before_running(
+    digits_checkpoint, tmp_path, capsys, streams, message
+):
+    """Before, labels at or above the class count replayed with exit 0 and a wrong clean accuracy
+    (0.80 where the truth was 1.00): labels were checked from below only."""
+    import re
+
+    save_streams(tmp_path / "s", streams)
+    argv = ["replay", "--checkpoint", str(digits_checkpoint), "--streams", str(tmp_path / "s")]
+    assert main([*argv, "--out", str(tmp_path / "r")]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert re.search(message, err), err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_streams_input_shape_attribute_that_disagrees_with_its_arrays_is_refused(tmp_path):
+    import h5py
+
+    save_streams(tmp_path, _image_streams([1, 2]))
+    with h5py.File(tmp_path / "streams.h5", "a") as f:
+        f.attrs["input_shape"] = [1, 4, 16]
+    with pytest.raises(
+        ValueError,
+        match=r"streams.h5: attribute 'input_shape' = \[1, 4, 16\], the arrays hold inputs of shape \[1, 8, 8\]",
+    ):
+        load_streams(tmp_path)
+
+
+def _clean_events(tmp_path, **change):
+    import numpy as np
+
+    from neuroattack.attacks.streams import load_clean_events, save_clean_events
+    from neuroattack.data.events import make_events
+
+    save_clean_events(tmp_path, [make_events([1, 2], [3, 4], [10, 20], [1, 0])], (34, 34, 2))
+    with np.load(tmp_path / "clean_events.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(change)
+    np.savez(tmp_path / "clean_events.npz", **arrays)
+    return load_clean_events(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"x": [65544, 2]}, r"clean_events.npz: x\[0\] = 65544 is outside the sensor's 0 to 33"),
+        ({"y": [3, 70000]}, r"clean_events.npz: y\[1\] = 70000 is outside the sensor's 0 to 33"),
+        ({"x": [-1, 2]}, r"x\[0\] = -1 is outside"),
+        ({"p": [1, 7]}, r"p\[1\] = 7 is outside the sensor's 0 to 1"),
+        ({"t": [10, -5]}, r"t\[1\] = -5 is negative"),
+        ({"x": [1.5, 2.0]}, r"array x has shape \[2\] and dtype float64, expected 1-D integers"),
+        ({"sensor_size": [34, 34]}, r"sensor_size = \[34, 34\], expected \[W, H, P\]"),
+        ({"offsets": []}, r"offsets do not split the 2 events"),
+    ],
+)
+def test_clean_events_are_checked_as_written_before_any_cast(tmp_path, change, message):
+    """Before, x = 65544 wrapped to 8 and 70000 was reported as 4464 (the int16 cast came first)."""
+    import numpy as np
+
+    change = {k: np.asarray(v, dtype=np.int64 if k == "offsets" else None) for k, v in change.items()}
+    with pytest.raises(ValueError, match=message) as err:
+        _clean_events(tmp_path, **change)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", r"clean_events.npz: not a readable .npz of clean events"),
+        (b"PK\x03\x04 truncated zip", r"clean_events.npz: not a readable .npz of clean events"),
+        (b"\x93NUMPY not an archive", r"clean_events.npz: not a readable .npz of clean events"),
+    ],
+)
+def test_a_malformed_clean_events_file_is_one_line_naming_it(tmp_path, content, message):
+    from neuroattack.attacks.streams import load_clean_events
+
+    (tmp_path / "clean_events.npz").write_bytes(content)
+    with pytest.raises(ValueError, match=message) as err:
+        load_clean_events(tmp_path)
+    assert "\n" not in str(err.value)
