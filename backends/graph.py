@@ -674,9 +674,12 @@ def _projections(target, srcs, linear, nodes, preds, shapes, input_name, scale, 
                 )
                 continue
         n_in, n_out = int(np.prod(in_shape)), int(np.prod(shape))
-        if n_in * n_out > _MAX_DENSE:
+        if (
+            n_in * n_out > _MAX_DENSE or n_in * n_in > _MAX_DENSE
+        ):  # the matrix, and the eye(n_in) basis it is built from
             raise GraphError(
-                f"NIR nodes {sorted(linear)} between {src!r} and {target!r}: a dense {n_out}x{n_in} matrix is too large"
+                f"NIR nodes {sorted(linear)} between {src!r} and {target!r}: a dense {n_out}x{n_in} matrix "
+                f"(built from a {n_in}x{n_in} identity) is too large: more than {_MAX_DENSE} entries"
             )
         basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
         cols = _evaluate(target, linear, nodes, preds, {src: basis}, n_in, shapes).reshape(n_in, -1).numpy()

@@ -182,6 +182,14 @@ def train(
     if out_dir is not None:  # before any work: the folder can be written, and holds nothing else
         check_writable(out_dir)
         check_replaceable(Path(out_dir), CHECKPOINT_FILES)
+    from neuroattack.data.datasets import DATASETS
+    from neuroattack.memory import check_input_memory
+    from neuroattack.models.spec import check_model_memory, parse_spec
+
+    if cfg.dataset in DATASETS:  # sizes against the memory they imply, before any data or weights
+        shape = DATASETS[cfg.dataset].input_shape
+        check_input_memory(cfg.timesteps, cfg.batch_size, shape)
+        check_model_memory(parse_spec(cfg.spec), tuple(shape))
     torch.manual_seed(cfg.seed)
     data = {"progress": progress, "root": data_root, "download": download}
     train_set = load_dataset(cfg.dataset, "train", cfg.n_train, cfg.timesteps, **data)

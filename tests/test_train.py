@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from neuroattack.cli import main
 from neuroattack.models.checkpoint import load_checkpoint
 from neuroattack.train import TrainConfig, train
@@ -51,3 +53,26 @@ def test_cli_reports_bad_spec(tmp_path, capsys):
     assert rc == 2
     assert "is not one of" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--timesteps", "10000000"],
+            "timesteps = 10000000: a batch of 64 inputs (10000000x64x1x8x8 float32) needs 163.8 GB",
+        ),
+        (
+            ["--model", "99999999999FC-10FC"],
+            "model spec '99999999999FC-10FC': layer 1 (99999999999FC) has 6399999999936",
+        ),
+    ],
+)
+def test_sizes_that_cannot_fit_in_memory_are_refused_before_training(tmp_path, capsys, monkeypatch, flags, message):
+    from neuroattack.cli import main
+
+    monkeypatch.setattr("neuroattack.train.load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    assert main(["train", *flags, "--out", str(tmp_path / "ck")]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert message in err and "more than this machine's" in err
+    assert not (tmp_path / "ck").exists()

@@ -157,10 +157,14 @@ def network_config(args: argparse.Namespace) -> dict | None:
         return {}
     if args.dataset is None:
         raise ValueError("--graph needs --dataset: the data to use")
+    from neuroattack.memory import check_input_memory
+
     default_steps = DATASETS[args.dataset].default_timesteps or 8
+    timesteps = args.timesteps or default_steps
+    check_input_memory(timesteps, getattr(args, "batch_size", None) or 1, DATASETS[args.dataset].input_shape)
     return {
         "dataset": args.dataset,
-        "timesteps": args.timesteps or default_steps,
+        "timesteps": timesteps,
         "encoding": args.encoding or "events",
     }
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from neuroattack.decision import decide
 from neuroattack.models.neurons import NeuronConfig, is_spiking
-from neuroattack.models.spec import FC, Conv, ModelSpec, Pool, parse_spec
+from neuroattack.models.spec import FC, Conv, ModelSpec, Pool, check_model_memory, parse_spec
 
 
 class SNN(nn.Module):
@@ -56,6 +56,7 @@ class SNN(nn.Module):
         self.neuron = neuron
         self.bias = bias
         shapes = self.spec.shapes(self.input_shape)
+        check_model_memory(self.spec, self.input_shape)  # before allocating the weights
         layers: list[nn.Module] = []
         shape = self.input_shape
         for layer, out_shape in zip(self.spec.layers, shapes):

@@ -13,6 +13,7 @@ Every C and FC layer is followed by a spiking layer; the last token must be FC (
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -79,6 +80,33 @@ class ModelSpec:
                 shape = (layer.features,)
             out.append(shape)
         return out
+
+
+def check_model_memory(spec: ModelSpec, input_shape: tuple[int, ...]) -> None:
+    """Refuse a model whose weights (float32) cannot fit in memory, naming its largest layer.
+
+    Example:
+        >>> check_model_memory(parse_spec("99999999999FC-10FC"), (1, 8, 8))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: model spec '99999999999FC-10FC': layer 1 (99999999999FC) has 6399999999936 weights...
+    """
+    from neuroattack.memory import check_memory
+
+    shapes = [tuple(input_shape), *spec.shapes(tuple(input_shape))]
+    counts = []
+    for i, layer in enumerate(spec.layers):
+        n_in = math.prod(shapes[i])
+        if isinstance(layer, Conv):
+            counts.append(layer.channels * shapes[i][0] * layer.kernel**2)
+        elif isinstance(layer, FC):
+            counts.append(n_in * layer.features)
+        else:
+            counts.append(0)
+    big = max(range(len(counts)), key=counts.__getitem__)
+    what = (
+        f"model spec {spec.text!r}: layer {big + 1} ({_token(spec.layers[big])}) has {counts[big]} weights; the model"
+    )
+    check_memory(4 * sum(counts), what)
 
 
 def _token(layer: Layer) -> str:

@@ -294,3 +294,25 @@ def test_two_delay_nodes_into_one_population_are_refused():
     g.edges[:] = [("input", "d"), ("d", "d2"), ("d2", "w"), ("w", "if"), ("if", "output")]
     with pytest.raises(GraphError, match=r"NIR Delay nodes \['d', 'd2'\] all feed 'if'"):
         backends.lower(g)
+
+
+def test_a_layer_whose_identity_basis_would_not_fit_is_refused_before_lowering(tmp_path):
+    """A 100,000-neuron input: the dense matrix is only 10 x 100,000, but lowering builds it from
+    torch.eye(100000) (80 GB in float64); the guard counted n_in x n_out only."""
+    import nir
+    import numpy as np
+    import pytest
+
+    import backends
+
+    n = 100_000
+    g = nir.NIRGraph.from_list(
+        nir.Input(np.array([n])),
+        nir.Linear(np.zeros((10, n))),
+        nir.IF(r=np.ones(10), v_threshold=np.ones(10)),
+        nir.Output(np.array([10])),
+    )
+    with pytest.raises(
+        ValueError, match=r"a dense 10x100000 matrix \(built from a 100000x100000 identity\) is too large"
+    ):
+        backends.lower(g, dt=1.0)

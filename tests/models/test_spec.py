@@ -48,3 +48,15 @@ def test_kernel_too_large_for_input():
     spec = parse_spec("4C9p0-10FC")
     with pytest.raises(ValueError, match="does not fit the 8x8 input"):
         spec.shapes((1, 8, 8))
+
+
+def test_a_model_too_large_for_memory_is_refused_before_its_weights_are_allocated():
+    """Before, 99999999999FC-10FC asked torch for 25 TB of weights."""
+    import pytest
+
+    from neuroattack.models.snn import SNN
+
+    with pytest.raises(
+        ValueError, match=r"model spec '99999999999FC-10FC': layer 1 \(99999999999FC\) has 6399999999936 weights"
+    ):
+        SNN("99999999999FC-10FC", (1, 8, 8))
