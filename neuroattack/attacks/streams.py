@@ -257,11 +257,12 @@ def load_streams(directory: str | os.PathLike) -> Streams:
             missing = [k for k in _ARRAYS if k not in f]
             if missing:
                 raise ValueError(f"{path}: missing dataset(s) {missing}")
-            arrays = {k: torch.from_numpy(f[k][()]) for k in _ARRAYS}
+            arrays = {k: _read_array(path, f, k) for k in _ARRAYS}
             attrs = dict(f.attrs)
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 streams file ({err})") from err
     _validate_file(path, arrays, attrs)
+    arrays = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     kind = str(attrs.get("kind", ""))
     targets = arrays["targets"]
     bin_us = int(attrs.get("bin_us", -1))
@@ -283,6 +284,24 @@ def load_streams(directory: str | os.PathLike) -> Streams:
         )
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
+
+
+def _read_array(path: Path, f, name: str) -> np.ndarray:
+    """Dataset ``name`` of an open streams file as a numpy array of numbers, or one line naming it."""
+    try:
+        obj = f[name]
+    except (KeyError, OSError) as err:  # a soft or external link to nothing
+        raise ValueError(f"{path}: dataset {name!r} cannot be opened ({err})") from None
+    if not isinstance(obj, h5py.Dataset):
+        raise ValueError(f"{path}: {name!r} is a {type(obj).__name__}, expected a dataset")
+    arr = obj[()]
+    if np.ndim(arr) == 0:
+        raise ValueError(f"{path}: {name} is a single value {arr!r}, expected an array [N, ...]")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: {name} has dtype {arr.dtype}, expected numbers")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{path}: {name}{_first_bad(arr, arr > np.iinfo(np.int64).max)} is too large")
+    return arr
 
 
 # name -> least allowed value (targets -1: untargeted; predictions -1: no decision)
@@ -310,22 +329,29 @@ def _validate_file(path: Path, arrays: dict, attrs: dict) -> None:
     if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or int(steps) < 1:
         raise ValueError(f"{path}: attribute 'timesteps' = {steps!r}, expected an integer >= 1")
     try:
-        json.loads(attrs["settings"])
-    except (TypeError, ValueError):
+        settings = json.loads(attrs["settings"])
+    except (TypeError, ValueError, RecursionError):
         raise ValueError(f"{path}: attribute 'settings' is not JSON") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: attribute 'settings' is JSON {type(settings).__name__}, expected an object")
+    bin_us = attrs.get("bin_us", -1)
+    if isinstance(bin_us, (bool, np.bool_)) or not isinstance(bin_us, (int, np.integer)):
+        raise ValueError(f"{path}: attribute 'bin_us' = {bin_us!r}, expected an integer (-1: none)")
     for name, least in _CLASS_ARRAYS.items():
-        arr = arrays[name].numpy()
+        arr = arrays[name]
         if arr.ndim != 1:
             raise ValueError(f"{path}: {name} has shape {list(arr.shape)}, expected [N]")
         if arr.dtype.kind not in "iu":
             raise ValueError(f"{path}: {name} has dtype {arr.dtype}, expected integer classes")
         if arr.size and (arr < least).any():
             raise ValueError(f"{path}: {name}{_first_bad(arr, arr < least)} is below {least}")
-    success = arrays["success"].numpy()
+    success = arrays["success"]
+    if success.ndim != 1:
+        raise ValueError(f"{path}: success has shape {list(success.shape)}, expected [N]")
     if success.dtype.kind not in "biu" or (success.size and not np.isin(success, (0, 1)).all()):
         raise ValueError(f"{path}: success must be 0/1, has dtype {success.dtype}")
     for name in ("clean", "adversarial"):
-        arr = arrays[name].numpy()
+        arr = arrays[name]
         if arr.ndim < 2 or (arr.ndim >= 2 and 0 in arr.shape[1:]):
             raise ValueError(f"{path}: {name} has shape {list(arr.shape)}, expected [N, ...] with no empty axis")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():

@@ -273,3 +273,43 @@ def test_a_malformed_clean_events_file_is_one_line_naming_it(tmp_path, content, 
     with pytest.raises(ValueError, match=message) as err:
         load_clean_events(tmp_path)
     assert "\n" not in str(err.value)
+
+
+def _replace(f, name, data):
+    del f[name]
+    f.create_dataset(name, data=data)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda f: (f.__delitem__("labels"), f.create_group("labels")), r"'labels' is a Group, expected a dataset"),
+        (lambda f: _replace(f, "labels", 3), r"labels is a single value 3, expected an array"),
+        (lambda f: _replace(f, "labels", [b"a", b"b"]), r"labels has dtype object, expected numbers"),
+        (lambda f: _replace(f, "clean", [b"a", b"b"]), r"clean has dtype object, expected numbers"),
+        (lambda f: _replace(f, "success", True), r"success is a single value True"),
+        (
+            lambda f: f.__setitem__("labels", __import__("h5py").SoftLink("/nowhere")),
+            r"dataset 'labels' cannot be opened",
+        ),
+        (lambda f: _replace(f, "success", [[0, 1], [1, 0]]), r"success has shape \[2, 2\], expected \[N\]"),
+        (lambda f: f.attrs.__setitem__("bin_us", "abc"), r"attribute 'bin_us' = 'abc', expected an integer"),
+        (lambda f: f.attrs.__setitem__("settings", "[1]"), r"attribute 'settings' is JSON list, expected an object"),
+        (
+            lambda f: _replace(f, "labels", __import__("numpy").array([2**63 + 5, 1], "u8")),
+            r"labels\[0\] = 9223372036854775813 is too large",
+        ),
+    ],
+)
+def test_a_malformed_streams_form_is_one_line_not_a_traceback(tmp_path, edit, message):
+    """The first six gave a TypeError or KeyError traceback before; the others were accepted."""
+    import h5py
+
+    save_streams(tmp_path, _image_streams([1, 2], (1, 4, 4)))
+    with h5py.File(tmp_path / "streams.h5", "a") as f:
+        if "SoftLink" in repr(edit.__code__.co_names):
+            del f["labels"]
+        edit(f)
+    with pytest.raises(ValueError, match=message) as err:
+        load_streams(tmp_path)
+    assert str(err.value).startswith(str(tmp_path / "streams.h5")) and "\n" not in str(err.value)
