@@ -30,20 +30,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_profile(profile: str | None) -> None:
+    """Read ``--profile`` before any work: a bad one is one line naming it (an ``extends`` cycle
+    through a relative path, or TOML nested too deeply, recurse without end in the reader)."""
+    import backends
+
+    if profile is None:
+        return
+    try:
+        backends.load_profile(profile)
+    except RecursionError:
+        raise ValueError(
+            f"hardware profile {profile}: nested too deeply, or its 'extends' chain leads back to itself"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; a ``ValueError`` or ``FileNotFoundError`` is one error line and exit 2; a
+    """Run one command. Bad input, a file that cannot be read or written (``OSError``, named by
+    its path) and a broken store are one error line and exit 2; Ctrl-C is one line and exit 130; a
     Lava run stopped by SIGINT/SIGTERM is one line and exit ``128 + signal`` (Lava already stopped)."""
+    import sqlite3
+
     from backends.lava import Interrupted
 
     args = build_parser().parse_args(argv)
+    name = args.command_name
     try:
+        _check_profile(getattr(args, "profile", None))
         return args.handler(args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"neuroattack {args.command_name}: error: {err}", file=sys.stderr)
+        print(f"neuroattack {name}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a path that cannot be read or written: named, as the system says why
+        where = err.filename if err.filename is not None else None
+        why = err.strerror or str(err)
+        print(
+            f"neuroattack {name}: error: {where}: {why}" if where else f"neuroattack {name}: error: {why}",
+            file=sys.stderr,
+        )
+        return 2
+    except sqlite3.Error as err:
+        print(f"neuroattack {name}: error: results store: {err}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"neuroattack {name}: error: an input is nested too deeply (or refers to itself)", file=sys.stderr)
         return 2
     except Interrupted as err:
-        print(f"neuroattack {args.command_name}: {err}", file=sys.stderr)
+        print(f"neuroattack {name}: {err}", file=sys.stderr)
         return 128 + err.signum
+    except KeyboardInterrupt:
+        print(f"neuroattack {name}: interrupted (SIGINT); files being written were left as they were", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -239,3 +239,55 @@ def test_a_read_only_folder_is_named_before_any_work(tmp_path, capsys, never_run
         assert f"its folder {ro} is not writable" in capsys.readouterr().err
     finally:
         ro.chmod(0o755)
+
+
+def test_a_profile_extends_cycle_through_a_relative_path_is_one_line(tmp_path, capsys):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.toml").write_text('name = "a"\nextends = "sub/../b.toml"\n')
+    (tmp_path / "b.toml").write_text('name = "b"\nextends = "./a.toml"\n')
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    for name in ("a.toml", "deep.toml"):
+        profile = tmp_path / name
+        assert main(["inspect", "--nir", "n.nir", "--profile", str(profile)]) == 2
+        (err,) = capsys.readouterr().err.strip().splitlines()
+        assert err.startswith(f"neuroattack inspect: error: hardware profile {profile}")
+
+
+def test_deeply_nested_json_is_one_line_naming_the_file(tmp_path, capsys):
+    ck = _tiny_checkpoint(tmp_path / "ck")
+    (ck / "config.json").write_text("[" * 100000 + "]" * 100000)
+    assert main(["evaluate", "--checkpoint", str(ck), "--out", str(tmp_path / "e.json")]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err == f"neuroattack evaluate: error: {ck / 'config.json'}: JSON nested too deeply"
+
+
+def test_ctrl_c_and_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    """Before, SIGINT outside Lava printed a KeyboardInterrupt traceback, and an OSError on a
+    user's path a traceback."""
+    import neuroattack.experiments.report as report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "build_report", interrupted)
+    store = tmp_path / "r.sqlite"
+    store.write_bytes(b"x")
+    assert main(["report", "--store", str(store), "--out", str(tmp_path / "rep")]) == 130
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith("neuroattack report: interrupted (SIGINT)")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "rep" / "report.md"))
+
+    monkeypatch.setattr(report, "build_report", denied)
+    assert main(["report", "--store", str(store), "--out", str(tmp_path / "rep")]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err == f"neuroattack report: error: {tmp_path / 'rep' / 'report.md'}: Permission denied"
+
+
+def test_report_never_writes_into_a_store_it_reads(tmp_path, capsys):
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    assert main(["report", "--store", str(empty), "--out", str(tmp_path / "rep")]) == 2
+    assert "empty file, not a results store" in capsys.readouterr().err
+    assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]

@@ -59,16 +59,65 @@ CREATE TABLE IF NOT EXISTS metrics (
 _TABLES = {"meta", "runs", "metrics"}
 
 
+def _store_error(path: Path, err: sqlite3.Error) -> ValueError:
+    """One line naming the store and what SQLite found."""
+    text = str(err)
+    if "not a database" in text:
+        return ValueError(f"results store {path}: not a SQLite database ({text})")
+    if "malformed" in text or "corrupt" in text:
+        return ValueError(f"results store {path}: the file is corrupted ({text}); restore it from a copy")
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return ValueError(
+            f"results store {path}: cannot be written ({text}): the file or its folder {path.parent} is read-only"
+        )
+    return ValueError(f"results store {path}: {text}")
+
+
+def _read_only_copy(path: Path) -> sqlite3.Connection:
+    """The store at ``path`` copied into memory without writing to it (nor beside it: no journal)."""
+    from urllib.parse import quote
+
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    for flags in ("mode=ro", "mode=ro&immutable=1"):  # immutable: a WAL store in a read-only folder
+        try:
+            source = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{flags}", uri=True)
+            try:
+                source.backup(memory)
+                return memory
+            finally:
+                source.close()
+        except sqlite3.OperationalError as err:
+            last = err
+    raise last
+
+
 class ResultStore:
-    """SQLite results store (see the module docstring). Use as a context manager or ``close()``."""
+    """SQLite results store (see the module docstring). Use as a context manager or ``close()``.
+
+    ``create=False`` opens an existing store to read only: it is copied into memory (an older
+    schema is migrated there), so reading never creates, migrates or otherwise modifies the file.
+    Every SQLite error is one ``ValueError`` line naming the store.
+    """
 
     def __init__(self, path: str | os.PathLike, create: bool = True):
         self.path = Path(path)
-        if not self.path.exists() and not create:
-            raise FileNotFoundError(f"results store {self.path}: no such file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise ValueError(f"results store {self.path}: is a folder, not a file")
+        if not create:
+            if not self.path.exists():
+                raise FileNotFoundError(f"results store {self.path}: no such file")
+            if self.path.stat().st_size == 0:
+                raise ValueError(f"results store {self.path}: empty file, not a results store")
+        else:
+            from neuroattack.fileio import check_writable
+
+            check_writable(self.path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            if create:
+                self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            else:
+                self.conn = _read_only_copy(self.path)
             self.conn.execute("PRAGMA foreign_keys = ON")
             # the table check and the schema creation are one write transaction: several processes
             # creating the same store at once see either nothing (and create it) or all of it
@@ -88,19 +137,23 @@ class ResultStore:
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
-        except sqlite3.DatabaseError as err:
-            raise ValueError(f"results store {self.path}: not a SQLite database ({err})") from err
+        except sqlite3.Error as err:
+            raise _store_error(self.path, err) from None
         if not tables:
             raise ValueError(f"results store {self.path}: empty database, not a results store")
-        try:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError:  # another process holds the file; WAL is then already set
-            pass
+        if create:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:  # another process holds the file; WAL is then already set
+                pass
         self.conn.isolation_level = ""  # back to Python's implicit transactions for put()
         missing = _TABLES - tables
         if missing:
             raise ValueError(f"results store {self.path}: wrong schema, missing table(s) {sorted(missing)}")
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as err:
+            raise _store_error(self.path, err) from None
         if row is None or row[0] != str(SCHEMA_VERSION):
             found = None if row is None else row[0]
             raise ValueError(
@@ -130,7 +183,10 @@ class ResultStore:
 
     def has(self, key: str) -> bool:
         """Whether run ``key`` finished (runs migrated from schema 1, keyed by labels, never count)."""
-        row = self.conn.execute("SELECT status, keyed_by FROM runs WHERE run_key = ?", (key,)).fetchone()
+        try:
+            row = self.conn.execute("SELECT status, keyed_by FROM runs WHERE run_key = ?", (key,)).fetchone()
+        except sqlite3.Error as err:
+            raise _store_error(self.path, err) from None
         return row is not None and row[0] == "done" and row[1] == "content"
 
     def put(self, record: RunRecord) -> str:
@@ -144,6 +200,13 @@ class ResultStore:
         numeric = {
             k: float(v) for k, v in _flatten(result).items() if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
+        try:
+            self._put(record, result, numeric)
+        except sqlite3.Error as err:
+            raise _store_error(self.path, err) from None
+        return record.key
+
+    def _put(self, record: RunRecord, result: dict, numeric: dict) -> None:
         with self.conn:
             self.conn.execute("DELETE FROM metrics WHERE run_key = ?", (record.key,))
             self.conn.execute(
@@ -164,7 +227,6 @@ class ResultStore:
             self.conn.executemany(
                 "INSERT INTO metrics VALUES (?, ?, ?)", [(record.key, k, v) for k, v in numeric.items()]
             )
-        return record.key
 
     def runs(self, **where: str) -> list[RunRecord]:
         """Finished runs as :class:`~neuroattack.experiments.run_record.RunRecord`, oldest first,
@@ -196,11 +258,14 @@ class ResultStore:
             started,
             finished,
             keyed_by,
-        ) in self.conn.execute(sql, tuple(where.values())).fetchall():
+        ) in self._fetch(sql, tuple(where.values())):
             try:
                 settings, artifacts = json.loads(settings), json.loads(artifacts)
+                for name, value in (("settings", settings), ("artifacts", artifacts)):
+                    if not isinstance(value, dict):
+                        raise ValueError(f"{name}: expected a JSON object, got {type(value).__name__}")
                 run_result = RunResult.from_json(json.loads(result))
-            except ValueError as err:
+            except (ValueError, TypeError, RecursionError) as err:
                 raise ValueError(f"results store {self.path}: run {key}: {err}") from err
             out.append(
                 RunRecord(
@@ -209,8 +274,14 @@ class ResultStore:
             )
         return out
 
+    def _fetch(self, sql: str, args: tuple = ()) -> list:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as err:
+            raise _store_error(self.path, err) from None
+
     def __len__(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
+        return self._fetch("SELECT COUNT(*) FROM runs WHERE status = 'done'")[0][0]
 
 
 def record_run(path: str | os.PathLike, record: RunRecord) -> str:

@@ -133,3 +133,80 @@ def test_a_newer_schema_is_refused(tmp_path):
         conn.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
     with pytest.raises(ValueError, match=f"schema version 9, this neuroattack reads version {SCHEMA_VERSION}"):
         ResultStore(path)
+
+
+def test_a_corrupted_page_is_one_line_naming_the_store(tmp_path):
+    path = tmp_path / "r.sqlite"
+    with ResultStore(path) as store:
+        for i in range(200):
+            store.put(_record(f"k{i}", 0.5, settings={"pad": "x" * 500}))
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[3 * page : 6 * page] = b"\xff" * (3 * page)  # b-tree pages overwritten
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"results store {path}: the file is corrupted") as err:
+        with ResultStore(path) as store:
+            store.runs()
+    assert "\n" not in str(err.value)
+
+
+def test_a_store_that_cannot_be_written_is_named_not_called_not_a_database(tmp_path, monkeypatch):
+    """Before, a valid store in a read-only folder was reported as 'not a SQLite database'."""
+    import os
+
+    path = tmp_path / "ro" / "r.sqlite"
+    path.parent.mkdir()
+    ResultStore(path).close()
+    for p in path.parent.iterdir():
+        if p != path:
+            p.unlink()
+    path.parent.chmod(0o555)
+    try:
+        if os.geteuid() == 0:  # root writes anywhere: SQLite's answer in a read-only folder, as it gives it
+            real = sqlite3.connect
+
+            def connect(database, *args, **kwargs):
+                if str(database) == str(path):
+                    raise sqlite3.OperationalError("attempt to write a readonly database")
+                return real(database, *args, **kwargs)
+
+            monkeypatch.setattr(sqlite3, "connect", connect)
+        with pytest.raises(ValueError, match=rf"results store {path}: cannot be written .*read-only"):
+            ResultStore(path)
+        monkeypatch.undo()
+        with ResultStore(path, create=False) as store:  # reading needs no write access
+            assert len(store) == 0
+    finally:
+        path.parent.chmod(0o755)
+
+
+@pytest.mark.parametrize("column, value", [("settings", "[1, 2]"), ("artifacts", '"a string"'), ("settings", "{bad")])
+def test_a_row_whose_settings_or_artifacts_are_not_an_object_is_named(tmp_path, column, value):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.put(_record("k", 0.9))
+        store.conn.execute(f"UPDATE runs SET {column} = ?", (value,))
+        store.conn.commit()
+        with pytest.raises(ValueError, match=r"results store .*r.sqlite: run k: "):
+            store.runs()
+
+
+def test_reading_a_store_never_creates_migrates_or_modifies_it(tmp_path):
+    """Before, report opened a zero-byte file it was asked to read and wrote into it."""
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"results store {empty}: empty file, not a results store"):
+        ResultStore(empty, create=False)
+    assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
+    v2 = tmp_path / "v2.sqlite"
+    with sqlite3.connect(v2) as conn:
+        conn.executescript(_V1_SCHEMA)
+        conn.execute("ALTER TABLE runs ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'content'")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    before = v2.read_bytes()
+    with ResultStore(v2, create=False) as store:  # migrated in memory for the reader
+        (row,) = store.runs()
+        assert row.keyed_by == "label"
+    assert v2.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite", "v2.sqlite"]
