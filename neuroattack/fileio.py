@@ -239,10 +239,12 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def digest_files(paths: list[Path], what: str) -> str:
-    """SHA-256 (hex, 16 characters) over the names and bytes of ``paths``, in the order given.
+def digest_files(paths: list[Path], what: str, names: bool = True) -> str:
+    """SHA-256 (hex, 16 characters) over the names (with ``names``: a checkpoint's fixed
+    ``config.json`` and ``model.pt``) and bytes of ``paths``, in the order given; never over a
+    folder's name.
 
-    What results are keyed by (checkpoints, saved streams); ``what`` names the thing for the error
+    What results are keyed by (checkpoints, NIR graphs); ``what`` names the thing for the error
     when a file is missing.
 
     Example:
@@ -255,6 +257,7 @@ def digest_files(paths: list[Path], what: str) -> str:
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"{what}: no {path.name}")
-        digest.update(path.name.encode())
+        if names:
+            digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -34,7 +34,7 @@ import nir
 import numpy as np
 import torch
 
-from neuroattack.fileio import atomic_path, digest_files
+from neuroattack.fileio import atomic_path
 
 STREAMS_FILE = "streams.h5"
 EVENTS_FILE = "clean_events.npz"
@@ -367,17 +367,28 @@ def _validate_file(path: Path, arrays: dict, attrs: dict) -> None:
 
 
 def streams_digest(directory: str | os.PathLike) -> str:
-    """SHA-256 (hex, 16 characters) of a streams directory's arrays (the bytes of its ``.h5`` files).
+    """SHA-256 (hex, 16 characters) of a streams folder's content: the arrays and attributes of its
+    ``streams.h5`` (each array's name, dtype, shape and bytes), read as :func:`load_streams` reads
+    them. Nothing else counts: not the folder's or file's name, nor any other file beside it
+    (``streams.nir.h5`` is derived from the same arrays).
 
     Example:
         >>> streams_digest("runs/attacks/g2s")  # doctest: +SKIP
         '9b1c...'
     """
-    directory = Path(directory)
-    files = sorted(p for p in directory.glob("*.h5") if p.is_file())
-    if not files:
-        raise FileNotFoundError(f"streams {directory}: no .h5 files")
-    return digest_files(files, f"streams {directory}")
+    import hashlib
+
+    path = Path(directory) / STREAMS_FILE
+    load_streams(directory)  # a streams file, valid, or one line naming what is wrong
+    digest = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        for name in _ARRAYS:
+            arr = np.ascontiguousarray(f[name][()])
+            digest.update(f"{name}:{arr.dtype.str}:{list(arr.shape)}".encode())
+            digest.update(arr.tobytes())
+        for key in sorted(f.attrs):
+            digest.update(f"{key}={np.asarray(f.attrs[key]).tolist()!r}".encode())
+    return digest.hexdigest()[:16]
 
 
 def save_clean_events(

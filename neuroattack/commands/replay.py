@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from neuroattack.attacks.streams import load_streams
+    from neuroattack.attacks.streams import load_streams, streams_digest
     from neuroattack.device import resolve_device
     from neuroattack.experiments.pipeline import SPEC_FILE, RunSpec, read_spec, read_summary, record, replay
     from neuroattack.experiments.run_record import RunResult
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     result = {"hardware": metrics.to_json(), "backend": args.backend, "profile": profile, "streams": str(args.streams)}
     if args.store is not None:  # first: replay.json is there only once the store holds the run
         run = RunResult(read_summary(args.streams), metrics, round(time.time() - started, 2))
-        record_run(args.store, record(spec, run, {"streams": str(args.streams)}, started))
+        artifacts = {"streams": str(args.streams), "streams_digest": streams_digest(args.streams)}
+        record_run(args.store, record(spec, run, artifacts, started))
     write_json(args.out / "replay.json", result)
     m = metrics
     print(

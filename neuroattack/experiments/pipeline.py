@@ -200,8 +200,8 @@ class RunSpec:
         from neuroattack.fileio import digest_files
         from neuroattack.models.checkpoint import checkpoint_digest
 
-        if self.graph:
-            return digest_files([Path(self.checkpoint)], f"NIR graph {self.checkpoint}")
+        if self.graph:  # the bytes only: the same graph under two file names is one model
+            return digest_files([Path(self.checkpoint)], f"NIR graph {self.checkpoint}", names=False)
         return checkpoint_digest(self.checkpoint)
 
     def _surrogate_digest(self) -> str | None:

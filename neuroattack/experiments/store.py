@@ -14,7 +14,8 @@ value)``.
 Schema versions: 1 keyed runs by labels (a checkpoint folder's name, a profile file's stem), so two
 models or profiles of one name shared a row; 2 keyed them by content (digests in ``settings``) and
 added ``keyed_by``, but its keys still held the model's label and the checkpoint's path (the same
-checkpoint in two folders was two runs); 3 keys by content only. An older store is migrated when
+checkpoint in two folders was two runs); 3 keyed checkpoints by content only, but a NIR graph by its
+file's name as well as its bytes; 4 keys by content only. An older store is migrated when
 opened, in one transaction: its rows are kept (reports still show them) and marked
 ``keyed_by = 'label'``, and no sweep counts them as done, so what they measured is measured again
 under content keys.
@@ -31,7 +32,7 @@ from typing import Any
 
 from neuroattack.experiments.run_record import RunRecord, RunResult
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -163,12 +164,16 @@ class ResultStore:
     def _migrate(self) -> None:
         """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or row[0] not in ("1", "2"):
+        if row is None or row[0] not in ("1", "2", "3"):
             return
-        # versions 1 and 2 keyed runs by labels (2: besides the digests): keep the rows, never count them
+        # versions 1 and 2 keyed runs by labels (2: besides the digests), 3 a NIR graph's runs by its
+        # file's name: keep the rows, never count them
         if row[0] == "1":
             self.conn.execute("ALTER TABLE runs ADD COLUMN keyed_by TEXT NOT NULL DEFAULT 'label'")
-        self.conn.execute("UPDATE runs SET keyed_by = 'label'")
+        if row[0] == "3":
+            self.conn.execute("UPDATE runs SET keyed_by = 'label' WHERE settings LIKE '%\"graph\": {%'")
+        else:
+            self.conn.execute("UPDATE runs SET keyed_by = 'label'")
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', ?)", (row[0],))
 

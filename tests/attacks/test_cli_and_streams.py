@@ -313,3 +313,18 @@ def test_a_malformed_streams_form_is_one_line_not_a_traceback(tmp_path, edit, me
     with pytest.raises(ValueError, match=message) as err:
         load_streams(tmp_path)
     assert str(err.value).startswith(str(tmp_path / "streams.h5")) and "\n" not in str(err.value)
+
+
+def test_the_streams_digest_is_their_content_only(tmp_path):
+    """Before, a stray .h5 beside the streams changed their digest (and so did the folder's files' names)."""
+    import shutil
+
+    from neuroattack.attacks.streams import streams_digest
+
+    save_streams(tmp_path / "a", _image_streams([1, 2]))
+    digest = streams_digest(tmp_path / "a")
+    (tmp_path / "a" / "notes.h5").write_bytes(b"stray")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert streams_digest(tmp_path / "a") == streams_digest(tmp_path / "b") == digest
+    save_streams(tmp_path / "c", _image_streams([1, 3]))
+    assert streams_digest(tmp_path / "c") != digest

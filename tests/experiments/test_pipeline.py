@@ -67,3 +67,22 @@ def test_a_new_streams_folder_killed_midway_is_not_there_so_a_sweep_crafts_it_ag
     monkeypatch.undo()
     result, artifacts = execute_run(spec, tmp_path / "work")
     assert (Path(artifacts["streams"]) / "summary.json").is_file() and result.sim.n_total == 8
+
+
+def test_a_run_is_keyed_by_content_not_by_the_folder_or_file_name(digits_checkpoint, tmp_path):
+    """Before, the same NIR graph under two file names was two runs."""
+    import shutil
+
+    import nir
+
+    from tests.backends.graphs import chain, lif
+
+    shutil.copytree(digits_checkpoint, tmp_path / "other-name")
+    assert RunSpec(str(digits_checkpoint), "pgd").key() == RunSpec(str(tmp_path / "other-name"), "pgd").key()
+    nir.write(tmp_path / "a.nir", chain([64, 10], lif))
+    shutil.copy(tmp_path / "a.nir", tmp_path / "b.nir")
+    a, b = (RunSpec(str(tmp_path / n), "pgd", dataset="digits") for n in ("a.nir", "b.nir"))
+    assert a.key() == b.key() and a.craft_key() == b.craft_key()
+    other = tmp_path / "c.nir"
+    nir.write(other, chain([64, 10], lif, seed=1))
+    assert RunSpec(str(other), "pgd", dataset="digits").key() != a.key()

@@ -105,7 +105,7 @@ def test_a_version_1_store_is_migrated_and_its_label_keyed_rows_are_never_counte
         key = store.put(_record("abc", 0.6, "digits"))
         assert store.has(key) and len(store) == 2
         version = store.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-        assert version == str(SCHEMA_VERSION) == "3"
+        assert version == str(SCHEMA_VERSION) == "4"
     with ResultStore(path) as store:  # opening again changes nothing
         assert len(store) == 2
 
@@ -210,3 +210,15 @@ def test_reading_a_store_never_creates_migrates_or_modifies_it(tmp_path):
         assert row.keyed_by == "label"
     assert v2.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite", "v2.sqlite"]
+
+
+def test_a_version_3_store_measures_its_graph_runs_again_and_keeps_its_checkpoint_runs(tmp_path):
+    """Version 3 keyed a NIR graph's runs by its file's name as well as its bytes."""
+    path = tmp_path / "v3.sqlite"
+    with ResultStore(path) as store:
+        store.put(_record("ck", 0.5, settings={"model_digest": "a", "graph": None}))
+        store.put(_record("gr", 0.5, settings={"model_digest": "b", "graph": {"dataset": "digits"}}))
+        store.conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        store.conn.commit()
+    with ResultStore(path) as store:
+        assert store.has("ck") and not store.has("gr") and len(store) == 2
