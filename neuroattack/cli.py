@@ -48,10 +48,12 @@ def _check_profile(profile: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Bad input, a file that cannot be read or written (``OSError``, named by
     its path) and a broken store are one error line and exit 2; Ctrl-C is one line and exit 130; a
-    Lava run stopped by SIGINT/SIGTERM is one line and exit ``128 + signal`` (Lava already stopped)."""
+    Lava run or a sweep stopped by SIGINT/SIGTERM is one line and exit ``128 + signal`` (Lava already
+    stopped; a sweep's finished runs stored)."""
     import sqlite3
 
     from backends.lava import Interrupted
+    from neuroattack.experiments.sweep import SweepStopped
 
     args = build_parser().parse_args(argv)
     name = args.command_name
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         print(f"neuroattack {name}: error: an input is nested too deeply (or refers to itself)", file=sys.stderr)
         return 2
-    except Interrupted as err:
+    except (Interrupted, SweepStopped) as err:
         print(f"neuroattack {name}: {err}", file=sys.stderr)
         return 128 + err.signum
     except KeyboardInterrupt:

@@ -9,13 +9,14 @@ where an interrupted run stopped; ``--executor ray`` for a Ray cluster) and writ
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from neuroattack.data.datasets import DATASETS
 from neuroattack.experiments.pipeline import RunSpec
 from neuroattack.experiments.report import build_report, summary_table
-from neuroattack.experiments.sweep import run_sweep
+from neuroattack.experiments.sweep import SweepStopped, run_sweep
 from neuroattack.fileio import read_json
 from neuroattack.models.neurons import NeuronConfig
 from neuroattack.train import TrainConfig, train
@@ -129,7 +130,11 @@ def study_main(
     device = str(resolve_device(args.device))
     args.device = device  # the models a study trains train there too
     specs = [replace(spec, device=device) for spec in build(args)]
-    counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)
+    try:
+        counts = run_sweep(specs, args.store, args.work or args.store.parent / "work", args.executor, args.address)
+    except SweepStopped as stop:  # one line; every finished run is in the store, a rerun resumes
+        print(f"{name}: {stop}", file=sys.stderr)
+        raise SystemExit(128 + stop.signum) from None
     html = build_report(args.store, args.report or args.store.parent / "report", title=description)
     print(summary_table(args.store))
     if findings is not None:

@@ -48,8 +48,11 @@ from neuroattack.progress import progress_bar
 CHECKPOINT_FILES = ("config.json", "model.pt", "metrics.json")
 
 
-class SweepStopped(Exception):
+class SweepStopped(BaseException):
     """A SIGTERM or SIGINT ended the sweep; the run in flight was abandoned, every finished run is stored.
+
+    A ``BaseException``, as ``KeyboardInterrupt`` is: raised from a signal handler wherever the
+    run happens to be, it must pass the ``except Exception`` of the code it interrupts.
 
     Attributes:
         signum: the signal's number (the process exits with ``128 + signum``).
