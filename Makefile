@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 
 # two workers (pytest-xdist), then the tests that watch machine-wide state, alone
 test: setup lint
-	$(PY) -m pytest -q -n 2 -m "not serial"
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not serial"
 	$(PY) -m pytest -q -m serial
 
 # ruff (configured in pyproject.toml): the linter, and the formatter in check mode
