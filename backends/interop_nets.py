@@ -343,3 +343,53 @@ def sinabs_exports() -> list[Exported]:
         path = FIXTURES / f"{stem}.nir"
         out.append(Exported("sinabs", "3.1.3", what, path, ref["input"], ref["output"], same, note, "subtract"))
     return out
+
+
+# -- Norse (live): a leaky-integrator readout ------------------------------------------------------
+#: the time step Norse 1.1's own ``to_nir`` files read right at: it writes ``tau = dt / tau_inv``
+#: (seconds squared over its 1 ms step), so ``dt = (1e-3)**2``
+NORSE_LI_DT = 1e-6
+
+
+def norse_li_export(folder: Path) -> Exported:
+    """A Norse network with a leaky-integrator readout (``LIFBoxCell`` -> ``LIBoxCell``) exported by
+    Norse's own ``to_nir`` into ``folder``, with Norse's own membrane output for the fixed input.
+
+    Norse 1.1 writes 0-d parameters, which ``nir.write`` refuses: they are written as one-element
+    arrays. Read the file at :data:`NORSE_LI_DT`.
+
+    Example:
+        >>> e = norse_li_export(tmp)  # doctest: +SKIP
+        >>> backends.load(e.path, None, "reference", dt=NORSE_LI_DT).run(e.x).window  # ~ e.own  # doctest: +SKIP
+    """
+    import warnings
+
+    import norse.torch as nt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script in norse's exporter
+        from norse.torch.utils.export_nir import to_nir
+
+    torch.manual_seed(0)
+    lif = nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.tensor(200.0), v_th=torch.tensor(0.3)))
+    li = nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=torch.tensor(100.0)))
+    net = nt.SequentialState(torch.nn.Linear(6, 8), lif, torch.nn.Linear(8, 3), li)
+    with torch.no_grad():
+        net[0].weight.mul_(4.0)
+    graph = to_nir(net, torch.zeros(1, 6))
+    for node in graph.nodes.values():
+        for field in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
+            if hasattr(node, field) and np.ndim(getattr(node, field)) == 0:
+                setattr(node, field, np.atleast_1d(np.asarray(getattr(node, field), dtype=np.float32)))
+    path = Path(folder) / "norse_li.nir"
+    nir.write(path, graph)
+    x = _input((6,))
+    state, own = None, []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            out, state = net(torch.from_numpy(x[:, t]), state)
+            own.append(out)
+    what = "Linear-LIFBoxCell-Linear-LIBoxCell (LI readout), norse's to_nir"
+    note = "tau = dt / tau_inv (read at dt = 1e-6 s); 0-d parameters"
+    version = importlib.metadata.version("norse")
+    return Exported("norse", version, what, path, x, torch.stack(own, 1).numpy(), True, note)

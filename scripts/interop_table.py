@@ -42,42 +42,6 @@ def _per_population(a_layers, b_layers, readout: bool = False) -> tuple[str, boo
     return ", ".join(cells), not (a.sum() == 0 or b.sum() == 0)
 
 
-def norse_li_export(folder: Path) -> list:
-    """A Norse network with a leaky-integrator readout (LIFBoxCell -> LIBoxCell) through Norse's own
-    ``to_nir`` (norse 1.1 writes ``tau = dt / tau_inv`` and 0-d arrays: read at ``dt = 1e-6`` s, the
-    square of its 1 ms step, its scalars written as one-element arrays for ``nir.write``)."""
-    import importlib.metadata
-
-    import nir
-    import norse.torch as nt
-    import numpy as np
-    from norse.torch.utils.export_nir import to_nir
-
-    torch.manual_seed(0)
-    lif = nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.tensor(200.0), v_th=torch.tensor(0.3)))
-    li = nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=torch.tensor(100.0)))
-    net = nt.SequentialState(torch.nn.Linear(6, 8), lif, torch.nn.Linear(8, 3), li)
-    with torch.no_grad():
-        net[0].weight.mul_(4.0)
-    graph = to_nir(net, torch.zeros(1, 6))
-    for node in graph.nodes.values():
-        for field in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
-            if hasattr(node, field) and np.ndim(getattr(node, field)) == 0:
-                setattr(node, field, np.atleast_1d(np.asarray(getattr(node, field), dtype=np.float32)))
-    path = folder / "norse_li.nir"
-    nir.write(path, graph)
-    x = I._input((6,))
-    state, own = None, []
-    with torch.no_grad():
-        for t in range(x.shape[1]):
-            out, state = net(torch.from_numpy(x[:, t]), state)
-            own.append(out)
-    e = I.Exported("norse", importlib.metadata.version("norse"), "Linear-LIFBoxCell-Linear-LIBoxCell (LI readout), "
-                   "norse's to_nir", path, x, torch.stack(own, 1).numpy(), True,
-                   "tau = dt / tau_inv (read at dt = 1e-6 s); 0-d parameters")  # fmt: skip
-    return [(e, 1e-6)]
-
-
 def other_graphs() -> list:
     """The Braille RNN of the NIR paper as norse ships it (no framework output: reference only) and a
     hand-made graph with NIR Delay nodes."""
@@ -144,7 +108,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp())
     rows, failed = [], []
     found = norse_exports(folder) + I.snntorch_exports(folder) + I.rockpool_exports(folder) + I.sinabs_exports()
-    found = [(e, None) for e in found] + norse_li_export(folder) + other_graphs()
+    found = [(e, None) for e in found] + [(I.norse_li_export(folder), I.NORSE_LI_DT)] + other_graphs()
     for e, dt in found:
         graph = backends.read_graph(e.path)
         out, ok = {}, True

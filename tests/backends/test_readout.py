@@ -1,7 +1,5 @@
 """Non-spiking readouts (NIR LI, CubaLI): where a graph may have one, what it computes, how it decides."""
 
-import warnings
-
 import nir
 import numpy as np
 import pytest
@@ -82,35 +80,18 @@ def test_the_readout_goes_last_and_is_scaled_to_its_largest_steady_state():
     assert backends.quantize(net, backends.load_profile("loihi2")).population("n1").vth > 0
 
 
-def test_a_norse_li_readout_matches_norse_on_the_reference_and_emulator_equals_lava():
+def test_a_norse_li_readout_matches_norse_on_the_reference_and_emulator_equals_lava(tmp_path):
     """Norse's own exporter (norse 1.1 writes ``tau = dt / tau_inv``, so its files read right at
     ``dt = 1e-6``, the square of its 1 ms step): the reference's membrane equals Norse's LIBoxCell."""
-    import norse.torch as nt
-    from norse.torch.utils.export_nir import to_nir
+    from backends import interop_nets as I
 
-    import neuroattack.quiet_norse  # noqa: F401  (norse without torch's jit warning)
-
-    torch.manual_seed(0)
-    lif = nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.tensor(200.0), v_th=torch.tensor(0.3)))
-    li = nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=torch.tensor(100.0)))
-    net = nt.SequentialState(torch.nn.Linear(6, 8), lif, torch.nn.Linear(8, 3), li)
-    with torch.no_grad():
-        net[0].weight.mul_(4.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph = to_nir(net, torch.zeros(1, 6))
+    e = I.norse_li_export(tmp_path)
+    graph = backends.read_graph(e.path)
     assert isinstance(graph.nodes["3"], nir.LI)
-    x = (np.random.default_rng(1).random((2, 10, 6)) < 0.5).astype(np.float32)
-    state, own = None, []
-    with torch.no_grad():
-        for t in range(x.shape[1]):
-            out, state = net(torch.from_numpy(x[:, t]), state)
-            own.append(out)
-    own = torch.stack(own, 1)
-    ref = backends.load(graph, None, "reference", dt=1e-6).run(x, record=True)
+    ref = backends.load(graph, None, "reference", dt=I.NORSE_LI_DT).run(e.x, record=True)
     assert ref.layers[0].sum() > 0  # the hidden layer spikes: the readout reads spikes, not only biases
-    assert torch.allclose(ref.window, own, atol=1e-6)
-    emu = backends.load(graph, "loihi2", "emulator", dt=1e-6).run(x, record=True)
-    lava = backends.load(graph, "loihi2", "lava", dt=1e-6).run(x, record=True)
+    assert torch.allclose(ref.window, torch.as_tensor(e.own), atol=1e-6)
+    emu = backends.load(graph, "loihi2", "emulator", dt=I.NORSE_LI_DT).run(e.x, record=True)
+    lava = backends.load(graph, "loihi2", "lava", dt=I.NORSE_LI_DT).run(e.x, record=True)
     assert all(torch.equal(a, b) for a, b in zip(emu.layers, lava.layers))
     assert torch.equal(emu.scores, lava.scores) and emu.readout == "max"
