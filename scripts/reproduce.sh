@@ -83,15 +83,15 @@ rm -rf runs/demo-fresh
 if [ -n "${NMNIST_REAL:-}" ] && [ -n "${NIR_PAPER_CNN:-}" ]; then
   $PY scripts/real_recordings.py --graph "$NIR_PAPER_CNN" --data-root "$NMNIST_REAL" --n 24 --out runs/real \
       2>/dev/null | tee runs/logs/real_recordings.log
-  REAL="--graph $NIR_PAPER_CNN --framework sinabs --dataset nmnist --data-root $NMNIST_REAL --split train --timesteps 60"
+  REAL="--graph $NIR_PAPER_CNN --framework sinabs --reset zero --dataset nmnist --data-root $NMNIST_REAL --split train --timesteps 60"
   for A in sparsefool g2s-rsf; do  # unbounded: the events each needs
     $NA attack $REAL --attack $A --n 24 --out runs/real/attack-$A 2>/dev/null | tail -1 | tee -a runs/logs/real_recordings.log
-    $NA replay --graph "$NIR_PAPER_CNN" --framework sinabs --streams runs/real/attack-$A --backend emulator \
+    $NA replay --graph "$NIR_PAPER_CNN" --framework sinabs --reset zero --streams runs/real/attack-$A --backend emulator \
         --profile loihi2 --out runs/real/replay-$A 2>/dev/null | tail -1 | tee -a runs/logs/real_recordings.log
   done
   $NA attack $REAL --attack sparsefool --prune-trials 1000 --n 24 --out runs/real/attack-sparsefool-p1000 2>/dev/null \
       | tail -1 | tee -a runs/logs/real_recordings.log
-  $NA replay --graph "$NIR_PAPER_CNN" --framework sinabs --streams runs/real/attack-sparsefool-p1000 --backend emulator \
+  $NA replay --graph "$NIR_PAPER_CNN" --framework sinabs --reset zero --streams runs/real/attack-sparsefool-p1000 --backend emulator \
       --profile loihi2 --out runs/real/replay-sparsefool-p1000 2>/dev/null | tail -1 | tee -a runs/logs/real_recordings.log
   $NA export-events --streams runs/real/attack-sparsefool --format nmnist-bin --out runs/real/events-sparsefool
   $NA curve $REAL --attacks sparsefool,g2s-rsf,random --budgets 20,100,500 --n 24 --backend lava --profile loihi2 --hw-n 8 \
