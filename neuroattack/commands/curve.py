@@ -70,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="crafted streams, shared by curves on other profiles (default OUT/work)",
     )
+    p.add_argument("--executor", choices=["local", "ray"], default="local", help="where the runs go (one sweep)")
+    p.add_argument("--address", default=None, help="with --executor ray: the cluster (ray.init(address=...))")
     p.add_argument("--out", required=True, type=Path)
     add_device(p)
 
@@ -103,7 +105,16 @@ def run(args: argparse.Namespace) -> int:
         **network,
     )
     query_options = {"queries": args.queries} if args.queries else {}
-    curve = robustness_curve(base, args.attacks, args.budgets, store, args.out / "work", query_options=query_options)
+    curve = robustness_curve(
+        base,
+        args.attacks,
+        args.budgets,
+        store,
+        args.work_dir or args.out / "work",
+        executor=args.executor,
+        query_options=query_options,
+        address=args.address,
+    )
     json_path, png = write_curve(curve, args.out)
     for attack, s in curve.summary.items():
         last = [p for p in curve.points if p.attack == attack][-1]

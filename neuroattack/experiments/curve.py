@@ -163,6 +163,7 @@ def robustness_curve(
     executor: str = "local",
     progress: bool = True,
     query_options: dict[str, Any] | None = None,
+    address: str | None = None,
 ) -> Curve:
     """Run every attack at every budget (one sweep into ``store``) and gather the curve.
 
@@ -172,7 +173,7 @@ def robustness_curve(
         budgets: budgets ``K``, ascending or not.
         store: the results store (runs it already holds are not run again).
         work_dir: where crafted streams are cached.
-        executor: ``"local"`` or ``"ray"``.
+        executor: ``"local"`` or ``"ray"`` (:func:`~neuroattack.experiments.sweep.run_sweep`).
         progress: show the sweep's progress (on a terminal).
         query_options: options of the query attacks only (e.g. ``{"queries": 500}``).
 
@@ -188,7 +189,7 @@ def robustness_curve(
     from neuroattack.experiments.sweep import run_sweep
 
     specs = curve_specs(base, attacks, sorted(set(budgets)), query_options)
-    run_sweep(specs, store, work_dir, executor=executor, progress=progress)
+    run_sweep(specs, store, work_dir, executor=executor, address=address, progress=progress)
     with ResultStore(store) as s:
         by_key = {r.key: r.result for r in s.runs()}
     points = [_point(spec, by_key[spec.key()]) for spec in specs]
