@@ -52,6 +52,7 @@ from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
 from backends.readout import check_rule
+from backends.threads import thread_budget
 
 _EXACT_F32 = 1 << 24
 
@@ -283,6 +284,9 @@ class EmulatorExecutor:
             operations per step (:func:`~backends.loihi.lif_step`). Both give the same spikes.
         readout: for a network whose output is a non-spiking readout (NIR ``LI``/``CubaLI``), the
             rule its membrane trace is read by (``"max"``, ``"last"``, ``"mean"``; :mod:`backends.readout`).
+        threads: CPU threads a run uses: ``"auto"`` (default), the cores free when it starts
+            (:func:`~backends.threads.free_cores`, so that a busy machine does not stall the kernels),
+            or a number; the previous torch and numba settings come back after each run.
 
     Attributes:
         kind: ``"emulator"``.
@@ -322,8 +326,13 @@ class EmulatorExecutor:
         device: str | torch.device = "cpu",
         scan: str = "fused",
         readout: str = "max",
+        threads: int | str = "auto",
     ):
         self.readout = check_rule(readout)
+        if threads != "auto" and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+            raise ValueError(f"threads must be 'auto' or a whole number >= 1, got {threads!r}")
+        self.threads = threads
+        self.last_threads: int | None = None  # what the last run used
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")
         if batch_size < 1:
@@ -658,7 +667,7 @@ class EmulatorExecutor:
             ValueError: the input is not binary spikes of shape ``[B, T, *in_shape]``, or ``B = 0``.
         """
         x = check_spikes(spikes, self.in_shape)
-        with exact_arithmetic(self.device):
+        with exact_arithmetic(self.device), thread_budget(self.threads) as self.last_threads:
             results = [
                 self._run_batch(x[i : i + self.batch_size].to(self.device), record)
                 for i in range(0, len(x), self.batch_size)

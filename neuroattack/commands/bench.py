@@ -78,6 +78,12 @@ def add_backends_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lava-samples", type=positive_int, default=100, help="samples in Lava's first long run")
     p.add_argument("--emulator-batch", type=positive_int, default=256, help="samples per emulator batch")
     p.add_argument("--no-lava", action="store_true", help="time the emulator only (where lava-nc is not installed)")
+    p.add_argument(
+        "--competing",
+        type=int,
+        default=0,
+        help="run N busy processes beside the emulator's measurements (how it fares on a shared machine)",
+    )
     p.add_argument("--out", required=True, type=Path)
     add_device(p)
 
@@ -133,6 +139,7 @@ def run_backends(args: argparse.Namespace) -> int:
         framework=args.framework,
         reset=args.reset,
         readout=args.readout or "max",
+        competing=args.competing,
     )
     report["source"] = str(args.checkpoint or args.graph)
     write_json(args.out, report)

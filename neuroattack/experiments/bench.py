@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,19 @@ def _machine(device=None) -> dict[str, Any]:
     if device is not None and torch.device(device).type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return out
+
+
+@contextmanager
+def _competing_load(n: int) -> Iterator[None]:
+    """``n`` busy processes (a loop each) for the duration: a machine shared with other work."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5 if n else 0.0)  # let them take their cores
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def bench_attacks(
@@ -279,6 +296,7 @@ def bench_backends(
     framework: str | None = None,
     reset: str | None = None,
     readout: str = "max",
+    competing: int = 0,
 ) -> dict[str, Any]:
     """Samples per second of the emulator and of Lava fixed_pt, like with like, and their spike match.
 
@@ -306,6 +324,9 @@ def bench_backends(
         label: what the network is, for the report.
         dt, framework, reset, readout: the graph's time step, reset and readout rule, as
             :func:`backends.load` reads them.
+        competing: busy processes run beside the emulator's measurements (a machine shared with
+            other work); the report records them, the threads the emulator took
+            (:func:`backends.threads.free_cores`) and the load average.
 
     Returns:
         the report (JSON-ready).
@@ -315,18 +336,22 @@ def bench_backends(
     device = torch.device(device)
     batch = _tile(spikes, batch_size).to(device)  # on a GPU the input waits there, as an attack's would
     sync = _sync(device) or (lambda: None)
-    t0 = time.perf_counter()
-    how = {"reset": reset, "readout": readout}
-    emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size, **how)
-    emu.run(batch)
-    sync()
-    cold_s = time.perf_counter() - t0
-    warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
-    options = {"device": device, "batch_size": batch_size}
-    stepwise = backends.load(graph, profile, "emulator", dt, framework, scan="steps", **how, **options)
-    stepwise.run(batch)  # its product choices measured, as the fused one's were
-    stepwise.run(batch)
-    steps_s = _median_seconds(lambda: stepwise.run(batch), min_seconds, sync=sync)
+    load_before = os.getloadavg()[0]
+    with _competing_load(competing):
+        t0 = time.perf_counter()
+        how = {"reset": reset, "readout": readout}
+        emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size, **how)
+        emu.run(batch)
+        sync()
+        cold_s = time.perf_counter() - t0
+        warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
+        threads = emu.last_threads
+        options = {"device": device, "batch_size": batch_size}
+        stepwise = backends.load(graph, profile, "emulator", dt, framework, scan="steps", **how, **options)
+        stepwise.run(batch)  # its product choices measured, as the fused one's were
+        stepwise.run(batch)
+        steps_s = _median_seconds(lambda: stepwise.run(batch), min_seconds, sync=sync)
+        load_during = os.getloadavg()[0]
     steps = int(spikes.shape[1])
     names = [p.name for p in emu.network.populations]
     sample = batch[:256]
@@ -359,6 +384,9 @@ def bench_backends(
         "the only work (micro-benchmark on random operands at the measured densities, independent of the "
         "emulator): dense int8 products, the sparse accumulation of active inputs' weight rows, the faster of each",
         "emulator_fraction_of_product_limit": warm_sps / (len(batch) / limit["best"]),
+        "emulator_threads": threads,
+        "competing_processes": competing,
+        "load_average_1min": {"before": load_before, "during_emulator": load_during},
         "machine": _machine(device),
     }
     if lava:
