@@ -46,24 +46,7 @@ def test_zero_counts_are_refused_not_replaced_by_defaults(argv, capsys):
 
 def test_outputs_never_overwrite_inputs(tmp_path, capsys):
     """evaluate/export pointed at a checkpoint's own files refuse, name the file and leave it intact."""
-    from neuroattack.models.checkpoint import save_checkpoint
-    from neuroattack.models.snn import SNN
-
-    ckpt = tmp_path / "ckpt"
-    model = SNN("10FC", (1, 8, 8))
-    save_checkpoint(
-        ckpt,
-        model,
-        {
-            "model_type": "snn",
-            "spec": "10FC",
-            "input_shape": [1, 8, 8],
-            "bias": False,
-            "dataset": "digits",
-            "timesteps": 8,
-            "encoding": "bernoulli",
-        },
-    )
+    ckpt = _tiny_checkpoint(tmp_path / "ckpt")
     before = {p.name: p.read_bytes() for p in ckpt.iterdir()}
     for argv in (
         ["evaluate", "--checkpoint", str(ckpt), "--out", str(ckpt / "config.json")],
