@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from backends.emulator import unfold_pooling
 from neuroattack.attacks.base import Attack
 from neuroattack.attacks.estimators import ESTIMATORS
 from neuroattack.models.snn import SNN
@@ -190,7 +191,10 @@ def product_limit_seconds(
     padded to multiples of 8) and the sparse accumulation of the weight rows of active inputs
     (a CSR spike matrix of the source's measured density times the weights, what an event-driven
     chip does); for every conv, a float32 convolution of its shape (exact while sums stay below
-    ``2**24``). ``steps`` grows by one per projection on the path (each synapse adds a delay).
+    ``2**24``), or, where a pooling is folded into the kernel, the sum-pool and the ``b * b`` times
+    smaller convolution the emulator runs instead (:func:`backends.emulator.unfold_pooling`: the
+    work it does, and what :func:`synaptic_macs` counts). ``steps`` grows by one per projection on
+    the path (each synapse adds a delay).
 
     Args:
         network: the lowered network (:class:`backends.Network`).
@@ -229,7 +233,16 @@ def product_limit_seconds(
         else:
             x = torch.randint(0, 2, (active * batch, *layer.in_shape), generator=gen, device=device).float()
             w = torch.randn(layer.weight.shape, generator=gen, device=device)
-            op = lambda x=x, w=w, s=layer.stride, p=layer.padding: F.conv2d(x, w, stride=s, padding=p)  # noqa: E731
+            stride, padding = tuple(layer.stride), tuple(layer.padding)
+            unfolded = unfold_pooling(torch.as_tensor(layer.weight), stride, padding)
+            if unfolded is not None:  # a pooling folded into the kernel: the emulator sum-pools, then
+                b, small, stride, padding = unfolded  # convolves b*b times fewer taps; so does the limit
+                w = torch.randn(small.shape, generator=gen, device=device)
+                op = lambda x=x, w=w, b=b, s=stride, p=padding: F.conv2d(  # noqa: E731
+                    F.avg_pool2d(x, b) * (b * b), w, stride=s, padding=p
+                )
+            else:
+                op = lambda x=x, w=w, s=stride, p=padding: F.conv2d(x, w, stride=s, padding=p)  # noqa: E731
             dense_ops.append(op)
             sparse_ops.append(op)
     sync = _sync(device)
