@@ -60,6 +60,8 @@ def main() -> None:
     p.add_argument("--budgets", default="20,100,500")
     p.add_argument("--attacks", default="sparsefool,g2s-rsf,random")
     p.add_argument("--out", default="runs/real")
+    p.add_argument("--executor", choices=["local", "ray"], default="local", help="where the curves' runs go")
+    p.add_argument("--address", default=None, help="with --executor ray: the cluster (ray.init(address=...))")
     args = p.parse_args()
     out = Path(args.out)
     lines = [f"accuracy on the first {args.n} {args.split} recordings (60 bins of 5 ms):"]
@@ -81,7 +83,15 @@ def main() -> None:
             n=args.n,
             profile=profile,
         )
-        curve = robustness_curve(base, args.attacks.split(","), budgets, out / "curves.sqlite", out / "work")
+        curve = robustness_curve(
+            base,
+            args.attacks.split(","),
+            budgets,
+            out / "curves.sqlite",
+            out / "work",
+            executor=args.executor,
+            address=args.address,
+        )
         write_curve(curve, out / f"curve-{profile}")
         curves[profile] = {(q.attack, q.budget): q.__dict__ for q in curve.points}
         for attack, s in curve.summary.items():
