@@ -430,23 +430,20 @@ class EmulatorExecutor:
             w, dtype = applied_weights(self.qnet.projections[i], self.network.blocks(proj)), torch.int64
         return [(k, torch.as_tensor(np.where(proj.delays == k, w, 0), dtype=dtype)) for k in np.unique(proj.delays)]
 
-    def _delay_products(self, proj, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
-        """A delayed projection's activations for spikes ``x`` ``[m, *in_shape]``, one per delay:
-        ``[(k, [m, *out_shape])]`` (fixed point: each delay's integer sum shifted by ``weight_exp``,
-        as ``DelayDense`` shifts each slot; float: ``np.sum(w_k * s, axis=1)`` per row, Lava's float
+    def _delay_product(self, proj, w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """One delay's share ``w`` of a delayed projection for spikes ``x`` ``[m, *in_shape]`` ->
+        ``[m, *out_shape]`` (fixed point: its integer sum shifted by ``weight_exp``, as
+        ``DelayDense`` shifts each slot; float: ``np.sum(w_k * s, axis=1)`` per row, Lava's float
         sum to the bit)."""
         m = x.shape[0]
         flat = x.reshape(m, -1).cpu()
-        out = []
-        for k, w in self._delay_w[proj.name]:
-            if self.qnet is None:
-                wn = w.numpy()
-                sums = [np.sum(wn * row, axis=1) for row in flat.numpy().astype(bool)]
-                acc = torch.from_numpy(np.stack(sums) if m else np.zeros((0, len(wn))))
-            else:
-                acc = activation(flat.to(torch.int64) @ w.T, "dense", self._syn[proj.name].exp, self.profile.state_bits)
-            out.append((k, acc.to(self.device).reshape(m, *proj.out_shape)))
-        return out
+        if self.qnet is None:
+            wn = w.numpy()
+            sums = [np.sum(wn * row, axis=1) for row in flat.numpy().astype(bool)]
+            acc = torch.from_numpy(np.stack(sums) if m else np.zeros((0, len(wn))))
+        else:
+            acc = activation(flat.to(torch.int64) @ w.T, "dense", self._syn[proj.name].exp, self.profile.state_bits)
+        return acc.to(self.device).reshape(m, *proj.out_shape)
 
     def _prepare_neurons(self, i: int) -> NeuronRegisters:
         pop = self.network.populations[i]
@@ -568,9 +565,11 @@ class EmulatorExecutor:
         if active <= 0:
             return
         if proj.delays is not None:  # each delay's share lands k steps later (Lava's DelayDense)
-            for k, acc in self._delay_products(proj, s[:active].reshape(active * batch, *proj.in_shape)):
+            x = s[:active].reshape(active * batch, *proj.in_shape)
+            for k, w in self._delay_w[proj.name]:
                 end = min(active + 1 + k, steps)
                 if end > 1 + k:
+                    acc = self._delay_product(proj, w, x)
                     out[1 + k : end] += acc.reshape(active, batch, *proj.out_shape)[: end - 1 - k]
             return
         acc = self._product(proj, s[:active].reshape(active * batch, *proj.in_shape))
@@ -774,10 +773,9 @@ class EmulatorExecutor:
                     if proj.target != name:
                         continue
                     if proj.delays is not None:
-                        for k, _ in self._delay_w[proj.name]:
+                        for k, w in self._delay_w[proj.name]:
                             if t - 1 - k >= 0:
-                                src = fired[proj.source][t - 1 - k].to(torch.int8)
-                                a += dict(self._delay_products(proj, src))[k]
+                                a += self._delay_product(proj, w, fired[proj.source][t - 1 - k].to(torch.int8))
                     elif t > 0:
                         a += self._product(proj, fired[proj.source][t - 1].to(torch.int8))
                 r = self._neurons[name]

@@ -128,20 +128,23 @@ def simulate(
                 torch.as_tensor(pop.bias, dtype=torch.float64, device=dev).reshape(pop.shape),
                 thresholds.get(name, pop.vth),
                 pop.reset == "subtract",
+                pop.readout,
             )
-        inside = {name: [p for p in network.incoming(name) if p.source in members] for name in group}
+        inside = {  # each projection within the group with its delays' shares, split once
+            name: [(p, shares(p)) for p in network.incoming(name) if p.source in members] for name in group
+        }
         state = {name: (torch.zeros_like(ext[name][0]), torch.zeros_like(ext[name][0])) for name in group}
         fired: dict[str, list[torch.Tensor]] = {name: [] for name in group}
         for t in range(steps):
             for name in group:
                 a = ext[name][t]
-                for proj in inside[name]:
-                    for k, w in shares(proj):
+                for proj, split in inside[name]:
+                    for k, w in split:
                         step = (t - 1 if proj.recurrent else t) - k
                         if step >= 0:
                             a = a + apply_projection(proj, w, fired[proj.source][step])
-                du_keep, dv_keep, bias, vth, subtract = params[name]
-                if network.population(name).readout:  # never spikes: its output is its membrane
+                du_keep, dv_keep, bias, vth, subtract, readout = params[name]
+                if readout:  # never spikes: its output is its membrane
                     u, v = state[name]
                     u = u * du_keep + a
                     v = v * dv_keep + u + bias

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -161,7 +162,14 @@ class HardwareSNN(nn.Module):
         last = {p.name: x.new_zeros((batch, *p.shape), dtype=torch.float64) for p in pops}
         last[INPUT] = x.new_zeros((batch, *x.shape[2:]), dtype=torch.float64)
         last[BIAS] = x.new_zeros((batch, 1), dtype=torch.float64)  # the always-on source, from step 0
-        delays = {p.name: p.delays for p in net.projections if p.delays is not None}
+        delays = {  # a delayed projection's shares, split once: [(k, mask of its synapses k steps late)]
+            p.name: [
+                (int(k), torch.as_tensor(p.delays == k, dtype=torch.float64, device=x.device))
+                for k in np.unique(p.delays)
+            ]
+            for p in net.projections
+            if p.delays is not None
+        }
         history: list[dict] = []  # earlier steps' spikes, for the synapses a NIR Delay holds back
         out = []
         for t in range(window):
@@ -175,10 +183,9 @@ class HardwareSNN(nn.Module):
                     if proj.name not in delays:
                         a = a + self._synapse(proj, last[proj.source])
                         continue
-                    d = torch.as_tensor(delays[proj.name], device=x.device)
-                    for k in torch.unique(d).tolist():  # and a delayed synapse k steps before that
+                    for k, mask in delays[proj.name]:  # and a delayed synapse k steps before that
                         if k < len(history):
-                            a = a + self._synapse(proj, history[-1 - k][proj.source], (d == k).double())
+                            a = a + self._synapse(proj, history[-1 - k][proj.source], mask)
                 a = STRAIGHT_THROUGH.wrap32(a) if isinstance(a, torch.Tensor) else torch.zeros_like(state[i][0])
                 du_keep, dv_keep = self.keeps[i]
                 u, v = lif_update(*state[i], a, du_keep, dv_keep, self.biases[i], m, shift, bits, STRAIGHT_THROUGH)
