@@ -52,7 +52,7 @@ from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
 from backends.readout import check_rule
-from backends.threads import thread_budget
+from backends.threads import check_threads, thread_budget
 
 _EXACT_F32 = 1 << 24
 
@@ -329,9 +329,7 @@ class EmulatorExecutor:
         threads: int | str = "auto",
     ):
         self.readout = check_rule(readout)
-        if threads != "auto" and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
-            raise ValueError(f"threads must be 'auto' or a whole number >= 1, got {threads!r}")
-        self.threads = threads
+        self.threads = check_threads(threads)
         self.last_threads: int | None = None  # what the last run used
         if pad_steps < 0:
             raise ValueError(f"pad_steps must be >= 0, got {pad_steps}")

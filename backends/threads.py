@@ -70,6 +70,18 @@ def free_cores(loadavg: str = "/proc/loadavg", tasks: str = "/proc/self/task") -
     return max(1, min(cores, cores - (running - _own_running(tasks))))
 
 
+def check_threads(threads: int | str) -> int | str:
+    """``threads`` if it is ``"auto"`` or a whole number >= 1, else a ``ValueError`` naming it.
+
+    Example:
+        >>> check_threads(2), check_threads("auto")
+        (2, 'auto')
+    """
+    if threads == "auto" or (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        return threads
+    raise ValueError(f"threads must be 'auto' or a whole number >= 1, got {threads!r}")
+
+
 @contextmanager
 def thread_budget(threads: int | str = "auto") -> Iterator[int]:
     """Run the body with ``threads`` torch and numba threads; the previous settings come back after.
@@ -90,13 +102,7 @@ def thread_budget(threads: int | str = "auto") -> Iterator[int]:
     """
     import numba
 
-    if threads == "auto":
-        n = free_cores()
-    elif isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1:
-        n = threads
-    else:
-        raise ValueError(f"threads must be 'auto' or a whole number >= 1, got {threads!r}")
-    n = min(n, numba.config.NUMBA_NUM_THREADS)
+    n = min(free_cores() if check_threads(threads) == "auto" else threads, numba.config.NUMBA_NUM_THREADS)
     saved_torch, saved_numba = torch.get_num_threads(), numba.get_num_threads()
     torch.set_num_threads(n)
     numba.set_num_threads(n)
