@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -179,6 +180,35 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: JSON nested too deeply") from None
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not a text file ({err})") from None
+
+
+def write_npz(path: str | os.PathLike, level: int = 1, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` as a deflate-compressed ``.npz`` (what ``np.load`` reads), atomically.
+
+    ``np.savez_compressed`` always deflates at level 6; on event data level 1 writes 3-4x faster
+    for files about 3 % larger (a 1,000-sample nmnist-sim chunk: 0.39 s and 16.1 MB against 1.49 s
+    and 15.6 MB), which matters where a cache is filled on first use.
+
+    Args:
+        path: the file to write (replaced only once it is complete).
+        level: zlib's compression level, 0 (stored) to 9.
+        **arrays: name -> array (strings become 0-d unicode arrays, as with ``np.savez``).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     write_npz(Path(d) / "a.npz", x=np.arange(3), note="hi")
+        ...     with np.load(Path(d) / "a.npz") as f:
+        ...         f["x"].tolist(), str(f["note"])
+        ([0, 1, 2], 'hi')
+    """
+    import zipfile
+
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+            for name, value in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> None:

@@ -19,6 +19,7 @@ trained nmnist-sim-ann || $NA train --dataset nmnist-sim --model-type ann --loss
 trained mnist-l1.0     || $NA train --dataset mnist --lambda 1.0 --out runs/models/mnist-l1.0 2>&1 | tail -1 | tee -a runs/logs/train.log
 
 # -- benchmarks (nothing else running)
+$PY scripts/first_run.py --out runs/bench/first_run.json | tee runs/logs/first_run.log
 [ -f runs/demo/models/nmnist-sim-quick-mse/metrics.json ] || $NA demo > runs/logs/demo.log
 # on a shared machine: 0 and 1 busy processes beside the emulator
 $NA bench backends --checkpoint runs/demo/models/nmnist-sim-quick-mse --no-lava --competing 0 --out runs/bench/load0.json

@@ -21,7 +21,7 @@ five read the folder the user points at (``root``, ``--data-root`` or ``$NEUROAT
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,7 +146,8 @@ class Dataset:
             ``"events"`` (frames used as they are).
         timesteps: ``T``, time steps a sample is presented for (the frame count for events).
         events: for event data, the raw event arrays (one structured ``x, y, t, p`` array a
-            sample, ``t`` in microseconds) the frames were binned from; else ``None``.
+            sample, ``t`` in microseconds) the frames were binned from (a list, or for
+            ``nmnist-sim`` a sequence read from its cache chunk by chunk); else ``None``.
         sensor_size: for event data, the sensor ``(W, H, P)``; else ``None``.
         duration_us: for event data, the binned window in microseconds (each frame covers
             ``duration_us / T``); else ``None``.
@@ -166,7 +167,7 @@ class Dataset:
     y: torch.Tensor
     encoding: str
     timesteps: int
-    events: list[np.ndarray] | None = field(default=None, repr=False)
+    events: Sequence[np.ndarray] | None = field(default=None, repr=False)
     sensor_size: tuple[int, int, int] | None = None
     duration_us: int | None = None
     classes: int = 10

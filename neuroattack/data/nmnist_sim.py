@@ -31,21 +31,25 @@ reused by every later call.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 
+from neuroattack.data.chunked_streams import ChunkedStreams
 from neuroattack.data.events import EVENT_DTYPE
 from neuroattack.data.static import SPLITS, load_mnist
-from neuroattack.fileio import atomic_path, cache_dir
+from neuroattack.fileio import cache_dir, write_npz
 from neuroattack.progress import progress_bar
 
 SENSOR_SIZE = (34, 34, 2)  # (W, H, P), as N-MNIST
 CHUNK = 1000
+_BLOCK = 64  # samples whose log-intensity frames are held at once (~90 MB at 300 steps)
+_CAPACITY = 16_384  # events a sample before a block is run again with more room
 _MARGIN = 3
 _VERTICES = np.array([[-1.5, -1.0], [1.5, -1.0], [0.0, 1.6]])  # (dx, dy) in pixels
 
@@ -132,25 +136,92 @@ def _offset(t_us: float, p: SensorParams) -> np.ndarray:
     return a + s * (b - a)
 
 
-def _render(images_padded: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Bilinear sample of padded digits ``[B, 34+2m, 34+2m]`` shifted by ``offset``: ``[B, 34, 34]``."""
-    pad = (images_padded.shape[-1] - SENSOR_SIZE[0]) // 2
+def _coefficients(offset: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The bilinear weights of the four pixels around each scene point (float32, as numpy casts a
+    float64 scalar against a float32 array) and the integer shift ``(iy, ix)`` of the sensor
+    offset ``(dx, dy)``: sensor pixel ``(r, c)`` sees the scene point ``(r - dy, c - dx)``."""
     dx, dy = offset
-    # sensor pixel (r, c) sees scene point (r - dy, c - dx)
     fx, fy = -dx, -dy
     ix, iy = int(np.floor(fx)), int(np.floor(fy))
     ax, ay = fx - ix, fy - iy
-    h, w = SENSOR_SIZE[1], SENSOR_SIZE[0]
+    weights = [(1 - ay) * (1 - ax), (1 - ay) * ax, ay * (1 - ax), ay * ax]
+    return np.array(weights, dtype=np.float32), iy, ix
 
-    def window(oy: int, ox: int) -> np.ndarray:
-        """The sensor-sized ``[B, 34, 34]`` crop of the padded digits shifted by ``(oy, ox)`` pixels."""
-        return images_padded[:, pad + oy : pad + oy + h, pad + ox : pad + ox + w]
 
+@numba.njit(parallel=True, cache=True)
+def _log_arguments(padded, weights, shifts, pad, black, gain, out):  # pragma: no cover - compiled
+    """``out [B, K, 34, 34]``: ``b + (1 - b) I`` of every frame ``k``, ``I`` the bilinear sample of the
+    padded digits ``[B, S, S]`` shifted by ``shifts[k]``, in float32 and in the order numpy evaluates
+    ``w00 * I00 + w01 * I01 + w10 * I10 + w11 * I11`` (the recordings made so far)."""
+    h, w = out.shape[2], out.shape[3]
+    for i in numba.prange(out.shape[0]):
+        image = padded[i]
+        for k in range(out.shape[1]):
+            w00, w01, w10, w11 = weights[k, 0], weights[k, 1], weights[k, 2], weights[k, 3]
+            oy, ox = pad + shifts[k, 0], pad + shifts[k, 1]
+            for r in range(h):
+                top = image[oy + r, ox : ox + w + 1]  # rows as 1-d slices: the loop vectorises
+                bottom = image[oy + r + 1, ox : ox + w + 1]
+                row = out[i, k, r]
+                for c in range(w):
+                    v = w00 * top[c] + w01 * top[c + 1]
+                    v = v + w10 * bottom[c]
+                    v = v + w11 * bottom[c + 1]
+                    row[c] = black + gain * v
+
+
+@numba.njit(parallel=True, cache=True)
+def _crossings(levels, c_map, dt, refr, cap, ev_y, ev_x, ev_t, ev_p, n_events):  # pragma: no cover - compiled
+    """Each pixel's threshold crossings over ``levels [B, K + 1, 34, 34]`` (log intensity at step
+    ``k``), as :func:`simulate` states them: per sample, events in order of step, row, column and
+    crossing, written to ``ev_* [B, capacity]``; ``n_events [B]`` counts them all (more than the
+    capacity: the caller runs again with room). The arithmetic is numpy's for the same expressions
+    (float32 where the arrays are, float64 where numpy promotes), so the events equal its own."""
+    h, w = c_map.shape
+    capacity = ev_t.shape[1]
+    dt32 = np.float32(dt)
+    tiny = np.float32(1e-12)
+    for i in numba.prange(levels.shape[0]):
+        l_ref = levels[i, 0].copy()
+        last_t = np.full((h, w), -np.inf)
+        n = 0
+        for k in range(1, levels.shape[1]):
+            t0 = (k - 1) * dt
+            t0_32 = np.float32(t0)
+            for y in range(h):
+                for x in range(w):
+                    diff = levels[i, k, y, x] - l_ref[y, x]
+                    mag = abs(diff)
+                    c = c_map[y, x]
+                    count = int(np.floor(mag / c))
+                    if count <= 0:
+                        continue
+                    if refr > 0:
+                        first_t = t0_32 + dt32 * c / max(mag, tiny)
+                        if np.float64(first_t) - last_t[y, x] < refr:
+                            continue
+                        count = min(count, cap)
+                    sign = 1.0 if diff > 0 else -1.0
+                    step = np.float64(c / mag)
+                    for j in range(1, count + 1):
+                        if n < capacity:
+                            ev_y[i, n] = y
+                            ev_x[i, n] = x
+                            ev_t[i, n] = np.int64(np.rint(t0 + dt * j * step))
+                            ev_p[i, n] = diff > 0
+                        n += 1
+                    l_ref[y, x] = np.float32(np.float64(l_ref[y, x]) + sign * count * np.float64(c))
+                    last_t[y, x] = t0 + dt * count * step
+        n_events[i] = n
+
+
+def _event_buffers(samples: int, capacity: int) -> tuple[np.ndarray, ...]:
+    """Room for ``capacity`` events a sample: rows, columns, times (us) and polarities."""
     return (
-        (1 - ay) * (1 - ax) * window(iy, ix)
-        + (1 - ay) * ax * window(iy, ix + 1)
-        + ay * (1 - ax) * window(iy + 1, ix)
-        + ay * ax * window(iy + 1, ix + 1)
+        np.zeros((samples, capacity), dtype=np.uint8),
+        np.zeros((samples, capacity), dtype=np.uint8),
+        np.zeros((samples, capacity), dtype=np.int64),
+        np.zeros((samples, capacity), dtype=np.bool_),
     )
 
 
@@ -194,8 +265,23 @@ def simulate(images: np.ndarray, params: SensorParams, rng: np.random.Generator)
         raise ValueError("images: contain NaN")
     if images.min() < 0 or images.max() > 1:
         raise ValueError(f"images: pixels must lie in [0, 1], got [{images.min()}, {images.max()}]")
+    lengths, x, y, t, p = _record(images, params, rng)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    out = []
+    for i in range(len(lengths)):
+        sl = slice(bounds[i], bounds[i + 1])
+        ev = np.empty(lengths[i], dtype=EVENT_DTYPE)
+        ev["x"], ev["y"], ev["t"], ev["p"] = x[sl], y[sl], t[sl], p[sl]
+        out.append(ev)
+    return out
+
+
+def _record(images: np.ndarray, params: SensorParams, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """:func:`simulate` on checked float32 digits ``[B, 28, 28]``, its events flat: ``(lengths [B],
+    x, y, t, p)``, sample after sample, each sample's sorted by ``t`` (ties in the order made:
+    step, row, column, crossing, then the noise in its draw order)."""
     n = len(images)
-    extra = 3  # room for offsets up to +-2 px plus bilinear neighbour
+    extra = 3  # room for offsets up to +-2 px plus bilinear neighbour: where the sensor sits in `padded`
     margin = _MARGIN + extra
     padded = np.pad(images, ((0, 0), (margin, margin), (margin, margin)))
     mismatch_rng = np.random.default_rng([params.seed, 7919])
@@ -205,70 +291,79 @@ def simulate(images: np.ndarray, params: SensorParams, rng: np.random.Generator)
         None,
     ).astype(np.float32)
     b = params.black_level
-
-    def log_intensity(frame: np.ndarray) -> np.ndarray:
-        """Log intensity ``log(b + (1 - b) I)`` a pixel sees for displayed intensity ``I``."""
-        return np.log(b + (1 - b) * frame)
-
-    l_ref = log_intensity(_render(padded, _offset(0.0, params)))
-    last_t = np.full(l_ref.shape, -np.inf, dtype=np.float64)
-    n_steps = params.duration_us // params.dt_us
-    dt = float(params.dt_us)
+    steps = params.duration_us // params.dt_us
+    frames = [_coefficients(_offset(k * float(params.dt_us), params)) for k in range(steps + 1)]
+    weights = np.stack([f[0] for f in frames])
+    shifts = np.array([(f[1], f[2]) for f in frames], dtype=np.int64)
     refr = float(params.refractory_us)
-    cap = max(1, int(dt // refr)) if refr > 0 else np.iinfo(np.int32).max
-    chunks: list[tuple[np.ndarray, ...]] = []
-    for k in range(1, n_steps + 1):
-        t0 = (k - 1) * dt
-        l_now = log_intensity(_render(padded, _offset(k * dt, params)))
-        diff = l_now - l_ref
-        mag = np.abs(diff)
-        count = np.floor(mag / c_map).astype(np.int32)
-        active = count > 0
-        if not active.any():
-            continue
-        if refr > 0:
-            first_t = t0 + dt * c_map / np.maximum(mag, 1e-12)
-            active &= first_t - last_t >= refr
-            count = np.where(active, np.minimum(count, cap), 0)
-        bi, yi, xi = np.nonzero(count)
-        cnt = count[bi, yi, xi]
-        sign = np.sign(diff[bi, yi, xi])
-        step = c_map[yi, xi] / mag[bi, yi, xi]
-        rep_b, rep_y, rep_x = np.repeat(bi, cnt), np.repeat(yi, cnt), np.repeat(xi, cnt)
-        j = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) + 1  # 1..cnt per pixel
-        times = t0 + dt * j * np.repeat(step, cnt)
-        pol = np.repeat(sign > 0, cnt)
-        chunks.append((rep_b, rep_x, rep_y, np.round(times).astype(np.int64), pol))
-        l_ref[bi, yi, xi] += sign * cnt * c_map[yi, xi]
-        last_t[bi, yi, xi] = t0 + dt * cnt * step
-    if chunks:
-        ev_b, ev_x, ev_y, ev_t, ev_p = (np.concatenate(c) for c in zip(*chunks))
-    else:
-        ev_b = ev_x = ev_y = ev_t = np.zeros(0, dtype=np.int64)
-        ev_p = np.zeros(0, dtype=bool)
-    if params.noise_hz > 0:
+    cap = max(1, int(params.dt_us // refr)) if refr > 0 else np.iinfo(np.int32).max
+    signal = []
+    room = np.empty((min(n, _BLOCK), steps + 1, SENSOR_SIZE[1], SENSOR_SIZE[0]), dtype=np.float32)
+    for lo in range(0, n, _BLOCK):  # one buffer for every block: a fresh one costs its page faults
+        block = padded[lo : lo + _BLOCK]
+        levels = room[: len(block)]
+        _log_arguments(block, weights, shifts, extra, np.float32(b), np.float32(1 - b), levels)
+        np.log(levels, out=levels)  # numpy's own float32 log (numba's differs in the last bit)
+        capacity = _CAPACITY
+        while True:
+            buffers = _event_buffers(len(block), capacity)
+            counts = np.zeros(len(block), dtype=np.int64)
+            _crossings(levels, c_map, float(params.dt_us), refr, cap, *buffers, counts)
+            if counts.max(initial=0) <= capacity:
+                break
+            capacity = int(counts.max())
+        keep = np.arange(capacity) < counts[:, None]
+        signal.append((counts, *(buffer[keep] for buffer in buffers)))
+    if not signal:  # no images
+        signal = [(np.zeros(0, np.int64), *(buffer.ravel() for buffer in _event_buffers(0, 0)))]
+    sig_n, sig_y, sig_x, sig_t, sig_p = (np.concatenate(c) for c in zip(*signal))
+    noise_n = np.zeros(n, dtype=np.int64)
+    noise = [np.zeros(0, np.int64)] * 3 + [np.zeros(0, np.bool_)]
+    if params.noise_hz > 0:  # drawn as before the signal was fast: counts, then x, y, t, p of all
         lam = params.noise_hz * params.duration_us * 1e-6 * SENSOR_SIZE[0] * SENSOR_SIZE[1]
-        n_noise = rng.poisson(lam, size=n)
-        total = int(n_noise.sum())
-        ev_b = np.concatenate([ev_b, np.repeat(np.arange(n), n_noise)])
-        ev_x = np.concatenate([ev_x, rng.integers(0, SENSOR_SIZE[0], total)])
-        ev_y = np.concatenate([ev_y, rng.integers(0, SENSOR_SIZE[1], total)])
-        ev_t = np.concatenate([ev_t, rng.integers(0, params.duration_us, total)])
-        ev_p = np.concatenate([ev_p, rng.random(total) < 0.5])
-    order = np.lexsort((ev_t, ev_b))
-    ev_b, ev_x, ev_y, ev_t, ev_p = (a[order] for a in (ev_b, ev_x, ev_y, ev_t, ev_p))
-    bounds = np.searchsorted(ev_b, np.arange(n + 1))
-    out = []
-    for i in range(n):
-        sl = slice(bounds[i], bounds[i + 1])
-        ev = np.empty(bounds[i + 1] - bounds[i], dtype=EVENT_DTYPE)
-        ev["x"], ev["y"], ev["t"], ev["p"] = ev_x[sl], ev_y[sl], ev_t[sl], ev_p[sl]
-        out.append(ev)
-    return out
+        noise_n = rng.poisson(lam, size=n)
+        total = int(noise_n.sum())
+        noise_x = rng.integers(0, SENSOR_SIZE[0], total)
+        noise_y = rng.integers(0, SENSOR_SIZE[1], total)
+        noise = [noise_y, noise_x, rng.integers(0, params.duration_us, total), rng.random(total) < 0.5]
+    lengths = sig_n + noise_n
+    out = [np.empty(int(lengths.sum()), dtype=d) for d in (np.uint8, np.uint8, np.int64, np.bool_)]
+    _merge_sorted(_starts(sig_n), sig_y, sig_x, sig_t, sig_p, _starts(noise_n), *noise, _starts(lengths), *out)
+    y, x, t, p = out
+    return lengths, x, y, t, p
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each sample's events begin in a flat array, and the end: ``[B + 1]``."""
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+@numba.njit(parallel=True, cache=True)
+def _merge_sorted(s0, sy, sx, st, sp, n0, ny, nx, nt, np_, o0, oy, ox, ot, op):  # pragma: no cover - compiled
+    """Per sample, its signal events then its noise events, stably sorted by time (a merge sort)."""
+    for i in numba.prange(len(o0) - 1):
+        ns, nn = s0[i + 1] - s0[i], n0[i + 1] - n0[i]
+        t = np.empty(ns + nn, dtype=np.int64)
+        t[:ns] = st[s0[i] : s0[i + 1]]
+        t[ns:] = nt[n0[i] : n0[i + 1]]
+        order = np.argsort(t, kind="mergesort")
+        for k in range(ns + nn):
+            j = order[k]
+            o = o0[i] + k
+            ot[o] = t[j]
+            if j < ns:
+                oy[o], ox[o], op[o] = sy[s0[i] + j], sx[s0[i] + j], sp[s0[i] + j]
+            else:
+                oy[o], ox[o], op[o] = ny[n0[i] + j - ns], nx[n0[i] + j - ns], np_[n0[i] + j - ns]
 
 
 def _chunk_path(params: SensorParams, split: str, chunk: int) -> Path:
     return cache_dir() / "nmnist-sim" / params.key() / f"{split}-{chunk:03d}.npz"
+
+
+def _rebuild(split: str, params: SensorParams, chunk: int) -> Path:
+    """Chunk ``chunk`` of ``split`` made again (a picklable ``rebuild`` for :class:`ChunkedStreams`)."""
+    return _build_chunk(split, chunk, params)
 
 
 def _build_chunk(split: str, chunk: int, params: SensorParams) -> Path:
@@ -278,30 +373,28 @@ def _build_chunk(split: str, chunk: int, params: SensorParams) -> Path:
     images, labels = load_mnist(split)
     sl = slice(chunk * CHUNK, min((chunk + 1) * CHUNK, len(images)))
     rng = np.random.default_rng([params.seed, SPLITS.index(split), chunk])
-    streams = simulate(images[sl], params, rng)
-    lengths = np.array([len(s) for s in streams], dtype=np.int64)
-    allev = np.concatenate(streams) if streams else np.zeros(0, dtype=EVENT_DTYPE)
-    with atomic_path(path) as tmp:
-        np.savez_compressed(
-            tmp,
-            x=allev["x"].astype(np.uint8),
-            y=allev["y"].astype(np.uint8),
-            t=allev["t"].astype(np.uint32),
-            p=allev["p"].astype(np.uint8),
-            lengths=lengths,
-            labels=labels[sl],
-            params=json.dumps(asdict(params)),
-        )
+    lengths, x, y, t, p = _record(np.asarray(images[sl], dtype=np.float32)[:, 0], params, rng)
+    write_npz(
+        path,
+        x=x,
+        y=y,
+        t=t.astype(np.uint32),
+        p=p.astype(np.uint8),
+        lengths=lengths,
+        labels=labels[sl],
+        params=json.dumps(asdict(params)),
+    )
     return path
 
 
 def load_nmnist_sim(
     split: str, n: int | None = None, params: SensorParams | None = None, progress: bool = True
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """The first ``n`` samples of an ``nmnist-sim`` split: a list of event arrays and labels ``[n]``.
+) -> tuple[ChunkedStreams, np.ndarray]:
+    """The first ``n`` samples of an ``nmnist-sim`` split: their event arrays and labels ``[n]``.
 
     Splits follow MNIST's (``train`` 50k, ``val`` 10k, ``test`` 10k). Chunks missing from the cache
-    are simulated first (with a progress bar).
+    are simulated first (with a progress bar); the events stay in the cache files and are read a
+    chunk at a time when asked for (:class:`~neuroattack.data.chunked_streams.ChunkedStreams`).
 
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
@@ -311,7 +404,7 @@ def load_nmnist_sim(
         progress: show a progress bar while missing chunks are simulated.
 
     Returns:
-        ``(streams, labels)``: ``n`` structured event arrays (fields ``x, y, t, p`` on the
+        ``(streams, labels)``: a sequence of ``n`` structured event arrays (fields ``x, y, t, p`` on the
         ``(34, 34, 2)`` sensor, ``t`` in microseconds from 0 to ``params.duration_us``, sorted)
         and the MNIST labels ``[n]`` int64.
 
@@ -337,43 +430,7 @@ def load_nmnist_sim(
         missing, desc=f"simulating nmnist-sim {split}", unit="chunk", show=bool(progress and missing)
     ):
         _build_chunk(split, c, params)
-    streams: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    for c in range(n_chunks):
-        try:
-            chunk_streams, chunk_labels = _read_chunk(_chunk_path(params, split, c), split, c)
-        except ValueError as err:  # derived data: say so, rebuild it, read it again
-            warnings.warn(f"{err}; rebuilding it", stacklevel=2)
-            _chunk_path(params, split, c).unlink()
-            chunk_streams, chunk_labels = _read_chunk(_build_chunk(split, c, params), split, c)
-        streams.extend(chunk_streams)
-        labels.append(chunk_labels)
-    return streams[:n], np.concatenate(labels)[:n]
-
-
-def _read_chunk(path: Path, split: str, chunk: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """One cached chunk's event arrays and labels; ``ValueError`` naming the file if it is corrupt."""
-    expected = min(CHUNK, len(load_mnist(split)[1]) - chunk * CHUNK)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in ("x", "y", "t", "p", "lengths", "labels")}
-    except Exception as err:  # zipfile/zlib/OSError/KeyError/... for a truncated or foreign file
-        raise ValueError(f"nmnist-sim cache chunk {path} is corrupt ({type(err).__name__})") from None
-    lengths = arrays["lengths"]
-    n_events = len(arrays["x"])
-    if (
-        len(lengths) != expected
-        or len(arrays["labels"]) != expected
-        or np.any(lengths < 0)
-        or int(lengths.sum()) != n_events
-        or any(len(arrays[k]) != n_events for k in ("y", "t", "p"))
-    ):
-        raise ValueError(f"nmnist-sim cache chunk {path} is corrupt (its arrays do not agree)")
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    streams = []
-    for i in range(len(lengths)):
-        sl = slice(offsets[i], offsets[i + 1])
-        ev = np.empty(offsets[i + 1] - offsets[i], dtype=EVENT_DTYPE)
-        ev["x"], ev["y"], ev["t"], ev["p"] = arrays["x"][sl], arrays["y"][sl], arrays["t"][sl], arrays["p"][sl]
-        streams.append(ev)
-    return streams, arrays["labels"]
+    paths = [_chunk_path(params, split, c) for c in range(n_chunks)]
+    sizes = [min(CHUNK, total - c * CHUNK) for c in range(n_chunks)]
+    streams = ChunkedStreams(paths, n, CHUNK, sizes, functools.partial(_rebuild, split, params))
+    return streams, load_mnist(split)[1][:n]

@@ -1,3 +1,7 @@
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,6 +97,48 @@ def test_a_corrupt_cache_chunk_is_named_and_rebuilt(monkeypatch, damage):
             arrays = dict(data)
         arrays["lengths"] = arrays["lengths"][:-1]
         np.savez(chunk, **arrays)
+    again, again_labels = load_nmnist_sim("test", n=50, progress=False)
     with pytest.warns(UserWarning, match=r"nmnist-sim cache chunk .*test-001.npz is corrupt .*; rebuilding it"):
-        again, again_labels = load_nmnist_sim("test", n=50, progress=False)
+        again = list(again)  # the events are read when asked for: then the damage is found
     assert all(np.array_equal(a, b) for a, b in zip(streams, again)) and np.array_equal(labels, again_labels)
+
+
+def _digest(streams) -> str:
+    h = hashlib.sha256()
+    for s in streams:
+        h.update(np.int64(len(s)).tobytes())
+        for f in ("x", "y", "t", "p"):
+            h.update(np.ascontiguousarray(s[f]).astype(np.int64).tobytes())
+    return h.hexdigest()
+
+
+def test_recordings_equal_those_of_the_numpy_simulator():
+    """The compiled sensor makes, event for event, what the numpy one made (frozen digests)."""
+    expected = json.loads((Path(__file__).parents[1] / "fixtures" / "nmnist_sim_digests.json").read_text())
+    train, test = load_mnist("train")[0], load_mnist("test")[0]
+    fine = SensorParams(dt_us=250, contrast=0.15, mismatch=0.05, noise_hz=5.0, refractory_us=2000, seed=4)
+    cases = {
+        "train0-64-default": (train[:64], SensorParams(), 1),
+        "test0-16-no-refractory-no-noise": (test[:16], SensorParams(refractory_us=0, noise_hz=0.0), 2),
+        "test16-32-fine-steps": (test[16:32], fine, 3),
+        "random-images": (
+            np.random.default_rng(3).random((6, 28, 28)).astype(np.float32),
+            SensorParams(saccade_ms=20.0, dt_us=700, black_level=0.2),
+            4,
+        ),
+    }
+    for name, (images, params, seed) in cases.items():
+        streams = simulate(images, params, np.random.default_rng(seed))
+        got = {"events": int(sum(map(len, streams))), "sha256": _digest(streams)}
+        assert got == expected[name], name
+
+
+def test_more_events_than_the_first_room_run_again(monkeypatch):
+    """A sample with more crossings than the buffers hold is recorded whole (the block runs again)."""
+    images = load_mnist("test")[0][:3]
+    whole = simulate(images, SensorParams(noise_hz=0.0), np.random.default_rng(0))
+    monkeypatch.setattr(nmnist_sim, "_CAPACITY", 10)
+    monkeypatch.setattr(nmnist_sim, "_BLOCK", 2)
+    again = simulate(images, SensorParams(noise_hz=0.0), np.random.default_rng(0))
+    assert min(map(len, whole)) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(whole, again))
