@@ -152,13 +152,16 @@ def run_backends(args: argparse.Namespace) -> int:
         "emulator_warm_over_lava_steady",
         "emulator_cold_over_lava_cold",
         "output_spike_match_fraction",
-        "emulator_fraction_of_product_limit",
+        "synaptic_events_per_sample",
+        "scatter_adds_per_s",
+        "dense_limit_samples_per_s",
+        "event_limit_samples_per_s",
+        "emulator_fraction_of_best_limit",
     ]
     for key in keys:
         if report.get(key) is not None:
             print(f"{key}: {report[key]:.4g}")
-    for kind, value in report["product_limit_samples_per_s"].items():
-        print(f"product_limit_samples_per_s ({kind}): {value:.4g}")
+    print(f"best_limit: {report['best_limit']}")
     return 0
 
 
