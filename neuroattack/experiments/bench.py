@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 import torch
 
 from backends.emulator import unfold_pooling
-from neuroattack.attacks.base import Attack
-from neuroattack.attacks.estimators import ESTIMATORS
-from neuroattack.models.snn import SNN
-from neuroattack.victims import Victim
+
+if TYPE_CHECKING:  # the attack side stays unimported: a cold run imports this module (emulator_cold)
+    from neuroattack.models.snn import SNN
 
 
 def _machine(device=None) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def bench_attacks(
     labels: torch.Tensor,
     timesteps: tuple[int, ...] = (4, 8, 16),
     repeats: int = 5,
-    estimators: tuple[str, ...] = tuple(name for name in ESTIMATORS if name != "ann"),
+    estimators: tuple[str, ...] | None = None,
     hart_gamma: float = 1.0,
     device="cpu",
 ) -> dict[str, Any]:
@@ -63,11 +65,17 @@ def bench_attacks(
     spike gradient and the ternary update on the batch's Bernoulli spikes).
 
     Each measurement is the median of ``repeats`` steps after one warm-up step, on ``device``
-    (queued GPU work waited for).
+    (queued GPU work waited for); ``estimators`` default to all but ``"ann"``.
     """
+    from neuroattack.attacks.base import Attack
+    from neuroattack.attacks.estimators import ESTIMATORS
     from neuroattack.attacks.g2s_rsf_steps import g2s
     from neuroattack.encoding import bernoulli_encode
     from neuroattack.losses import resolve_loss
+    from neuroattack.victims import Victim
+
+    if estimators is None:
+        estimators = tuple(name for name in ESTIMATORS if name != "ann")
 
     device = torch.device(device)
     sync = _sync(device)
@@ -440,6 +448,154 @@ def _tile(spikes: torch.Tensor, n: int) -> torch.Tensor:
     return spikes.repeat(-(-n // len(spikes)), *([1] * (spikes.dim() - 1)))[:n]
 
 
+# Run first in a child process: it dies with the bench (Linux's PR_SET_PDEATHSIG, and a check that the
+# bench had not already gone), even when the bench is killed and cannot clean up.
+_DIE_WITH_PARENT = """import ctypes, os, signal
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(os.environ["NEUROATTACK_BENCH_PARENT"]):
+    os._exit(1)
+"""
+
+# The cold run's child: its clock starts before its first import (numba's cache counted before that).
+_COLD_CHILD = """import os, sys, time
+cache_files = sum(len(files) for _, _, files in os.walk(os.environ["NUMBA_CACHE_DIR"]))
+t0 = time.perf_counter()
+from neuroattack.experiments.bench import _cold_child
+_cold_child(t0, cache_files, sys.argv[1])
+"""
+
+
+def _run_child(code: str, args: list[str], env: dict[str, str], timeout: float | None = None) -> str:
+    """Run ``code`` in a fresh Python process (``python -c``); its output, or an error with it.
+
+    The child is killed if anything interrupts the wait (an error, ``KeyboardInterrupt``, the
+    ``timeout``) and dies with this process if that is killed (:data:`_DIE_WITH_PARENT`).
+    """
+    env = {**env, "NEUROATTACK_BENCH_PARENT": str(os.getpid())}
+    cmd = [sys.executable, "-c", _DIE_WITH_PARENT + code, *args]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the child process failed (exit {proc.returncode}):\n{out[-4000:]}")
+    return out
+
+
+def _cold_child(t0: float, cache_files: int, request: str) -> None:
+    """The cold run's own process (:func:`emulator_cold`): load the emulator and run the samples
+    from nothing, then write the result where ``request`` (a JSON file) says. The seconds exclude
+    reading the graph and the spikes from their files (a run in memory is given them)."""
+    import backends
+
+    req = json.loads(Path(request).read_text())
+    t_read = time.perf_counter()
+    graph = backends.read_graph(req["graph"])
+    with np.load(req["spikes"], allow_pickle=False) as data:
+        spikes = torch.as_tensor(data["spikes"])
+    reading = time.perf_counter() - t_read
+    how = {"reset": req["reset"], "readout": req["readout"], "batch_size": req["batch_size"]}
+    emu = backends.load(graph, req["profile"], "emulator", req["dt"], req["framework"], device=req["device"], **how)
+    emu.run(spikes)  # results come back on the CPU: the device's work is done
+    seconds = time.perf_counter() - t0 - reading
+    result = {
+        "pid": os.getpid(),
+        "seconds": seconds,
+        "samples": len(spikes),
+        "read_seconds": reading,
+        "numba_cache_files_at_start": cache_files,
+        "numba_cache_files_at_end": sum(len(f) for _, _, f in os.walk(os.environ["NUMBA_CACHE_DIR"])),
+    }
+    Path(req["result"]).write_text(json.dumps(result))
+
+
+def _import_roots() -> list[str]:
+    """Where ``backends`` and ``neuroattack`` are imported from (a child's ``PYTHONPATH``)."""
+    import backends
+    import neuroattack
+
+    return list(dict.fromkeys(str(Path(m.__file__).resolve().parents[1]) for m in (backends, neuroattack)))
+
+
+def emulator_cold(
+    graph,
+    spikes: torch.Tensor,
+    profile,
+    samples: int,
+    batch_size: int = 256,
+    device="cpu",
+    dt: float | None = None,
+    framework: str | None = None,
+    reset: str | None = None,
+    readout: str = "max",
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """The emulator cold: a fresh Python process with an empty numba cache runs ``samples`` from nothing.
+
+    Imports, lowering, quantization, kernel compilation and the run of the samples, all included;
+    only reading the graph and the spikes from the temporary files that carry them to the process is
+    not (in this process they are in memory). The files and the cache go when it ends; the process
+    is killed if this one is interrupted or dies.
+
+    Args:
+        graph: the NIR graph (``nir.NIRGraph`` or a path).
+        spikes: binary input ``[N, T, *in_shape]``; its first ``samples`` (repeated where ``N`` is
+            smaller) are run.
+        profile: the hardware profile (name, path or profile).
+        samples: samples to run (the bench: Lava's cold run's).
+        batch_size, device, dt, framework, reset, readout: as :func:`backends.load` takes them.
+        timeout: most seconds to wait (``None``: no limit).
+
+    Returns:
+        ``seconds``, ``samples``, ``pid`` (the process's), ``read_seconds`` (left out of ``seconds``),
+        ``numba_cache_files_at_start`` (0: nothing compiled before) and ``numba_cache_files_at_end``.
+
+    Raises:
+        RuntimeError: the process failed (its output in the message).
+        subprocess.TimeoutExpired: it ran past ``timeout``.
+
+    Example:
+        >>> emulator_cold("net.nir", spikes, "loihi2", 100)["seconds"]  # doctest: +SKIP
+    """
+    import nir
+
+    import backends
+    from backends.profile import HardwareProfile
+
+    with tempfile.TemporaryDirectory(prefix="neuroattack-cold-") as tmp:
+        folder = Path(tmp)
+        cache = folder / "numba-cache"
+        cache.mkdir()
+        nir.write(folder / "graph.nir", backends.read_graph(graph))
+        np.savez(folder / "spikes.npz", spikes=_tile(spikes, samples).cpu().numpy())
+        if isinstance(profile, HardwareProfile):
+            (folder / "profile.toml").write_text(profile.to_toml())
+            profile = folder / "profile.toml"
+        request = {
+            "graph": str(folder / "graph.nir"),
+            "spikes": str(folder / "spikes.npz"),
+            "result": str(folder / "result.json"),
+            "profile": None if profile is None else str(profile),
+            "device": str(device),
+            "batch_size": batch_size,
+            "dt": dt,
+            "framework": framework,
+            "reset": reset,
+            "readout": readout,
+        }
+        (folder / "request.json").write_text(json.dumps(request))
+        path = os.pathsep.join([*_import_roots(), *filter(None, [os.environ.get("PYTHONPATH")])])
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": path}
+        _run_child(_COLD_CHILD, [str(folder / "request.json")], env, timeout)
+        return json.loads((folder / "result.json").read_text())
+
+
 _STEADY = 4  # Lava's steady state: the marginal rate between runs of N and 4N samples
 
 
@@ -543,9 +699,11 @@ def bench_backends(
 ) -> dict[str, Any]:
     """Samples per second of the emulator and of Lava fixed_pt, like with like, and their spike match.
 
-    - Emulator cold: load (lowering, quantization, kernel compilation) and the first batch, all
-      included; warm: the median batch after that (``device``; the input tensor already there,
-      results copied back to the CPU included). Warm is also measured with the step-by-step LIF
+    - Emulator cold: a fresh Python process with an empty numba cache runs Lava's cold run's
+      ``lava_samples`` from nothing (imports, lowering, quantization, kernel compilation, the run;
+      :func:`emulator_cold`), with or without Lava; warm: the median batch in this process once
+      loaded and run (``device``; the input tensor already there, results copied back to the CPU
+      included). Warm is also measured with the step-by-step LIF
       scan instead of the fused kernel (:mod:`backends.lif_scan`), what the kernel gains.
     - Lava cold: a fresh run of ``lava_samples`` (build, compile, run, read, stop); steady state:
       the marginal rate between fresh runs of ``lava_samples`` and four times as many. Fresh per sample:
@@ -584,13 +742,12 @@ def bench_backends(
     batch = _tile(spikes, batch_size).to(device)  # on a GPU the input waits there, as an attack's would
     sync = _sync(device) or (lambda: None)
     load_before = os.getloadavg()[0]
+    how = {"reset": reset, "readout": readout}
     with _competing_load(competing):
-        t0 = time.perf_counter()
-        how = {"reset": reset, "readout": readout}
+        cold = emulator_cold(graph, spikes, profile, lava_samples, batch_size, device, dt, framework, **how)
         emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size, **how)
         emu.run(batch)
         sync()
-        cold_s = time.perf_counter() - t0
         warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
         threads = emu.last_threads
         options = {"device": device, "batch_size": batch_size}
@@ -610,8 +767,13 @@ def bench_backends(
         "timesteps": steps,
         "window_steps": emu.window(steps),
         "emulator_batch": batch_size,
-        "emulator_cold_seconds": cold_s,
-        "emulator_cold_samples_per_s": len(batch) / cold_s,
+        "emulator_cold_seconds": cold["seconds"],
+        "emulator_cold_samples": cold["samples"],
+        "emulator_cold_samples_per_s": cold["samples"] / cold["seconds"],
+        "emulator_cold_process": {k: v for k, v in cold.items() if k not in ("seconds", "samples")},
+        "emulator_cold_note": "a fresh Python process with an empty numba cache: imports, lowering, "
+        "quantization, kernel compilation and the run of Lava's cold run's samples (reading them from a "
+        "file left out)",
         "emulator_warm_samples_per_s": warm_sps,
         "emulator_scan": emu.scan,
         "emulator_steps_scan_warm_samples_per_s": len(batch) / steps_s,

@@ -1,4 +1,13 @@
-"""The bench's limits count and time the work they claim (never a timed test: counts, sums and choices)."""
+"""The bench measures what it claims: its limits count and time the work they name, its cold run
+starts from nothing (never a timed test: counts, sums, choices and processes)."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +18,8 @@ import backends
 from neuroattack.experiments import bench
 from neuroattack.experiments.bench import dense_limit_seconds, event_limit, synaptic_events
 from tests.backends import graphs as G
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_dense_limit_convolves_a_folded_pooling_as_the_emulator_does(monkeypatch):
@@ -127,3 +138,99 @@ def test_the_best_limit_is_the_faster_one(monkeypatch, dense, event, best):
     assert out["emulator_fraction_of_best_limit"] == pytest.approx(7.0 * min(dense, event) / 10)
     assert out["synaptic_events_per_sample"] == 300.0
     assert out["scatter_adds_per_s"] == pytest.approx(300.0 / (event / 10))
+
+
+@pytest.fixture(scope="module")
+def emulator_only(tmp_path_factory):
+    """One emulator-only bench of a tiny conv net, its temporary files in a folder of its own."""
+    temp = tmp_path_factory.mktemp("temp")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(temp))
+        spikes = G.spikes((2, 8, 8), batch=6)
+        report = bench.bench_backends(
+            G.conv(scale=6.0, pool="sum"), spikes, "loihi2", lava_samples=9, batch_size=4, min_seconds=0.02, lava=False
+        )
+    return report, temp
+
+
+def test_the_cold_run_is_a_fresh_process_with_an_empty_kernel_cache(emulator_only):
+    """Cold is cold: another process, nothing compiled when it starts (numba's cache empty, then
+    filled by the kernels it compiled), Lava's cold run's samples (--no-lava all the same), and
+    its temporary files gone after."""
+    report, temp = emulator_only
+    child = report["emulator_cold_process"]
+    assert child["pid"] != os.getpid()
+    assert child["numba_cache_files_at_start"] == 0 < child["numba_cache_files_at_end"]
+    assert report["emulator_cold_samples"] == 9 != report["emulator_batch"]
+    assert report["emulator_cold_samples_per_s"] == pytest.approx(9 / report["emulator_cold_seconds"])
+    assert list(temp.iterdir()) == []
+
+
+def test_the_report_names_the_better_limit_and_the_fraction_of_it(emulator_only):
+    report, _ = emulator_only
+    limits = {"dense": report["dense_limit_samples_per_s"], "event": report["event_limit_samples_per_s"]}
+    assert report["best_limit"] == max(limits, key=limits.get)
+    fraction = report["emulator_warm_samples_per_s"] / max(limits.values())
+    assert report["emulator_fraction_of_best_limit"] == pytest.approx(fraction)
+    events = sum(row["synaptic_events_per_sample"] for row in report["limit_projections"])
+    assert report["synaptic_events_per_sample"] == pytest.approx(events) and events > 0
+
+
+def _pid_file_child(path) -> str:
+    return f"import os, time\nopen({str(path)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for its parent is gone too
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_child_is_killed_when_the_wait_fails(tmp_path):
+    pid_file = tmp_path / "pid"
+    with pytest.raises(subprocess.TimeoutExpired):
+        bench._run_child(_pid_file_child(pid_file), [], dict(os.environ), timeout=1.5)
+    assert _gone(int(pid_file.read_text()), within=0.5)
+
+
+def test_a_child_that_fails_says_why():
+    with pytest.raises(RuntimeError, match="exit 3"):
+        bench._run_child("import sys\nprint('the reason')\nsys.exit(3)", [], dict(os.environ))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_child_dies_with_a_killed_bench(tmp_path, sig):
+    """A bench killed by a signal cannot clean up: its child goes anyway."""
+    pid_file = tmp_path / "pid"
+    code = (
+        "from neuroattack.experiments.bench import _run_child\n"
+        f"_run_child({_pid_file_child(pid_file)!r}, [], dict(__import__('os').environ))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        parent.send_signal(sig)
+        parent.wait(10)
+        assert _gone(int(pid_file.read_text()))
+    finally:
+        parent.kill()
+        parent.wait()
+        if pid_file.exists() and pid_file.read_text():  # a failed test leaves no sleeper behind
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
