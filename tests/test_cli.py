@@ -274,3 +274,21 @@ def test_report_never_writes_into_a_store_it_reads(tmp_path, capsys):
     assert main(["report", "--store", str(empty), "--out", str(tmp_path / "rep")]) == 2
     assert "empty file, not a results store" in capsys.readouterr().err
     assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
+
+
+def test_bench_backends_passes_repeats_and_prints_spreads(tmp_path, capsys, monkeypatch):
+    """--repeats reaches the bench; the summary shows a rate's spread and the better limit."""
+    seen = {}
+
+    def bench_backends(graph, spikes, profile, **kwargs):
+        seen.update(kwargs)
+        spread = {"median": 9.0, "q1": 8.0, "q3": 10.0, "min": 7.0, "max": 11.0, "n": 3}
+        return {"lava_steady_samples_per_s": 9.0, "lava_steady_samples_per_s_spread": spread, "best_limit": "event"}
+
+    monkeypatch.setattr("neuroattack.experiments.bench.bench_backends", bench_backends)
+    m = _tiny_checkpoint(tmp_path / "m")
+    argv = ["bench", "backends", "--checkpoint", str(m), "--repeats", "5", "--lava-samples", "4"]
+    assert main([*argv, "--emulator-batch", "4", "--out", str(tmp_path / "b.json")]) == 0
+    assert seen["repeats"] == 5 and seen["lava_samples"] == 4
+    out = capsys.readouterr().out
+    assert "lava_steady_samples_per_s: 9 (quartiles 8-10, range 7-11, n 3)" in out and "best_limit: event" in out

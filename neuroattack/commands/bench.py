@@ -3,7 +3,8 @@
 Two commands under one group, each with its own flags: ``bench attacks`` times one PGD gradient
 step per estimator, one training step and one G2S/RSF iteration (``--batch``: images per step);
 ``bench backends`` times the emulator against Lava, cold and at steady state (``--emulator-batch``:
-samples per emulator batch). Both take ``--device``.
+samples per emulator batch; ``--repeats``: pairs of Lava runs for its steady state), and against
+this machine's dense and event-driven limits. Both take ``--device``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def add_backends_arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         help="run N busy processes beside the emulator's measurements (how it fares on a shared machine)",
     )
+    p.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=3,
+        help="pairs of Lava runs (N and 4N samples) for its steady state: median and spread of their rates",
+    )
     p.add_argument("--out", required=True, type=Path)
     add_device(p)
 
@@ -140,6 +147,7 @@ def run_backends(args: argparse.Namespace) -> int:
         reset=args.reset,
         readout=args.readout or "max",
         competing=args.competing,
+        repeats=args.repeats,
     )
     report["source"] = str(args.checkpoint or args.graph)
     write_json(args.out, report)
@@ -158,11 +166,39 @@ def run_backends(args: argparse.Namespace) -> int:
         "event_limit_samples_per_s",
         "emulator_fraction_of_best_limit",
     ]
-    for key in keys:
-        if report.get(key) is not None:
-            print(f"{key}: {report[key]:.4g}")
+    for line in summary(report, keys):
+        print(line)
     print(f"best_limit: {report['best_limit']}")
     return 0
+
+
+def summary(report: dict, keys: list[str]) -> list[str]:
+    """One line per key of ``report`` that has a value, with its spread where the report has one.
+
+    Args:
+        report: a ``bench backends`` report.
+        keys: the keys to show, in order.
+
+    Returns:
+        the lines, e.g. ``emulator_warm_samples_per_s: 5.19e+04 (quartiles 4.9e+04-5.4e+04, range
+        9392-5.922e+04, n 378)``.
+
+    Example:
+        >>> spread = {"q1": 1.5, "q3": 2.5, "min": 1.0, "max": 3.0, "n": 3}
+        >>> summary({"a": 2.0, "a_spread": spread, "b": None}, ["a", "b"])
+        ['a: 2 (quartiles 1.5-2.5, range 1-3, n 3)']
+    """
+    lines = []
+    for key in keys:
+        if report.get(key) is None:
+            continue
+        line = f"{key}: {report[key]:.4g}"
+        spread = report.get(f"{key}_spread")
+        if spread:
+            quartiles, extremes = f"{spread['q1']:.4g}-{spread['q3']:.4g}", f"{spread['min']:.4g}-{spread['max']:.4g}"
+            line += f" (quartiles {quartiles}, range {extremes}, n {spread['n']})"
+        lines.append(line)
+    return lines
 
 
 BENCH_ATTACKS = Command(

@@ -169,8 +169,8 @@ def synaptic_macs(executor, timesteps: int) -> int:
     return total
 
 
-def _median_seconds(fn, min_seconds: float, min_repeats: int = 5, sync=None) -> float:
-    """Median wall time of ``fn`` after one warm-up call: at least ``min_repeats`` calls and
+def _times(fn, min_seconds: float, min_repeats: int = 5, sync=None) -> list[float]:
+    """Wall times of ``fn`` after one warm-up call, sorted: at least ``min_repeats`` calls and
     ``min_seconds`` in all (``sync`` waits for a device's queued work before each clock read)."""
     sync = sync or (lambda: None)
     fn()
@@ -181,8 +181,26 @@ def _median_seconds(fn, min_seconds: float, min_repeats: int = 5, sync=None) -> 
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    times.sort()
+    return sorted(times)
+
+
+def _median_seconds(fn, min_seconds: float, min_repeats: int = 5, sync=None) -> float:
+    """The median of :func:`_times` (the upper one of an even count)."""
+    times = _times(fn, min_seconds, min_repeats, sync)
     return times[len(times) // 2]
+
+
+def _spread(values: list[float]) -> dict[str, float | int]:
+    """``median``, quartiles ``q1`` and ``q3``, ``min``, ``max`` and ``n`` of ``values`` (not empty)."""
+    q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    return {
+        "median": float(median),
+        "q1": float(q1),
+        "q3": float(q3),
+        "min": float(min(values)),
+        "max": float(max(values)),
+        "n": len(values),
+    }
 
 
 def _sync(device: torch.device):
@@ -599,12 +617,28 @@ def emulator_cold(
 _STEADY = 4  # Lava's steady state: the marginal rate between runs of N and 4N samples
 
 
+def _steady_rates(timed, samples: int, repeats: int) -> dict[str, Any]:
+    """Marginal rates of ``repeats`` pairs of runs of ``samples`` and ``4 x samples`` (``timed(n)``:
+    the seconds of a run of ``n``): ``(4 - 1) x samples`` over the difference of a pair's times, so
+    the fixed costs of a run cancel; ``None`` for a pair whose longer run was not the slower."""
+    pairs = [(timed(samples), timed(_STEADY * samples)) for _ in range(repeats)]
+    rates = [(_STEADY - 1) * samples / (t2 - t1) if t2 > t1 else None for t1, t2 in pairs]
+    valid = [r for r in rates if r is not None]
+    return {
+        "lava_steady_samples_per_s": _spread(valid)["median"] if valid else None,
+        "lava_steady_samples_per_s_spread": _spread(valid) if valid else None,
+        "lava_steady_pairs": [{"seconds": [t1, t2], "samples_per_s": r} for (t1, t2), r in zip(pairs, rates)],
+        "lava_steady_note": f"median of {repeats} marginal rates between fresh runs of {samples} and "
+        f"{_STEADY * samples} samples (after the cold run)",
+    }
+
+
 def _lava_rates(
-    graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None, reset=None, readout="max"
+    graph, profile, spikes: torch.Tensor, samples: int, dt=None, framework=None, reset=None, readout="max", repeats=3
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Lava cold (the process's first fresh run of ``samples``, build to stop) and at steady state
-    (the marginal rate between two later fresh runs of ``samples`` and four times as many, so the
-    fixed costs of a run cancel); also the cold run's output window, for the spike match."""
+    (:func:`_steady_rates` over ``repeats`` pairs of later fresh runs); also the cold run's output
+    window, for the spike match."""
     import backends
 
     def timed(n: int):
@@ -615,15 +649,11 @@ def _lava_rates(
         return time.perf_counter() - t0, out
 
     cold, out = timed(samples)  # the process's first run: imports and caches included
-    t1, _ = timed(samples)
-    t2, _ = timed(_STEADY * samples)  # far apart, so that the noise of a run's fixed costs matters little
     rates = {
         "lava_cold_samples_per_s": samples / cold,
         "lava_cold_seconds": cold,
-        "lava_steady_samples_per_s": (_STEADY - 1) * samples / (t2 - t1) if t2 > t1 else None,
-        "lava_steady_note": f"marginal rate between fresh runs of {samples} and {_STEADY * samples} samples "
-        "(after the cold run)",
         "lava_samples": samples,
+        **_steady_rates(lambda n: timed(n)[0], samples, repeats),
     }
     return rates, out.window
 
@@ -696,6 +726,7 @@ def bench_backends(
     reset: str | None = None,
     readout: str = "max",
     competing: int = 0,
+    repeats: int = 3,
 ) -> dict[str, Any]:
     """Samples per second of the emulator and of Lava fixed_pt, like with like, and their spike match.
 
@@ -703,11 +734,11 @@ def bench_backends(
       ``lava_samples`` from nothing (imports, lowering, quantization, kernel compilation, the run;
       :func:`emulator_cold`), with or without Lava; warm: the median batch in this process once
       loaded and run (``device``; the input tensor already there, results copied back to the CPU
-      included). Warm is also measured with the step-by-step LIF
+      included), with the spread of the rates of the timed batches. Warm is also measured with the step-by-step LIF
       scan instead of the fused kernel (:mod:`backends.lif_scan`), what the kernel gains.
     - Lava cold: a fresh run of ``lava_samples`` (build, compile, run, read, stop); steady state:
-      the marginal rate between fresh runs of ``lava_samples`` and four times as many. Fresh per sample:
-      a new network per sample.
+      the median, with its spread, of ``repeats`` marginal rates between fresh runs of
+      ``lava_samples`` and four times as many. Fresh per sample: a new network per sample.
     - Ratios: emulator warm / Lava steady state, emulator cold / Lava cold.
     - The machine's limits, independent of the emulator's code: dense (:func:`dense_limit_seconds`,
       the exact products of the synapses' shapes) and event-driven (:func:`event_limit`, the
@@ -731,7 +762,9 @@ def bench_backends(
             :func:`backends.load` reads them.
         competing: busy processes run beside the emulator's measurements (a machine shared with
             other work); the report records them, the threads the emulator took
-            (:func:`backends.threads.free_cores`) and the load average.
+            (:func:`backends.threads.free_cores`) and the load average (1 minute: before, after the
+            emulator's measurements and after Lava's: the load during each).
+        repeats: pairs of Lava runs for its steady state.
 
     Returns:
         the report (JSON-ready).
@@ -748,7 +781,7 @@ def bench_backends(
         emu = backends.load(graph, profile, "emulator", dt, framework, device=device, batch_size=batch_size, **how)
         emu.run(batch)
         sync()
-        warm_s = _median_seconds(lambda: emu.run(batch), min_seconds, sync=sync)
+        warm = _spread([len(batch) / t for t in _times(lambda: emu.run(batch), min_seconds, sync=sync)])
         threads = emu.last_threads
         options = {"device": device, "batch_size": batch_size}
         stepwise = backends.load(graph, profile, "emulator", dt, framework, scan="steps", **how, **options)
@@ -758,7 +791,7 @@ def bench_backends(
         load_during = os.getloadavg()[0]
     steps = int(spikes.shape[1])
     densities = _spike_densities(emu, batch[:256], steps)
-    warm_sps = len(batch) / warm_s
+    warm_sps = warm["median"]
     report: dict[str, Any] = {
         "benchmark": "backends",
         "model": label,
@@ -775,6 +808,7 @@ def bench_backends(
         "quantization, kernel compilation and the run of Lava's cold run's samples (reading them from a "
         "file left out)",
         "emulator_warm_samples_per_s": warm_sps,
+        "emulator_warm_samples_per_s_spread": warm,
         "emulator_scan": emu.scan,
         "emulator_steps_scan_warm_samples_per_s": len(batch) / steps_s,
         "input_device": str(batch.device),
@@ -789,7 +823,7 @@ def bench_backends(
         "machine": _machine(device),
     }
     if lava:
-        rates, lava_window = _lava_rates(graph, profile, spikes, lava_samples, dt, framework, reset, readout)
+        rates, lava_window = _lava_rates(graph, profile, spikes, lava_samples, dt, framework, reset, readout, repeats)
         emu_window = emu.run(_tile(spikes, lava_samples)).window  # the very input of Lava's cold run
         fresh = backends.load(graph, profile, "lava", dt, framework, fresh=True, **how)
         t0 = time.perf_counter()
@@ -806,4 +840,5 @@ def bench_backends(
                 "output_spike_match_fraction": float((emu_window == lava_window).float().mean()),
             }
         )
+        report["load_average_1min"]["during_lava"] = os.getloadavg()[0]  # at the end of its runs
     return report

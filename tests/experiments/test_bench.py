@@ -234,3 +234,54 @@ def test_a_child_dies_with_a_killed_bench(tmp_path, sig):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_the_warm_rate_is_the_median_batch_with_its_spread(emulator_only):
+    report, _ = emulator_only
+    spread = report["emulator_warm_samples_per_s_spread"]
+    assert spread["n"] >= 5
+    assert spread["min"] <= spread["q1"] <= spread["median"] <= spread["q3"] <= spread["max"]
+    assert report["emulator_warm_samples_per_s"] == spread["median"]
+
+
+def test_lavas_steady_state_is_the_median_of_repeated_marginal_rates():
+    """Each pair of runs (N, 4N) gives 3N over the difference of their times, fixed costs cancelled;
+    a pair whose longer run was not slower gives no rate and is left out of the median."""
+    per_sample = iter([0.01, 0.01, 0.02, 0.02, 0.04, 0.04, 0.01, 0.001])
+    fixed = iter([5.0, 5.0, 2.0, 2.0, 9.0, 9.0, 3.0, 3.0])
+    out = bench._steady_rates(lambda n: next(fixed) + n * next(per_sample), samples=10, repeats=4)
+    assert [p["samples_per_s"] for p in out["lava_steady_pairs"]] == pytest.approx([100.0, 50.0, 25.0, None])
+    assert out["lava_steady_samples_per_s"] == pytest.approx(50.0)
+    spread = out["lava_steady_samples_per_s_spread"]
+    assert (spread["min"], spread["max"], spread["n"]) == pytest.approx((25.0, 100.0, 3))
+    assert bench._steady_rates(lambda n: 1.0, 10, 2)["lava_steady_samples_per_s"] is None
+
+
+def test_the_lava_side_of_the_report_with_the_emulator_standing_in(monkeypatch):
+    """Lava's steady state from --repeats pairs, the load average during its runs, the cold ratio
+    from both cold runs of the same samples (the emulator stands in for Lava: no lava-nc here)."""
+    real = backends.load
+
+    def load(graph, profile=None, kind="emulator", *args, **kwargs):
+        if kind == "lava":
+            kwargs.pop("fresh", None)
+            kind = "emulator"
+        return real(graph, profile, kind, *args, **kwargs)
+
+    monkeypatch.setattr(backends, "load", load)
+    cold = {"seconds": 2.0, "samples": 6, "pid": -1}
+    monkeypatch.setattr(bench, "emulator_cold", lambda *args, **kwargs: cold)
+    report = bench.bench_backends(
+        G.conv(scale=6.0, pool="sum"),
+        G.spikes((2, 8, 8), batch=6),
+        "loihi2",
+        lava_samples=6,
+        batch_size=4,
+        fresh_samples=2,
+        min_seconds=0.01,
+        repeats=2,
+    )
+    assert len(report["lava_steady_pairs"]) == 2
+    assert set(report["load_average_1min"]) == {"before", "during_emulator", "during_lava"}
+    assert report["emulator_cold_over_lava_cold"] == pytest.approx(report["lava_cold_seconds"] / 2.0)
+    assert report["output_spike_match_fraction"] == 1.0
