@@ -506,6 +506,27 @@ def _run_child(code: str, args: list[str], env: dict[str, str], timeout: float |
     return out
 
 
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """In the main thread, ``SIGTERM`` raises ``SystemExit`` for the duration, so that cleanup (a
+    child killed, temporary files removed) runs as on ``Ctrl-C``; elsewhere nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cold_child(t0: float, cache_files: int, request: str) -> None:
     """The cold run's own process (:func:`emulator_cold`): load the emulator and run the samples
     from nothing, then write the result where ``request`` (a JSON file) says. The seconds exclude
@@ -558,8 +579,9 @@ def emulator_cold(
 
     Imports, lowering, quantization, kernel compilation and the run of the samples, all included;
     only reading the graph and the spikes from the temporary files that carry them to the process is
-    not (in this process they are in memory). The files and the cache go when it ends; the process
-    is killed if this one is interrupted or dies.
+    not (in this process they are in memory). The files and the cache go when it ends, or when this
+    process is interrupted or terminated (``SIGTERM`` exits it meanwhile); the child is killed then,
+    and dies with this process if it is killed outright.
 
     Args:
         graph: the NIR graph (``nir.NIRGraph`` or a path).
@@ -586,7 +608,7 @@ def emulator_cold(
     import backends
     from backends.profile import HardwareProfile
 
-    with tempfile.TemporaryDirectory(prefix="neuroattack-cold-") as tmp:
+    with _sigterm_as_exit(), tempfile.TemporaryDirectory(prefix="neuroattack-cold-") as tmp:
         folder = Path(tmp)
         cache = folder / "numba-cache"
         cache.mkdir()

@@ -197,6 +197,17 @@ def _gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
+def _kill(parent: subprocess.Popen, pid_file: Path) -> None:
+    """A failed test leaves neither the parent nor its sleeping child behind."""
+    parent.kill()
+    parent.wait()
+    if pid_file.exists() and pid_file.read_text():
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_a_child_is_killed_when_the_wait_fails(tmp_path):
     pid_file = tmp_path / "pid"
     with pytest.raises(subprocess.TimeoutExpired):
@@ -227,13 +238,7 @@ def test_a_child_dies_with_a_killed_bench(tmp_path, sig):
         parent.wait(10)
         assert _gone(int(pid_file.read_text()))
     finally:
-        parent.kill()
-        parent.wait()
-        if pid_file.exists() and pid_file.read_text():  # a failed test leaves no sleeper behind
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill(parent, pid_file)
 
 
 def test_the_warm_rate_is_the_median_batch_with_its_spread(emulator_only):
@@ -285,3 +290,30 @@ def test_the_lava_side_of_the_report_with_the_emulator_standing_in(monkeypatch):
     assert set(report["load_average_1min"]) == {"before", "during_emulator", "during_lava"}
     assert report["emulator_cold_over_lava_cold"] == pytest.approx(report["lava_cold_seconds"] / 2.0)
     assert report["output_spike_match_fraction"] == 1.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_terminated_cold_run_kills_its_child_and_removes_its_files(tmp_path):
+    """SIGTERM during the cold run cleans up as Ctrl-C does: the child killed, the temporary
+    folder (graph, spikes, numba's cache) removed, the bench exiting 128 + 15."""
+    pid_file, temp = tmp_path / "pid", tmp_path / "temp"
+    temp.mkdir()
+    code = (
+        "import neuroattack.experiments.bench as b\n"
+        "from tests.backends import graphs as G\n"
+        f"b._COLD_CHILD = {_pid_file_child(pid_file)!r}\n"
+        "b.emulator_cold(G.conv(scale=6.0, pool='sum'), G.spikes((2, 8, 8), batch=2), 'loihi2', 2)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(temp.iterdir())) == 1  # the cold run's folder, while it runs
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(10) == 128 + signal.SIGTERM
+        assert _gone(int(pid_file.read_text()), within=0.5)
+        assert list(temp.iterdir()) == []
+    finally:
+        _kill(parent, pid_file)
