@@ -357,7 +357,8 @@ def _scatter_rows_torch(rows, offsets, weights, out) -> None:
     out.index_add_(1, cols, weights[rows].reshape(1, -1).to(out.dtype).expand(out.shape[0], -1))
 
 
-_EVENT_CALL_ADDS = 2**24  # additions per timed scatter call at least (if the batch has the samples)
+_EVENT_CALL_ADDS = {"cpu": 2**24, "other": 2**28}  # additions per timed scatter call at least (a GPU's
+# many more threads need more samples), if the batch has the samples
 
 
 def scatter_add_rate(
@@ -434,7 +435,8 @@ def event_limit(
     """
     events = synaptic_events(executor, timesteps, densities)
     projections = executor.network.projections
-    threads = numba.get_num_threads() if torch.device(device).type == "cpu" else 1
+    cpu = torch.device(device).type == "cpu"
+    threads, call_adds = (numba.get_num_threads(), _EVENT_CALL_ADDS["cpu"]) if cpu else (1, _EVENT_CALL_ADDS["other"])
     out = {}
     for proj in projections:
         n_out = int(np.prod(proj.out_shape))
@@ -448,7 +450,7 @@ def event_limit(
         rate = None
         if per_sample > 0:
             rows = max(1, round(per_sample / row))
-            samples = min(batch, max(4 * threads, -(-_EVENT_CALL_ADDS // (rows * row))))
+            samples = min(batch, max(4 * threads, -(-call_adds // (rows * row))))
             rate = scatter_add_rate(row, n_out, weight_rows, rows, samples, device, min_seconds / len(projections))
         out[proj.name] = {
             "events_per_sample": per_sample,

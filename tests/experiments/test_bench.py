@@ -317,3 +317,20 @@ def test_a_terminated_cold_run_kills_its_child_and_removes_its_files(tmp_path):
         assert list(temp.iterdir()) == []
     finally:
         _kill(parent, pid_file)
+
+
+def test_a_gpu_times_more_samples_per_scatter_call(monkeypatch):
+    """A GPU's many threads idle on a CPU-sized call: it times 16 times the additions (the batch
+    permitting), a CPU at least 4 samples a thread."""
+    emu = backends.load(G.chain([64, 32], G.lif), "loihi2", "emulator")
+    samples = {}
+
+    def rate(row_length, out_length, weight_rows, rows_per_sample, n, device, min_seconds):
+        samples[str(device)] = (n, n * rows_per_sample * row_length)
+        return 1e9
+
+    monkeypatch.setattr(bench, "scatter_add_rate", rate)
+    for device in ("cpu", "cuda"):  # the rate is not measured: no GPU needed
+        event_limit(emu, 4, {"input": 0.5}, batch=10**7, device=device)
+    assert samples["cuda"][0] > samples["cpu"][0] >= 4 * bench.numba.get_num_threads()
+    assert samples["cpu"][1] >= 2**24 and samples["cuda"][1] >= 2**28
