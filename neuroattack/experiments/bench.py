@@ -693,11 +693,17 @@ def _spike_densities(emu, sample: torch.Tensor, timesteps: int) -> dict[str, flo
     return out
 
 
-def _limits(emu, steps: int, batch: int, densities: dict, device, min_seconds: float, warm_sps: float) -> dict:
+def _limits(
+    emu, steps: int, batch: int, densities: dict, device, min_seconds: float, warm_sps: float, threads="auto"
+) -> dict:
     """The report's limits: the dense one, the event-driven one, the better of the two and the
-    emulator's fraction of it, with the synaptic work they count."""
-    dense = dense_limit_seconds(emu.network, steps, batch, device, min_seconds=min_seconds / 2)
-    events = event_limit(emu, steps, densities, batch, device, min_seconds=min_seconds / 2)
+    emulator's fraction of it, with the synaptic work they count; measured with ``threads`` torch
+    and numba threads (the bench: those the emulator took, like with like)."""
+    from backends.threads import thread_budget
+
+    with thread_budget(threads) as used:
+        dense = dense_limit_seconds(emu.network, steps, batch, device, min_seconds=min_seconds / 2)
+        events = event_limit(emu, steps, densities, batch, device, min_seconds=min_seconds / 2)
     macs = synaptic_macs(emu, steps)
     n_events = sum(row["events_per_sample"] for row in events.values())
     event_seconds = sum(row["seconds_per_sample"] for row in events.values())
@@ -710,7 +716,7 @@ def _limits(emu, steps: int, batch: int, densities: dict, device, min_seconds: f
         "scatter_adds_per_s": n_events / event_seconds if event_seconds else None,
         "dense_limit_samples_per_s": limits["dense"],
         "event_limit_samples_per_s": limits["event"],
-        "limit_threads": {"torch": torch.get_num_threads(), "numba": numba.get_num_threads()},
+        "limit_threads": used,
         "best_limit": best,
         "best_limit_samples_per_s": limits[best],
         "emulator_fraction_of_best_limit": warm_sps / limits[best],
@@ -764,11 +770,12 @@ def bench_backends(
       the median, with its spread, of ``repeats`` marginal rates between fresh runs of
       ``lava_samples`` and four times as many. Fresh per sample: a new network per sample.
     - Ratios: emulator warm / Lava steady state, emulator cold / Lava cold.
-    - The machine's limits, independent of the emulator's code: dense (:func:`dense_limit_seconds`,
-      the exact products of the synapses' shapes) and event-driven (:func:`event_limit`, the
-      synaptic events of a sample at the densities the emulator measured over this machine's rate
-      of weight-row additions); the best limit is the faster of the two, and the emulator's warm
-      rate is reported as a fraction of it. Multiply-accumulates as the emulator computes them
+    - The machine's limits, with the threads the emulator took (like with like), independent of the
+      emulator's code: dense (:func:`dense_limit_seconds`, the exact products of the synapses'
+      shapes) and event-driven (:func:`event_limit`, the synaptic events of a sample at the
+      densities the emulator measured over this machine's rate of weight-row additions); the best
+      limit is the faster of the two, and the emulator's warm rate is reported as a fraction of it.
+      Multiply-accumulates as the emulator computes them
       (:func:`synaptic_macs`).
 
     Args:
@@ -840,7 +847,7 @@ def bench_backends(
         "spike_densities_note": "active spikes over the steps that can carry them (the input's T, one more "
         "per projection on the longest path), as the synaptic events count them",
         "emulator_products": dict(emu.paths),  # per projection: dense, or event-driven (backends.event_product)
-        **_limits(emu, steps, len(batch), densities, device, min_seconds / 2, warm_sps),
+        **_limits(emu, steps, len(batch), densities, device, min_seconds / 2, warm_sps, threads or "auto"),
         "emulator_threads": threads,
         "competing_processes": competing,
         "load_average_1min": {"before": load_before, "during_emulator": load_during},

@@ -334,3 +334,20 @@ def test_a_gpu_times_more_samples_per_scatter_call(monkeypatch):
         event_limit(emu, 4, {"input": 0.5}, batch=10**7, device=device)
     assert samples["cuda"][0] > samples["cpu"][0] >= 4 * bench.numba.get_num_threads()
     assert samples["cpu"][1] >= 2**24 and samples["cuda"][1] >= 2**28
+
+
+def test_the_limits_take_the_threads_the_emulator_took(monkeypatch, emulator_only):
+    """Like with like: on a busy machine the emulator takes the free cores, and so do its limits."""
+    report, _ = emulator_only
+    assert report["limit_threads"] == report["emulator_threads"]
+    emu = backends.load(G.conv(scale=6.0, pool="sum"), "loihi2", "emulator")
+    seen = []
+
+    def dense(*args, **kwargs):
+        seen.append((torch.get_num_threads(), bench.numba.get_num_threads()))
+        return {p.name: 1.0 for p in emu.network.projections}
+
+    monkeypatch.setattr(bench, "dense_limit_seconds", dense)
+    before = torch.get_num_threads()
+    assert bench._limits(emu, 4, 10, {}, "cpu", 0.01, 1.0, threads=1)["limit_threads"] == 1
+    assert seen == [(1, 1)] and torch.get_num_threads() == before
