@@ -507,18 +507,22 @@ class EmulatorExecutor:
             x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
             if p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
                 b, w, stride, padding = p.unfolded
-                x = F.avg_pool2d(x.to(p.dtype), b) * (b * b)
             else:
-                w, stride, padding = p.weight, tuple(proj.stride), tuple(proj.padding)
+                b, w, stride, padding = 1, p.weight, tuple(proj.stride), tuple(proj.padding)
             out_hw = tuple(
-                (n + 2 * pad - k) // s + 1 for n, pad, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)
+                (n // b + 2 * pad - k) // s + 1 for n, pad, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)
             )
             if self._lavas_order:
                 self.paths[proj.name] = "event-driven (Lava's order)"
-                return convolve_in_lavas_order(x, w, stride, padding, out_hw).reshape(m, *proj.out_shape)
-            x = x.to(p.dtype)
-            dense = lambda: F.conv2d(x, w, stride=stride, padding=padding)  # noqa: E731
-            sparse = (lambda: accumulate_conv(x, w, stride, padding, out_hw)) if self._event_driven else None  # noqa: E731
+                pooled = F.avg_pool2d(x.to(p.dtype), b) * (b * b) if b > 1 else x
+                return convolve_in_lavas_order(pooled, w, stride, padding, out_hw).reshape(m, *proj.out_shape)
+
+            def dense(x=x, b=b, w=w, stride=stride, padding=padding):
+                x = F.avg_pool2d(x.to(p.dtype), b) * (b * b) if b > 1 else x.to(p.dtype)
+                return F.conv2d(x, w, stride=stride, padding=padding)
+
+            # the event-driven product reads the spikes as they are: no conversion, no pooled map
+            sparse = (lambda: accumulate_conv(x, w, stride, padding, out_hw, pool=b)) if self._event_driven else None  # noqa: E731
             events = x
         return self._choose(proj.name, m, events, dense, sparse).reshape(m, *proj.out_shape)
 

@@ -99,33 +99,39 @@ def _conv_lava_order(x, kernel, sh, sw, ph, pw, out):  # pragma: no cover - comp
                     out[i, yo, xo, o] = total[o]
 
 
-@numba.njit(cache=True)
-def _reached(coord, pad, k, stride, size):  # pragma: no cover - compiled
-    """The output index an input at ``coord`` reaches through kernel offset ``k``, or -1."""
-    num = coord + pad - k
-    if num < 0 or num % stride != 0 or num // stride >= size:
-        return -1
-    return num // stride
-
-
 @numba.njit(parallel=True, cache=True)
-def _scatter_conv(starts, ci, yi, xi, values, kernel, sh, sw, ph, pw, out):  # pragma: no cover - compiled
+def _scatter_conv(x, kernel, pool, sh, sw, ph, pw, out):  # pragma: no cover - compiled
+    """``out [m, C_out, Ho, Wo]`` += every non-zero ``x [m, C_in, H, W]`` times the kernel taps
+    (``kernel [kH, kW, C_in, C_out]``) that carry it to an output, the map sum-pooled by ``pool``
+    first (an input at ``(y, x)`` adds into the pooled cell ``(y // pool, x // pool)``).
+
+    The input is read as it is stored (one byte a spike): scanning it costs less than listing its
+    events. A tap ``ky`` reaches row ``(py + pH - ky) / sH`` where that divides: the taps are
+    ``ky = (py + pH) mod sH, + sH, ...`` up to ``py + pH``, no remainder tested per tap."""
+    m, c_in, height, width = x.shape
     kh, kw, _, c_out = kernel.shape
-    ho, wo = out.shape[1], out.shape[2]
-    for i in numba.prange(len(starts) - 1):
-        for e in range(starts[i], starts[i + 1]):
-            c, y, x, v = ci[e], yi[e], xi[e], values[e]
-            for ky in range(kh):
-                oy = _reached(y, ph, ky, sh, ho)
-                if oy < 0:
-                    continue
-                for kx in range(kw):
-                    ox = _reached(x, pw, kx, sw, wo)
-                    if ox < 0:
+    ho, wo = out.shape[2], out.shape[3]
+    for i in numba.prange(m):
+        for c in range(c_in):
+            for yy in range(height):
+                row = x[i, c, yy]
+                ty = yy // pool + ph
+                for xx in range(width):
+                    v = row[xx]
+                    if v == 0:
                         continue
-                    k = kernel[ky, kx, c]
-                    for o in range(c_out):
-                        out[i, oy, ox, o] += v * k[o]
+                    tx = xx // pool + pw
+                    for ky in range(ty % sh, min(kh, ty + 1), sh):
+                        oy = (ty - ky) // sh
+                        if oy >= ho:
+                            continue
+                        for kx in range(tx % sw, min(kw, tx + 1), sw):
+                            ox = (tx - kx) // sw
+                            if ox >= wo:
+                                continue
+                            k = kernel[ky, kx, c]
+                            for o in range(c_out):
+                                out[i, o, oy, ox] += v * k[o]
 
 
 def _events(x: torch.Tensor):
@@ -171,18 +177,26 @@ def accumulate_dense(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
 
 
 def accumulate_conv(
-    x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int]
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    out_hw: tuple[int, int],
+    pool: int = 1,
 ) -> torch.Tensor:
-    """``conv2d(x, weight, stride, padding)`` by scattering each active input's kernel column.
+    """``conv2d(sum_pool(x, pool), weight, stride, padding)`` by scattering each active input's kernel taps.
 
-    For an input at ``(c, y, x)`` and a kernel offset ``(ky, kx)`` the output reached is
-    ``((y + pH - ky) / sH, (x + pW - kx) / sW)`` where that divides exactly and lies inside the map.
+    For an input at ``(c, y, x)`` (in the pooled map: ``(y // pool, x // pool)``) and a kernel offset
+    ``(ky, kx)`` the output reached is ``((y + pH - ky) / sH, (x + pW - kx) / sW)`` where that divides
+    exactly and lies inside the map. The input is scanned as it is (spikes stay bytes, the sum-pool is
+    never formed), so a sparse map costs its scan and its events' taps.
 
     Args:
-        x: input maps ``[m, C_in, H, W]`` on the CPU (spikes or small integers).
+        x: input maps ``[m, C_in, H, W]`` on the CPU (spikes or small integers, any dtype).
         weight: ``[C_out, C_in, kH, kW]`` (int64, or float with exact sums).
         stride, padding: ``(sH, sW)``, ``(pH, pW)``.
         out_hw: the output map's ``(H_out, W_out)``.
+        pool: sum-pool ``x`` by ``pool x pool`` first (1: none); ``H`` and ``W`` multiples of it.
 
     Returns:
         ``[m, C_out, H_out, W_out]`` in ``weight``'s dtype, equal to the cross-correlation.
@@ -193,17 +207,16 @@ def accumulate_conv(
         >>> w = torch.randint(-3, 4, (4, 3, 3, 3)).float()
         >>> torch.equal(accumulate_conv(x, w, (2, 2), (1, 1), (3, 3)), F.conv2d(x, w, stride=2, padding=1))
         True
+        >>> pooled = F.conv2d(F.avg_pool2d(x, 2) * 4, w, padding=1)
+        >>> torch.equal(accumulate_conv(x.to(torch.int8), w, (1, 1), (1, 1), (3, 3), pool=2), pooled)
+        True
     """
-    m = x.shape[0]
-    c_out = weight.shape[0]
-    out = torch.zeros((m, *out_hw, c_out), dtype=weight.dtype)  # channels last while scattering
-    idx, values, starts = _events(x)
-    if len(idx):
+    out = torch.zeros((x.shape[0], weight.shape[0], *out_hw), dtype=weight.dtype)
+    if x.numel():
         kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
         (sh, sw), (ph, pw) = stride, padding
-        v = values.to(weight.dtype).numpy()
-        _scatter_conv(starts, idx[:, 1], idx[:, 2], idx[:, 3], v, kernel, sh, sw, ph, pw, out.numpy())
-    return out.permute(0, 3, 1, 2)
+        _scatter_conv(x.contiguous().numpy(), kernel, pool, sh, sw, ph, pw, out.numpy())
+    return out
 
 
 def convolve_in_lavas_order(

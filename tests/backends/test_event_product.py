@@ -41,15 +41,21 @@ def test_dense_accumulation_equals_the_product(seed, m, n_in, n_out, density, co
     stride=st.integers(1, 3),
     pad=st.integers(0, 2),
     density=st.floats(0.0, 0.6),
+    pool=st.sampled_from([1, 2, 3]),
+    spikes_as_bytes=st.booleans(),
 )
-def test_conv_scatter_equals_the_convolution(seed, c_in, c_out, size, k, stride, pad, density):
+def test_conv_scatter_equals_the_convolution(seed, c_in, c_out, size, k, stride, pad, density, pool, spikes_as_bytes):
+    """Against torch's convolution of the sum-pooled map, for spikes stored as bytes or as floats."""
     if size + 2 * pad < k:
         return
     g = torch.Generator().manual_seed(seed)
-    x = (torch.rand(2, c_in, size, size, generator=g) < density).float() * torch.randint(1, 4, (1,), generator=g)
+    x = (torch.rand(2, c_in, size * pool, size * pool, generator=g) < density).float()
+    x = x * torch.randint(1, 4, (1,), generator=g)
     w = torch.randint(-9, 10, (c_out, c_in, k, k), generator=g).float()
-    expected = F.conv2d(x, w, stride=stride, padding=pad)
-    got = accumulate_conv(x, w, (stride, stride), (pad, pad), tuple(expected.shape[2:]))
+    pooled = x.reshape(2, c_in, size, pool, size, pool).sum((3, 5))  # the sum-pool, in exact sums
+    expected = F.conv2d(pooled, w, stride=stride, padding=pad)
+    given = x.to(torch.int8) if spikes_as_bytes else x
+    got = accumulate_conv(given, w, (stride, stride), (pad, pad), tuple(expected.shape[2:]), pool=pool)
     assert torch.equal(got, expected)
 
 
