@@ -99,39 +99,77 @@ def _conv_lava_order(x, kernel, sh, sw, ph, pw, out):  # pragma: no cover - comp
                     out[i, yo, xo, o] = total[o]
 
 
+@numba.njit(cache=True, inline="always")
+def _add_taps(acc, kernel, v, j, plane, width, pool, sh, sw, ph, pw):  # pragma: no cover - compiled
+    """Add input element ``j`` (flat in ``[C_in, H, W]``, value ``v``) through every kernel tap that
+    carries it into ``acc [Ho, Wo, C_out]``: its pooled cell ``(y // pool, x // pool)`` reaches row
+    ``(py + pH - ky) / sH`` where that divides, so the taps are ``ky = (py + pH) mod sH, + sH, ...``
+    up to ``py + pH`` (no remainder tested per tap); likewise the columns."""
+    kh, kw, _, c_out = kernel.shape
+    ho, wo = acc.shape[0], acc.shape[1]
+    c = j // plane
+    rest = j - c * plane
+    yy = rest // width
+    ty = yy // pool + ph
+    tx = (rest - yy * width) // pool + pw
+    for ky in range(ty % sh, min(kh, ty + 1), sh):
+        oy = (ty - ky) // sh
+        if oy >= ho:
+            continue
+        for kx in range(tx % sw, min(kw, tx + 1), sw):
+            ox = (tx - kx) // sw
+            if ox >= wo:
+                continue
+            k = kernel[ky, kx, c]
+            a = acc[oy, ox]
+            for o in range(c_out):  # channels last: one vector add a tap
+                a[o] += v * k[o]
+
+
+@numba.njit(cache=True, inline="always")
+def _write_nchw(acc, out_row):  # pragma: no cover - compiled
+    """``out_row [C_out, Ho, Wo]`` = ``acc [Ho, Wo, C_out]``."""
+    for oy in range(acc.shape[0]):
+        for ox in range(acc.shape[1]):
+            a = acc[oy, ox]
+            for o in range(acc.shape[2]):
+                out_row[o, oy, ox] = a[o]
+
+
+@numba.njit(parallel=True, cache=True)
+def _scatter_conv_bytes(x, kernel, pool, sh, sw, ph, pw, out):  # pragma: no cover - compiled
+    """:func:`_scatter_conv` for byte inputs whose rows are whole 8-byte words: a word of zeros (eight
+    silent inputs) is skipped in one test."""
+    m, c_in, height, width = x.shape
+    ho, wo, c_out = out.shape[2], out.shape[3], out.shape[1]
+    for i in numba.prange(m):
+        acc = np.zeros((ho, wo, c_out), dtype=out.dtype)
+        row = x[i].reshape(-1)
+        words = row.view(np.uint64)
+        for w in range(len(words)):
+            if words[w] == 0:
+                continue
+            for j in range(8 * w, 8 * w + 8):
+                if row[j] != 0:
+                    _add_taps(acc, kernel, row[j], j, height * width, width, pool, sh, sw, ph, pw)
+        _write_nchw(acc, out[i])
+
+
 @numba.njit(parallel=True, cache=True)
 def _scatter_conv(x, kernel, pool, sh, sw, ph, pw, out):  # pragma: no cover - compiled
-    """``out [m, C_out, Ho, Wo]`` += every non-zero ``x [m, C_in, H, W]`` times the kernel taps
-    (``kernel [kH, kW, C_in, C_out]``) that carry it to an output, the map sum-pooled by ``pool``
-    first (an input at ``(y, x)`` adds into the pooled cell ``(y // pool, x // pool)``).
-
-    The input is read as it is stored (one byte a spike): scanning it costs less than listing its
-    events. A tap ``ky`` reaches row ``(py + pH - ky) / sH`` where that divides: the taps are
-    ``ky = (py + pH) mod sH, + sH, ...`` up to ``py + pH``, no remainder tested per tap."""
+    """``out [m, C_out, Ho, Wo]`` = the sum, per sample, of every non-zero ``x [m, C_in, H, W]`` times
+    the kernel taps (``kernel [kH, kW, C_in, C_out]``) that carry it to an output, the map sum-pooled
+    by ``pool`` first (:func:`_add_taps`). The input is read as it is stored: scanning it costs less
+    than listing its events; each sample is summed channels-last in a small buffer, then written."""
     m, c_in, height, width = x.shape
-    kh, kw, _, c_out = kernel.shape
-    ho, wo = out.shape[2], out.shape[3]
+    ho, wo, c_out = out.shape[2], out.shape[3], out.shape[1]
     for i in numba.prange(m):
-        for c in range(c_in):
-            for yy in range(height):
-                row = x[i, c, yy]
-                ty = yy // pool + ph
-                for xx in range(width):
-                    v = row[xx]
-                    if v == 0:
-                        continue
-                    tx = xx // pool + pw
-                    for ky in range(ty % sh, min(kh, ty + 1), sh):
-                        oy = (ty - ky) // sh
-                        if oy >= ho:
-                            continue
-                        for kx in range(tx % sw, min(kw, tx + 1), sw):
-                            ox = (tx - kx) // sw
-                            if ox >= wo:
-                                continue
-                            k = kernel[ky, kx, c]
-                            for o in range(c_out):
-                                out[i, o, oy, ox] += v * k[o]
+        acc = np.zeros((ho, wo, c_out), dtype=out.dtype)
+        row = x[i].reshape(-1)
+        for j in range(len(row)):
+            if row[j] != 0:
+                _add_taps(acc, kernel, row[j], j, height * width, width, pool, sh, sw, ph, pw)
+        _write_nchw(acc, out[i])
 
 
 def _events(x: torch.Tensor):
@@ -183,6 +221,7 @@ def accumulate_conv(
     padding: tuple[int, int],
     out_hw: tuple[int, int],
     pool: int = 1,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``conv2d(sum_pool(x, pool), weight, stride, padding)`` by scattering each active input's kernel taps.
 
@@ -197,9 +236,12 @@ def accumulate_conv(
         stride, padding: ``(sH, sW)``, ``(pH, pW)``.
         out_hw: the output map's ``(H_out, W_out)``.
         pool: sum-pool ``x`` by ``pool x pool`` first (1: none); ``H`` and ``W`` multiples of it.
+        out: where to write (contiguous, ``weight``'s dtype, at least ``m`` rows; its first ``m``
+            are overwritten): a buffer kept between calls spares a fresh one's page faults.
 
     Returns:
-        ``[m, C_out, H_out, W_out]`` in ``weight``'s dtype, equal to the cross-correlation.
+        ``[m, C_out, H_out, W_out]`` in ``weight``'s dtype, equal to the cross-correlation (a view of
+        ``out`` when given).
 
     Example:
         >>> import torch.nn.functional as F
@@ -211,11 +253,13 @@ def accumulate_conv(
         >>> torch.equal(accumulate_conv(x.to(torch.int8), w, (1, 1), (1, 1), (3, 3), pool=2), pooled)
         True
     """
-    out = torch.zeros((x.shape[0], weight.shape[0], *out_hw), dtype=weight.dtype)
-    if x.numel():
-        kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
-        (sh, sw), (ph, pw) = stride, padding
-        _scatter_conv(x.contiguous().numpy(), kernel, pool, sh, sw, ph, pw, out.numpy())
+    shape = (x.shape[0], weight.shape[0], *out_hw)
+    out = torch.empty(shape, dtype=weight.dtype) if out is None else out.view(-1)[: int(np.prod(shape))].view(shape)
+    kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
+    (sh, sw), (ph, pw) = stride, padding
+    x = x.contiguous().numpy()
+    words = x.itemsize == 1 and x[0].size % 8 == 0 if len(x) else False
+    (_scatter_conv_bytes if words else _scatter_conv)(x, kernel, pool, sh, sw, ph, pw, out.numpy())
     return out
 
 

@@ -146,3 +146,21 @@ def test_float_convolution_adds_in_lavas_order(c_in, c_out, size, kernel, stride
     matmul_order = torch.nn.functional.conv2d(torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(w),
                                               stride=stride, padding=pad)  # fmt: skip
     assert not torch.equal(matmul_order, got)  # the order shows: a convolution library adds otherwise
+
+
+def test_byte_spikes_in_whole_words_take_the_word_scan(monkeypatch):
+    """Byte maps whose rows are whole 8-byte words are scanned a word at a time (the generic scan
+    is not called), other maps element by element; both equal the convolution."""
+    import backends.event_product as ep
+
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(5, 2, 6, 4, generator=g) < 0.2).float()  # 48 bytes a row: six words
+    w = torch.randint(-9, 10, (3, 2, 3, 3), generator=g).float()
+    expected = F.conv2d(x, w, padding=1)
+    calls = []
+    generic = ep._scatter_conv
+    monkeypatch.setattr(ep, "_scatter_conv", lambda *a: calls.append(1) or generic(*a))
+    assert torch.equal(accumulate_conv(x.to(torch.int8), w, (1, 1), (1, 1), (6, 4)), expected)
+    assert calls == []
+    assert torch.equal(accumulate_conv(x, w, (1, 1), (1, 1), (6, 4)), expected)
+    assert calls == [1]
