@@ -271,6 +271,9 @@ def exact_arithmetic(device: torch.device) -> Iterator[None]:
 class EmulatorExecutor:
     """The emulator for one lowered network and profile: ``run(spikes [B, T, ...]) -> RunResult``.
 
+    One executor runs one batch at a time: it keeps its event-driven products' output buffers
+    between batches (hundreds of MB for a conv at 300 steps), so each thread needs its own.
+
     Args:
         network: the lowered network (:func:`backends.graph.lower`), quantized here for a fixed-point profile.
         profile: the hardware profile (fixed point: Lava's ``fixed_pt`` models; float: ``floating_pt``).
