@@ -69,14 +69,14 @@ def test_many_processes_creating_one_store_lose_no_row(tmp_path):
     write their row (before: 1 to 4 of 6, the rest failing on the schema)."""
     import multiprocessing
 
-    for attempt in range(3):
-        path = tmp_path / f"r{attempt}.sqlite"
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(6) as pool:
-            pool.map(_create_and_put, [(path, i) for i in range(6)])
-        with ResultStore(path) as store:
-            assert len(store) == 6
-            assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:  # started once (each start imports the package): three races
+        for attempt in range(3):
+            path = tmp_path / f"r{attempt}.sqlite"
+            pool.map(_create_and_put, [(path, i) for i in range(6)], chunksize=1)
+            with ResultStore(path) as store:
+                assert len(store) == 6
+                assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 _V1_SCHEMA = """
