@@ -518,11 +518,11 @@ class EmulatorExecutor:
             )
             if self._lavas_order:
                 self.paths[proj.name] = "event-driven (Lava's order)"
-                pooled = F.avg_pool2d(x.to(p.dtype), b) * (b * b) if b > 1 else x
+                pooled = F.avg_pool2d(x.to(p.dtype), b, divisor_override=1) if b > 1 else x  # a sum, exact
                 return convolve_in_lavas_order(pooled, w, stride, padding, out_hw).reshape(m, *proj.out_shape)
 
             def dense(x=x, b=b, w=w, stride=stride, padding=padding):
-                x = F.avg_pool2d(x.to(p.dtype), b) * (b * b) if b > 1 else x.to(p.dtype)
+                x = F.avg_pool2d(x.to(p.dtype), b, divisor_override=1) if b > 1 else x.to(p.dtype)  # a sum, exact
                 return F.conv2d(x, w, stride=stride, padding=padding)
 
             # the event-driven product reads the spikes as they are: no conversion, no pooled map

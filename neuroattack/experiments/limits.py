@@ -96,7 +96,7 @@ def dense_limit_seconds(
             b, small, stride, padding = unfolded  # convolves b*b times fewer taps; so does the limit
             w = torch.randn(small.shape, generator=gen, device=device)
             op = lambda x=x, w=w, b=b, s=stride, p=padding: F.conv2d(  # noqa: E731
-                F.avg_pool2d(x, b) * (b * b), w, stride=s, padding=p
+                F.avg_pool2d(x, b, divisor_override=1), w, stride=s, padding=p
             )
         else:
             op = lambda x=x, w=w, s=stride, p=padding: F.conv2d(x, w, stride=s, padding=p)  # noqa: E731
