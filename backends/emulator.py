@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backends.conv_scan import conv_scan_cpu
 from backends.event_product import accumulate_conv, accumulate_dense, convolve_in_lavas_order
 from backends.executor import RunResult, check_spikes
 from backends.lif_scan import Feed, FusedScan, ScanParams, fused_available
@@ -565,15 +566,24 @@ class EmulatorExecutor:
             seen.append(((t1 - t0) / m, (t2 - t1) / nnz))
             self.paths[name] = "both (measuring)"
             return a
-        sample = events[::8]  # every 8th row counted: estimate enough for a 2x margin
-        nnz = max(int(torch.count_nonzero(sample)) * m // max(len(sample), 1), 1)
-        per_row = min(c[0] for c in seen[1:])
-        per_event = min(c[1] for c in seen[1:])
-        if per_event * nnz < 0.5 * per_row * m:
+        if self._prefers_events(name, m, events):
             self.paths[name] = "event-driven"
             return sparse()
         self.paths[name] = "dense"
         return dense()
+
+    def _prefers_events(self, name: str, m: int, events: torch.Tensor) -> bool | None:
+        """Whether projection ``name``'s measured costs (:meth:`_choose`) predict the event-driven
+        product at under half the dense time for these ``m`` rows of inputs ``events`` (counted on
+        every 8th row: enough for a 2x margin); ``None`` while its first three batches measure."""
+        seen = self._costs.get(name, [])
+        if len(seen) < 3:
+            return None
+        sample = events[::8]
+        nnz = max(int(torch.count_nonzero(sample)) * m // max(len(sample), 1), 1)
+        per_row = min(c[0] for c in seen[1:])
+        per_event = min(c[1] for c in seen[1:])
+        return per_event * nnz < 0.5 * per_row * m
 
     def _delayed(self, proj, s: torch.Tensor, active: int, out: torch.Tensor, first: bool) -> None:
         """Add the projection's activations of source spikes ``s`` ``[P, B, *in]`` to ``out``
@@ -760,6 +770,12 @@ class EmulatorExecutor:
         can carry spikes); the activation rule applied in the kernel."""
         batch = s.shape[1]
         active = max(min(active, window - 1), 0)
+        if active and self._scans_conv(proj, s[:active]):  # the conv's events and the scan, step by step
+            syn, r = self._syn[proj.name], self._neurons[proj.target]
+            b, w, stride, padding = syn.unfolded or (1, syn.weight, tuple(proj.stride), tuple(proj.padding))
+            params = self._fused(proj.target, r).params
+            out = conv_scan_cpu(s[:active], w, stride, padding, b, params, window, 1, self.profile.state_bits)
+            return out.reshape(window, batch, *proj.out_shape)
         sums = self._sums(proj, s[:active].reshape(active * batch, *proj.in_shape)) if active else None
         if sums is None:
             dtype = torch.int64 if self.qnet is not None else torch.float64
@@ -768,6 +784,18 @@ class EmulatorExecutor:
         rule = proj.synapse if self.qnet is not None else "none"
         feed = Feed(sums, delay=1, rule=rule, exp=self._syn[proj.name].exp, wrap_bits=self.profile.state_bits)
         return self._fused(proj.target, self._neurons[proj.target]).run(feed, window)
+
+    def _scans_conv(self, proj, s: torch.Tensor) -> bool:
+        """Whether conv ``proj``'s source spikes ``s [A, B, C, H, W]`` and its target's LIF scan run as
+        one step-by-step pass (:mod:`backends.conv_scan`): fixed point on the CPU, where the
+        event-driven product is measured to win (:meth:`_prefers_events`); its window-long sums are
+        then never written."""
+        if proj.synapse != "conv" or self.qnet is None or not self._event_driven or s.dim() != 5:
+            return False
+        if not self._prefers_events(proj.name, s.shape[0] * s.shape[1], s.reshape(-1, *s.shape[2:])):
+            return False
+        self.paths[proj.name] = "event-driven, with the LIF scan"
+        return True
 
     def _run_group(self, group, inputs, window, batch) -> dict[str, torch.Tensor]:
         """Populations tied by recurrent projections, step by step (their own spikes feed back)."""

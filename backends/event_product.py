@@ -136,39 +136,44 @@ def _write_nchw(acc, out_row):  # pragma: no cover - compiled
                 out_row[o, oy, ox] = a[o]
 
 
-@numba.njit(parallel=True, cache=True)
-def _scatter_conv_bytes(x, kernel, pool, sh, sw, ph, pw, out):  # pragma: no cover - compiled
-    """:func:`_scatter_conv` for byte inputs whose rows are whole 8-byte words: a word of zeros (eight
-    silent inputs) is skipped in one test."""
-    m, c_in, height, width = x.shape
-    ho, wo, c_out = out.shape[2], out.shape[3], out.shape[1]
-    for i in numba.prange(m):
-        acc = np.zeros((ho, wo, c_out), dtype=out.dtype)
-        row = x[i].reshape(-1)
-        words = row.view(np.uint64)
-        for w in range(len(words)):
-            if words[w] == 0:
+@numba.njit(cache=True, inline="always")
+def scatter_taps(row, words, acc, kernel, plane, width, pool, sh, sw, ph, pw):  # pragma: no cover - compiled
+    """``acc [Ho, Wo, C_out]`` = the sum of one sample's non-zero inputs ``row`` (flat ``[C_in, H, W]``)
+    through the kernel taps that carry each (:func:`_add_taps`). ``words``: the row is bytes in whole
+    8-byte words, scanned a word at a time (eight silent inputs, one test).
+
+    Example:
+        >>> acc, kernel = np.zeros((2, 2, 1), np.float32), np.ones((1, 1, 1, 1), np.float32)
+        >>> scatter_taps(np.array([0, 1, 0, 1], np.int8), False, acc, kernel, 4, 2, 1, 1, 1, 0, 0)
+        >>> acc[:, :, 0].tolist()
+        [[0.0, 1.0], [0.0, 1.0]]
+    """
+    acc[:] = 0
+    if words:
+        packed = row.view(np.uint64)
+        for w in range(len(packed)):
+            if packed[w] == 0:
                 continue
             for j in range(8 * w, 8 * w + 8):
                 if row[j] != 0:
-                    _add_taps(acc, kernel, row[j], j, height * width, width, pool, sh, sw, ph, pw)
-        _write_nchw(acc, out[i])
+                    _add_taps(acc, kernel, row[j], j, plane, width, pool, sh, sw, ph, pw)
+    else:
+        for j in range(len(row)):
+            if row[j] != 0:
+                _add_taps(acc, kernel, row[j], j, plane, width, pool, sh, sw, ph, pw)
 
 
 @numba.njit(parallel=True, cache=True)
-def _scatter_conv(x, kernel, pool, sh, sw, ph, pw, out):  # pragma: no cover - compiled
+def _scatter_conv(x, words, kernel, pool, sh, sw, ph, pw, out):  # pragma: no cover - compiled
     """``out [m, C_out, Ho, Wo]`` = the sum, per sample, of every non-zero ``x [m, C_in, H, W]`` times
     the kernel taps (``kernel [kH, kW, C_in, C_out]``) that carry it to an output, the map sum-pooled
-    by ``pool`` first (:func:`_add_taps`). The input is read as it is stored: scanning it costs less
-    than listing its events; each sample is summed channels-last in a small buffer, then written."""
+    by ``pool`` first (:func:`scatter_taps`). The input is read as it is stored: scanning it costs
+    less than listing its events; each sample is summed channels-last in a small buffer, then written."""
     m, c_in, height, width = x.shape
     ho, wo, c_out = out.shape[2], out.shape[3], out.shape[1]
     for i in numba.prange(m):
-        acc = np.zeros((ho, wo, c_out), dtype=out.dtype)
-        row = x[i].reshape(-1)
-        for j in range(len(row)):
-            if row[j] != 0:
-                _add_taps(acc, kernel, row[j], j, height * width, width, pool, sh, sw, ph, pw)
+        acc = np.empty((ho, wo, c_out), dtype=out.dtype)
+        scatter_taps(x[i].reshape(-1), words, acc, kernel, height * width, width, pool, sh, sw, ph, pw)
         _write_nchw(acc, out[i])
 
 
@@ -258,8 +263,8 @@ def accumulate_conv(
     kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
     (sh, sw), (ph, pw) = stride, padding
     x = x.contiguous().numpy()
-    words = x.itemsize == 1 and x[0].size % 8 == 0 if len(x) else False
-    (_scatter_conv_bytes if words else _scatter_conv)(x, kernel, pool, sh, sw, ph, pw, out.numpy())
+    words = x.itemsize == 1 and int(np.prod(x.shape[1:])) % 8 == 0
+    _scatter_conv(x, words, kernel, pool, sh, sw, ph, pw, out.numpy())
     return out
 
 

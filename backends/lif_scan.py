@@ -149,16 +149,46 @@ class Feed:
 # folder where that is read-only), so a later process loads them in milliseconds.
 
 
+@numba.njit(cache=True, inline="always")
+def fixed_neurons(x, u, v, du, dv, bias, vth, sub, m, shift, bits, spikes):  # pragma: no cover - compiled
+    """One fixed-point LIF step of a sample's ``n`` neurons in place: activation ``x [n]`` (int64, its
+    rule applied) wrapped to int32 (Lava's ``InPort``), then ``u``, ``v``, the spikes ``spikes [n]``
+    and the reset, as :func:`backends.loihi.lif_step`. Branch-free, so that it vectorizes; the
+    fused scans of this module and :mod:`backends.conv_scan` share it.
+
+    Example:
+        >>> u, v, spikes = np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int8)
+        >>> keep_u, keep_v, bias = np.zeros(2, np.int64), np.full(2, 4096), np.zeros(2, np.int64)
+        >>> fixed_neurons(np.array([1, 3]), u, v, keep_u, keep_v, bias, 2 << 6, False, 2**23, 6, 12, spikes)
+        >>> spikes.tolist(), v.tolist()  # 64 stays below 128; 192 fires and resets
+        ([0, 1], [64, 0])
+    """
+    half = np.int64(1) << 31
+    low32 = (np.int64(1) << 32) - 1
+    low = (np.int64(1) << bits) - 1
+    two_m = 2 * m
+    for i in range(len(x)):
+        a = ((x[i] + half) & low32) - half  # InPort: int32
+        a = ((a << shift) + half & low32) - half
+        y = u[i] * du[i]
+        w = ((y + ((y >> 63) & low)) >> bits) + a
+        w = ((w + half) & low32) - half
+        w = w - two_m * (w > m) + two_m * (w <= -m)
+        u[i] = w
+        y = v[i] * dv[i]
+        z = ((y + ((y >> 63) & low)) >> bits) + w + bias[i]
+        z = min(max(z, 1 - m), m - 1)
+        spiked = z > vth
+        spikes[i] = spiked
+        v[i] = z - spiked * (vth if sub else z)
+
+
 @numba.njit(parallel=True, cache=True)
 def _fixed_cpu(sums, delay, rule, exp, wrap_bits, du, dv, bias, vth, sub, m, shift, bits, out):  # pragma: no cover
     steps, batch, n = out.shape
     fed = sums.shape[0]
-    half = np.int64(1) << 31
-    low32 = (np.int64(1) << 32) - 1
     half_w = np.int64(1) << (wrap_bits - 1)
     low_w = (np.int64(1) << wrap_bits) - 1
-    low = (np.int64(1) << bits) - 1
-    two_m = 2 * m
     left, right = max(exp, 0), max(-exp, 0)
     for b in numba.prange(batch):
         u = np.zeros(n, np.int64)
@@ -177,20 +207,7 @@ def _fixed_cpu(sums, delay, rule, exp, wrap_bits, du, dv, bias, vth, sub, m, shi
             else:
                 for i in range(n):
                     x[i] = np.int64(sums[k, b, i])
-            for i in range(n):  # branch-free, so that it vectorizes
-                a = ((x[i] + half) & low32) - half  # InPort: int32
-                a = ((a << shift) + half & low32) - half
-                y = u[i] * du[i]
-                w = ((y + ((y >> 63) & low)) >> bits) + a
-                w = ((w + half) & low32) - half
-                w = w - two_m * (w > m) + two_m * (w <= -m)
-                u[i] = w
-                y = v[i] * dv[i]
-                z = ((y + ((y >> 63) & low)) >> bits) + w + bias[i]
-                z = min(max(z, 1 - m), m - 1)
-                spiked = z > vth
-                out[t, b, i] = spiked
-                v[i] = z - spiked * (vth if sub else z)
+            fixed_neurons(x, u, v, du, dv, bias, vth, sub, m, shift, bits, out[t, b])
 
 
 @numba.njit(parallel=True, cache=True)

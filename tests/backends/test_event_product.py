@@ -95,10 +95,13 @@ def test_the_emulators_choice_of_product_changes_no_spike(profile, make, shape, 
     chosen = {name for name, path in emu.paths.items() if path == "both (measuring)"}
     assert chosen and all(len(emu._costs[name]) == 3 for name in chosen)
     results = {}
+    convs = {p.name for p in emu.network.projections if p.synapse == "conv"}  # each feeds one scan
     for forced, costs in {"event-driven": (1.0, 0.0), "dense": (0.0, 1.0)}.items():
         emu._costs = {name: [costs, costs, costs] for name in emu._costs}
         results[forced] = emu.run(x, record=True)
-        assert {emu.paths[name] for name in chosen} == {forced}
+        for name in chosen:  # an event-driven conv runs with its target's scan, in one pass
+            fused = forced == "event-driven" and name in convs
+            assert emu.paths[name] == ("event-driven, with the LIF scan" if fused else forced)
     for a, b, c in zip(first.layers, results["event-driven"].layers, results["dense"].layers):
         assert torch.equal(a, b) and torch.equal(a, c)
     assert sum(int(layer.sum()) for layer in first.layers) > 0
@@ -168,18 +171,18 @@ def test_float_convolution_adds_in_lavas_order(c_in, c_out, size, kernel, stride
 
 
 def test_byte_spikes_in_whole_words_take_the_word_scan(monkeypatch):
-    """Byte maps whose rows are whole 8-byte words are scanned a word at a time (the generic scan
-    is not called), other maps element by element; both equal the convolution."""
+    """Byte maps whose rows are whole 8-byte words are scanned a word at a time, other maps (floats,
+    or bytes in a part word) element by element; all equal the convolution."""
     import backends.event_product as ep
 
     g = torch.Generator().manual_seed(3)
     x = (torch.rand(5, 2, 6, 4, generator=g) < 0.2).float()  # 48 bytes a row: six words
+    odd = x[:, :, :5, :3].contiguous()  # 30 bytes a row
     w = torch.randint(-9, 10, (3, 2, 3, 3), generator=g).float()
-    expected = F.conv2d(x, w, padding=1)
-    calls = []
-    generic = ep._scatter_conv
-    monkeypatch.setattr(ep, "_scatter_conv", lambda *a: calls.append(1) or generic(*a))
-    assert torch.equal(accumulate_conv(x.to(torch.int8), w, (1, 1), (1, 1), (6, 4)), expected)
-    assert calls == []
-    assert torch.equal(accumulate_conv(x, w, (1, 1), (1, 1), (6, 4)), expected)
-    assert calls == [1]
+    scans = []
+    kernel = ep._scatter_conv
+    monkeypatch.setattr(ep, "_scatter_conv", lambda x, words, *a: scans.append(words) or kernel(x, words, *a))
+    for stored, expected in [(x.to(torch.int8), x), (x, x), (odd.to(torch.int8), odd)]:
+        out_hw = tuple(expected.shape[2:])
+        assert torch.equal(accumulate_conv(stored, w, (1, 1), (1, 1), out_hw), F.conv2d(expected, w, padding=1))
+    assert scans == [True, False, False]
