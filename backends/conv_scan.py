@@ -8,6 +8,8 @@ set the pace. Here each sample runs step by step: the source's spikes of step ``
 scattered through the kernel into a small channels-last buffer (:func:`~backends.event_product.
 scatter_taps`), wrapped as Lava's Conv wraps them (24 bits), and the population's neurons take
 their step at once (:func:`~backends.lif_scan.fixed_neurons`); no window-long sum is ever formed.
+The neurons are kept channels-last, as the sums are made (their registers permuted alike), and only
+the spikes go back to the map's own order.
 Fixed point on the CPU only: the sums are exact integers, so the order of additions does not
 matter and the spikes are the layer-major plan's, bit for bit.
 """
@@ -32,22 +34,32 @@ def _conv_fixed_cpu(
     c_out = kernel.shape[3]
     half_w = np.int64(1) << (wrap_bits - 1)
     low_w = (np.int64(1) << wrap_bits) - 1
+    to_nchw = np.empty(n, np.int64)  # neuron j, channels last (y, x, c), is neuron to_nchw[j] of the map
+    for oy in range(ho):
+        for ox in range(wo):
+            for o in range(c_out):
+                to_nchw[(oy * wo + ox) * c_out + o] = (o * ho + oy) * wo + ox
+    du, dv, bias = du[to_nchw], dv[to_nchw], bias[to_nchw]  # the registers in the same order
     for b in numba.prange(batch):
         u = np.zeros(n, np.int64)
         v = np.zeros(n, np.int64)
         x = np.zeros(n, np.int64)
+        fired = np.zeros(n, np.int8)
         acc = np.zeros((ho, wo, c_out), dtype=kernel.dtype)
+        flat = acc.reshape(-1)
         for t in range(steps):
             k = t - delay
             if k < 0 or k >= fed:
                 x[:] = 0
             else:
                 scatter_taps(src[k, b].reshape(-1), words, acc, kernel, height * width, width, pool, sh, sw, ph, pw)
-                for o in range(c_out):  # NCHW order, Conv's wrap to 24 bits
-                    for oy in range(ho):
-                        for ox in range(wo):
-                            x[(o * ho + oy) * wo + ox] = ((np.int64(acc[oy, ox, o]) + half_w) & low_w) - half_w
-            fixed_neurons(x, u, v, du, dv, bias, vth, sub, m, shift, bits, out[t, b])
+                for j in range(n):  # Conv's wrap to 24 bits, channels last as summed
+                    x[j] = ((np.int64(flat[j]) + half_w) & low_w) - half_w
+            fixed_neurons(x, u, v, du, dv, bias, vth, sub, m, shift, bits, fired)
+            row = out[t, b]
+            for j in range(n):  # the few spikes, to the map's own order
+                if fired[j]:
+                    row[to_nchw[j]] = 1
 
 
 def conv_scan_cpu(

@@ -148,6 +148,11 @@ class Int8Product:
         return torch.round(x.float() @ w.float()).to(torch.int32)
 
 
+#: batches in which a projection with an event-driven product runs both products, measured and checked
+#: equal, before the emulator chooses (a benchmark's warm-up runs at least as many)
+MEASURED_BATCHES = 3
+
+
 def unfold_pooling(weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int]):
     """Undo a ``b x b`` sum-pool folded into a conv (:mod:`backends.graph`), if there is one.
 
@@ -554,7 +559,7 @@ class EmulatorExecutor:
         if sparse is None:
             return dense()
         seen = self._costs.setdefault(name, [])
-        if len(seen) < 3:
+        if len(seen) < MEASURED_BATCHES:
             nnz = max(int(torch.count_nonzero(events)), 1)
             t0 = time.perf_counter()
             a = dense()
@@ -577,7 +582,7 @@ class EmulatorExecutor:
         product at under half the dense time for these ``m`` rows of inputs ``events`` (counted on
         every 8th row: enough for a 2x margin); ``None`` while its first three batches measure."""
         seen = self._costs.get(name, [])
-        if len(seen) < 3:
+        if len(seen) < MEASURED_BATCHES:
             return None
         sample = events[::8]
         nnz = max(int(torch.count_nonzero(sample)) * m // max(len(sample), 1), 1)

@@ -33,11 +33,13 @@ def _layer_major(spikes, weight, stride, padding, pool, params, steps, wrap_bits
     dv=st.integers(0, 4096),
     subtract=st.booleans(),
     bias=st.booleans(),
+    per_neuron=st.booleans(),
 )
 def test_the_one_pass_scan_equals_the_layer_major_plan(
-    seed, c_in, c_out, size, k, stride, pad, pool, density, du, dv, subtract, bias
+    seed, c_in, c_out, size, k, stride, pad, pool, density, du, dv, subtract, bias, per_neuron
 ):
-    """Spike for spike, over decays, biases, both resets, strides, paddings and an undone sum-pool."""
+    """Spike for spike, over decays (one for all, or one a neuron: the one-pass scan keeps its neurons
+    channels-last), biases, both resets, strides, paddings and an undone sum-pool."""
     if size + 2 * pad < k:
         return
     g = torch.Generator().manual_seed(seed)
@@ -47,6 +49,8 @@ def test_the_one_pass_scan_equals_the_layer_major_plan(
     out = (size + 2 * pad - k) // stride + 1
     n = c_out * out * out
     b = torch.randint(-30, 30, (n,), generator=g) if bias else None
+    if per_neuron:
+        du, dv = torch.randint(0, 4096, (n,), generator=g), torch.randint(0, 4097, (n,), generator=g)
     registers = {"fixed": True, "m": 2**23, "shift": 6, "bits": 12, "subtract": subtract}
     params = ScanParams.build(4095 - du, 4096 - dv, b, 60 << 6, n, **registers)
     expected, _ = _layer_major(spikes, weight, (stride, stride), (pad, pad), pool, params, steps_in + 3)
