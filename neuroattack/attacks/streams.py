@@ -439,7 +439,7 @@ def load_clean_events(directory: str | os.PathLike) -> tuple[list[np.ndarray], t
     Example:
         >>> events, sensor = load_clean_events("runs/attacks/g2s")  # doctest: +SKIP
     """
-    from neuroattack.data.events import make_events
+    from neuroattack.data.events import split_events
 
     path = Path(directory) / EVENTS_FILE
     if not path.is_file():
@@ -484,8 +484,5 @@ def load_clean_events(directory: str | os.PathLike) -> tuple[list[np.ndarray], t
     if (t < 0).any():
         i = int(np.argmax(t < 0))
         raise ValueError(f"{path}: t[{i}] = {t[i]} is negative (microseconds from the sample's start)")
-    events = [
-        make_events(*(arrays[k][a:b] for k in ("x", "y", "t")), arrays["p"][a:b] != 0)
-        for a, b in zip(offsets[:-1], offsets[1:])
-    ]
+    events = split_events(offsets, arrays["x"], arrays["y"], arrays["t"], arrays["p"] != 0)
     return events, tuple(int(v) for v in sensor)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neuroattack.data.events import EVENT_DTYPE
+from neuroattack.data.events import split_events
 
 
 def read_chunk(path: Path, expected: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -62,13 +62,7 @@ def read_chunk(path: Path, expected: int) -> tuple[list[np.ndarray], np.ndarray]
     ):
         raise ValueError(f"nmnist-sim cache chunk {path} is corrupt (its arrays do not agree)")
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    streams = []
-    for i in range(len(lengths)):
-        sl = slice(offsets[i], offsets[i + 1])
-        ev = np.empty(offsets[i + 1] - offsets[i], dtype=EVENT_DTYPE)
-        ev["x"], ev["y"], ev["t"], ev["p"] = arrays["x"][sl], arrays["y"][sl], arrays["t"][sl], arrays["p"][sl]
-        streams.append(ev)
-    return streams, arrays["labels"]
+    return split_events(offsets, *(arrays[k] for k in ("x", "y", "t", "p"))), arrays["labels"]
 
 
 class ChunkedStreams(Sequence):

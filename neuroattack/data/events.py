@@ -55,6 +55,25 @@ def make_events(x: Sequence, y: Sequence, t: Sequence, p: Sequence) -> np.ndarra
     return events
 
 
+def split_events(offsets: Sequence, x: np.ndarray, y: np.ndarray, t: np.ndarray, p: np.ndarray) -> list[np.ndarray]:
+    """The events of several samples stored one after another: sample ``i``'s are
+    ``x[offsets[i]:offsets[i + 1]]`` (and likewise ``y, t, p``), each made by :func:`make_events`.
+
+    Args:
+        offsets: ``[B + 1]`` where each sample's events begin, and the end.
+        x, y, t, p: the flat fields ``[N]``.
+
+    Returns:
+        ``B`` structured event arrays.
+
+    Example:
+        >>> evs = split_events([0, 2, 2, 3], np.arange(3), np.arange(3), np.array([5, 9, 1]), np.ones(3))
+        >>> [len(ev) for ev in evs], evs[2]["t"].tolist()
+        ([2, 0, 1], [1])
+    """
+    return [make_events(x[a:b], y[a:b], t[a:b], p[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
 def validate_events(events: np.ndarray, sensor_size: tuple[int, int, int]) -> np.ndarray:
     """Check an event array against a sensor ``(W, H, P)`` and return it unchanged.
 

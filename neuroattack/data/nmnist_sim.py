@@ -41,7 +41,7 @@ import numba
 import numpy as np
 
 from neuroattack.data.chunked_streams import ChunkedStreams
-from neuroattack.data.events import EVENT_DTYPE
+from neuroattack.data.events import split_events
 from neuroattack.data.static import SPLITS, load_mnist
 from neuroattack.fileio import cache_dir, write_npz
 from neuroattack.progress import progress_bar
@@ -266,14 +266,7 @@ def simulate(images: np.ndarray, params: SensorParams, rng: np.random.Generator)
     if images.min() < 0 or images.max() > 1:
         raise ValueError(f"images: pixels must lie in [0, 1], got [{images.min()}, {images.max()}]")
     lengths, x, y, t, p = _record(images, params, rng)
-    bounds = np.concatenate([[0], np.cumsum(lengths)])
-    out = []
-    for i in range(len(lengths)):
-        sl = slice(bounds[i], bounds[i + 1])
-        ev = np.empty(lengths[i], dtype=EVENT_DTYPE)
-        ev["x"], ev["y"], ev["t"], ev["p"] = x[sl], y[sl], t[sl], p[sl]
-        out.append(ev)
-    return out
+    return split_events(_starts(lengths), x, y, t, p)
 
 
 def _record(images: np.ndarray, params: SensorParams, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -361,12 +354,9 @@ def _chunk_path(params: SensorParams, split: str, chunk: int) -> Path:
     return cache_dir() / "nmnist-sim" / params.key() / f"{split}-{chunk:03d}.npz"
 
 
-def _rebuild(split: str, params: SensorParams, chunk: int) -> Path:
-    """Chunk ``chunk`` of ``split`` made again (a picklable ``rebuild`` for :class:`ChunkedStreams`)."""
-    return _build_chunk(split, chunk, params)
-
-
-def _build_chunk(split: str, chunk: int, params: SensorParams) -> Path:
+def _build_chunk(split: str, params: SensorParams, chunk: int) -> Path:
+    """Chunk ``chunk`` of ``split`` simulated into the cache unless it is there; its path (with
+    ``split`` and ``params`` bound, the ``rebuild`` of :class:`ChunkedStreams`)."""
     path = _chunk_path(params, split, chunk)
     if path.is_file():
         return path
@@ -429,8 +419,8 @@ def load_nmnist_sim(
     for c in progress_bar(
         missing, desc=f"simulating nmnist-sim {split}", unit="chunk", show=bool(progress and missing)
     ):
-        _build_chunk(split, c, params)
+        _build_chunk(split, params, c)
     paths = [_chunk_path(params, split, c) for c in range(n_chunks)]
     sizes = [min(CHUNK, total - c * CHUNK) for c in range(n_chunks)]
-    streams = ChunkedStreams(paths, n, CHUNK, sizes, functools.partial(_rebuild, split, params))
+    streams = ChunkedStreams(paths, n, CHUNK, sizes, functools.partial(_build_chunk, split, params))
     return streams, load_mnist(split)[1][:n]
