@@ -42,7 +42,7 @@ import numpy as np
 
 from neuroattack.data.chunked_streams import ChunkedStreams
 from neuroattack.data.events import split_events
-from neuroattack.data.static import SPLITS, load_mnist
+from neuroattack.data.static import SPLITS, load_mnist, mnist_labels
 from neuroattack.fileio import cache_dir, write_npz
 from neuroattack.progress import progress_bar
 
@@ -360,10 +360,9 @@ def _build_chunk(split: str, params: SensorParams, chunk: int) -> Path:
     path = _chunk_path(params, split, chunk)
     if path.is_file():
         return path
-    images, labels = load_mnist(split)
-    sl = slice(chunk * CHUNK, min((chunk + 1) * CHUNK, len(images)))
+    images, labels = load_mnist(split, slice(chunk * CHUNK, (chunk + 1) * CHUNK))  # these rows alone
     rng = np.random.default_rng([params.seed, SPLITS.index(split), chunk])
-    lengths, x, y, t, p = _record(np.asarray(images[sl], dtype=np.float32)[:, 0], params, rng)
+    lengths, x, y, t, p = _record(images[:, 0], params, rng)
     write_npz(
         path,
         x=x,
@@ -371,7 +370,7 @@ def _build_chunk(split: str, params: SensorParams, chunk: int) -> Path:
         t=t.astype(np.uint32),
         p=p.astype(np.uint8),
         lengths=lengths,
-        labels=labels[sl],
+        labels=labels,
         params=json.dumps(asdict(params)),
     )
     return path
@@ -410,7 +409,8 @@ def load_nmnist_sim(
     params = params or SensorParams()
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    total = len(load_mnist(split)[1])
+    labels = mnist_labels(split)
+    total = len(labels)
     n = total if n is None else n
     if not 0 < n <= total:
         raise ValueError(f"n must be in [1, {total}] for split {split!r}, got {n}")
@@ -423,4 +423,4 @@ def load_nmnist_sim(
     paths = [_chunk_path(params, split, c) for c in range(n_chunks)]
     sizes = [min(CHUNK, total - c * CHUNK) for c in range(n_chunks)]
     streams = ChunkedStreams(paths, n, CHUNK, sizes, functools.partial(_build_chunk, split, params))
-    return streams, load_mnist(split)[1][:n]
+    return streams, labels[:n]

@@ -39,3 +39,13 @@ def test_load_dataset_images():
     assert len(ds) == 100 and ds.input_shape == (1, 8, 8) and ds.encoding == "bernoulli"
     xb, yb = next(ds.batches(32))
     assert xb.shape == (32, 1, 8, 8) and yb.shape == (32,)
+
+
+def test_mnist_rows_and_labels_equal_the_whole_split_sliced():
+    from neuroattack.data.static import mnist_labels
+
+    x, y = load_mnist("val")
+    some_x, some_y = load_mnist("val", slice(1000, 1010))
+    assert np.array_equal(some_x, x[1000:1010]) and np.array_equal(some_y, y[1000:1010])
+    assert some_x.dtype == np.float32 and some_x.shape == (10, 1, 28, 28)
+    assert np.array_equal(mnist_labels("val"), y) and mnist_labels("val").dtype == np.int64
