@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import torch
 
-from backends.event_product import scatter_taps
+from backends.event_product import conv_operands, scatter_taps
 from backends.lif_scan import ScanParams, fixed_neurons
 
 
@@ -67,6 +67,7 @@ def conv_scan_cpu(
     weight: torch.Tensor,
     stride: tuple[int, int],
     padding: tuple[int, int],
+    out_hw: tuple[int, int],
     pool: int,
     params: ScanParams,
     steps: int,
@@ -84,6 +85,7 @@ def conv_scan_cpu(
         weight: ``[C_out, C_in, kH, kW]`` integer weights (float32 or int64 holding integers), the
             kernel applied after a ``pool x pool`` sum-pool of the source (1: none).
         stride, padding: ``(sH, sW)``, ``(pH, pW)``.
+        out_hw: the output map's ``(H_out, W_out)``.
         pool: the sum-pool undone before the kernel (:func:`backends.emulator.unfold_pooling`).
         params: the population's registers (:class:`~backends.lif_scan.ScanParams`, fixed point),
             ``n = C_out x H_out x W_out``.
@@ -103,18 +105,12 @@ def conv_scan_cpu(
         >>> p = ScanParams.build(0, 4096, None, 20 << 6, 2 * 36, fixed=True, m=2**23, shift=6, bits=12)
         >>> sums = accumulate_conv(s.reshape(10, 1, 6, 6), w, (1, 1), (1, 1), (6, 6)).reshape(5, 2, 2, 6, 6)
         >>> layer_major = scan_cpu(Feed(sums, delay=1, rule="conv"), p, 7).reshape(7, 2, -1)
-        >>> torch.equal(conv_scan_cpu(s, w, (1, 1), (1, 1), 1, p, 7), layer_major)
+        >>> torch.equal(conv_scan_cpu(s, w, (1, 1), (1, 1), (6, 6), 1, p, 7), layer_major)
         True
     """
-    src = spikes.contiguous().numpy()
-    kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
-    (sh, sw), (ph, pw) = stride, padding
+    src, words, kernel = conv_operands(spikes, weight, leading=2)
+    (sh, sw), (ph, pw), (ho, wo) = stride, padding, out_hw
     n = len(params.du_keep)
-    ho, wo = (
-        (size // pool + 2 * pad - k) // s + 1
-        for size, pad, k, s in zip(src.shape[3:], padding, kernel.shape[:2], stride)
-    )
-    words = src.itemsize == 1 and int(np.prod(src.shape[2:])) % 8 == 0
     out = np.zeros((steps, src.shape[1], n), dtype=np.int8)
     _conv_fixed_cpu(src, words, kernel, ho, wo, pool, sh, sw, ph, pw, delay, wrap_bits, params.du_keep, params.dv_keep,
                     params.bias, params.vth, params.subtract, params.m, params.shift, params.bits, out)  # fmt: skip

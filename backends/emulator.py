@@ -515,10 +515,7 @@ class EmulatorExecutor:
             events = flat
         else:
             x = x.reshape(m, x.shape[1], 1, -1) if x.dim() == 3 else x  # Conv1d: height-1 maps
-            if p.unfolded is not None:  # the folded pooling, undone: sum-pool, then the small kernel
-                b, w, stride, padding = p.unfolded
-            else:
-                b, w, stride, padding = 1, p.weight, tuple(proj.stride), tuple(proj.padding)
+            b, w, stride, padding = self._conv_kernel(proj)
             out_hw = tuple(
                 (n // b + 2 * pad - k) // s + 1 for n, pad, k, s in zip(x.shape[2:], padding, w.shape[2:], stride)
             )
@@ -539,6 +536,13 @@ class EmulatorExecutor:
             sparse = sparse if self._event_driven else None
             events = x
         return self._choose(proj.name, m, events, dense, sparse).reshape(m, *proj.out_shape)
+
+    def _conv_kernel(self, proj) -> tuple:
+        """``(b, weight, stride, padding)`` of conv ``proj`` as the emulator convolves: a sum-pool
+        folded into the kernel undone (``b x b``, then the small kernel; :func:`unfold_pooling`), or
+        the kernel as it is (``b = 1``)."""
+        p = self._syn[proj.name]
+        return p.unfolded or (1, p.weight, tuple(proj.stride), tuple(proj.padding))
 
     def _scratch(self, name: str, size: int, dtype: torch.dtype) -> torch.Tensor:
         """Projection ``name``'s output buffer of at least ``size`` elements, kept between batches
@@ -776,10 +780,10 @@ class EmulatorExecutor:
         batch = s.shape[1]
         active = max(min(active, window - 1), 0)
         if active and self._scans_conv(proj, s[:active]):  # the conv's events and the scan, step by step
-            syn, r = self._syn[proj.name], self._neurons[proj.target]
-            b, w, stride, padding = syn.unfolded or (1, syn.weight, tuple(proj.stride), tuple(proj.padding))
-            params = self._fused(proj.target, r).params
-            out = conv_scan_cpu(s[:active], w, stride, padding, b, params, window, 1, self.profile.state_bits)
+            b, w, stride, padding = self._conv_kernel(proj)
+            params = self._fused(proj.target, self._neurons[proj.target]).params
+            out_hw, bits = tuple(proj.out_shape[1:]), self.profile.state_bits
+            out = conv_scan_cpu(s[:active], w, stride, padding, out_hw, b, params, window, 1, bits)
             return out.reshape(window, batch, *proj.out_shape)
         sums = self._sums(proj, s[:active].reshape(active * batch, *proj.in_shape)) if active else None
         if sums is None:

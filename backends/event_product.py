@@ -177,6 +177,21 @@ def _scatter_conv(x, words, kernel, pool, sh, sw, ph, pw, out):  # pragma: no co
         _write_nchw(acc, out[i])
 
 
+def conv_operands(x: torch.Tensor, weight: torch.Tensor, leading: int = 1) -> tuple[np.ndarray, bool, np.ndarray]:
+    """What the conv scatter kernels take: the maps ``x`` as a contiguous numpy array, whether each map
+    (the axes after the first ``leading``) is bytes in whole 8-byte words (:func:`scatter_taps` may
+    scan it a word at a time), and the kernel channels last, ``[kH, kW, C_in, C_out]``.
+
+    Example:
+        >>> maps, words, kernel = conv_operands(torch.zeros(3, 2, 2, 2, dtype=torch.int8), torch.zeros(4, 2, 3, 1))
+        >>> maps.shape, words, kernel.shape
+        ((3, 2, 2, 2), True, (3, 1, 2, 4))
+    """
+    maps = x.contiguous().numpy()
+    words = maps.itemsize == 1 and int(np.prod(maps.shape[leading:])) % 8 == 0
+    return maps, words, np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())
+
+
 def _events(x: torch.Tensor):
     """Non-zero entries of ``x`` ``[m, ...]`` as numpy index arrays (row-major, so grouped by
     sample), their values, and each sample's first event (``starts`` ``[m + 1]``)."""
@@ -260,11 +275,9 @@ def accumulate_conv(
     """
     shape = (x.shape[0], weight.shape[0], *out_hw)
     out = torch.empty(shape, dtype=weight.dtype) if out is None else out.view(-1)[: int(np.prod(shape))].view(shape)
-    kernel = np.ascontiguousarray(weight.permute(2, 3, 1, 0).numpy())  # [kH, kW, C_in, C_out]
+    maps, words, kernel = conv_operands(x, weight)
     (sh, sw), (ph, pw) = stride, padding
-    x = x.contiguous().numpy()
-    words = x.itemsize == 1 and int(np.prod(x.shape[1:])) % 8 == 0
-    _scatter_conv(x, words, kernel, pool, sh, sw, ph, pw, out.numpy())
+    _scatter_conv(maps, words, kernel, pool, sh, sw, ph, pw, out.numpy())
     return out
 
 

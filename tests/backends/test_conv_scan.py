@@ -54,7 +54,7 @@ def test_the_one_pass_scan_equals_the_layer_major_plan(
     registers = {"fixed": True, "m": 2**23, "shift": 6, "bits": 12, "subtract": subtract}
     params = ScanParams.build(4095 - du, 4096 - dv, b, 60 << 6, n, **registers)
     expected, _ = _layer_major(spikes, weight, (stride, stride), (pad, pad), pool, params, steps_in + 3)
-    got = conv_scan_cpu(spikes, weight, (stride, stride), (pad, pad), pool, params, steps_in + 3)
+    got = conv_scan_cpu(spikes, weight, (stride, stride), (pad, pad), (out, out), pool, params, steps_in + 3)
     assert torch.equal(got, expected)
 
 
@@ -66,5 +66,5 @@ def test_sums_past_24_bits_wrap_as_lavas_conv():
     params = ScanParams.build(0, 4096, None, 1 << 6, 2 * 25, fixed=True, m=2**23, shift=6, bits=12)
     expected, sums = _layer_major(spikes, weight, (1, 1), (1, 1), 1, params, 6)
     assert int(sums.max()) >= 2**23  # beyond 24 signed bits: wrapped negative
-    assert torch.equal(conv_scan_cpu(spikes, weight, (1, 1), (1, 1), 1, params, 6), expected)
+    assert torch.equal(conv_scan_cpu(spikes, weight, (1, 1), (1, 1), (5, 5), 1, params, 6), expected)
     assert 0 < int(expected.sum()) < expected.numel()
