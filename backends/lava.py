@@ -35,7 +35,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -47,6 +46,7 @@ from backends.network import BIAS, INPUT, Network
 from backends.profile import HardwareProfile
 from backends.quantize import IntNetwork, quantize
 from backends.readout import check_rule
+from backends.signals import handling
 
 _LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 _QUIET_CHUNK = 32  # samples a run call covers in the long run without pauses
@@ -118,21 +118,14 @@ def _signals_stop_the_run() -> Iterator[_StopRequest]:
     thread signals cannot be handled, and nothing is changed.
     """
     request = _StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield request
-        return
     parent = os.getpid()
 
     def handler(signum, frame):
         if os.getpid() == parent and request.signum is None:
             request.signum = signum
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling((signal.SIGINT, signal.SIGTERM), handler):
         yield request
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:

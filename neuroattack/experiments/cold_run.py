@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from backends.signals import handling
+
 
 def tile_samples(spikes: torch.Tensor, n: int) -> torch.Tensor:
     """The first ``n`` samples of ``spikes`` ``[N, ...]``, repeated from the start where ``N < n``:
@@ -76,20 +78,12 @@ def _sigterm_as_exit() -> Iterator[None]:
     """In the main thread, ``SIGTERM`` raises ``SystemExit`` for the duration, so that cleanup (a
     child killed, temporary files removed) runs as on ``Ctrl-C``; elsewhere nothing changes."""
     import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def leave(signum, frame):
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, leave)
-    try:
+    with handling((signal.SIGTERM,), leave):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _cold_child(t0: float, cache_files: int, request: str) -> None:

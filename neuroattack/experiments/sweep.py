@@ -38,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from backends.signals import handling
 from neuroattack.experiments.pipeline import RunSpec, execute_run, record
 from neuroattack.experiments.run_record import RunResult
 from neuroattack.experiments.store import ResultStore, record_run
@@ -73,21 +74,12 @@ class SweepStopped(BaseException):
 @contextmanager
 def _signals_stop_the_sweep():
     """SIGTERM and SIGINT raise :class:`SweepStopped` in the main thread while the sweep runs."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum, frame):
         raise SweepStopped(signum)
 
-    saved = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with handling((signal.SIGTERM, signal.SIGINT), handler):
         yield
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
 
 
 def _run_and_store(spec: RunSpec, store_path: str, work_dir: str, single_thread: bool = True) -> str:
